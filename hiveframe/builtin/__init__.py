@@ -1,0 +1,1 @@
+"""The kernel's builtin plugin: baseline readers, writers, transformers, generator and linkage."""

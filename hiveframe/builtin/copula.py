@@ -1,0 +1,2 @@
+"""(being written)"""
+GENERATORS: list = []

@@ -1,0 +1,3 @@
+"""(being written)"""
+READERS: list = []
+WRITERS: list = []

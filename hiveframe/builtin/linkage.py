@@ -1,0 +1,2 @@
+"""(being written)"""
+LINKAGE_MODELS: list = []

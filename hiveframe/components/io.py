@@ -1,0 +1,99 @@
+"""Readers and writers: the Arrow boundary of hiveframe.
+
+Readers return a :class:`Database` of ``pyarrow.Table`` objects; writers take one. pandas and polars
+objects are converted at this edge, never deeper in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import attrs
+
+from hiveframe.components.base import Component
+from hiveframe.errors import SourceError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from hiveframe.metadata import ForeignKey, Metadata
+
+
+@dataclass
+class Database:
+    """Tables by name, plus the keys the source itself declares (SQLite, Spark catalogs...)."""
+
+    tables: dict[str, pa.Table]
+    declared_primary_keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    declared_foreign_keys: list[ForeignKey] = field(default_factory=list)
+
+    def __getitem__(self, name: str) -> pa.Table:
+        try:
+            return self.tables[name]
+        except KeyError:
+            from hiveframe.errors import did_you_mean
+
+            raise SourceError(f"no table {name!r} in this database", hint=did_you_mean(name, self.tables)) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.tables
+
+    def __iter__(self):
+        return iter(self.tables)
+
+    def __len__(self) -> int:
+        return len(self.tables)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.tables)
+
+
+@attrs.define(kw_only=True, eq=False)
+class Reader(Component):
+    """Reads a source (path, connection, in-memory objects) into a :class:`Database`."""
+
+    kind: ClassVar[str] = "reader"
+
+    @classmethod
+    def claims(cls, source: object) -> bool:
+        """Whether this reader knows how to read ``source`` (used to resolve the default)."""
+        return False
+
+    def read(self, source: object, *, tables: Sequence[str] | None = None) -> Database:
+        self.check_available()
+        db = self._call("read", self._read, source, tables=tables)
+        if tables is not None:
+            missing = [t for t in tables if t not in db.tables]
+            if missing:
+                raise SourceError(f"{source!r} has no table(s) {', '.join(map(repr, missing))}",
+                                  hint=f"tables found: {', '.join(db.tables)}")
+        return db
+
+    def _read(self, source: object, *, tables: Sequence[str] | None) -> Database:
+        raise NotImplementedError
+
+
+@attrs.define(kw_only=True, eq=False)
+class Writer(Component):
+    """Writes a :class:`Database` (or a mapping of Arrow tables) to a target."""
+
+    kind: ClassVar[str] = "writer"
+    #: formats this writer produces, e.g. ("parquet",).
+    formats: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def claims(cls, target: object, format: str | None) -> bool:
+        return False
+
+    def write(self, database: Database | Mapping[str, pa.Table], target: object, *,
+              metadata: Metadata | None = None, provenance: Mapping[str, Any] | None = None) -> Any:
+        self.check_available()
+        tables = database.tables if isinstance(database, Database) else dict(database)
+        return self._call("write", self._write, tables, target, metadata=metadata, provenance=provenance)
+
+    def _write(self, tables: dict[str, pa.Table], target: object, *, metadata: Metadata | None,
+               provenance: Mapping[str, Any] | None) -> Any:
+        raise NotImplementedError

@@ -1,0 +1,1 @@
+"""Metadata detection from data. (being written)"""

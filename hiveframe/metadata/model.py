@@ -1,0 +1,414 @@
+"""The immutable metadata model: tables, columns, keys, relationships.
+
+Metadata objects are frozen dataclasses. Changing one returns a new object (``with_table``,
+``with_column``...), so a fitted model can never drift from the metadata it was trained on, and
+nobody has to remember to "save" a mutated object.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from hiveframe.errors import MetadataError, Problem
+
+SPEC_VERSION = 1
+
+
+class ColumnKind(str, Enum):
+    """What a column means, which decides how it is modelled."""
+
+    NUMERICAL = "numerical"
+    CATEGORICAL = "categorical"
+    BOOLEAN = "boolean"
+    DATETIME = "datetime"
+    ID = "id"
+    PII = "pii"
+    TEXT = "text"
+
+
+class PIIKind(str, Enum):
+    EMAIL = "email"
+    PHONE = "phone"
+    PERSON_NAME = "person_name"
+    FIRST_NAME = "first_name"
+    LAST_NAME = "last_name"
+    ADDRESS = "address"
+    CITY = "city"
+    POSTCODE = "postcode"
+    NATIONAL_ID = "national_id"
+    CREDIT_CARD = "credit_card"
+    IBAN = "iban"
+    IP_ADDRESS = "ip_address"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column.
+
+    ``dtype`` is the Arrow type as a string (``int64``, ``double``, ``string``, ``bool``,
+    ``timestamp[us]``, ``date32[day]``): the generated column is cast back to it. ``low``/``high``
+    and ``categories`` are optional *public* bounds and domains declared by the user; when present
+    they are used instead of values read from the data (this is what makes end-to-end differential
+    privacy possible).
+    """
+
+    name: str
+    kind: ColumnKind
+    dtype: str = "string"
+    nullable: bool = True
+    pii_kind: PIIKind | None = None
+    datetime_format: str | None = None
+    id_format: str | None = None
+    low: float | None = None
+    high: float | None = None
+    categories: tuple[Any, ...] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind.value, "dtype": self.dtype, "nullable": self.nullable}
+        if self.pii_kind is not None:
+            out["pii_kind"] = self.pii_kind.value
+        for attr in ("datetime_format", "id_format", "low", "high"):
+            value = getattr(self, attr)
+            if value is not None:
+                out[attr] = value
+        if self.categories is not None:
+            out["categories"] = list(self.categories)
+        return out
+
+    @classmethod
+    def from_dict(cls, name: str, data: Mapping[str, Any]) -> Column:
+        cats = data.get("categories")
+        pii = data.get("pii_kind")
+        return cls(
+            name=name,
+            kind=ColumnKind(data["kind"]),
+            dtype=data.get("dtype", "string"),
+            nullable=bool(data.get("nullable", True)),
+            pii_kind=PIIKind(pii) if pii is not None else None,
+            datetime_format=data.get("datetime_format"),
+            id_format=data.get("id_format"),
+            low=data.get("low"),
+            high=data.get("high"),
+            categories=tuple(cats) if cats is not None else None,
+        )
+
+
+@dataclass(frozen=True)
+class Table:
+    """One table: ordered columns, an optional (possibly composite) primary key, constraints.
+
+    ``driver`` names the foreign key (by its first child column) whose parent generates this
+    table's rows when the table has several parents; ``None`` lets the engine choose.
+    ``constraints`` are plain dicts (``{"type": "range", "column": ..., "low": ..., "high": ...}``)
+    kept here so validators and generators that understand them can use them.
+    """
+
+    name: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...] = ()
+    driver: str | None = None
+    constraints: tuple[Mapping[str, Any], ...] = ()
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(f"table {self.name!r} has no column {name!r}")
+
+    def has_column(self, name: str) -> bool:
+        return any(c.name == name for c in self.columns)
+
+    def with_column(self, column: Column) -> Table:
+        """Replace (or append) a column, keeping order."""
+        cols = list(self.columns)
+        for i, existing in enumerate(cols):
+            if existing.name == column.name:
+                cols[i] = column
+                return replace(self, columns=tuple(cols))
+        return replace(self, columns=tuple(cols + [column]))
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "columns": {c.name: c.to_dict() for c in self.columns},
+            "primary_key": list(self.primary_key),
+        }
+        if self.driver is not None:
+            out["driver"] = self.driver
+        if self.constraints:
+            out["constraints"] = [dict(c) for c in self.constraints]
+        return out
+
+    @classmethod
+    def from_dict(cls, name: str, data: Mapping[str, Any]) -> Table:
+        pk = data.get("primary_key") or ()
+        if isinstance(pk, str):
+            pk = (pk,)
+        return cls(
+            name=name,
+            columns=tuple(Column.from_dict(n, c) for n, c in data.get("columns", {}).items()),
+            primary_key=tuple(pk),
+            driver=data.get("driver"),
+            constraints=tuple(dict(c) for c in data.get("constraints", ())),
+        )
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    """A relationship: ``child_table.child_columns`` reference ``parent_table.parent_columns``.
+
+    ``context_columns`` overrides which parent columns condition the child's generator
+    (``None``: chosen automatically; ``()``: none). ``one_to_one`` marks a link where every parent
+    has at most one child and it must stay so.
+    """
+
+    child_table: str
+    child_columns: tuple[str, ...]
+    parent_table: str
+    parent_columns: tuple[str, ...]
+    context_columns: tuple[str, ...] | None = None
+    one_to_one: bool = False
+
+    @property
+    def name(self) -> str:
+        return f"{self.child_table}.{','.join(self.child_columns)}->{self.parent_table}"
+
+    @property
+    def is_self_reference(self) -> bool:
+        return self.child_table == self.parent_table
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "child_table": self.child_table,
+            "child_columns": list(self.child_columns),
+            "parent_table": self.parent_table,
+            "parent_columns": list(self.parent_columns),
+        }
+        if self.context_columns is not None:
+            out["context_columns"] = list(self.context_columns)
+        if self.one_to_one:
+            out["one_to_one"] = True
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ForeignKey:
+        def cols(value: Any) -> tuple[str, ...]:
+            return (value,) if isinstance(value, str) else tuple(value)
+
+        ctx = data.get("context_columns")
+        return cls(
+            child_table=data["child_table"],
+            child_columns=cols(data["child_columns"]),
+            parent_table=data["parent_table"],
+            parent_columns=cols(data["parent_columns"]),
+            context_columns=tuple(ctx) if ctx is not None else None,
+            one_to_one=bool(data.get("one_to_one", False)),
+        )
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """A whole database's structure. Immutable; every change returns a new object."""
+
+    tables: tuple[Table, ...]
+    foreign_keys: tuple[ForeignKey, ...] = ()
+    spec_version: int = SPEC_VERSION
+    _index: dict[str, Table] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_index", {t.name: t for t in self.tables})
+
+    # -- lookup --------------------------------------------------------------------------------
+    @property
+    def table_names(self) -> list[str]:
+        return [t.name for t in self.tables]
+
+    def table(self, name: str) -> Table:
+        try:
+            return self._index[name]
+        except KeyError:
+            from hiveframe.errors import did_you_mean
+
+            raise MetadataError(
+                [Problem(f"no such table", table=name, hint=did_you_mean(name, self._index))]
+            ) from None
+
+    def has_table(self, name: str) -> bool:
+        return name in self._index
+
+    def parents_of(self, table: str) -> list[ForeignKey]:
+        """Foreign keys whose child is ``table`` (self-references included)."""
+        return [fk for fk in self.foreign_keys if fk.child_table == table]
+
+    def children_of(self, table: str) -> list[ForeignKey]:
+        """Foreign keys whose parent is ``table`` (self-references included)."""
+        return [fk for fk in self.foreign_keys if fk.parent_table == table]
+
+    def foreign_key_columns(self, table: str) -> set[str]:
+        return {c for fk in self.parents_of(table) for c in fk.child_columns}
+
+    def topological_order(self) -> list[str]:
+        """Tables ordered parents first. Self-references are ignored here (handled in-table).
+
+        Raises :class:`MetadataError` naming the tables of any cycle through several tables.
+        """
+        names = self.table_names
+        deps: dict[str, set[str]] = {n: set() for n in names}
+        for fk in self.foreign_keys:
+            if fk.is_self_reference or fk.child_table not in deps or fk.parent_table not in deps:
+                continue
+            deps[fk.child_table].add(fk.parent_table)
+        order: list[str] = []
+        placed: set[str] = set()
+        remaining = list(names)
+        while remaining:
+            ready = [n for n in remaining if deps[n] <= placed]
+            if not ready:
+                cycle = find_cycle({n: deps[n] for n in remaining})
+                raise MetadataError(
+                    [
+                        Problem(
+                            "foreign keys form a cycle through several tables: " + " -> ".join(cycle),
+                            hint="make one of these foreign keys a plain column, or drop it; "
+                            "hiveframe needs a parent to exist before its children",
+                        )
+                    ]
+                )
+            for n in ready:
+                order.append(n)
+                placed.add(n)
+            remaining = [n for n in remaining if n not in placed]
+        return order
+
+    # -- changes -------------------------------------------------------------------------------
+    def with_table(self, table: Table) -> Metadata:
+        tables = [table if t.name == table.name else t for t in self.tables]
+        if not self.has_table(table.name):
+            tables.append(table)
+        return replace(self, tables=tuple(tables))
+
+    def without_table(self, name: str) -> Metadata:
+        return replace(
+            self,
+            tables=tuple(t for t in self.tables if t.name != name),
+            foreign_keys=tuple(
+                fk for fk in self.foreign_keys if name not in (fk.child_table, fk.parent_table)
+            ),
+        )
+
+    def with_foreign_key(self, fk: ForeignKey) -> Metadata:
+        kept = tuple(
+            f
+            for f in self.foreign_keys
+            if not (f.child_table == fk.child_table and f.child_columns == fk.child_columns)
+        )
+        return replace(self, foreign_keys=kept + (fk,))
+
+    def with_column(self, table: str, column: Column) -> Metadata:
+        return self.with_table(self.table(table).with_column(column))
+
+    # -- JSON ----------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "spec_version": self.spec_version,
+            "tables": {t.name: t.to_dict() for t in self.tables},
+            "foreign_keys": [fk.to_dict() for fk in self.foreign_keys],
+        }
+
+    def to_json(self, path: str | Path | None = None) -> str:
+        text = json.dumps(self.to_dict(), indent=2, default=_json_default)
+        if path is not None:
+            Path(path).write_text(text + "\n", encoding="utf-8")
+        return text
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Metadata:
+        version = data.get("spec_version")
+        if version is None:
+            raise MetadataError(
+                [
+                    Problem(
+                        "metadata JSON has no spec_version",
+                        hint="is this SDV metadata? load it with hiveframe.metadata.from_sdv()",
+                    )
+                ]
+            )
+        if int(version) > SPEC_VERSION:
+            raise MetadataError(
+                [
+                    Problem(
+                        f"metadata spec_version {version} is newer than this hiveframe understands "
+                        f"({SPEC_VERSION})",
+                        hint="upgrade hiveframe",
+                    )
+                ]
+            )
+        return cls(
+            tables=tuple(Table.from_dict(n, t) for n, t in data.get("tables", {}).items()),
+            foreign_keys=tuple(ForeignKey.from_dict(f) for f in data.get("foreign_keys", ())),
+            spec_version=SPEC_VERSION,
+        )
+
+    @classmethod
+    def from_json(cls, text_or_path: str | Path) -> Metadata:
+        """Load from a JSON string or a path to a JSON file."""
+        text = str(text_or_path)
+        if not text.lstrip().startswith("{"):
+            path = Path(text_or_path)
+            if not path.exists():
+                from hiveframe.errors import SourceError
+
+                raise SourceError(f"metadata file {str(path)!r} does not exist")
+            text = path.read_text(encoding="utf-8")
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise MetadataError([Problem(f"metadata is not valid JSON: {exc}")]) from None
+        return cls.from_dict(data)
+
+
+def _json_default(value: Any) -> Any:
+    """Make numpy scalars and dates in categories/bounds serialisable."""
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"cannot serialise {type(value).__name__} in metadata")
+
+
+def find_cycle(deps: Mapping[str, Iterable[str]]) -> list[str]:
+    """Return one cycle (first node repeated at the end) in a dependency graph, or []."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in deps.get(node, ()):
+            if nxt not in deps:
+                continue
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt) :] + [nxt]
+            if state.get(nxt) is None:
+                found = visit(nxt)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for start in deps:
+        if state.get(start) is None:
+            found = visit(start)
+            if found:
+                return found
+    return []

@@ -1,0 +1,1 @@
+"""Import of SDV multi-table metadata JSON. (being written)"""

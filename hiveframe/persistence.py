@@ -1,0 +1,217 @@
+"""Model directories: how a fitted model is saved and loaded without pickle.
+
+A model is a directory::
+
+    manifest.json          format, versions (hiveframe and every plugin used), seed, settings,
+                           and a SHA-256 of every other file
+    metadata.json          the metadata the model was fitted on
+    components/<key>.json  one per component: kind, registered name, plugin, parameters, JSON state
+    components/<key>.npz   its arrays (loaded with allow_pickle=False)
+
+Loading looks components up by registered name in the host's registry, so a model file can never name
+code to import or run. Versions are checked; a file whose digest does not match is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hiveframe.components.base import Component, ComponentState
+from hiveframe.errors import PersistenceError
+
+if TYPE_CHECKING:
+    from hiveframe.plugins import PluginHost
+
+log = logging.getLogger(__name__)
+
+MODEL_FORMAT = "hiveframe-model"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+_SAFE_KEY = re.compile(r"^[A-Za-z0-9_.\-/]+$")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _component_path(directory: Path, key: str) -> Path:
+    if not _SAFE_KEY.match(key) or ".." in key.split("/"):
+        raise PersistenceError(f"unsafe component key {key!r} in model directory")
+    return directory / "components" / key
+
+
+def component_key(*parts: str) -> str:
+    """A filesystem-safe key from table/column names (which may hold any character)."""
+    cleaned = []
+    for part in parts:
+        safe = re.sub(r"[^A-Za-z0-9_.\-]", "_", part)
+        if safe != part:
+            safe += "-" + hashlib.sha1(part.encode()).hexdigest()[:8]
+        cleaned.append(safe)
+    return "/".join(cleaned)
+
+
+# -- components ------------------------------------------------------------------------------------
+def save_component(directory: Path, key: str, component: Component) -> None:
+    """Write one component (params, nested components, state) under ``components/<key>``."""
+    base = _component_path(directory, key)
+    base.parent.mkdir(parents=True, exist_ok=True)
+    params: dict[str, Any] = {}
+    nested: dict[str, Any] = {}
+    for name in component.parameter_names():
+        value = getattr(component, name)
+        if isinstance(value, Component):
+            save_component(directory, f"{key}.{name}", value)
+            nested[name] = f"{key}.{name}"
+        elif isinstance(value, dict) and value and all(isinstance(v, Component) for v in value.values()):
+            nested[name] = {}
+            for sub, comp in value.items():
+                sub_key = f"{key}.{name}.{component_key(str(sub))}"
+                save_component(directory, sub_key, comp)
+                nested[name][sub] = sub_key
+        else:
+            params[name] = value
+    state = component.get_state()
+    record = {
+        "kind": component.kind,
+        "name": component.name,
+        "plugin": type(component).plugin,
+        "params": json.loads(json.dumps(component.get_params() | {k: None for k in nested}, default=_json_default)),
+        "nested": nested,
+        "state": json.loads(json.dumps(state.values, default=_json_default)),
+        "arrays": sorted(state.arrays),
+    }
+    for k in nested:
+        record["params"].pop(k, None)
+    base.with_suffix(".json").write_text(json.dumps(record, indent=1), encoding="utf-8")
+    if state.arrays:
+        for name, arr in state.arrays.items():
+            if np.asarray(arr).dtype == object:
+                raise PersistenceError(f"component {component.name!r} state array {name!r} has dtype object",
+                                       hint="store strings as JSON values or fixed-width unicode arrays")
+        np.savez(base.with_suffix(".npz"), **{k: np.asarray(v) for k, v in state.arrays.items()})
+
+
+def load_component(directory: Path, key: str, host: PluginHost) -> Component:
+    """Recreate a component saved by :func:`save_component`, by registered name only."""
+    base = _component_path(directory, key)
+    try:
+        record = json.loads(base.with_suffix(".json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PersistenceError(f"model directory {str(directory)!r} lacks component {key!r}") from None
+    except json.JSONDecodeError as exc:
+        raise PersistenceError(f"component file for {key!r} is corrupt: {exc}") from None
+    params = dict(record.get("params", {}))
+    for name, ref in record.get("nested", {}).items():
+        if isinstance(ref, str):
+            params[name] = load_component(directory, ref, host)
+        else:
+            params[name] = {sub: load_component(directory, sub_key, host) for sub, sub_key in ref.items()}
+    component = host.create(record["kind"], record["name"], params)
+    arrays: dict[str, np.ndarray] = {}
+    if record.get("arrays"):
+        try:
+            with np.load(base.with_suffix(".npz"), allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+        except (OSError, ValueError) as exc:
+            raise PersistenceError(f"arrays of component {key!r} cannot be read: {exc}") from None
+    component.set_state(ComponentState(values=record.get("state", {}), arrays=arrays))
+    return component
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    raise TypeError(f"cannot store {type(value).__name__} in a model file")
+
+
+# -- manifest --------------------------------------------------------------------------------------
+def write_manifest(directory: Path, manifest: Mapping[str, Any]) -> None:
+    """Write ``manifest.json`` last, with a digest of every other file, atomically."""
+    files = {}
+    for path in sorted(directory.rglob("*")):
+        if path.is_file() and path.name != MANIFEST and "checkpoints" not in path.relative_to(directory).parts:
+            files[path.relative_to(directory).as_posix()] = _sha256(path)
+    full = {"format": MODEL_FORMAT, "format_version": FORMAT_VERSION, **manifest, "files": files}
+    body = json.dumps(full, indent=2, sort_keys=True, default=_json_default)
+    full["manifest_digest"] = hashlib.sha256(body.encode()).hexdigest()
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".manifest")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(full, indent=2, sort_keys=True, default=_json_default) + "\n")
+    os.replace(tmp, directory / MANIFEST)
+
+
+def read_manifest(directory: str | Path, *, installed_versions: Mapping[str, str | None]) -> dict[str, Any]:
+    """Read and check a manifest: format, versions, digests. Raises PersistenceError with a hint."""
+    directory = Path(directory)
+    path = directory / MANIFEST
+    if not directory.is_dir():
+        raise PersistenceError(f"model directory {str(directory)!r} does not exist",
+                               hint="create one with `hiveframe fit SOURCE -o MODEL_DIR`")
+    if not path.is_file():
+        raise PersistenceError(f"{str(directory)!r} is not a hiveframe model (no {MANIFEST})")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise PersistenceError(f"{MANIFEST} in {str(directory)!r} is corrupt: {exc}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != MODEL_FORMAT:
+        raise PersistenceError(f"{str(directory)!r} is not a hiveframe model directory")
+    claimed = manifest.pop("manifest_digest", None)
+    body = json.dumps(manifest, indent=2, sort_keys=True)
+    if claimed != hashlib.sha256(body.encode()).hexdigest():
+        raise PersistenceError(f"{MANIFEST} in {str(directory)!r} was modified after the model was saved",
+                               hint="refit the model; hand-edited manifests are refused")
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise PersistenceError(
+            f"model format version {version} cannot be read by this hiveframe (reads {FORMAT_VERSION})",
+            hint="refit the model with this hiveframe version, or install the version that saved it "
+            f"(hiveframe {manifest.get('versions', {}).get('builtin', '?')})",
+        )
+    for rel, digest in manifest.get("files", {}).items():
+        file = directory / rel
+        if not file.is_file():
+            raise PersistenceError(f"model file {rel!r} is missing from {str(directory)!r}")
+        if _sha256(file) != digest:
+            raise PersistenceError(f"model file {rel!r} in {str(directory)!r} was modified or is corrupt",
+                                   hint="refit the model")
+    saved = manifest.get("versions", {})
+    for plugin, saved_version in saved.items():
+        if plugin not in installed_versions:
+            raise PersistenceError(
+                f"model was saved with plugin {plugin!r} {saved_version}, which is not installed or is blocked",
+                hint="install the plugin (e.g. pip install 'hiveframe[all]') or unblock it",
+            )
+        now = installed_versions[plugin]
+        if saved_version and now and _major_minor(saved_version) != _major_minor(now):
+            raise PersistenceError(
+                f"model was saved with {plugin} {saved_version}; installed is {now}",
+                hint=f"install {plugin} {'.'.join(_major_minor(saved_version))}.x or refit the model",
+            )
+    return manifest
+
+
+def _major_minor(version: str) -> tuple[str, ...]:
+    return tuple(version.split(".")[:2])

@@ -1,0 +1,346 @@
+"""The plugin host: one pluggy manager per host object, entry points, registry, typed hook facade.
+
+There is no global registry. Each :class:`PluginHost` loads the builtin plugin, then the entry points
+in the group ``hiveframe`` one at a time (a broken or blocked one is listed, never fatal), then any
+plugin objects passed in. Components are looked up by ``(kind, name)``.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+from hiveframe import hookspecs
+from hiveframe.errors import (
+    ConfigError,
+    HiveframeError,
+    MissingDependencyError,
+    PluginError,
+    Problem,
+    UnknownComponentError,
+    did_you_mean,
+)
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from hiveframe.components import Component, TableGenerator, TrainingCallback
+    from hiveframe.metadata import Metadata, Table
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "hiveframe"
+BLOCK_ENV = "HIVEFRAME_BLOCK_PLUGINS"
+BUILTIN = "builtin"
+
+
+@dataclass(frozen=True)
+class Registration:
+    kind: str
+    name: str
+    cls: type[Component]
+    plugin: str
+
+    @property
+    def missing(self) -> list[str]:
+        return self.cls.missing_requirements()
+
+    @property
+    def available(self) -> bool:
+        return not self.missing
+
+
+@dataclass
+class PluginInfo:
+    """What ``hiveframe plugins`` shows for one plugin."""
+
+    name: str
+    version: str | None
+    source: str  # "builtin", "entry point" or "registered"
+    status: str = "ok"  # "ok", "unavailable", "blocked", "error"
+    message: str | None = None
+    components: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _blocked_from_env() -> set[str]:
+    raw = os.environ.get(BLOCK_ENV, "")
+    return {part.strip() for part in raw.split(",") if part.strip()}
+
+
+class PluginHost:
+    """Owns a plugin manager and the registry of components its plugins provide."""
+
+    def __init__(
+        self,
+        *,
+        plugins: Mapping[str, object] | Sequence[object] = (),
+        load_entry_points: bool = True,
+        block: Iterable[str] = (),
+    ) -> None:
+        from hiveframe.builtin.plugin import BuiltinPlugin
+
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.blocked: set[str] = set(block) | _blocked_from_env()
+        self.infos: dict[str, PluginInfo] = {}
+        self.registry: dict[str, dict[str, Registration]] = {}
+        self.hooks = Hooks(self)
+
+        import hiveframe
+
+        self._add(BUILTIN, BuiltinPlugin(self), version=hiveframe.__version__, source=BUILTIN, strict=True)
+        if load_entry_points:
+            self._load_entry_points()
+        items = plugins.items() if isinstance(plugins, Mapping) else ((None, p) for p in plugins)
+        for name, plugin in items:
+            self.register(plugin, name=name)
+        unavailable = [i for i in self.infos.values() if i.status == "unavailable"]
+        if unavailable:
+            log.warning(
+                "hiveframe: %s",
+                "; ".join(f"plugin {i.name!r} unavailable ({i.message})" for i in unavailable),
+            )
+
+    # -- loading ---------------------------------------------------------------------------------
+    def _load_entry_points(self) -> None:
+        seen: set[str] = set()
+        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            if ep.name in seen:  # the same distribution found twice on sys.path
+                continue
+            seen.add(ep.name)
+            version = ep.dist.version if ep.dist is not None else None
+            if ep.name in self.blocked:
+                self.infos[ep.name] = PluginInfo(ep.name, version, "entry point", "blocked",
+                                                 f"blocked (argument or {BLOCK_ENV})")
+                continue
+            try:
+                module = ep.load()
+            except Exception as exc:  # noqa: BLE001 - one bad plugin must not stop the others
+                log.debug("loading plugin %s failed", ep.name, exc_info=True)
+                status = "unavailable" if isinstance(exc, ImportError) else "error"
+                self.infos[ep.name] = PluginInfo(ep.name, version, "entry point", status,
+                                                 f"import failed: {type(exc).__name__}: {exc}")
+                continue
+            self._add(ep.name, module, version=version, source="entry point", strict=False)
+
+    def register(self, plugin: object, *, name: str | None = None) -> str:
+        """Register a plugin object (module, class instance) in this host. Returns its name."""
+        name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
+        if name in self.blocked:
+            self.infos[name] = PluginInfo(name, None, "registered", "blocked", "blocked")
+            return name
+        version = getattr(plugin, "__version__", None)
+        self._add(name, plugin, version=version, source="registered", strict=True)
+        return name
+
+    def _add(self, name: str, plugin: object, *, version: str | None, source: str, strict: bool) -> None:
+        if name in self.infos and self.infos[name].status != "blocked":
+            raise PluginError("a plugin with this name is already registered", plugin=name)
+        info = PluginInfo(name, version, source)
+        self.infos[name] = info
+        try:
+            self.pm.register(plugin, name=name)
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            self._unregister(plugin)
+            message = _explain_validation(exc)
+            info.status, info.message = "error", message
+            if strict:
+                raise PluginError(message, plugin=name, hint="hook names: " + ", ".join(
+                    sorted(h for h in dir(hookspecs) if h.startswith("hiveframe_")))) from None
+            log.warning("hiveframe: plugin %r rejected: %s", name, message)
+            return
+        try:
+            self._collect_components(name, plugin, info)
+        except HiveframeError as exc:
+            self._unregister(plugin)
+            info.status, info.message = "error", str(exc)
+            if strict:
+                raise
+            log.warning("hiveframe: plugin %r rejected: %s", name, exc)
+
+    def _unregister(self, plugin: object) -> None:
+        if self.pm.is_registered(plugin):
+            self.pm.unregister(plugin)
+
+    def _collect_components(self, name: str, plugin: object, info: PluginInfo) -> None:
+        from hiveframe.components import BASES, FAMILIES
+
+        found: list[Registration] = []
+        for hook_name, kind in FAMILIES.items():
+            impl = getattr(plugin, hook_name, None)
+            if impl is None:
+                continue
+            try:
+                classes = list(impl() or ())
+            except Exception as exc:  # noqa: BLE001
+                raise PluginError(f"{hook_name} failed: {type(exc).__name__}: {exc}", plugin=name) from exc
+            for cls in classes:
+                base = BASES[kind]
+                if not (isinstance(cls, type) and issubclass(cls, base)):
+                    raise PluginError(f"{hook_name} returned {cls!r}, which is not a {base.__name__} subclass",
+                                      plugin=name)
+                if not cls.name:
+                    raise PluginError(f"{cls.__name__} has no `name`", plugin=name)
+                existing = self.registry.get(kind, {}).get(cls.name)
+                if existing is not None and existing.cls is not cls:
+                    raise PluginError(
+                        f"{kind} {cls.name!r} is already registered by plugin {existing.plugin!r}",
+                        plugin=name, hint="give the component another name",
+                    )
+                found.append(Registration(kind, cls.name, cls, name))
+        missing_extras: set[str] = set()
+        for reg in found:
+            reg.cls.plugin = name
+            self.registry.setdefault(reg.kind, {})[reg.name] = reg
+            info.components.setdefault(reg.kind, []).append(reg.name)
+            if not reg.available:
+                missing_extras.add(reg.cls.extra or ", ".join(reg.missing))
+        if missing_extras:
+            info.status = "unavailable"
+            info.message = "install " + " or ".join(f"hiveframe[{e}]" for e in sorted(missing_extras))
+
+    # -- lookup ----------------------------------------------------------------------------------
+    def names(self, kind: str, *, available_only: bool = False) -> list[str]:
+        regs = self.registry.get(kind, {}).values()
+        return [r.name for r in regs if r.available or not available_only]
+
+    def registration(self, kind: str, name: str) -> Registration:
+        try:
+            return self.registry[kind][name]
+        except KeyError:
+            raise UnknownComponentError(
+                f"no {kind.replace('_', ' ')} named {name!r}",
+                hint=did_you_mean(name, self.registry.get(kind, {})),
+            ) from None
+
+    def component_class(self, kind: str, name: str) -> type[Component]:
+        return self.registration(kind, name).cls
+
+    def create(self, kind: str, spec: str | Component | type[Component], params: Mapping[str, Any] | None = None):
+        """A component from a registered name, a class, or an instance (returned as is)."""
+        from hiveframe.components import BASES, Component
+
+        base = BASES.get(kind)
+        if base is None:
+            raise ConfigError(f"unknown component kind {kind!r}", hint=did_you_mean(kind, BASES))
+        if isinstance(spec, Component):
+            if not isinstance(spec, base):
+                raise ConfigError(f"{spec!r} is not a {base.__name__}")
+            if params:
+                raise ConfigError(f"parameters {sorted(params)} given with an instance of {spec.name!r}",
+                                  hint="set them on the instance instead")
+            return spec
+        if isinstance(spec, type):
+            if not issubclass(spec, base):
+                raise ConfigError(f"{spec.__name__} is not a {base.__name__}")
+            cls = spec
+        else:
+            cls = self.component_class(kind, str(spec))
+        cls.check_available()
+        return cls.from_params(dict(params or {}))
+
+    def versions(self) -> dict[str, str | None]:
+        return {name: info.version for name, info in self.infos.items() if info.status != "blocked"}
+
+    # -- conveniences built on the hooks ---------------------------------------------------------
+    def read(self, source: object, *, reader: str | Component | None = None,
+             tables: Sequence[str] | None = None):
+        """Read ``source`` into a :class:`~hiveframe.components.Database`."""
+        from hiveframe.errors import SourceError
+
+        if reader is None:
+            reader = self.hooks.resolve_reader(source=source)
+            if reader is None:
+                raise SourceError(
+                    f"no reader knows how to read {_describe(source)}",
+                    hint="pass a folder of .parquet/.csv/.csv.gz/.jsonl files, a SQLite file, "
+                    "or pyarrow/pandas/polars tables; readers: " + ", ".join(self.names("reader")),
+                )
+        return self.create("reader", reader).read(source, tables=tables)
+
+    def write(self, database: Any, target: object, *, format: str | None = None,
+              writer: str | Component | None = None, metadata: Metadata | None = None,
+              provenance: Mapping[str, Any] | None = None) -> Any:
+        from hiveframe.errors import SourceError
+
+        if writer is None:
+            writer = self.hooks.resolve_writer(target=target, format=format)
+            if writer is None:
+                raise SourceError(
+                    f"no writer for {_describe(target)} (format {format!r})",
+                    hint="write to a folder (--format parquet|csv|jsonl) or a file ending in .sqlite; "
+                    "writers: " + ", ".join(self.names("writer")),
+                )
+        return self.create("writer", writer).write(database, target, metadata=metadata, provenance=provenance)
+
+
+class Hooks:
+    """Typed, keyword-only facade over the hook calls of one host."""
+
+    def __init__(self, host: PluginHost) -> None:
+        self._host = host
+
+    @property
+    def _hook(self) -> Any:
+        return self._host.pm.hook
+
+    def resolve_reader(self, *, source: object) -> str | None:
+        return self._hook.hiveframe_resolve_reader(source=source)
+
+    def resolve_writer(self, *, target: object, format: str | None) -> str | None:
+        return self._hook.hiveframe_resolve_writer(target=target, format=format)
+
+    def validate_metadata(self, *, metadata: Metadata) -> list[Problem]:
+        """Every plugin's problems with ``metadata``, each marked with the plugin that saw it."""
+        problems: list[Problem] = []
+        for impl in reversed(self._hook.hiveframe_validate_metadata.get_hookimpls()):
+            try:
+                found = impl.function(metadata=metadata) or ()
+            except Exception as exc:  # noqa: BLE001
+                raise PluginError(f"metadata validation failed: {type(exc).__name__}: {exc}",
+                                  plugin=impl.plugin_name) from exc
+            for p in found:
+                problems.append(p if p.plugin or impl.plugin_name == BUILTIN else
+                                Problem(p.message, p.table, p.column, p.row, p.hint, impl.plugin_name))
+        return problems
+
+    def fit_table(self, *, table_name: str, generator: TableGenerator, data: pa.Table, table: Table,
+                  context_columns: Sequence[str], seed: int | None,
+                  callback: TrainingCallback | None = None, workdir: Path | None = None) -> TableGenerator:
+        return self._hook.hiveframe_fit_table(
+            table_name=table_name, generator=generator, data=data, table=table,
+            context_columns=tuple(context_columns), seed=seed, callback=callback, workdir=workdir,
+        )
+
+    def sample_table(self, *, table_name: str, generator: TableGenerator, num_rows: int,
+                     context: pa.Table | None = None, conditions: Mapping[str, Any] | None = None,
+                     seed: int | None = None) -> pa.Table:
+        return self._hook.hiveframe_sample_table(
+            table_name=table_name, generator=generator, num_rows=num_rows, context=context,
+            conditions=conditions, seed=seed,
+        )
+
+
+def _explain_validation(exc: pluggy.PluginValidationError) -> str:
+    text = str(exc)
+    for word in text.replace("'", " ").replace('"', " ").split():
+        if word.startswith("hiveframe_"):
+            hint = did_you_mean(word, [h for h in dir(hookspecs) if h.startswith("hiveframe_")])
+            if hint:
+                return f"unknown hook {word!r} ({hint.split(';')[0]})"
+            return f"unknown hook {word!r}"
+    return text
+
+
+def _describe(obj: object) -> str:
+    if isinstance(obj, (str, Path)):
+        return repr(str(obj))
+    return f"an object of type {type(obj).__name__}"

@@ -1,0 +1,1 @@
+"""Testing helpers for hiveframe and for plugin authors. (being written)"""

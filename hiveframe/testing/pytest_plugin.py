@@ -1,0 +1,1 @@
+"""pytest plugin shipped with hiveframe (fixtures for plugin authors). (being written)"""

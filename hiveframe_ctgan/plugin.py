@@ -1,0 +1,1 @@
+"""Entry module of hiveframe_ctgan: imports only hiveframe and the standard library."""

@@ -1,0 +1,1 @@
+"""Entry module of hiveframe_spark: imports only hiveframe and the standard library."""
