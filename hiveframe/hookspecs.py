@@ -26,7 +26,7 @@ if TYPE_CHECKING:
         Writer,
     )
     from hiveframe.errors import Problem
-    from hiveframe.metadata import Metadata, Table
+    from hiveframe.metadata import Column, Metadata, Table
 
 PROJECT = "hiveframe"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -89,6 +89,14 @@ def hiveframe_validate_metadata(metadata: Metadata) -> Sequence[Problem]:
     """Return every problem this plugin sees in ``metadata`` (empty when fine).
 
     The answers of all plugins are collected and raised together as one error.
+    """
+
+
+@hookspec
+def hiveframe_detect_columns(table_name: str, data: pa.Table, columns: Sequence[Column]) -> Mapping[str, Column] | None:
+    """Refine the columns ``detect`` found for one table; return replacements by column name.
+
+    Called for every table after the builtin detection (for example to mark PII columns).
     """
 
 

@@ -20,6 +20,7 @@ import logging
 import os
 import re
 import tempfile
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hiveframe.components.base import Component, ComponentState
-from hiveframe.errors import PersistenceError
+from hiveframe.errors import ConfigError, PersistenceError, UnknownComponentError
 
 if TYPE_CHECKING:
     from hiveframe.plugins import PluginHost
@@ -52,6 +53,11 @@ def _component_path(directory: Path, key: str) -> Path:
     if not _SAFE_KEY.match(key) or ".." in key.split("/"):
         raise PersistenceError(f"unsafe component key {key!r} in model directory")
     return directory / "components" / key
+
+
+def _with(base: Path, suffix: str) -> Path:
+    # not Path.with_suffix: nested keys hold dots ("generator.transformers.age") that are not suffixes
+    return base.parent / (base.name + suffix)
 
 
 def component_key(*parts: str) -> str:
@@ -97,37 +103,56 @@ def save_component(directory: Path, key: str, component: Component) -> None:
     }
     for k in nested:
         record["params"].pop(k, None)
-    base.with_suffix(".json").write_text(json.dumps(record, indent=1), encoding="utf-8")
+    _with(base, ".json").write_text(json.dumps(record, indent=1), encoding="utf-8")
     if state.arrays:
         for name, arr in state.arrays.items():
             if np.asarray(arr).dtype == object:
                 raise PersistenceError(f"component {component.name!r} state array {name!r} has dtype object",
                                        hint="store strings as JSON values or fixed-width unicode arrays")
-        np.savez(base.with_suffix(".npz"), **{k: np.asarray(v) for k, v in state.arrays.items()})
+        np.savez(_with(base, ".npz"), **{k: np.asarray(v) for k, v in state.arrays.items()})
 
 
 def load_component(directory: Path, key: str, host: PluginHost) -> Component:
     """Recreate a component saved by :func:`save_component`, by registered name only."""
     base = _component_path(directory, key)
     try:
-        record = json.loads(base.with_suffix(".json").read_text(encoding="utf-8"))
+        record = json.loads(_with(base, ".json").read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise PersistenceError(f"model directory {str(directory)!r} lacks component {key!r}") from None
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise PersistenceError(f"component file for {key!r} is corrupt: {exc}") from None
-    params = dict(record.get("params", {}))
-    for name, ref in record.get("nested", {}).items():
+    if not (isinstance(record, dict) and isinstance(record.get("kind"), str)
+            and isinstance(record.get("name"), str)):
+        raise PersistenceError(f"component file for {key!r} does not name a component kind and name")
+    params = dict(record.get("params") or {})
+    for name, ref in (record.get("nested") or {}).items():
         if isinstance(ref, str):
             params[name] = load_component(directory, ref, host)
         else:
             params[name] = {sub: load_component(directory, sub_key, host) for sub, sub_key in ref.items()}
-    component = host.create(record["kind"], record["name"], params)
+    try:
+        # by registered name only: a model file can never name a class or module to import
+        component = host.create(record["kind"], record["name"], params)
+    except UnknownComponentError as exc:
+        plugin = record.get("plugin")
+        raise PersistenceError(
+            f"model component {key!r} needs {record['kind'].replace('_', ' ')} {record['name']!r}"
+            + (f" from plugin {plugin!r}" if plugin else "") + ", which is not registered here",
+            hint=(f"install or unblock plugin {plugin!r}" if plugin else exc.hint),
+        ) from None
+    except ConfigError as exc:
+        raise PersistenceError(
+            f"model component {key!r} ({record['name']!r}) cannot be rebuilt from its saved parameters: "
+            f"{exc.message}",
+            hint="the plugin changed since the model was saved; refit the model or install the version "
+            "that saved it",
+        ) from None
     arrays: dict[str, np.ndarray] = {}
     if record.get("arrays"):
         try:
-            with np.load(base.with_suffix(".npz"), allow_pickle=False) as npz:
+            with np.load(_with(base, ".npz"), allow_pickle=False) as npz:
                 arrays = {k: npz[k] for k in npz.files}
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
             raise PersistenceError(f"arrays of component {key!r} cannot be read: {exc}") from None
     component.set_state(ComponentState(values=record.get("state", {}), arrays=arrays))
     return component
@@ -174,7 +199,7 @@ def read_manifest(directory: str | Path, *, installed_versions: Mapping[str, str
         raise PersistenceError(f"{str(directory)!r} is not a hiveframe model (no {MANIFEST})")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise PersistenceError(f"{MANIFEST} in {str(directory)!r} is corrupt: {exc}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != MODEL_FORMAT:
         raise PersistenceError(f"{str(directory)!r} is not a hiveframe model directory")
@@ -190,13 +215,23 @@ def read_manifest(directory: str | Path, *, installed_versions: Mapping[str, str
             hint="refit the model with this hiveframe version, or install the version that saved it "
             f"(hiveframe {manifest.get('versions', {}).get('builtin', '?')})",
         )
-    for rel, digest in manifest.get("files", {}).items():
+    files = manifest.get("files", {})
+    for rel, digest in files.items():
+        if Path(rel).is_absolute() or ".." in Path(rel).parts:
+            raise PersistenceError(f"{MANIFEST} in {str(directory)!r} lists a file outside the model: {rel!r}")
         file = directory / rel
         if not file.is_file():
             raise PersistenceError(f"model file {rel!r} is missing from {str(directory)!r}")
         if _sha256(file) != digest:
             raise PersistenceError(f"model file {rel!r} in {str(directory)!r} was modified or is corrupt",
                                    hint="refit the model")
+    components = directory / "components"
+    if components.is_dir():
+        for file in sorted(components.rglob("*")):
+            rel = file.relative_to(directory).as_posix()
+            if file.is_file() and rel not in files and "checkpoints" not in file.relative_to(directory).parts:
+                raise PersistenceError(f"model file {rel!r} in {str(directory)!r} was added after the model "
+                                       "was saved", hint="remove it, or refit the model")
     saved = manifest.get("versions", {})
     for plugin, saved_version in saved.items():
         if plugin not in installed_versions:

@@ -8,8 +8,10 @@ plugin objects passed in. Components are looked up by ``(kind, name)``.
 from __future__ import annotations
 
 import importlib.metadata
+import inspect
 import logging
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from hiveframe.components import Component, TableGenerator, TrainingCallback
-    from hiveframe.metadata import Metadata, Table
+    from hiveframe.metadata import Column, Metadata, Table
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,25 @@ class PluginInfo:
     status: str = "ok"  # "ok", "unavailable", "blocked", "error"
     message: str | None = None
     components: dict[str, list[str]] = field(default_factory=dict)
+    #: the installed distribution that provides the plugin (``hiveframe`` for first-party ones).
+    distribution: str | None = None
+
+
+class _PluginManager(pluggy.PluginManager):
+    """A pluggy manager that also treats undecorated ``hiveframe_*`` functions as hook implementations.
+
+    Without this, a misspelled, undecorated ``hiveframe_register_generators`` would be silently
+    ignored; with it, ``check_pending`` rejects it with a did-you-mean (pytest does the same for
+    ``pytest_*``).
+    """
+
+    def parse_hookimpl_opts(self, plugin: Any, name: str) -> Any:
+        opts = super().parse_hookimpl_opts(plugin, name)
+        if opts is None and name.startswith(hookspecs.PROJECT + "_"):
+            method = getattr(plugin, name, None)
+            if inspect.isroutine(method):
+                return {}
+        return opts
 
 
 def _blocked_from_env() -> set[str]:
@@ -86,7 +107,7 @@ class PluginHost:
     ) -> None:
         from hiveframe.builtin.plugin import BuiltinPlugin
 
-        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm = _PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.blocked: set[str] = set(block) | _blocked_from_env()
         self.infos: dict[str, PluginInfo] = {}
@@ -95,7 +116,8 @@ class PluginHost:
 
         import hiveframe
 
-        self._add(BUILTIN, BuiltinPlugin(self), version=hiveframe.__version__, source=BUILTIN, strict=True)
+        self._add(BUILTIN, BuiltinPlugin(self), version=hiveframe.__version__, source=BUILTIN, strict=True,
+                  distribution="hiveframe")
         if load_entry_points:
             self._load_entry_points()
         items = plugins.items() if isinstance(plugins, Mapping) else ((None, p) for p in plugins)
@@ -110,25 +132,33 @@ class PluginHost:
 
     # -- loading ---------------------------------------------------------------------------------
     def _load_entry_points(self) -> None:
-        seen: set[str] = set()
+        seen: dict[str, str | None] = {}
         for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-            if ep.name in seen:  # the same distribution found twice on sys.path
+            dist = ep.dist.name if ep.dist is not None else None
+            if ep.name in seen:  # the same distribution found twice on sys.path, or a name clash
+                if seen[ep.name] != dist:
+                    log.warning("hiveframe: plugin name %r is provided by %s and %s; using the first",
+                                ep.name, seen[ep.name], dist)
                 continue
-            seen.add(ep.name)
+            seen[ep.name] = dist
             version = ep.dist.version if ep.dist is not None else None
             if ep.name in self.blocked:
                 self.infos[ep.name] = PluginInfo(ep.name, version, "entry point", "blocked",
-                                                 f"blocked (argument or {BLOCK_ENV})")
+                                                 f"blocked (argument or {BLOCK_ENV})", distribution=dist)
                 continue
             try:
                 module = ep.load()
             except Exception as exc:  # noqa: BLE001 - one bad plugin must not stop the others
                 log.debug("loading plugin %s failed", ep.name, exc_info=True)
-                status = "unavailable" if isinstance(exc, ImportError) else "error"
-                self.infos[ep.name] = PluginInfo(ep.name, version, "entry point", status,
-                                                 f"import failed: {type(exc).__name__}: {exc}")
+                if isinstance(exc, ImportError):
+                    status, message = "unavailable", _install_hint(exc, ep.dist)
+                else:
+                    status, message = "error", f"import failed: {type(exc).__name__}: {exc}"
+                self.infos[ep.name] = PluginInfo(ep.name, version, "entry point", status, message,
+                                                 distribution=dist)
                 continue
-            self._add(ep.name, module, version=version, source="entry point", strict=False)
+            self._add(ep.name, module, version=version, source="entry point", strict=False,
+                      distribution=dist)
 
     def register(self, plugin: object, *, name: str | None = None) -> str:
         """Register a plugin object (module, class instance) in this host. Returns its name."""
@@ -140,10 +170,11 @@ class PluginHost:
         self._add(name, plugin, version=version, source="registered", strict=True)
         return name
 
-    def _add(self, name: str, plugin: object, *, version: str | None, source: str, strict: bool) -> None:
+    def _add(self, name: str, plugin: object, *, version: str | None, source: str, strict: bool,
+             distribution: str | None = None) -> None:
         if name in self.infos and self.infos[name].status != "blocked":
             raise PluginError("a plugin with this name is already registered", plugin=name)
-        info = PluginInfo(name, version, source)
+        info = PluginInfo(name, version, source, distribution=distribution)
         self.infos[name] = info
         try:
             self.pm.register(plugin, name=name)
@@ -175,37 +206,52 @@ class PluginHost:
 
         found: list[Registration] = []
         for hook_name, kind in FAMILIES.items():
-            impl = getattr(plugin, hook_name, None)
-            if impl is None:
-                continue
-            try:
-                classes = list(impl() or ())
-            except Exception as exc:  # noqa: BLE001
-                raise PluginError(f"{hook_name} failed: {type(exc).__name__}: {exc}", plugin=name) from exc
-            for cls in classes:
-                base = BASES[kind]
-                if not (isinstance(cls, type) and issubclass(cls, base)):
-                    raise PluginError(f"{hook_name} returned {cls!r}, which is not a {base.__name__} subclass",
-                                      plugin=name)
-                if not cls.name:
-                    raise PluginError(f"{cls.__name__} has no `name`", plugin=name)
-                existing = self.registry.get(kind, {}).get(cls.name)
-                if existing is not None and existing.cls is not cls:
-                    raise PluginError(
-                        f"{kind} {cls.name!r} is already registered by plugin {existing.plugin!r}",
-                        plugin=name, hint="give the component another name",
-                    )
-                found.append(Registration(kind, cls.name, cls, name))
-        missing_extras: set[str] = set()
+            caller = getattr(self.pm.hook, hook_name)
+            for impl in caller.get_hookimpls():
+                if impl.plugin is not plugin:
+                    continue
+                try:
+                    classes = list(impl.function() or ())
+                except Exception as exc:  # noqa: BLE001
+                    raise PluginError(f"{hook_name} failed: {type(exc).__name__}: {exc}",
+                                      plugin=name) from exc
+                for cls in classes:
+                    base = BASES[kind]
+                    if not (isinstance(cls, type) and issubclass(cls, base)):
+                        raise PluginError(f"{hook_name} returned {cls!r}, which is not a {base.__name__} subclass",
+                                          plugin=name)
+                    if not cls.name:
+                        raise PluginError(f"{cls.__name__} has no `name`", plugin=name)
+                    existing = self.registry.get(kind, {}).get(cls.name)
+                    if existing is not None and existing.cls is not cls:
+                        raise PluginError(
+                            f"{kind.replace('_', ' ')} {cls.name!r} is already registered by plugin "
+                            f"{existing.plugin!r}",
+                            plugin=name, hint="give the component another name",
+                        )
+                    twin = next((r for r in found if r.kind == kind and r.name == cls.name), None)
+                    if twin is not None:
+                        if twin.cls is cls:
+                            continue
+                        raise PluginError(
+                            f"two {kind.replace('_', ' ')} classes are both named {cls.name!r} "
+                            f"({twin.cls.__name__} and {cls.__name__})",
+                            plugin=name, hint="give the components distinct names",
+                        )
+                    found.append(Registration(kind, cls.name, cls, name))
+        missing: set[str] = set()
         for reg in found:
             reg.cls.plugin = name
             self.registry.setdefault(reg.kind, {})[reg.name] = reg
             info.components.setdefault(reg.kind, []).append(reg.name)
             if not reg.available:
-                missing_extras.add(reg.cls.extra or ", ".join(reg.missing))
-        if missing_extras:
+                if reg.cls.extra:
+                    missing.add(f"{info.distribution or 'hiveframe'}[{reg.cls.extra}]")
+                else:
+                    missing.update(reg.missing)
+        if missing:
             info.status = "unavailable"
-            info.message = "install " + " or ".join(f"hiveframe[{e}]" for e in sorted(missing_extras))
+            info.message = "install " + " or ".join(sorted(missing))
 
     # -- lookup ----------------------------------------------------------------------------------
     def names(self, kind: str, *, available_only: bool = False) -> list[str]:
@@ -312,6 +358,14 @@ class Hooks:
                                 Problem(p.message, p.table, p.column, p.row, p.hint, impl.plugin_name))
         return problems
 
+    def detect_columns(self, *, table_name: str, data: pa.Table, columns: Sequence[Column]) -> dict[str, Column]:
+        """Column replacements proposed by plugins for one table (later plugins win on conflicts)."""
+        out: dict[str, Column] = {}
+        for answer in reversed(self._hook.hiveframe_detect_columns(table_name=table_name, data=data,
+                                                                   columns=list(columns))):
+            out.update(answer or {})
+        return out
+
     def fit_table(self, *, table_name: str, generator: TableGenerator, data: pa.Table, table: Table,
                   context_columns: Sequence[str], seed: int | None,
                   callback: TrainingCallback | None = None, workdir: Path | None = None) -> TableGenerator:
@@ -330,14 +384,35 @@ class Hooks:
 
 
 def _explain_validation(exc: pluggy.PluginValidationError) -> str:
+    """One readable line: an unknown hook with a did-you-mean, or pluggy's own reason."""
+    import difflib
+
     text = str(exc)
-    for word in text.replace("'", " ").replace('"', " ").split():
-        if word.startswith("hiveframe_"):
-            hint = did_you_mean(word, [h for h in dir(hookspecs) if h.startswith("hiveframe_")])
-            if hint:
-                return f"unknown hook {word!r} ({hint.split(';')[0]})"
-            return f"unknown hook {word!r}"
-    return text
+    unknown = re.match(r"unknown hook '([^']+)'", text)
+    if unknown:
+        word = unknown.group(1)
+        known = sorted(h for h in dir(hookspecs) if h.startswith(hookspecs.PROJECT + "_"))
+        close = difflib.get_close_matches(word, known, n=1, cutoff=0.5)
+        if close:
+            return f"unknown hook {word!r} (did you mean {close[0]!r}?)"
+        return f"unknown hook {word!r}"
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _install_hint(exc: ImportError, dist: importlib.metadata.Distribution | None) -> str:
+    """'install hiveframe[x]' when the missing module is a requirement of one of the dist's extras."""
+    module = getattr(exc, "name", None)
+    if not module:
+        return f"import failed: {type(exc).__name__}: {exc}"
+    top = module.split(".")[0]
+    wanted = top.lower().replace("_", "-")
+    for requirement in (dist.requires or []) if dist is not None else []:
+        head, _, marker = requirement.partition(";")
+        req_name = re.split(r"[\s\[<>=!~;]", head.strip(), maxsplit=1)[0].lower().replace("_", "-")
+        extra = re.search(r"extra\s*==\s*[\"']([^\"']+)[\"']", marker)
+        if req_name == wanted and extra:
+            return f"install {dist.name}[{extra.group(1)}]"
+    return f"install the package that provides {top!r} ({type(exc).__name__}: {exc})"
 
 
 def _describe(obj: object) -> str:

@@ -1,3 +1,32 @@
-"""hiveframe_spark: first-party hiveframe plugin. (being written)"""
+"""hiveframe_spark: read, write, sample and train through Apache Spark (first-party hiveframe plugin).
+
+``import hiveframe_spark`` does not import pyspark; the names below load on first use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "SparkReader": "hiveframe_spark.io",
+    "SparkWriter": "hiveframe_spark.io",
+    "SparkSource": "hiveframe_spark.source",
+    "SparkUnavailableError": "hiveframe_spark.session",
+    "get_or_create": "hiveframe_spark.session",
+    "sample_to": "hiveframe_spark.sampling",
+    "fit_parallel": "hiveframe_spark.training",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hiveframe_spark' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
+__all__ = ["__version__", *_LAZY]

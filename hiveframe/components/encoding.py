@@ -37,8 +37,16 @@ class TableEncoder:
     def _choose(self, column: Column) -> tuple[Transformer, str | None]:
         for key in (column.name, column.kind.value):
             if key in self._overrides:
-                return self._overrides[key], key
+                return self._copy(self._overrides[key]), key
         return self._default(column), None
+
+    @staticmethod
+    def _copy(transformer: Transformer) -> Transformer:
+        """A fresh, unfitted copy of an override: one override by kind may serve several columns,
+        and each column needs its own fitted state."""
+        import attrs
+
+        return attrs.evolve(transformer)
 
     def fit(self, data: pa.Table, columns: Sequence[Column], *, seed: int | None = None) -> TableEncoder:
         self.columns, self.transformers, self._override_keys = [], [], []
@@ -107,6 +115,6 @@ class TableEncoder:
         self._override_keys = list(state.values["override_keys"])
         self.transformers = []
         for i, (column, key) in enumerate(zip(self.columns, self._override_keys)):
-            transformer = self._overrides[key] if key is not None else self._default(column)
+            transformer = self._copy(self._overrides[key]) if key is not None else self._default(column)
             transformer.set_state(state.child(f"t{i}"))
             self.transformers.append(transformer)

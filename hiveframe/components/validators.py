@@ -13,6 +13,7 @@ from hiveframe.components.base import Component
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from hiveframe.components.io import Database
     from hiveframe.metadata import Metadata
 
 Status = Literal["pass", "warn", "fail", "info"]
@@ -37,11 +38,18 @@ class ValidationResult:
 class Validator(Component):
     kind: ClassVar[str] = "validator"
 
-    def validate(self, real: Mapping[str, pa.Table], synthetic: Mapping[str, pa.Table],
+    def validate(self, real: Mapping[str, pa.Table] | Database, synthetic: Mapping[str, pa.Table] | Database,
                  metadata: Metadata) -> ValidationResult:
+        """Score ``synthetic`` against ``real`` (each a Database or a mapping of table name -> table)."""
         self.check_available()
-        return self._call("validate", self._validate, dict(real), dict(synthetic), metadata)
+        return self._call("validate", self._validate, _tables(real), _tables(synthetic), metadata)
 
     def _validate(self, real: dict[str, pa.Table], synthetic: dict[str, pa.Table],
                   metadata: Metadata) -> ValidationResult:
         raise NotImplementedError
+
+
+def _tables(data: Mapping[str, pa.Table] | Database) -> dict[str, pa.Table]:
+    """A plain dict of tables from a Database (which is not a Mapping) or any mapping."""
+    tables = getattr(data, "tables", None)
+    return dict(tables) if isinstance(tables, Mapping) else dict(data)

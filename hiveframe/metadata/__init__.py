@@ -4,6 +4,10 @@
 list every problem at once, ``from_sdv`` imports SDV multi-table metadata JSON.
 """
 
+# The function shares its name with its module: import it eagerly so that `hiveframe.metadata.detect`
+# is always the function (a lazy import would leave the submodule bound to the name). The module
+# imports pyarrow only inside its functions, so this stays light.
+from hiveframe.metadata.detect import detect
 from hiveframe.metadata.model import (
     SPEC_VERSION,
     Column,
@@ -16,11 +20,7 @@ from hiveframe.metadata.model import (
 
 
 def __getattr__(name: str):
-    # detect/validate/sdv pull in pyarrow compute; keep `import hiveframe.metadata` light.
-    if name == "detect":
-        from hiveframe.metadata.detect import detect
-
-        return detect
+    # validate/sdv pull in pyarrow compute inside their functions; keep `import hiveframe.metadata` light.
     if name in ("validate_metadata", "validate_data"):
         from hiveframe.metadata import validate
 

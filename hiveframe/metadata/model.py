@@ -69,6 +69,10 @@ class Column:
     high: float | None = None
     categories: tuple[Any, ...] | None = None
 
+    def arrow_type(self) -> Any:
+        """The ``pyarrow.DataType`` that ``dtype`` names (raises ``ValueError`` if it names none)."""
+        return parse_arrow_type(self.dtype)
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind.value, "dtype": self.dtype, "nullable": self.nullable}
         if self.pii_kind is not None:
@@ -239,7 +243,7 @@ class Metadata:
             from hiveframe.errors import did_you_mean
 
             raise MetadataError(
-                [Problem(f"no such table", table=name, hint=did_you_mean(name, self._index))]
+                [Problem("no such table", table=name, hint=did_you_mean(name, self._index))]
             ) from None
 
     def has_table(self, name: str) -> bool:
@@ -334,6 +338,18 @@ class Metadata:
     def from_dict(cls, data: Mapping[str, Any]) -> Metadata:
         version = data.get("spec_version")
         if version is None:
+            sdv_version = _sdv_spec_version(data)
+            if sdv_version is not None:
+                raise MetadataError(
+                    [
+                        Problem(
+                            f"this is SDV metadata (METADATA_SPEC_VERSION {sdv_version}), "
+                            "not hiveframe metadata",
+                            hint="import it with hiveframe.metadata.from_sdv(path_or_dict), "
+                            "optionally from_sdv(..., database=db) to take column dtypes from the data",
+                        )
+                    ]
+                )
             raise MetadataError(
                 [
                     Problem(
@@ -374,6 +390,63 @@ class Metadata:
         except json.JSONDecodeError as exc:
             raise MetadataError([Problem(f"metadata is not valid JSON: {exc}")]) from None
         return cls.from_dict(data)
+
+
+def _sdv_spec_version(data: Mapping[str, Any]) -> str | None:
+    """The SDV spec version if ``data`` looks like SDV metadata (V1/V2, single-table or legacy)."""
+    if "METADATA_SPEC_VERSION" in data:
+        return str(data["METADATA_SPEC_VERSION"])
+    tables = data.get("tables")
+    if isinstance(tables, Mapping):
+        for table in tables.values():
+            if not isinstance(table, Mapping):
+                continue
+            if "fields" in table:
+                return "legacy (0.x)"
+            columns = table.get("columns")
+            if isinstance(columns, Mapping) and any(
+                isinstance(c, Mapping) and "sdtype" in c for c in columns.values()
+            ):
+                return "unknown"
+    columns = data.get("columns")
+    if isinstance(columns, Mapping) and any(isinstance(c, Mapping) and "sdtype" in c for c in columns.values()):
+        return "SINGLE_TABLE (unversioned)"
+    return None
+
+
+def parse_arrow_type(dtype: str) -> Any:
+    """Parse the string pyarrow prints for a type (``str(pa_type)``) back into the type.
+
+    ``pa.type_for_alias`` covers plain names; timestamps with units/time zones, decimals,
+    dictionaries, lists and fixed-size binaries are parsed here. Raises ``ValueError``.
+    """
+    import re
+
+    import pyarrow as pa
+
+    text = dtype.strip()
+    try:
+        return pa.type_for_alias(text)
+    except (ValueError, KeyError):
+        pass
+    m = re.fullmatch(r"timestamp\[(s|ms|us|ns)(?:, tz=(.+))?\]", text)
+    if m:
+        return pa.timestamp(m.group(1), tz=m.group(2))
+    m = re.fullmatch(r"decimal(32|64|128|256)?\((\d+), ?(-?\d+)\)", text)
+    if m:
+        bits = m.group(1) or "128"
+        return getattr(pa, f"decimal{bits}")(int(m.group(2)), int(m.group(3)))
+    m = re.fullmatch(r"dictionary<values=(.+), indices=(\w+), ordered=([01])>", text)
+    if m:
+        return pa.dictionary(parse_arrow_type(m.group(2)), parse_arrow_type(m.group(1)), m.group(3) == "1")
+    m = re.fullmatch(r"(large_)?list<(?:item|element): (.+)>", text)
+    if m:
+        inner = parse_arrow_type(m.group(2))
+        return pa.large_list(inner) if m.group(1) else pa.list_(inner)
+    m = re.fullmatch(r"fixed_size_binary\[(\d+)\]", text)
+    if m:
+        return pa.binary(int(m.group(1)))
+    raise ValueError(f"unknown Arrow dtype {dtype!r}")
 
 
 def _json_default(value: Any) -> Any:

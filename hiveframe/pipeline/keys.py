@@ -1,45 +1,328 @@
-"""Keys of generated tables: primary keys in the real key's format, foreign keys that resolve.
+"""Key formats: generated keys keep the type and the look of the real ones.
 
-(first version: unique primary keys and foreign keys drawn from the generated parent keys; the
-relational engine replaces the foreign-key part with linkage models)
+A format is learned per key column and stored as plain JSON:
+
+- ``int``: integers counted up from the real minimum;
+- ``counter``: strings with one number inside (``g0``, ``g1``... ``CUST-00017``): prefix, zero
+  padding and suffix kept, the number counted up;
+- ``template``: other strings (``f8v9hjple3``, ``i100_02_7i``): the real values' shapes (runs of
+  letters and digits between separators) and, per position, how often each character appears;
+  values are drawn from that and made unique;
+- ``concat``: a key made by joining other columns (``bond.atom_id_atom_id2`` is ``atom_id + "_" +
+  atom_id2``): rebuilt from the generated columns;
+- ``prefixed``: a key that starts with its parent's key (atom ``i100_02_7_10i`` of molecule
+  ``i100_02_7i``): the parent's generated key, then a tail drawn from a template.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import re
+import string
+from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from hiveframe.metadata import Metadata, Table
+_ALNUM_RUN = re.compile(r"[^\W_]+")
+_ONE_NUMBER = re.compile(r"^(\D*)(\d+)(\D*)$")
+SEPARATORS = ("_", "-", ":", "|", ".", "/", " ", "")
 
 
-def fill_keys(metadata: Metadata, table: Table, generated: pa.Table, done: dict[str, pa.Table], *,
-              seed: int) -> pa.Table:
+# -- learning --------------------------------------------------------------------------------------
+def learn_format(values: pa.Array | pa.ChunkedArray) -> dict[str, Any]:
+    """The format of a standalone key or id column (not derived from other columns)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    t = values.type
+    non_null = values.drop_null() if hasattr(values, "drop_null") else pc.drop_null(values)
+    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+        nums = np.asarray(pc.cast(non_null, pa.float64()).to_numpy(zero_copy_only=False))
+        start = int(nums.min()) if len(nums) else 1
+        return {"kind": "int", "start": start}
+    strings = [str(v) for v in non_null.to_pylist()]
+    counter = _learn_counter(strings)
+    if counter is not None:
+        return counter
+    return {"kind": "template", **_learn_template(strings)}
+
+
+def _learn_counter(strings: Sequence[str]) -> dict[str, Any] | None:
+    if not strings:
+        return None
+    parts = [_ONE_NUMBER.match(s) for s in strings]
+    if not all(parts):
+        return None
+    affixes = Counter((m.group(1), m.group(3)) for m in parts if m)
+    if len(affixes) > 3:
+        return None
+    digits = [m.group(2) for m in parts if m]
+    widths = {len(d) for d in digits}
+    padded = len(widths) == 1 and any(d.startswith("0") for d in digits)
+    numbers = [int(d) for d in digits]
+    total = sum(affixes.values())
+    return {
+        "kind": "counter",
+        "affixes": [[p, s, c / total] for (p, s), c in affixes.most_common()],
+        "start": min(numbers),
+        "width": widths.pop() if padded else 0,
+    }
+
+
+def _shape(value: str) -> str:
+    """Runs of letters/digits become their lengths; separators stay: 'i100_02_7i' -> '4_2_2'."""
+    return _ALNUM_RUN.sub(lambda m: f"\x00{len(m.group())}\x00", value)
+
+
+def _learn_template(strings: Sequence[str], smoothing_below: int = 20) -> dict[str, Any]:
+    groups: dict[str, list[str]] = {}
+    for s in strings:
+        groups.setdefault(_shape(s), []).append(s)
+    templates = []
+    total = max(1, len(strings))
+    for _shape_key, members in sorted(groups.items(), key=lambda kv: -len(kv[1]))[:200]:
+        length = len(members[0])
+        positions = []
+        for j in range(length):
+            seen = Counter(m[j] for m in members)
+            chars = "".join(seen)
+            weights = [float(seen[c]) for c in chars]
+            if len(members) < smoothing_below and (members[0][j].isalnum()):
+                support = _class_support(chars)
+                extra = "".join(c for c in support if c not in seen)
+                chars += extra
+                weights += [0.5] * len(extra)
+            w = np.asarray(weights)
+            positions.append([chars, (w / w.sum()).tolist()])
+        templates.append({"p": len(members) / total, "positions": positions})
+    psum = sum(t["p"] for t in templates) or 1.0
+    for t in templates:
+        t["p"] /= psum
+    return {"templates": templates}
+
+
+def _class_support(chars: str) -> str:
+    out = ""
+    if any(c.isdigit() for c in chars):
+        out += string.digits
+    if any(c.islower() for c in chars):
+        out += string.ascii_lowercase
+    if any(c.isupper() for c in chars):
+        out += string.ascii_uppercase
+    return out or chars
+
+
+def detect_concat(table: pa.Table, key: str, candidates: Sequence[str]) -> dict[str, Any] | None:
+    """Whether ``key`` equals other columns joined by one separator, on every row."""
+    import itertools
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from hiveframe.pipeline.features import string_values
+
+    col = table.column(key)
+    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)) or table.num_rows == 0:
+        return None
+    if col.null_count:
+        return None
+    target = string_values(col)
+    cands = [c for c in candidates if c != key and table.column(c).null_count == 0]
+    for size in (2, 3, 1):
+        for combo in itertools.permutations(cands, size):
+            parts = [string_values(table.column(c)) for c in combo]
+            for sep in SEPARATORS if size > 1 else ("",):
+                joined = pc.binary_join_element_wise(*parts, sep) if size > 1 else parts[0]
+                if pc.all(pc.equal(joined, target)).as_py():
+                    return {"kind": "concat", "columns": list(combo), "sep": sep}
+    return None
+
+
+def detect_prefixed(child_keys: pa.Array, fk_values: pa.Array, parent_keys: pa.Array) -> dict[str, Any] | None:
+    """Whether each child key starts with its parent's key (less the parent keys' common suffix)."""
     import pyarrow as pa
 
-    rng = np.random.default_rng(seed)
-    n = generated.num_rows
-    columns: dict[str, pa.Array] = {}
-    for col in table.primary_key:
-        columns[col] = pa.array(np.arange(1, n + 1), type=pa.int64())
-    for fk in metadata.parents_of(table.name):
-        parent = done.get(fk.parent_table)
-        for child_col, parent_col in zip(fk.child_columns, fk.parent_columns):
-            if parent is None:  # self-reference: no parent yet
-                columns[child_col] = pa.nulls(n, type=pa.int64())
-                continue
-            keys = parent.column(parent_col)
-            idx = rng.integers(0, len(keys), size=n)
-            columns[child_col] = keys.take(pa.array(idx))
-    out = []
-    for c in table.columns:
-        if c.name in columns:
-            out.append(columns[c.name])
-        elif c.name in generated.column_names:
-            out.append(generated.column(c.name))
+    if not all(pa.types.is_string(a.type) or pa.types.is_large_string(a.type)
+               for a in (child_keys, fk_values, parent_keys)):
+        return None
+    children, fks = child_keys.to_pylist(), fk_values.to_pylist()
+    parents = [p for p in parent_keys.to_pylist() if p is not None]
+    if not children or not parents or any(c is None or f is None for c, f in zip(children, fks)):
+        return None
+    suffix = _common_suffix(parents)
+    cut = len(suffix)
+    tails = []
+    for c, f in zip(children, fks):
+        stem = f[: len(f) - cut] if cut else f
+        if not stem or not c.startswith(stem) or len(c) == len(stem):
+            return None
+        tails.append(c[len(stem):])
+    return {"kind": "prefixed", "strip": cut, "tail": _learn_template(tails)}
+
+
+def _common_suffix(values: Sequence[str]) -> str:
+    first = values[0]
+    k = 0
+    while k < len(first) and all(len(v) > k and v[-1 - k] == first[-1 - k] for v in values):
+        k += 1
+        if k >= 8:
+            break
+    return first[len(first) - k:] if k else ""
+
+
+# -- generating ------------------------------------------------------------------------------------
+def generate(fmt: dict[str, Any], n: int, rng: np.random.Generator, *, unique: bool = True,
+             columns: dict[str, pa.Array] | None = None, parent_keys: pa.Array | None = None,
+             group: np.ndarray | None = None) -> list[Any] | np.ndarray | pa.Array:
+    """``n`` values in format ``fmt``.
+
+    ``columns`` gives the generated columns a ``concat`` key joins; ``parent_keys`` the generated
+    parent key of each row for a ``prefixed`` key; ``group`` restarts integer counters per group
+    (the non-foreign-key part of a composite key).
+    """
+    kind = fmt["kind"]
+    if kind == "int":
+        if group is not None:
+            return int(fmt["start"]) + _rank_in_group(group)
+        return int(fmt["start"]) + np.arange(n, dtype=np.int64)
+    if kind == "counter":
+        return _gen_counter(fmt, n, rng)
+    if kind == "template":
+        return _gen_template(fmt["templates"], n, rng, unique=unique)
+    if kind == "concat":
+        return _gen_concat(fmt, columns or {})
+    if kind == "prefixed":
+        assert parent_keys is not None
+        return _gen_prefixed(fmt, parent_keys, rng, unique=unique)
+    raise ValueError(f"unknown key format {kind!r}")
+
+
+def _rank_in_group(group: np.ndarray) -> np.ndarray:
+    order = np.argsort(group, kind="stable")
+    g = group[order]
+    starts = np.r_[0, np.nonzero(g[1:] != g[:-1])[0] + 1] if len(g) else np.zeros(0, np.int64)
+    first = np.repeat(starts, np.diff(np.r_[starts, len(g)]))
+    out = np.empty(len(group), dtype=np.int64)
+    out[order] = np.arange(len(g)) - first
+    return out
+
+
+def _gen_counter(fmt: dict[str, Any], n: int, rng: np.random.Generator) -> list[str]:
+    affixes = fmt["affixes"]
+    probs = np.asarray([a[2] for a in affixes], dtype=float)
+    which = rng.choice(len(affixes), size=n, p=probs / probs.sum()) if len(affixes) > 1 else np.zeros(n, int)
+    width = int(fmt["width"])
+    start = int(fmt["start"])
+    return [f"{affixes[w][0]}{start + i:0{width}d}{affixes[w][1]}" for i, w in enumerate(which)]
+
+
+def _draw_templates(templates: list[dict[str, Any]], n: int, rng: np.random.Generator) -> list[str]:
+    if not templates:
+        return [f"k{i}" for i in range(n)]
+    probs = np.asarray([t["p"] for t in templates], dtype=float)
+    which = rng.choice(len(templates), size=n, p=probs / probs.sum())
+    out = np.empty(n, dtype=object)
+    for k, t in enumerate(templates):
+        rows = np.nonzero(which == k)[0]
+        if not len(rows):
+            continue
+        cols = []
+        for chars, p in t["positions"]:
+            pick = rng.choice(len(chars), size=len(rows), p=np.asarray(p) / np.sum(p))
+            cols.append(np.asarray(list(chars), dtype=object)[pick])
+        joined = ["".join(parts) for parts in zip(*cols)] if cols else [""] * len(rows)
+        out[rows] = joined
+    return list(out)
+
+
+def _gen_template(templates: list[dict[str, Any]], n: int, rng: np.random.Generator, *,
+                  unique: bool, taken: set[str] | None = None) -> list[str]:
+    values = _draw_templates(templates, n, rng)
+    if not unique:
+        return values
+    return _make_unique(values, lambda k: _draw_templates(templates, k, rng), taken)
+
+
+def _make_unique(values: list[str], redraw, taken: set[str] | None = None, rounds: int = 30) -> list[str]:
+    seen: set[str] = set(taken or ())
+    dup: list[int] = []
+    for i, v in enumerate(values):
+        if v in seen:
+            dup.append(i)
         else:
-            out.append(pa.nulls(n))
-    return pa.table(out, names=table.column_names)
+            seen.add(v)
+    for _ in range(rounds):
+        if not dup:
+            break
+        fresh = redraw(len(dup))
+        still = []
+        for i, v in zip(dup, fresh):
+            if v in seen:
+                still.append(i)
+            else:
+                values[i] = v
+                seen.add(v)
+        dup = still
+    counter = 0
+    for i in dup:  # the format's space is nearly exhausted: mark the rest with a counter
+        while True:
+            counter += 1
+            v = f"{values[i]}_{counter}"
+            if v not in seen:
+                values[i] = v
+                seen.add(v)
+                break
+    return values
+
+
+def _gen_concat(fmt: dict[str, Any], columns: dict[str, pa.Array]) -> pa.Array:
+    import pyarrow.compute as pc
+
+    from hiveframe.pipeline.features import string_values
+
+    parts = [string_values(columns[c]) for c in fmt["columns"]]
+    if len(parts) == 1:
+        return parts[0]
+    return pc.binary_join_element_wise(*parts, fmt["sep"])
+
+
+def _gen_prefixed(fmt: dict[str, Any], parent_keys: pa.Array, rng: np.random.Generator, *,
+                  unique: bool) -> list[str]:
+    cut = int(fmt["strip"])
+    stems = [(p[: len(p) - cut] if cut else p) if p is not None else "" for p in parent_keys.to_pylist()]
+    templates = fmt["tail"]["templates"]
+    tails = _draw_templates(templates, len(stems), rng)
+    values = [s + t for s, t in zip(stems, tails)]
+    if not unique:
+        return values
+    seen: set[str] = set()
+    for _ in range(30):
+        dup = []
+        seen = set()
+        for i, v in enumerate(values):
+            if v in seen:
+                dup.append(i)
+            else:
+                seen.add(v)
+        if not dup:
+            return values
+        fresh = _draw_templates(templates, len(dup), rng)
+        for i, t in zip(dup, fresh):
+            values[i] = stems[i] + t
+    return _make_unique(values, lambda k: [""] * k)
+
+
+def to_arrow(values: Any, dtype: pa.DataType) -> pa.Array:
+    """Generated key values as an Arrow array of the real column's type."""
+    import pyarrow as pa
+
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    arr = values if isinstance(values, pa.Array) else pa.array(values)
+    if arr.type != dtype:
+        arr = arr.cast(dtype)
+    return arr

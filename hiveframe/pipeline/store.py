@@ -38,7 +38,12 @@ def save_synthesizer(synth: Synthesizer, path: Path) -> Path:
         (staging / "metadata.json").write_text(metadata.to_json() + "\n", encoding="utf-8")
         plugins = {"builtin"}
         tables: dict[str, Any] = {}
+        from hiveframe.pipeline.empty import NoColumnsGenerator
+
         for name, generator in synth.table_generators.items():
+            if isinstance(generator, NoColumnsGenerator):
+                tables[name] = {"generator": None, "rows": synth.table_rows[name]}
+                continue
             key = component_key("tables", name, "generator")
             save_component(staging, key, generator)
             plugins.add(type(generator).plugin or "builtin")
@@ -55,6 +60,10 @@ def save_synthesizer(synth: Synthesizer, path: Path) -> Path:
                 "generators": {t: _spec_name(g) for t, g in synth.generators.items()},
                 "generator_params": synth.generator_params,
                 "table_params": synth.table_params,
+                "linkage": synth.linkage,
+                "linkage_params": synth.linkage_params,
+                "max_context_columns": synth.max_context_columns,
+                "drop_orphans": synth.drop_orphans,
             },
             "tables": tables,
             **extra,
@@ -86,11 +95,18 @@ def load_synthesizer(path: Path, *, host: PluginHost | None = None) -> Synthesiz
         generator=config.get("generator") or "gaussian_copula",
         generator_params=config.get("generator_params") or {},
         table_params=config.get("table_params") or {},
+        linkage=config.get("linkage") or "conditional",
+        linkage_params=config.get("linkage_params") or {},
+        max_context_columns=int(config.get("max_context_columns", 5)),
+        drop_orphans=bool(config.get("drop_orphans", False)),
         seed=int(manifest.get("seed", 0)),
         host=host,
     )
     for name, entry in manifest.get("tables", {}).items():
-        synth.table_generators[name] = load_component(path, entry["generator"], host)
+        if entry["generator"] is None:
+            synth.table_generators[name] = _no_columns_generator(name)
+        else:
+            synth.table_generators[name] = load_component(path, entry["generator"], host)
         synth.table_rows[name] = int(entry["rows"])
     if hasattr(synth, "_load_extra"):
         synth._load_extra(path, manifest)
@@ -101,3 +117,67 @@ def _spec_name(spec: Any) -> str:
     if isinstance(spec, str):
         return spec
     return getattr(spec, "name", None) or type(spec).__name__
+
+
+def _no_columns_generator(name: str) -> Any:
+    import pyarrow as pa
+
+    from hiveframe.metadata import Table
+    from hiveframe.pipeline.empty import NoColumnsGenerator
+
+    return NoColumnsGenerator().fit(pa.table({}), Table(name=name, columns=()))
+
+
+# -- the relational engine's state -----------------------------------------------------------------
+ENGINE_FILE = "relational.json"
+ENGINE_ARRAYS = "relational.npz"
+
+
+def save_engine(engine: Any, directory: Path) -> dict[str, Any]:
+    """Write the engine's plan (JSON + arrays) and its linkage models; returns the manifest entry."""
+    import numpy as np
+
+    values, arrays, components = engine.to_state()
+    keys = {}
+    plugins = set()
+    for name, component in components.items():
+        key = component_key("linkage", name)
+        save_component(directory, key, component)
+        keys[name] = key
+        plugins.add(type(component).plugin or "builtin")
+    values["components"] = keys
+    (directory / ENGINE_FILE).write_text(json.dumps(values, indent=1, default=_json_default), encoding="utf-8")
+    np.savez(directory / ENGINE_ARRAYS, **arrays)
+    return {"relational": {"plan": ENGINE_FILE, "arrays": ENGINE_ARRAYS}, "__plugins__": sorted(plugins)}
+
+
+def load_engine(synth: Any, directory: Path, manifest: dict[str, Any]) -> Any:
+    import numpy as np
+
+    from hiveframe.pipeline.engine import RelationalEngine
+
+    entry = manifest.get("relational")
+    if not entry:
+        raise PersistenceError(f"model {str(directory)!r} has no relational plan", hint="refit the model")
+    try:
+        values = json.loads((directory / entry["plan"]).read_text(encoding="utf-8"))
+        with np.load(directory / entry["arrays"], allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError) as exc:
+        raise PersistenceError(f"the relational plan of {str(directory)!r} cannot be read: {exc}") from None
+    components = {name: load_component(directory, key, synth.host) for name, key in values["components"].items()}
+    engine = RelationalEngine(synth.metadata, synth.host, linkage=values["linkage"],
+                              linkage_params=values["linkage_params"],
+                              max_context_columns=int(values["max_context_columns"]))
+    engine.set_state(values, arrays, components)
+    return engine
+
+
+def _json_default(value: Any) -> Any:
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot store {type(value).__name__} in a model file")

@@ -1,8 +1,9 @@
 """Synthesizer: the pipeline a user composes, fits, samples, saves and loads.
 
-read -> metadata (detect/validate) -> per table: generator fit (through the fit hook) -> save ->
-sample in topological order -> write. The relational engine (linkage, parent context, keys) lives in
-this package too.
+read -> metadata (detect/validate) -> relational checks -> per table, parents first: linkage models,
+context, generator fit (through the fit hook) -> save -> sample in topological order (counts ->
+conditional rows -> secondary keys -> keys) -> write. The relational work is done by
+:class:`hiveframe.pipeline.engine.RelationalEngine`.
 """
 
 from __future__ import annotations
@@ -15,12 +16,11 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from hiveframe.components import Database, TableGenerator, Transformer
-from hiveframe.errors import ConfigError, NotFittedError
+from hiveframe.errors import ConfigError, DataError, MetadataError, NotFittedError, Problem
 from hiveframe.metadata import ColumnKind, Metadata, Table
+from hiveframe.pipeline.engine import DEFAULT_LINKAGE, RelationalEngine, modelled_columns
 
 if TYPE_CHECKING:
-    import pyarrow as pa
-
     from hiveframe.components import TrainingCallback
     from hiveframe.plugins import PluginHost
 
@@ -28,14 +28,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_GENERATOR = "gaussian_copula"
 
-
-def modelled_columns(metadata: Metadata, table: Table) -> list[str]:
-    """Columns a table generator learns: everything but keys, ids and PII."""
-    skip = set(table.primary_key) | metadata.foreign_key_columns(table.name)
-    return [
-        c.name for c in table.columns
-        if c.name not in skip and c.kind not in (ColumnKind.ID, ColumnKind.PII)
-    ]
+__all__ = ["DEFAULT_GENERATOR", "Synthesizer", "modelled_columns"]
 
 
 class Synthesizer:
@@ -45,6 +38,11 @@ class Synthesizer:
     one per table (a name, a class or a configured instance); ``generator_params`` sets parameters of
     the default, ``table_params`` per table. ``transformers`` overrides column encodings, keyed by
     ``"table.column"`` or by column kind (``"numerical"``...), with a registered name or an instance.
+
+    Relational settings: ``linkage`` names the linkage model of every relationship (``"conditional"``,
+    the default, or ``"empirical"``; ``linkage_params`` its parameters); ``max_context_columns`` bounds
+    how many parent columns condition each child table; ``drop_orphans`` drops rows whose foreign key
+    has no parent instead of refusing the data.
     """
 
     def __init__(
@@ -56,6 +54,10 @@ class Synthesizer:
         generator_params: Mapping[str, Any] | None = None,
         table_params: Mapping[str, Mapping[str, Any]] | None = None,
         transformers: Mapping[str, str | Transformer] | None = None,
+        linkage: str = DEFAULT_LINKAGE,
+        linkage_params: Mapping[str, Any] | None = None,
+        max_context_columns: int = 5,
+        drop_orphans: bool = False,
         seed: int = 0,
         host: PluginHost | None = None,
     ) -> None:
@@ -64,6 +66,8 @@ class Synthesizer:
         if isinstance(generator, TableGenerator):
             raise ConfigError("`generator` (the default for every table) takes a name or a class",
                               hint="pass a configured instance per table with generators={'table': instance}")
+        if int(max_context_columns) < 0:
+            raise ConfigError(f"max_context_columns must be >= 0, got {max_context_columns}")
         self.host = host or PluginHost()
         self.metadata = metadata
         self.generator = generator
@@ -71,9 +75,17 @@ class Synthesizer:
         self.generator_params = dict(generator_params or {})
         self.table_params = {k: dict(v) for k, v in (table_params or {}).items()}
         self.transformers = dict(transformers or {})
+        self.linkage = linkage
+        self.linkage_params = dict(linkage_params or {})
+        self.max_context_columns = int(max_context_columns)
+        self.drop_orphans = bool(drop_orphans)
         self.seed = int(seed)
         self.table_generators: dict[str, TableGenerator] = {}
         self.table_rows: dict[str, int] = {}
+        self.engine: RelationalEngine | None = None
+        #: rows dropped as orphans in the last fit, per table.
+        self.dropped_orphans: dict[str, int] = {}
+        self.host.registration("linkage_model", linkage)  # unknown names fail now, with a hint
 
     # -- building components ---------------------------------------------------------------------
     def _generator_for(self, table: Table) -> TableGenerator:
@@ -110,58 +122,79 @@ class Synthesizer:
 
     # -- fit -------------------------------------------------------------------------------------
     def fit(self, data: Database | Mapping[str, Any] | object, *,
-            callback: TrainingCallback | None = None, workdir: str | Path | None = None) -> Synthesizer:
+            callback: TrainingCallback | None = None, workdir: str | Path | None = None,
+            drop_orphans: bool | None = None) -> Synthesizer:
         """Learn every table of ``data`` (a Database, a mapping of tables, or any readable source)."""
-        from hiveframe.metadata import detect, validate_data, validate_metadata
         from hiveframe.pipeline.io import as_database
 
         database = as_database(data, host=self.host)
         if self.metadata is None:
+            from hiveframe.metadata import detect
+
             self.metadata = detect(database)
-        validate_metadata(self.metadata, host=self.host)
-        database = validate_data(self.metadata, database)
-        self.table_generators = {}
-        self.table_rows = {}
-        for index, name in enumerate(self.metadata.topological_order()):
-            table = self.metadata.table(name)
-            arrow = database[name]
-            self.table_rows[name] = arrow.num_rows
-            cols = modelled_columns(self.metadata, table)
-            model_table = Table(name=name, columns=tuple(table.column(c) for c in cols))
-            generator = self._generator_for(table)
-            log.info("fitting table %s (%d rows, %d columns) with %s", name, arrow.num_rows, len(cols),
-                     generator.name)
-            table_workdir = Path(workdir) / name if workdir is not None else None
-            self.host.hooks.fit_table(
-                table_name=name, generator=generator, data=arrow.select(cols), table=model_table,
-                context_columns=(), seed=self.seed + 1000 * index, callback=callback, workdir=table_workdir,
-            )
-            self.table_generators[name] = generator
+        database = self._check(self.metadata, database,
+                               self.drop_orphans if drop_orphans is None else bool(drop_orphans))
+        unknown = [g for g in self.generators if not self.metadata.has_table(g)]
+        if unknown:
+            raise ConfigError(f"generators given for unknown table(s) {unknown}",
+                              hint=f"tables: {self.metadata.table_names}")
+        engine = RelationalEngine(self.metadata, self.host, linkage=self.linkage,
+                                  linkage_params=self.linkage_params,
+                                  max_context_columns=self.max_context_columns)
+        self.table_generators = engine.fit(
+            database, make_generator=self._generator_for, seed=self.seed, callback=callback,
+            workdir=Path(workdir) if workdir is not None else None)
+        self.table_rows = {name: database[name].num_rows for name in self.table_generators}
+        self.engine = engine
         return self
+
+    def _check(self, metadata: Metadata, database: Database, drop_orphans: bool) -> Database:
+        """Metadata and data checks: the metadata helper's validators, then the engine's own."""
+        from hiveframe.pipeline.checks import drop_orphans as drop
+        from hiveframe.pipeline.checks import relational_problems
+
+        _validate_metadata(metadata, self.host)
+        metadata.topological_order()  # a cycle through several tables is named here
+        missing = [t for t in metadata.table_names if t not in database]
+        if missing:
+            raise DataError([Problem("table described in the metadata is missing from the data", table=t,
+                                     hint=f"tables in the data: {', '.join(database.names)}")
+                             for t in missing])
+        if drop_orphans:
+            database, dropped = drop(metadata, database)
+            self.dropped_orphans = dropped
+            for table, count in dropped.items():
+                log.warning("dropped %d orphan row(s) from table %s", count, table)
+        database = _validate_data(metadata, database)
+        DataError.raise_if_any(relational_problems(metadata, database))
+        return database
 
     # -- sample ----------------------------------------------------------------------------------
     def sample(self, *, scale: float = 1.0, rows: Mapping[str, int] | None = None,
                seed: int | None = None) -> Database:
         """Generate a synthetic database: ``scale`` times the real size, ``rows`` per root table."""
-        from hiveframe.pipeline.keys import fill_keys
-
         metadata = self._require_fitted()
-        if scale <= 0:
+        assert self.engine is not None
+        if not scale or scale <= 0:
             raise ConfigError(f"scale must be positive, got {scale}")
         rows = dict(rows or {})
         unknown = [t for t in rows if not metadata.has_table(t)]
         if unknown:
             raise ConfigError(f"--rows names unknown table(s) {unknown}", hint=f"tables: {metadata.table_names}")
+        bad = {t: n for t, n in rows.items() if not isinstance(n, int) or n < 0}
+        if bad:
+            raise ConfigError(f"rows must be non-negative integers, got {bad}")
         seed = self.seed if seed is None else int(seed)
-        out: dict[str, pa.Table] = {}
-        for index, name in enumerate(metadata.topological_order()):
-            table = metadata.table(name)
-            n = rows.get(name, max(1, round(self.table_rows[name] * scale)))
-            generated = self.host.hooks.sample_table(
-                table_name=name, generator=self.table_generators[name], num_rows=n, seed=seed + 1000 * index,
-            )
-            out[name] = fill_keys(metadata, table, generated, out, seed=seed + 1000 * index + 7)
-        return Database(out)
+        tables = self.engine.sample(self.table_generators, scale=float(scale), rows=rows, seed=seed)
+        return Database({name: tables[name] for name in metadata.table_names if name in tables},
+                        {t.name: tuple(t.primary_key) for t in metadata.tables if t.primary_key},
+                        list(metadata.foreign_keys))
+
+    def describe(self) -> dict[str, Any]:
+        """Per table: the driver relationship, secondary keys, context columns, key formats."""
+        self._require_fitted()
+        assert self.engine is not None
+        return self.engine.describe()
 
     # -- persistence -----------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
@@ -175,7 +208,38 @@ class Synthesizer:
 
         return load_synthesizer(Path(path), host=host)
 
+    def _save_extra(self, directory: Path) -> dict[str, Any]:
+        from hiveframe.pipeline.store import save_engine
+
+        assert self.engine is not None
+        return save_engine(self.engine, directory)
+
+    def _load_extra(self, directory: Path, manifest: Mapping[str, Any]) -> None:
+        from hiveframe.pipeline.store import load_engine
+
+        assert self.metadata is not None
+        self.engine = load_engine(self, directory, manifest)
+
     def _require_fitted(self) -> Metadata:
-        if self.metadata is None or not self.table_generators:
+        if self.metadata is None or self.engine is None or not self.table_generators:
             raise NotFittedError("the synthesizer is not fitted", hint="call fit() or load a model directory")
         return self.metadata
+
+
+def _validate_metadata(metadata: Metadata, host: PluginHost) -> None:
+    """The metadata checks of every plugin (hiveframe.metadata.validate_metadata when available)."""
+    try:
+        from hiveframe.metadata import validate_metadata
+    except (ImportError, AttributeError):
+        MetadataError.raise_if_any(host.hooks.validate_metadata(metadata=metadata))
+        return
+    validate_metadata(metadata, host=host)
+
+
+def _validate_data(metadata: Metadata, database: Database) -> Database:
+    try:
+        from hiveframe.metadata import validate_data
+    except (ImportError, AttributeError):
+        return database
+    checked = validate_data(metadata, database)
+    return checked if isinstance(checked, Database) else database

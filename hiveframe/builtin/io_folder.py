@@ -1,0 +1,503 @@
+"""Folders of table files: one file per table, the file's stem is the table's name.
+
+Reading: ``.parquet``, ``.csv``, ``.csv.gz``, ``.jsonl``/``.ndjson`` (optionally ``.gz``) may be mixed
+in one folder; hidden files, sub-folders and files with other suffixes (``schema.json``, a README,
+``_provenance.json``) are skipped. A single file path reads as a one-table database.
+
+Writing (decided): the writer overwrites the table files it writes, in place, so ``-o OUT`` can be
+run again. It never deletes a file it did not write: it keeps a manifest in ``_provenance.json``
+(with the caller's provenance) and only removes files listed there by an earlier run (tables that
+are gone, or the same table in another format). A file of another origin that would make the folder
+ambiguous (``users.csv`` beside a new ``users.parquet``) is an error, raised before anything is
+written. Each file is written to a temporary name and moved into place, so a failed run leaves no
+half-written table.
+
+Parsing and type decisions live in :mod:`hiveframe.builtin.io_arrow` and are shared with the polars
+plugin, so both give the same Database for the same folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import logging
+import os
+import zlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import attrs
+
+from hiveframe.builtin.io_arrow import (
+    DEFAULT_NULL_VALUES,
+    SQLITE_SUFFIXES,
+    TABLE_SUFFIXES,
+    as_arrow_table,
+    as_path,
+    check_requested,
+    check_table_name,
+    format_floats,
+    format_timestamps,
+    infer_temporal_types,
+    is_sqlite_file,
+    mask_null_markers,
+    non_text_columns,
+    normalize_table,
+    split_suffix,
+    supported_suffixes_text,
+    text_table,
+)
+from hiveframe.components.io import Database, Reader, Writer
+from hiveframe.errors import SourceError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from hiveframe.metadata import Metadata
+
+log = logging.getLogger(__name__)
+
+PROVENANCE_FILE = "_provenance.json"
+FOLDER_FORMATS = ("parquet", "csv", "jsonl")
+FORMAT_SUFFIX = {"parquet": ".parquet", "csv": ".csv", "jsonl": ".jsonl"}
+
+
+# -- finding the table files -------------------------------------------------------------------------
+def list_table_files(path: Path, tables: Sequence[str] | None = None) -> dict[str, tuple[Path, str]]:
+    """``{table: (file, format)}`` for a folder or a single file, with clear errors for bad paths."""
+    if not path.exists():
+        where = "" if path.is_absolute() else f" (relative to {Path.cwd()})"
+        raise SourceError(f"path {str(path)!r} does not exist{where}",
+                          hint="pass a folder of table files, one table file, or a SQLite file")
+    if path.is_file():
+        stem, suffix = split_suffix(path)
+        if suffix in TABLE_SUFFIXES:
+            check_requested([stem], tables, f"file {str(path)!r}")
+            return {stem: (path, TABLE_SUFFIXES[suffix])}
+        if suffix in SQLITE_SUFFIXES or is_sqlite_file(path):
+            raise SourceError(f"{str(path)!r} is a SQLite database, not a table file",
+                              hint="read it with reader='sqlite' (or let hiveframe choose the reader)")
+        raise SourceError(f"unsupported file type {suffix or '(no suffix)'!r}: {str(path)!r}",
+                          hint=f"supported: {supported_suffixes_text()}")
+    if not path.is_dir():
+        raise SourceError(f"{str(path)!r} is neither a file nor a folder")
+
+    found: dict[str, list[tuple[Path, str]]] = {}
+    skipped: list[str] = []
+    for entry in sorted(path.iterdir(), key=lambda p: p.name):
+        if entry.name.startswith("."):
+            continue
+        stem, suffix = split_suffix(entry)
+        if entry.is_file() and suffix in TABLE_SUFFIXES:
+            found.setdefault(stem, []).append((entry, TABLE_SUFFIXES[suffix]))
+        elif entry.name != PROVENANCE_FILE:
+            skipped.append(entry.name + ("/" if entry.is_dir() else ""))
+    dupes = {stem: files for stem, files in found.items() if len(files) > 1}
+    if dupes:
+        listed = "; ".join(f"{stem!r}: {', '.join(f.name for f, _ in files)}" for stem, files in dupes.items())
+        raise SourceError(f"folder {str(path)!r} has several files for the same table ({listed})",
+                          hint="keep one file per table name (remove or rename the others)")
+    if not found:
+        seen = ", ".join(skipped[:10]) + (", ..." if len(skipped) > 10 else "") if skipped else "nothing"
+        raise SourceError(f"folder {str(path)!r} has no readable tables (found: {seen})",
+                          hint=f"one file per table, named <table><suffix>; supported: {supported_suffixes_text()}")
+    if skipped:
+        log.info("reading %s: skipped %s (not table files)", path, ", ".join(skipped))
+    result = {stem: files[0] for stem, files in found.items()}
+    check_requested(result, tables, f"folder {str(path)!r}")
+    if tables is not None:
+        result = {name: result[name] for name in tables if name in result}
+    return result
+
+
+# -- reading one file with pyarrow -----------------------------------------------------------------------
+def read_csv_header(path: Path) -> list[str]:
+    """Column names from the first CSV record (gzip-aware), with errors a user can act on."""
+    gz = path.name.lower().endswith(".gz")
+    try:
+        opener = gzip.open if gz else open
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:  # type: ignore[operator]
+            header = next(csv.reader(fh), None)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise SourceError(f"{str(path)!r} is not a valid gzip file ({exc})",
+                          hint="is the download complete? a .gz suffix needs gzip content") from None
+    except UnicodeDecodeError:
+        raise SourceError(f"{str(path)!r} is not UTF-8 text", hint="save the CSV as UTF-8") from None
+    except csv.Error as exc:
+        raise SourceError(f"cannot parse the header of {str(path)!r}: {exc}") from None
+    if not header:
+        raise SourceError(f"CSV file {str(path)!r} is empty (no header row)",
+                          hint="a CSV table needs a header row with the column names")
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise SourceError(f"CSV file {str(path)!r} has duplicate column name(s) {', '.join(map(repr, dupes))}",
+                          hint="rename the columns so that every name is unique")
+    return header
+
+
+def read_csv_raw(path: Path) -> pa.Table:
+    """Every CSV column as strings: unquoted empty cells null, quoted ``""`` empty strings."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    header = read_csv_header(path)
+    try:
+        return pcsv.read_csv(
+            path,
+            parse_options=pcsv.ParseOptions(newlines_in_values=True),
+            convert_options=pcsv.ConvertOptions(
+                column_types={name: pa.string() for name in header},
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
+        raise _csv_error(path, exc) from None
+
+
+def _csv_error(path: Path, exc: Exception) -> SourceError:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return SourceError(f"cannot parse CSV file {str(path)!r}: {text}",
+                       hint="every row needs as many fields as the header (check delimiters and quotes); "
+                       "the file must be UTF-8, comma-separated")
+
+
+def read_jsonl_bytes(path: Path) -> bytes:
+    try:
+        raw = path.read_bytes()
+        return gzip.decompress(raw) if path.name.lower().endswith(".gz") else raw
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise SourceError(f"{str(path)!r} is not a valid gzip file ({exc})") from None
+
+
+def read_jsonl_pyarrow(path: Path) -> pa.Table:
+    """JSON lines with pyarrow; ISO strings stay strings here (the shared inference parses them)."""
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    data = read_jsonl_bytes(path)
+    if not data.strip():
+        raise SourceError(f"JSON lines file {str(path)!r} is empty", hint="write one JSON object per line")
+    read_options = pj.ReadOptions(block_size=len(data) + 1)  # one block: types inferred from every row
+    try:
+        table = pj.read_json(io.BytesIO(data), read_options=read_options)
+        stamps = [f for f in table.schema if pa.types.is_timestamp(f.type)]
+        if stamps:  # pyarrow guesses timestamps from strings; re-read them as text, infer like CSV
+            schema = pa.schema([pa.field(f.name, pa.string()) if pa.types.is_timestamp(f.type) else f
+                                for f in table.schema])
+            table = pj.read_json(io.BytesIO(data), read_options=read_options,
+                                 parse_options=pj.ParseOptions(explicit_schema=schema))
+    except (pa.ArrowInvalid, OSError) as exc:
+        text = str(exc).strip().splitlines()[0]
+        raise SourceError(f"cannot parse JSON lines file {str(path)!r}: {text}",
+                          hint="one JSON object per line; a column must keep one type (number, text...)") from None
+    return table
+
+
+def read_parquet_pyarrow(path: Path) -> pa.Table:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(path)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
+        raise parquet_error(path, exc) from None
+
+
+def parquet_error(path: Path, exc: Exception) -> SourceError:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return SourceError(f"cannot read Parquet file {str(path)!r}: {text}",
+                       hint="the file is not valid Parquet (truncated or corrupt?); write it again")
+
+
+def finish_table(raw: pa.Table, fmt: str, name: str, null_values: Sequence[str]) -> pa.Table:
+    """The shared last step after parsing a file (any engine): nulls, type inference, canonical types."""
+    table = normalize_table(raw, table=name)  # first: engines differ in string/dictionary types
+    if fmt == "csv":
+        return text_table(mask_null_markers(table, null_values), name)
+    if fmt == "jsonl":
+        return normalize_table(infer_temporal_types(table), table=name)
+    return table
+
+
+@attrs.define(kw_only=True, eq=False)
+class FolderReader(Reader):
+    """A folder with one table file per table (parquet, csv, csv.gz, jsonl), or one such file.
+
+    ``null_values``: CSV cells read as null (default :data:`DEFAULT_NULL_VALUES`, which includes ``'?'``).
+    """
+
+    name: ClassVar[str] = "folder"
+
+    null_values: tuple[str, ...] = attrs.field(default=DEFAULT_NULL_VALUES, converter=tuple)
+
+    @classmethod
+    def claims(cls, source: object) -> bool:
+        path = as_path(source)
+        if path is None:
+            return False
+        if split_suffix(path)[1] in SQLITE_SUFFIXES:
+            return False
+        return not (path.is_file() and is_sqlite_file(path))
+
+    def _read(self, source: object, *, tables: Sequence[str] | None) -> Database:
+        path = as_path(source)
+        if path is None:
+            raise SourceError(f"the folder reader reads paths, not {type(source).__name__}",
+                              hint="pass a folder or file path")
+        files = list_table_files(path, tables)
+        return Database(tables={name: self._read_file(file, fmt, name) for name, (file, fmt) in files.items()})
+
+    def _read_file(self, path: Path, fmt: str, name: str) -> pa.Table:
+        log.debug("reading table %r from %s", name, path)
+        if fmt == "csv":
+            raw = read_csv_raw(path)
+        elif fmt == "jsonl":
+            raw = read_jsonl_pyarrow(path)
+        else:
+            raw = read_parquet_pyarrow(path)
+        return finish_table(raw, fmt, name, self.null_values)
+
+
+# -- writing ---------------------------------------------------------------------------------------
+def _csv_cells(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """CSV text of one column; null stays null (written as an empty cell)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    t = col.type
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        text = col.cast(pa.string())
+        # quote when needed, and always quote "" so it reads back as an empty string, not null
+        needs = pc.match_substring_regex(text, r'[",\r\n]|^$|^\s|\s$')
+        quoted = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
+        return pc.if_else(needs, quoted, text)
+    if pa.types.is_floating(t) or pa.types.is_decimal(t):
+        return format_floats(col) if pa.types.is_floating(t) else col.cast(pa.string())
+    if pa.types.is_timestamp(t):
+        return format_timestamps(col)
+    return col.cast(pa.string())
+
+
+def _csv_header_line(names: Sequence[str]) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(names)
+    return buf.getvalue()
+
+
+def write_csv_file(table: pa.Table, path: Path) -> None:
+    """CSV that hiveframe reads back with the same types: numbers bare, ``39.0`` kept as a float."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        fh.write(_csv_header_line(table.column_names))
+        for batch in table.to_batches(max_chunksize=65536):
+            if batch.num_rows == 0:
+                continue
+            cells = [_csv_cells(pa.chunked_array([c])) for c in batch.columns]
+            if len(cells) == 1:
+                lines = pc.fill_null(cells[0], "")
+            else:
+                lines = pc.binary_join_element_wise(*cells, ",", null_handling="replace", null_replacement="")
+            fh.write("\n".join(lines.to_pylist()))
+            fh.write("\n")
+
+
+def _jsonable_columns(table: pa.Table) -> pa.Table:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns = []
+    for col in table.columns:
+        t = col.type
+        if pa.types.is_timestamp(t):
+            col = format_timestamps(col)
+        elif pa.types.is_date(t) or pa.types.is_time(t):
+            col = col.cast(pa.string())
+        elif pa.types.is_decimal(t):
+            col = col.cast(pa.float64())
+        if pa.types.is_floating(col.type):  # JSON has no NaN/inf: they become null
+            col = pc.if_else(pc.is_finite(col), col, pa.scalar(None, col.type))
+        columns.append(col)
+    return pa.Table.from_arrays(columns, names=table.column_names)
+
+
+def write_jsonl_file(table: pa.Table, path: Path) -> None:
+    prepared = _jsonable_columns(table)
+    with path.open("w", encoding="utf-8", newline="\n") as fh:
+        for batch in prepared.to_batches(max_chunksize=65536):
+            fh.writelines(json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in batch.to_pylist())
+
+
+def write_parquet_file(table: pa.Table, path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    pq.write_table(table, path)
+
+
+def _read_manifest(folder: Path) -> dict[str, Any]:
+    path = folder / PROVENANCE_FILE
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        log.warning("ignoring unreadable %s", path)
+        return {}
+    return data if isinstance(data, dict) and data.get("written_by") == "hiveframe" else {}
+
+
+def _check_format(instance: Any, attribute: Any, value: str) -> None:
+    if value not in type(instance).formats:
+        raise ValueError(f"format must be one of {', '.join(type(instance).formats)}, not {value!r}")
+
+
+@attrs.define(kw_only=True, eq=False)
+class FolderWriter(Writer):
+    """Writes one file per table into a folder: ``format`` is parquet (default), csv or jsonl."""
+
+    name: ClassVar[str] = "folder"
+    formats: ClassVar[tuple[str, ...]] = FOLDER_FORMATS
+    #: the format a resolution with ``format=None`` gives this writer.
+    default_for: ClassVar[tuple[str | None, ...]] = (None, "parquet")
+
+    format: str = attrs.field(default="parquet", validator=_check_format)
+
+    @classmethod
+    def claims(cls, target: object, format: str | None) -> bool:
+        path = as_path(target)
+        if path is None or format not in cls.default_for:
+            return False
+        return split_suffix(path)[1] not in SQLITE_SUFFIXES
+
+    def _write(self, tables: dict[str, pa.Table], target: object, *, metadata: Metadata | None,
+               provenance: Mapping[str, Any] | None) -> Path:
+        folder = as_path(target)
+        if folder is None:
+            raise SourceError(f"the folder writer writes to a folder path, not {type(target).__name__}")
+        data = self._prepare(tables, folder)
+        suffix = FORMAT_SUFFIX[self.format]
+        files = {name: name + suffix for name in data}
+        try:
+            self._clear_the_way(folder, files)
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, table in data.items():
+                final = folder / files[name]
+                tmp = folder / f".{files[name]}.tmp-{os.getpid()}"
+                try:
+                    self._write_table(table, tmp)
+                    os.replace(tmp, final)
+                finally:
+                    if tmp.exists():
+                        tmp.unlink()
+                log.debug("wrote table %r (%d rows) to %s", name, table.num_rows, final)
+            self._write_manifest(folder, files, provenance)
+        except OSError as exc:
+            raise SourceError(f"cannot write to folder {str(folder)!r}: {exc.strerror or exc}",
+                              hint="check that the path is a folder you can write to") from None
+        return folder
+
+    def _prepare(self, tables: Mapping[str, Any], folder: Path) -> dict[str, pa.Table]:
+        if folder.exists() and not folder.is_dir():
+            raise SourceError(f"{str(folder)!r} exists and is not a folder",
+                              hint="the folder writer writes one file per table into a folder")
+        if split_suffix(folder)[1] in TABLE_SUFFIXES:
+            raise SourceError(f"{str(folder)!r} looks like a file name, but this writer writes a folder "
+                              "with one file per table", hint=f"pass a folder path, e.g. {str(folder.parent / split_suffix(folder)[0])!r}")
+        if not tables:
+            raise SourceError("nothing to write: the database has no tables")
+        data = {check_table_name(name): as_arrow_table(value, name) for name, value in tables.items()}
+        lower: dict[str, str] = {}
+        for name in data:
+            other = lower.setdefault(name.lower(), name)
+            if other != name:
+                raise SourceError(f"tables {other!r} and {name!r} differ only by case",
+                                  hint="their files would collide on case-insensitive file systems; rename one")
+        problems = []
+        if self.format in ("csv", "jsonl"):
+            allow_nested = self.format == "jsonl"
+            for name, table in data.items():
+                for col, type_ in non_text_columns(table):
+                    if allow_nested and "binary" not in type_:
+                        continue
+                    problems.append(f"table {name!r}, column {col!r} ({type_})")
+        if problems:
+            raise SourceError(f"{self.format} cannot hold these columns: {'; '.join(problems)}",
+                              hint="write parquet (format='parquet'), or convert the columns to text first")
+        return data
+
+    def _clear_the_way(self, folder: Path, files: Mapping[str, str]) -> None:
+        """Remove files an earlier hiveframe run wrote that would clash; refuse to touch any other."""
+        if not folder.is_dir():
+            return
+        ours = set(_read_manifest(folder).get("files", {}).values())
+        new = set(files.values())
+        remove: list[Path] = []
+        clashes: list[str] = []
+        for entry in folder.iterdir():
+            if not entry.is_file() or entry.name in new:
+                continue
+            stem, suffix = split_suffix(entry)
+            if entry.name in ours:
+                remove.append(entry)  # a table file we wrote before: gone, or now in another format
+            elif suffix in TABLE_SUFFIXES and stem in files:
+                clashes.append(entry.name)
+        if clashes:
+            raise SourceError(
+                f"folder {str(folder)!r} already has {', '.join(sorted(clashes))}, not written by hiveframe; "
+                "with the new files it would hold two files for the same table",
+                hint="write to another folder, or remove those files",
+            )
+        for entry in remove:
+            log.info("removing %s (written by an earlier run, not part of this output)", entry)
+            entry.unlink()
+
+    def _write_manifest(self, folder: Path, files: Mapping[str, str],
+                        provenance: Mapping[str, Any] | None) -> None:
+        import hiveframe
+
+        manifest = {
+            "written_by": "hiveframe",
+            "hiveframe_version": hiveframe.__version__,
+            "writer": self.name,
+            "format": self.format,
+            "files": dict(files),
+            "provenance": dict(provenance or {}),
+        }
+        tmp = folder / f".{PROVENANCE_FILE}.tmp-{os.getpid()}"
+        tmp.write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
+        os.replace(tmp, folder / PROVENANCE_FILE)
+
+    def _write_table(self, table: pa.Table, path: Path) -> None:
+        """Write one table file (the polars plugin overrides this to write through polars)."""
+        if self.format == "csv":
+            write_csv_file(table, path)
+        elif self.format == "jsonl":
+            write_jsonl_file(table, path)
+        else:
+            write_parquet_file(table, path)
+
+
+@attrs.define(kw_only=True, eq=False)
+class CsvFolderWriter(FolderWriter):
+    """The folder writer with ``format='csv'``: chosen for ``format='csv'``."""
+
+    name: ClassVar[str] = "csv"
+    default_for: ClassVar[tuple[str | None, ...]] = ("csv",)
+
+    format: str = attrs.field(default="csv", validator=_check_format)
+
+
+@attrs.define(kw_only=True, eq=False)
+class JsonlFolderWriter(FolderWriter):
+    """The folder writer with ``format='jsonl'``: chosen for ``format='jsonl'`` (or ``'ndjson'``)."""
+
+    name: ClassVar[str] = "jsonl"
+    default_for: ClassVar[tuple[str | None, ...]] = ("jsonl", "ndjson")
+
+    format: str = attrs.field(default="jsonl", validator=_check_format)

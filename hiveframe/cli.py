@@ -1,0 +1,604 @@
+"""The ``hiveframe`` command line: detect, fit, sample, plugins, demo, report.
+
+Every command builds one :class:`~hiveframe.plugins.PluginHost` (honouring ``--block-plugin`` and
+``HIVEFRAME_BLOCK_PLUGINS``) and registers a small progress plugin on it: its ``wrapper=True``
+implementations of ``hiveframe_fit_table`` / ``hiveframe_sample_table`` print one line per table on
+stderr, which is exactly what the wrapper hooks exist for. Results and summaries go to stdout.
+
+Errors: a :class:`~hiveframe.errors.HiveframeError` becomes one message on stderr and exit status 2
+(usage or configuration: :class:`~hiveframe.errors.ConfigError`) or 1 (anything else); the traceback
+is shown only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from hiveframe._version import __version__
+from hiveframe.errors import ConfigError, HiveframeError, SourceError, did_you_mean
+from hiveframe.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from hiveframe.components import Database
+    from hiveframe.metadata import Metadata
+    from hiveframe.plugins import PluginHost
+
+log = logging.getLogger("hiveframe.cli")
+
+SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
+FORMATS = ("parquet", "csv", "jsonl", "sqlite")
+DEMO_DIR = "hiveframe-demo"
+
+
+# -- progress: a plugin registered on the CLI's host ----------------------------------------------
+class ProgressPlugin:
+    """Prints a line per table as it is fitted or sampled, and throttled training progress.
+
+    ``total`` (set by the command once the metadata is known) turns lines into ``[3/11]`` counters.
+    """
+
+    def __init__(self, stream: IO[str] | None = None, *, enabled: bool = True, every: float = 5.0) -> None:
+        self.stream = stream
+        self.enabled = enabled
+        self.total: int | None = None
+        self.every = every
+        self._count = {"fit": 0, "sample": 0}
+        self._last_callback = 0.0
+
+    def _emit(self, text: str) -> None:
+        if self.enabled:
+            stream = self.stream or sys.stderr
+            print(text, file=stream, flush=True)
+
+    def _counter(self, phase: str) -> str:
+        self._count[phase] += 1
+        n = self._count[phase]
+        if self.total and n <= self.total:
+            return f"[{n}/{self.total}]"
+        return f"[{n}]"
+
+    @hookimpl(wrapper=True)
+    def hiveframe_fit_table(self, table_name: str, generator: Any, data: pa.Table):
+        counter = self._counter("fit")
+        self._emit(f"{counter} fitting {table_name} ({data.num_rows} rows, {data.num_columns} columns, "
+                   f"{generator.name})")
+        start = time.perf_counter()
+        result = yield
+        self._emit(f"{counter} fitted {table_name} in {time.perf_counter() - start:.1f}s")
+        return result
+
+    @hookimpl(wrapper=True)
+    def hiveframe_sample_table(self, table_name: str, num_rows: int):
+        counter = self._counter("sample")
+        start = time.perf_counter()
+        result = yield
+        self._emit(f"{counter} sampled {table_name}: {getattr(result, 'num_rows', num_rows)} rows in "
+                   f"{time.perf_counter() - start:.1f}s")
+        return result
+
+    def callback(self, event: Mapping[str, Any]) -> None:
+        """Training callback: at most one line every ``every`` seconds."""
+        now = time.perf_counter()
+        if now - self._last_callback < self.every:
+            return
+        self._last_callback = now
+        parts = []
+        for key, value in event.items():
+            if key == "table":
+                continue
+            if isinstance(value, float):
+                parts.append(f"{key}={value:.4g}")
+            elif isinstance(value, (int, str, bool)):
+                parts.append(f"{key}={value}")
+        self._emit(f"    {event.get('table', '')}: {' '.join(parts)}".rstrip())
+
+
+# -- argument parsing -----------------------------------------------------------------------------
+def _parse_value(text: str) -> Any:
+    """JSON when it parses (``5``, ``0.1``, ``true``, ``[1, 2]``), else the string itself."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _key_value(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.strip(), _parse_value(value)
+
+
+def _table_key_value(text: str) -> tuple[str, str, Any]:
+    left, sep, value = text.partition("=")
+    table, dot, key = left.rpartition(".")
+    if not sep or not dot or not table or not key:
+        raise argparse.ArgumentTypeError(f"expected TABLE.KEY=VALUE, got {text!r}")
+    return table, key, _parse_value(value)
+
+
+def _table_rows(text: str) -> tuple[str, int]:
+    table, sep, value = text.rpartition("=")
+    try:
+        rows = int(value)
+    except ValueError:
+        rows = -1
+    if not sep or not table or rows < 0:
+        raise argparse.ArgumentTypeError(f"expected TABLE=N with N a non-negative integer, got {text!r}")
+    return table, rows
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # Global options work before or after the command (`hiveframe --debug fit ...` or `fit ... --debug`):
+    # SUPPRESS keeps a subcommand's unset option from overwriting the top-level one.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show full tracebacks and debug logging")
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="log progress details (logging level INFO)")
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="no progress lines on stderr")
+    common.add_argument("--block-plugin", action="append", metavar="NAME", default=argparse.SUPPRESS,
+                        help="do not load this plugin (repeatable; also env HIVEFRAME_BLOCK_PLUGINS=a,b)")
+
+    parser = argparse.ArgumentParser(
+        prog="hiveframe", parents=[common],
+        description="Learn a real relational database and generate a synthetic one.",
+    )
+    parser.add_argument("--version", action="version", version=f"hiveframe {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("detect", parents=[common], help="detect metadata (types, keys) from data",
+                       description="Detect tables, column types, primary and foreign keys.")
+    p.add_argument("source", help="folder of .parquet/.csv/.csv.gz/.jsonl files, or a SQLite file")
+    p.add_argument("-o", "--output", metavar="METADATA_JSON",
+                   help="where to write the metadata JSON (default: print it)")
+    p.set_defaults(func=cmd_detect)
+
+    p = sub.add_parser("fit", parents=[common], help="fit a model on real data and save it",
+                       description="Fit a synthesizer on SOURCE and save the model directory.")
+    p.add_argument("source", help="folder of tables or a SQLite file")
+    p.add_argument("--metadata", metavar="METADATA_JSON", help="metadata JSON (default: detect it)")
+    p.add_argument("-o", "--output", required=True, metavar="MODEL_DIR", help="model directory to write")
+    p.add_argument("--generator", metavar="NAME", help="table generator for every table "
+                   "(default gaussian_copula; see `hiveframe plugins`)")
+    p.add_argument("--param", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
+                   help="generator parameter, VALUE parsed as JSON when possible (repeatable)")
+    p.add_argument("--table-param", action="append", type=_table_key_value, default=[],
+                   metavar="TABLE.KEY=VALUE", help="generator parameter for one table (repeatable)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    p.add_argument("--drop-orphans", action="store_true",
+                   help="drop child rows whose foreign key has no parent instead of failing")
+    p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser("sample", parents=[common], help="sample a synthetic database from a model",
+                       description="Sample a synthetic database and write it to OUT.")
+    p.add_argument("model", metavar="MODEL_DIR", help="model directory written by `hiveframe fit`")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="output folder, or a .sqlite file")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--scale", type=_positive_float, default=None,
+                      help="size relative to the real data (default 1)")
+    size.add_argument("--rows", action="append", type=_table_rows, default=None, metavar="TABLE=N",
+                      help="rows of a root table (repeatable)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: the model's)")
+    p.add_argument("--format", choices=FORMATS, default=None,
+                   help="output format (default: sqlite for a .sqlite OUT, else parquet)")
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("plugins", parents=[common], help="list plugins, their status and components")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_plugins)
+
+    p = sub.add_parser("demo", parents=[common], help="the main job on the bundled Chinook database",
+                       description="Fit the bundled Chinook database with the default generator and write "
+                       "a synthetic SQLite copy with a short summary.")
+    p.add_argument("-o", "--output", default=DEMO_DIR, metavar="OUT", help=f"output folder (default {DEMO_DIR})")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("report", parents=[common], help="compare synthetic data with real data",
+                       description="Write a validation report (needs the validators plugin).")
+    p.add_argument("real", help="real data (folder or SQLite file)")
+    p.add_argument("synthetic", help="synthetic data (folder or SQLite file)")
+    p.add_argument("--metadata", metavar="METADATA_JSON", help="metadata JSON (default: detect on REAL)")
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="report folder")
+    p.add_argument("--target", metavar="COL", help="target column for train-on-synthetic, test-on-real")
+    p.set_defaults(func=cmd_report)
+    return parser
+
+
+# -- helpers --------------------------------------------------------------------------------------
+class _Formatter(logging.Formatter):
+    def __init__(self, debug: bool) -> None:
+        super().__init__("%(levelname)s %(name)s: %(message)s" if debug else "%(message)s")
+
+
+def _configure_logging(debug: bool, verbose: bool) -> Callable[[], None]:
+    """Send hiveframe's log records to stderr; returns a function that undoes it (for in-process use)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter(debug))
+    logger = logging.getLogger("hiveframe")
+    saved = (logger.level, logger.propagate)
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING)
+    logger.propagate = False
+
+    def restore() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
+
+    return restore
+
+
+def _host(args: argparse.Namespace, progress: ProgressPlugin | None = None) -> PluginHost:
+    from hiveframe.plugins import PluginHost
+
+    host = PluginHost(block=getattr(args, "block_plugin", None) or ())
+    if progress is not None:
+        host.register(progress, name="cli-progress")
+    return host
+
+
+def _progress(args: argparse.Namespace) -> ProgressPlugin:
+    return ProgressPlugin(enabled=not getattr(args, "quiet", False))
+
+
+def _check_exists(source: str) -> None:
+    if "://" not in source and not Path(source).exists():
+        raise SourceError(f"{source!r} does not exist",
+                          hint="give a folder of .parquet/.csv/.csv.gz/.jsonl files or a SQLite file")
+
+
+def _read(host: PluginHost, source: str) -> Database:
+    _check_exists(source)
+    return host.read(source)
+
+
+def _load_metadata(path: str) -> Metadata:
+    """hiveframe metadata JSON, or SDV multi-table metadata JSON (recognised and converted)."""
+    from hiveframe.metadata import Metadata
+
+    file = Path(path)
+    if not file.is_file():
+        raise SourceError(f"metadata file {path!r} does not exist",
+                          hint="write one with `hiveframe detect SOURCE -o metadata.json`")
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"metadata file {path!r} is not valid JSON: {exc}") from None
+    if isinstance(data, dict) and "spec_version" not in data and (
+            "METADATA_SPEC_VERSION" in data or "relationships" in data):
+        from hiveframe.metadata import from_sdv
+
+        log.info("%s looks like SDV metadata; converting it", path)
+        return from_sdv(data)
+    if not isinstance(data, dict):
+        raise ConfigError(f"metadata file {path!r} does not hold a JSON object")
+    return Metadata.from_dict(data)
+
+
+def _check_tables(metadata: Metadata, names: Sequence[str], option: str) -> None:
+    unknown = [t for t in dict.fromkeys(names) if not metadata.has_table(t)]
+    if unknown:
+        hint = did_you_mean(unknown[0], metadata.table_names)
+        raise ConfigError(f"{option} names unknown table(s) {', '.join(map(repr, unknown))}", hint=hint)
+
+
+def _drop_orphans(metadata: Metadata, database: Database) -> Database:
+    import inspect
+
+    from hiveframe.metadata import validate_data
+
+    if "drop_orphans" not in inspect.signature(validate_data).parameters:
+        raise ConfigError("--drop-orphans is not supported by this hiveframe's data validation")
+    return validate_data(metadata, database, drop_orphans=True)
+
+
+def _out(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def _table_lines(rows: Sequence[Sequence[Any]]) -> list[str]:
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(str(v).ljust(w) if i == 0 else str(v).rjust(w) for i, (v, w) in enumerate(zip(r, widths)))
+            .rstrip() for r in rows]
+
+
+def _describe_metadata(metadata: Metadata, database: Database | None = None) -> list[str]:
+    lines = [f"{len(metadata.tables)} table(s), {len(metadata.foreign_keys)} foreign key(s)"]
+    rows: list[list[Any]] = [["table", "rows", "columns", "primary key"]]
+    for t in metadata.tables:
+        n = database[t.name].num_rows if database is not None and t.name in database else ""
+        rows.append([t.name, n, len(t.columns), ", ".join(t.primary_key) or "-"])
+    lines += ["  " + line for line in _table_lines(rows)]
+    for fk in metadata.foreign_keys:
+        lines.append(f"  {fk.child_table}({', '.join(fk.child_columns)}) -> "
+                     f"{fk.parent_table}({', '.join(fk.parent_columns)})")
+    return lines
+
+
+def _output_format(target: str, fmt: str | None) -> str:
+    if fmt is not None:
+        return fmt
+    return "sqlite" if target.lower().endswith(SQLITE_SUFFIXES) else "parquet"
+
+
+# -- commands -------------------------------------------------------------------------------------
+def cmd_detect(args: argparse.Namespace) -> int:
+    from hiveframe.metadata import detect
+
+    host = _host(args)
+    database = _read(host, args.source)
+    metadata = detect(database, host=host) if _accepts(detect, "host") else detect(database)
+    summary = _describe_metadata(metadata, database)
+    if args.output:
+        out = Path(args.output)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        metadata.to_json(out)
+        summary.append(f"metadata written to {out}")
+        _out("\n".join(summary))
+    else:
+        print("\n".join(summary), file=sys.stderr)
+        _out(metadata.to_json())
+    return 0
+
+
+def _accepts(fn: Callable[..., Any], name: str) -> bool:
+    import inspect
+
+    try:
+        return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from hiveframe.metadata import detect
+    from hiveframe.pipeline import Synthesizer
+
+    progress = _progress(args)
+    host = _host(args, progress)
+    if args.generator:  # fail on a misspelled name before reading any data
+        host.component_class("table_generator", args.generator)
+    params = dict(args.param)
+    table_params: dict[str, dict[str, Any]] = {}
+    for table, key, value in args.table_param:
+        table_params.setdefault(table, {})[key] = value
+    database = _read(host, args.source)
+    if args.metadata:
+        metadata = _load_metadata(args.metadata)
+    else:
+        metadata = detect(database, host=host) if _accepts(detect, "host") else detect(database)
+    _check_tables(metadata, list(table_params), "--table-param")
+    options: dict[str, Any] = {"generator_params": params, "table_params": table_params, "host": host}
+    if args.drop_orphans:
+        if _accepts(Synthesizer, "drop_orphans"):
+            options["drop_orphans"] = True  # the engine drops them and logs how many, per table
+        else:
+            database = _drop_orphans(metadata, database)
+    if args.generator:
+        options["generator"] = args.generator
+    if args.seed is not None:
+        options["seed"] = args.seed
+    synth = Synthesizer(metadata, **options)
+    progress.total = len(metadata.tables)
+    start = time.perf_counter()
+    synth.fit(database, callback=progress.callback)
+    seconds = time.perf_counter() - start
+    path = synth.save(args.output)
+    _out(f"fitted {len(metadata.tables)} table(s) in {seconds:.1f}s; model saved to {path}")
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from hiveframe.pipeline import Synthesizer
+
+    progress = _progress(args)
+    host = _host(args, progress)
+    synth = Synthesizer.load(args.model, host=host)
+    metadata = synth.metadata
+    rows = dict(args.rows or [])
+    if rows:
+        _check_tables(metadata, list(rows), "--rows")
+    progress.total = len(metadata.tables)
+    start = time.perf_counter()
+    database = synth.sample(scale=args.scale if args.scale is not None else 1.0, rows=rows or None,
+                            seed=args.seed)
+    seconds = time.perf_counter() - start
+    fmt = _output_format(args.output, args.format)
+    provenance = {"generator": "hiveframe", "hiveframe_version": __version__, "model": str(args.model),
+                  "seed": synth.seed if args.seed is None else args.seed}
+    host.write(database, args.output, format=fmt, metadata=metadata, provenance=provenance)
+    total = sum(t.num_rows for t in database.tables.values())
+    _out(f"sampled {len(database)} table(s), {total} rows in {seconds:.1f}s; written to {args.output} ({fmt})")
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    host = _host(args)
+    infos = list(host.infos.values())
+    if args.json:
+        out = []
+        for info in infos:
+            out.append({
+                "name": info.name, "version": info.version, "source": info.source, "status": info.status,
+                "message": info.message, "distribution": info.distribution,
+                "components": {kind: [{"name": n, "available": host.registry[kind][n].available}
+                                      for n in names]
+                               for kind, names in info.components.items()},
+            })
+        _out(json.dumps(out, indent=2))
+        return 0
+    for info in infos:
+        status = info.status
+        if info.message and status != "ok":
+            status = f"{status}: {info.message}"
+        _out(f"{info.name} {info.version or '?'} ({info.source}): {status}")
+        for kind, names in info.components.items():
+            labels = []
+            for name in names:
+                reg = host.registry.get(kind, {}).get(name)
+                labels.append(name if reg is None or reg.available else f"{name} (unavailable)")
+            _out(f"    {kind.replace('_', ' ')}: {', '.join(labels)}")
+    return 0
+
+
+def _demo_source() -> Path:
+    from importlib.resources import as_file, files
+
+    resource = files("hiveframe") / "demo_data" / "chinook.sqlite"
+    with as_file(resource) as path:  # a real file for an installed (not zipped) package
+        if not Path(path).is_file():
+            raise SourceError("the bundled demo database is missing from this installation",
+                              hint="reinstall hiveframe")
+        return Path(path)
+
+
+def foreign_key_violations(path: Path) -> int:
+    """Rows failing ``PRAGMA foreign_key_check`` in a SQLite file (0: referentially intact)."""
+    import sqlite3
+
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return len(con.execute("PRAGMA foreign_key_check").fetchall())
+    finally:
+        con.close()
+
+
+def declared_foreign_keys(path: Path) -> int:
+    import sqlite3
+
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return sum(len(con.execute(f'PRAGMA foreign_key_list("{t}")').fetchall()) for t in tables)
+    finally:
+        con.close()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from hiveframe.metadata import detect
+    from hiveframe.pipeline import Synthesizer
+
+    progress = _progress(args)
+    host = _host(args, progress)
+    out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise SourceError(f"{str(out)!r} exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    source = _demo_source()
+    start = time.perf_counter()
+    real = host.read(source)
+    metadata = detect(real, host=host) if _accepts(detect, "host") else detect(real)
+    metadata.to_json(out / "metadata.json")
+    progress.total = len(metadata.tables)
+    synth = Synthesizer(metadata, seed=args.seed, host=host).fit(real, callback=progress.callback)
+    synth.save(out / "model")
+    synthetic = synth.sample(seed=args.seed)
+    target = out / "chinook_synthetic.sqlite"
+    if target.exists():
+        target.unlink()  # the demo owns this file; the writer refuses to overwrite
+    host.write(synthetic, target, format="sqlite", metadata=metadata,
+               provenance={"generator": "hiveframe demo", "hiveframe_version": __version__, "seed": args.seed})
+    seconds = time.perf_counter() - start
+    violations = foreign_key_violations(target)
+    declared = declared_foreign_keys(target)
+    rows: list[list[Any]] = [["table", "real rows", "synthetic rows"]]
+    for name in metadata.table_names:
+        rows.append([name, real[name].num_rows, synthetic[name].num_rows])
+    lines = [f"hiveframe demo: Chinook ({len(metadata.tables)} tables, {len(metadata.foreign_keys)} foreign keys) "
+             f"fitted and sampled in {seconds:.1f}s with the default generator",
+             *("  " + line for line in _table_lines(rows)),
+             f"foreign_key_check: {'ok, ' if violations == 0 else ''}{violations} violation(s) "
+             f"over {declared} declared foreign key(s)",
+             f"synthetic database: {target}",
+             f"model: {out / 'model'}  metadata: {out / 'metadata.json'}"]
+    (out / "summary.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _out("\n".join(lines))
+    if violations:
+        raise HiveframeError(f"the synthetic database has {violations} foreign key violation(s)",
+                             hint=f"inspect with: sqlite3 {target} 'PRAGMA foreign_key_check'")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from hiveframe.metadata import detect
+
+    try:
+        from hiveframe_validate.report import write_report
+    except ModuleNotFoundError as exc:
+        if exc.name and (exc.name == "hiveframe_validate" or exc.name.startswith("hiveframe_validate.")):
+            raise HiveframeError(
+                "`hiveframe report` needs the validators plugin (hiveframe_validate), which is not installed",
+                hint="pip install 'hiveframe[validate]'",
+            ) from None
+        from hiveframe.errors import MissingDependencyError
+
+        raise MissingDependencyError(f"the validators plugin needs {exc.name!r}, which is not installed",
+                                     plugin="validate", hint="pip install 'hiveframe[validate]'") from None
+    host = _host(args)
+    real = _read(host, args.real)
+    synthetic = _read(host, args.synthetic)
+    if args.metadata:
+        metadata = _load_metadata(args.metadata)
+    else:
+        metadata = detect(real, host=host) if _accepts(detect, "host") else detect(real)
+    out = Path(args.output)
+    result = write_report(real, synthetic, metadata, out, target=args.target)
+    _out(f"report written to {result if isinstance(result, (str, Path)) else out}")
+    return 0
+
+
+# -- entry point ----------------------------------------------------------------------------------
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (0 ok, 1 error, 2 usage or configuration error)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    debug = bool(getattr(args, "debug", False))
+    restore_logging = _configure_logging(debug, bool(getattr(args, "verbose", False)))
+    try:
+        return int(args.func(args) or 0)
+    except HiveframeError as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"hiveframe {args.command}: error: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, ConfigError) else 1
+    except KeyboardInterrupt:
+        print("hiveframe: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - a bug still gets one readable line
+        if debug:
+            traceback.print_exc()
+        print(f"hiveframe {args.command}: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        if not debug:
+            print("  (run again with --debug for the traceback, and please report it)", file=sys.stderr)
+        return 1
+    finally:
+        restore_logging()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

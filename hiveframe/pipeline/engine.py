@@ -1,0 +1,798 @@
+"""The relational engine: fits and samples a whole database, table by table, parents first.
+
+Per table (in topological order of the foreign keys, self-references handled inside the table):
+
+- every foreign key to another table gets a **linkage model** (children per parent row, conditioned
+  on the parent's attributes);
+- one of them is the **driver**: its parents' sampled counts create the table's rows. The others are
+  **secondary** keys, filled by :mod:`hiveframe.pipeline.assign` (degrees from their own linkage
+  models, rows matched to parent slots by content, same-ancestor and unique-pair constraints);
+- the table's generator is fitted on its own columns joined with a few **context** columns of the
+  driver parent (chosen by :mod:`hiveframe.pipeline.context`, or named in the metadata); a parent's
+  context is itself a candidate, so grandparent values can travel down without widening anything;
+- **self-references** become forests (:mod:`hiveframe.pipeline.forest`);
+- **keys** are generated in the real key's format (:mod:`hiveframe.pipeline.keys`).
+
+Everything learned is plain JSON plus numpy arrays (``to_state``/``from_state``); linkage models are
+components saved with :func:`hiveframe.persistence.save_component`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hiveframe.errors import ConfigError, MetadataError, Problem
+from hiveframe.metadata import Column, ColumnKind, Metadata, Table
+from hiveframe.pipeline import keys as keyfmt
+from hiveframe.pipeline.assign import AssignmentModel, adjust_counts, assign
+from hiveframe.pipeline.forest import ForestModel
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from hiveframe.components import Database, LinkageModel, TableGenerator, TrainingCallback
+    from hiveframe.plugins import PluginHost
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LINKAGE = "conditional"
+
+
+def derive_seed(seed: int, *parts: Any) -> int:
+    """A seed for one step of one table, stable across runs and platforms (no ``hash()``)."""
+    text = repr((int(seed),) + tuple(parts)).encode()
+    return int.from_bytes(hashlib.sha256(text).digest()[:4], "little")
+
+
+def modelled_columns(metadata: Metadata, table: Table) -> list[str]:
+    """Columns a table generator learns: everything but keys, ids and PII."""
+    skip = set(table.primary_key) | metadata.foreign_key_columns(table.name)
+    return [
+        c.name for c in table.columns
+        if c.name not in skip and c.kind not in (ColumnKind.ID, ColumnKind.PII)
+    ]
+
+
+# -- the plan: what was learned per table ----------------------------------------------------------
+@dataclass
+class ContextColumn:
+    """One context column of a child table: where its value comes from in the driver parent."""
+
+    name: str
+    source: str  # "column" (a parent column), "context" (the parent's own context), "count"
+    ref: str
+    column: Column
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "source": self.source, "ref": self.ref, "column": self.column.to_dict()}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ContextColumn:
+        return cls(data["name"], data["source"], data["ref"], Column.from_dict(data["name"], data["column"]))
+
+
+@dataclass
+class Relation:
+    """A foreign key to another table, as the engine uses it."""
+
+    fk_index: int
+    role: str  # "driver" or "secondary"
+    null_rate: float
+    low: int
+    high: int
+    coverage: float
+    exact_one: bool
+    linkage: LinkageModel
+    parent_rows: int = 0
+    assign: AssignmentModel | None = None
+    ancestor: dict[str, Any] | None = None
+    unique_pair: bool = False
+    no_self: bool = False
+
+
+@dataclass
+class SelfRef:
+    fk_index: int
+    forest: ForestModel
+
+
+@dataclass
+class TablePlan:
+    name: str
+    index: int
+    real_rows: int
+    modelled: list[str]
+    context: list[ContextColumn] = field(default_factory=list)
+    relations: list[Relation] = field(default_factory=list)
+    self_refs: list[SelfRef] = field(default_factory=list)
+    keys: dict[str, dict[str, Any]] = field(default_factory=dict)
+    fills: dict[str, dict[str, Any]] = field(default_factory=dict)
+    schema: pa.Schema | None = None
+    has_columns: bool = True
+
+    @property
+    def driver(self) -> Relation | None:
+        for rel in self.relations:
+            if rel.role == "driver":
+                return rel
+        return None
+
+    @property
+    def secondaries(self) -> list[Relation]:
+        return [r for r in self.relations if r.role == "secondary"]
+
+    @property
+    def context_names(self) -> list[str]:
+        return [c.name for c in self.context]
+
+
+class RelationalEngine:
+    """Learns how the tables of a database hang together, and regenerates them in that shape."""
+
+    def __init__(self, metadata: Metadata, host: PluginHost, *, linkage: str | type = DEFAULT_LINKAGE,
+                 linkage_params: Mapping[str, Any] | None = None, max_context_columns: int = 5) -> None:
+        self.metadata = metadata
+        self.host = host
+        self.linkage = linkage
+        self.linkage_params = dict(linkage_params or {})
+        self.max_context_columns = int(max_context_columns)
+        self.plans: dict[str, TablePlan] = {}
+
+    # ============================================================================================
+    # fit
+    # ============================================================================================
+    def fit(self, database: Database, *, make_generator: Callable[[Table], TableGenerator],
+            seed: int, callback: TrainingCallback | None = None,
+            workdir: Path | None = None) -> dict[str, TableGenerator]:
+        from hiveframe.pipeline.checks import resolve
+
+        md = self.metadata
+        order = md.topological_order()
+        self.plans = {}
+        generators: dict[str, TableGenerator] = {}
+        links: dict[str, dict[int, np.ndarray]] = {}
+        features: dict[str, pa.Table] = {}  # per table: modelled columns + its context, real rows
+        contexts: dict[str, pa.Table] = {}
+        for index, name in enumerate(order):
+            table = md.table(name)
+            data = database[name]
+            plan = TablePlan(name=name, index=index, real_rows=data.num_rows,
+                             modelled=modelled_columns(md, table), schema=data.schema)
+            links[name] = {}
+            rng = np.random.default_rng(derive_seed(seed, index, "fit"))
+            # -- relationships ------------------------------------------------------------------
+            for j, fk in enumerate(md.foreign_keys):
+                if fk.child_table != name or fk.is_self_reference:
+                    continue
+                parent = database[fk.parent_table]
+                idx, _ = resolve(data, fk.child_columns, parent, fk.parent_columns)
+                links[name][j] = idx
+                valid = idx >= 0
+                counts = np.bincount(idx[valid], minlength=parent.num_rows)
+                null_rate = float(1.0 - valid.mean()) if len(idx) else 0.0
+                linkage = self.host.create("linkage_model", self.linkage, self.linkage_params)
+                linkage.fit(features[fk.parent_table], counts, seed=derive_seed(seed, index, "linkage", j))
+                plan.relations.append(Relation(
+                    fk_index=j, role="secondary", null_rate=null_rate,
+                    low=int(counts.min()) if len(counts) else 0, high=int(counts.max()) if len(counts) else 0,
+                    coverage=float((counts > 0).mean()) if len(counts) else 0.0,
+                    exact_one=bool(len(counts) and counts.min() == 1 and counts.max() == 1 and null_rate == 0),
+                    linkage=linkage, parent_rows=parent.num_rows,
+                ))
+            driver = self._choose_driver(table, plan.relations)
+            if driver is not None:
+                driver.role = "driver"
+                plan.relations.sort(key=lambda r: r.role != "driver")
+            # -- context and the generator ------------------------------------------------------
+            own = data.select(plan.modelled)
+            generator = None
+            if plan.modelled:
+                generator = make_generator(table)
+            else:
+                from hiveframe.pipeline.empty import NoColumnsGenerator
+
+                plan.has_columns = False
+                generator = NoColumnsGenerator()
+            ctx_table = None
+            if driver is not None and plan.modelled and type(generator).conditional:
+                ctx_table = self._choose_context(plan, table, own, driver, links[name][driver.fk_index],
+                                                 features, contexts, rng)
+            contexts[name] = ctx_table if ctx_table is not None else _empty_like(data.num_rows)
+            fit_data = _hstack(own, contexts[name])
+            model_table = Table(
+                name=name,
+                columns=tuple(table.column(c) for c in plan.modelled) + tuple(c.column for c in plan.context),
+                constraints=_constraints_for(table, plan.modelled),
+            )
+            log.info("fitting table %s (%d of %d): %d rows, %d columns%s%s with %s", name, index + 1,
+                     len(order), data.num_rows, len(plan.modelled),
+                     f", context {plan.context_names}" if plan.context else "",
+                     f", driver {md.foreign_keys[driver.fk_index].name}" if driver else "", generator.name)
+            fitted = self.host.hooks.fit_table(
+                table_name=name, generator=generator, data=fit_data, table=model_table,
+                context_columns=tuple(plan.context_names), seed=derive_seed(seed, index, "generator"),
+                callback=callback, workdir=(workdir / name) if workdir is not None else None,
+            )
+            generators[name] = fitted if fitted is not None else generator
+            features[name] = fit_data
+            # -- secondary keys, self-references, keys --------------------------------------------
+            for rel in plan.secondaries:
+                self._fit_secondary(plan, rel, data, own, driver, links, features, database, rng)
+            for j, fk in enumerate(md.foreign_keys):
+                if fk.child_table == name and fk.is_self_reference:
+                    idx, _ = resolve(data, fk.child_columns, data, fk.parent_columns)
+                    plan.self_refs.append(SelfRef(j, ForestModel().fit(idx, fit_data)))
+            self._fit_keys(plan, table, data, database)
+            self.plans[name] = plan
+        return generators
+
+    def _choose_driver(self, table: Table, relations: list[Relation]) -> Relation | None:
+        """The relationship whose parents create this table's rows.
+
+        ``Table.driver`` (a foreign key named by its first child column) wins. Otherwise: not an
+        exact 1:1 link (a secondary 1:1 key is a matching without replacement, which only works
+        when the rows already exist), preferably without nulls, then the parent table whose rows
+        most often have children (mandatory participation: invoices own their lines, albums their
+        tracks, accounts their dispositions, groups their members; an optional reference such as a
+        track that was bought is better matched afterwards), then the parent with most rows (the
+        most specific entity, e.g. an album rather than a genre).
+        """
+        if not relations:
+            return None
+        fks = self.metadata.foreign_keys
+        if table.driver:
+            for rel in relations:
+                fk = fks[rel.fk_index]
+                if table.driver in (fk.child_columns[0], fk.name, ",".join(fk.child_columns)):
+                    return rel
+            raise ConfigError(
+                f"table {table.name!r} names driver {table.driver!r}, which is none of its foreign keys",
+                hint="foreign keys: " + ", ".join(fks[r.fk_index].child_columns[0] for r in relations))
+        pool = [r for r in relations if not r.exact_one] or relations
+        pool = [r for r in pool if r.null_rate == 0] or pool
+        return max(pool, key=lambda r: (round(r.coverage * 20) / 20, r.parent_rows, -r.fk_index))
+
+    def _choose_context(self, plan: TablePlan, table: Table, own: pa.Table, driver: Relation,
+                        idx: np.ndarray, features: dict[str, pa.Table], contexts: dict[str, pa.Table],
+                        rng: np.random.Generator) -> pa.Table | None:
+        import pyarrow as pa
+
+        from hiveframe.pipeline import context as ctxsel
+
+        fk = self.metadata.foreign_keys[driver.fk_index]
+        parent_name = fk.parent_table
+        parent_plan = self.plans[parent_name]
+        parent_table = self.metadata.table(parent_name)
+        candidates: dict[str, ContextColumn] = {}
+        taken = set(table.column_names)
+
+        def label(ref: str) -> str:
+            base = f"{parent_name}.{ref}"
+            out, k = base, 1
+            while out in taken or out in candidates:
+                k += 1
+                out = f"{base}~{k}"
+            return out
+
+        for c in parent_plan.modelled:
+            candidates[label(c)] = ContextColumn(label(c), "column", c, parent_table.column(c))
+        for cc in parent_plan.context:
+            candidates[label(cc.name)] = ContextColumn(label(cc.name), "context", cc.name, cc.column)
+        count_label = label(f"#{table.name}")
+        candidates[count_label] = ContextColumn(
+            count_label, "count", "", Column(count_label, ColumnKind.NUMERICAL, dtype="int64"))
+        counts = np.bincount(idx[idx >= 0], minlength=features[parent_name].num_rows)
+        values = _context_values(list(candidates.values()), features[parent_name], idx, counts)
+        if fk.context_columns is not None:
+            wanted = list(fk.context_columns)
+            by_ref = {c.ref: c.name for c in candidates.values() if c.source != "count"}
+            by_ref.update({c.name: c.name for c in candidates.values()})
+            by_ref["#"] = count_label
+            missing = [w for w in wanted if w not in by_ref]
+            if missing:
+                raise MetadataError([Problem(
+                    f"context column(s) {missing} of foreign key {fk.name} are not columns of "
+                    f"{parent_name!r} (or its context)", table=table.name,
+                    hint="modelled columns of the parent: " + ", ".join(parent_plan.modelled))])
+            chosen = [by_ref[w] for w in wanted]
+        else:
+            scores = ctxsel.score_candidates(values, own, rng=rng)
+            chosen = ctxsel.select(scores, self.max_context_columns)
+            log.debug("context scores for %s: %s", table.name, {k: round(v, 3) for k, v in scores.items()})
+        plan.context = [replace(candidates[c], column=_as_context_column(candidates[c], driver.null_rate > 0))
+                        for c in chosen]
+        if not chosen:
+            return None
+        return pa.table([values.column(c) for c in chosen], names=chosen)
+
+    def _fit_secondary(self, plan: TablePlan, rel: Relation, data: pa.Table, own: pa.Table,
+                       driver: Relation | None, links: dict[str, dict[int, np.ndarray]],
+                       features: dict[str, pa.Table], database: Database, rng: np.random.Generator) -> None:
+        md = self.metadata
+        fk = md.foreign_keys[rel.fk_index]
+        sec_idx = links[plan.name][rel.fk_index]
+        drv_idx = links[plan.name][driver.fk_index] if driver is not None else None
+        drv_parent = md.foreign_keys[driver.fk_index].parent_table if driver is not None else None
+        view = _row_view(own, features.get(drv_parent) if drv_parent else None, drv_idx)
+        rel.assign = AssignmentModel().fit(view, features[fk.parent_table], sec_idx, rng=rng)
+        if drv_idx is None:
+            return
+        both = (drv_idx >= 0) & (sec_idx >= 0)
+        if both.sum() >= 2:
+            m = max(1, features[fk.parent_table].num_rows)
+            codes = drv_idx[both] * m + sec_idx[both]
+            rel.unique_pair = len(np.unique(codes)) == len(codes)
+        if drv_parent == fk.parent_table and both.any():
+            rel.no_self = not bool((drv_idx[both] == sec_idx[both]).any())
+        rel.ancestor = self._find_ancestor(drv_parent, fk.parent_table, drv_idx, sec_idx, links, database)
+
+    def _find_ancestor(self, p_table: str, q_table: str, drv_idx: np.ndarray, sec_idx: np.ndarray,
+                       links: dict[str, dict[int, np.ndarray]], database: Database) -> dict[str, Any] | None:
+        """A table both parents descend from, when the real rows keep the two in the same ancestor."""
+        paths_p = self._ancestor_paths(p_table)
+        paths_q = self._ancestor_paths(q_table)
+        common = sorted(set(paths_p) & set(paths_q), key=lambda a: (len(paths_p[a]) + len(paths_q[a]), a))
+        both = (drv_idx >= 0) & (sec_idx >= 0)
+        if not both.any():
+            return None
+        for anc in common:
+            if not paths_p[anc] and not paths_q[anc]:
+                continue  # the same table: that is the no-self rule, not an ancestor
+            ap = ancestor_rows(p_table, paths_p[anc], links, self.metadata, database[p_table].num_rows)
+            aq = ancestor_rows(q_table, paths_q[anc], links, self.metadata, database[q_table].num_rows)
+            a1, a2 = ap[drv_idx[both]], aq[sec_idx[both]]
+            ok = (a1 >= 0) & (a2 >= 0)
+            if ok.sum() < 2:
+                continue
+            p_same = float((a1[ok] == a2[ok]).mean())
+            n_anc = database[anc].num_rows
+            share_p = np.bincount(a1[ok], minlength=n_anc) / ok.sum()
+            share_q = np.bincount(a2[ok], minlength=n_anc) / ok.sum()
+            chance = float(share_p @ share_q)
+            if p_same >= 0.5 and p_same > 2 * chance:
+                return {"table": anc, "path_driver": paths_p[anc], "path_secondary": paths_q[anc],
+                        "p_same": p_same, "hard": p_same >= 0.999}
+        return None
+
+    def _ancestor_paths(self, table: str, max_depth: int = 3) -> dict[str, list[int]]:
+        """Tables reachable upwards from ``table`` through single foreign keys: the path to each."""
+        paths: dict[str, list[int]] = {table: []}
+        frontier = [table]
+        for _ in range(max_depth):
+            nxt = []
+            for t in frontier:
+                for j, fk in enumerate(self.metadata.foreign_keys):
+                    if fk.child_table == t and not fk.is_self_reference and fk.parent_table not in paths:
+                        paths[fk.parent_table] = paths[t] + [j]
+                        nxt.append(fk.parent_table)
+            frontier = nxt
+        return paths
+
+    def _fit_keys(self, plan: TablePlan, table: Table, data: pa.Table, database: Database) -> None:
+        import pyarrow.compute as pc
+
+        md = self.metadata
+        fk_cols = md.foreign_key_columns(table.name)
+        pk = list(table.primary_key)
+        for col in pk:
+            if col in fk_cols:
+                continue
+            fmt = keyfmt.detect_concat(data, col, sorted(fk_cols) + [c for c in pk if c != col])
+            if fmt is None:
+                for fk in md.parents_of(table.name):
+                    if fk.is_self_reference or len(fk.child_columns) != 1:
+                        continue
+                    fmt = keyfmt.detect_prefixed(_combine(data.column(col)), _combine(data.column(fk.child_columns[0])),
+                                                 _combine(database[fk.parent_table].column(fk.parent_columns[0])))
+                    if fmt is not None:
+                        fmt["fk_column"] = fk.child_columns[0]
+                        break
+            if fmt is None:
+                fmt = keyfmt.learn_format(data.column(col))
+                if len(pk) > 1:
+                    fmt["group"] = [c for c in pk if c != col]
+            plan.keys[col] = fmt
+        modelled = set(plan.modelled)
+        for column in table.columns:
+            name = column.name
+            if name in modelled or name in pk or name in fk_cols:
+                continue
+            values = data.column(name)
+            non_null = values.drop_null()
+            unique = len(non_null) > 1 and len(pc.unique(non_null)) == len(non_null)
+            plan.fills[name] = {"format": keyfmt.learn_format(values), "unique": bool(unique),
+                                "null_rate": float(values.null_count / max(1, len(values)))}
+
+    # ============================================================================================
+    # sample
+    # ============================================================================================
+    def sample(self, generators: Mapping[str, TableGenerator], *, scale: float, rows: Mapping[str, int],
+               seed: int) -> dict[str, pa.Table]:
+        md = self.metadata
+        roots = {n for n, p in self.plans.items() if p.driver is None}
+        wrong = sorted(set(rows) - roots)
+        if wrong:
+            raise ConfigError(f"rows can only be set for root tables; {wrong} get their rows from their parents",
+                              hint=f"root tables: {sorted(roots)}; use scale for the rest")
+        out: dict[str, pa.Table] = {}
+        features: dict[str, pa.Table] = {}
+        links: dict[str, dict[int, np.ndarray]] = {}
+        order = sorted(self.plans.values(), key=lambda p: p.index)
+        for plan in order:
+            name = plan.name
+            table = md.table(name)
+            rng = np.random.default_rng(derive_seed(seed, plan.index, "sample"))
+            links[name] = {}
+            driver = plan.driver
+            counts = None
+            if driver is None:
+                n = int(rows[name]) if name in rows else (
+                    max(1, int(round(plan.real_rows * scale))) if plan.real_rows else 0)
+                drv_idx = None
+            else:
+                parent_name = md.foreign_keys[driver.fk_index].parent_table
+                counts = driver.linkage.sample(features[parent_name],
+                                               seed=derive_seed(seed, plan.index, "counts"))
+                exact = next((r for r in plan.secondaries if r.exact_one), None)
+                if exact is not None:
+                    target = out[md.foreign_keys[exact.fk_index].parent_table].num_rows
+                    counts = adjust_counts(counts, target, rng, low=driver.low, high=driver.high)
+                n_parented = int(counts.sum())
+                n_null = (int(round(driver.null_rate / (1 - driver.null_rate) * n_parented))
+                          if driver.null_rate < 1 else 0)
+                drv_idx = np.concatenate([np.repeat(np.arange(len(counts)), counts),
+                                          np.full(n_null, -1, dtype=np.int64)])
+                links[name][driver.fk_index] = drv_idx
+                n = len(drv_idx)
+            ctx = None
+            if plan.context:
+                parent_name = md.foreign_keys[driver.fk_index].parent_table
+                values = _context_values(plan.context, features[parent_name], drv_idx, counts)
+                ctx = values.select(plan.context_names)
+            log.info("sampling table %s: %d rows", name, n)
+            generated = self.host.hooks.sample_table(
+                table_name=name, generator=generators[name], num_rows=n, context=ctx,
+                seed=derive_seed(seed, plan.index, "generator"),
+            ) if (n > 0 or not plan.has_columns) else None
+            own = _own_columns(plan, generated, n)
+            for rel in plan.secondaries:
+                links[name][rel.fk_index] = self._sample_secondary(plan, rel, own, drv_idx, links, features,
+                                                                   out, n, seed)
+            features[name] = _hstack(own, ctx if ctx is not None else _empty_like(n))
+            out[name] = self._assemble(plan, table, own, features[name], links, out, rng)
+        return out
+
+    def _sample_secondary(self, plan: TablePlan, rel: Relation, own: pa.Table, drv_idx: np.ndarray | None,
+                          links: dict[str, dict[int, np.ndarray]], features: dict[str, pa.Table],
+                          out: dict[str, pa.Table], n: int, seed: int) -> np.ndarray:
+        md = self.metadata
+        fk = md.foreign_keys[rel.fk_index]
+        q_name = fk.parent_table
+        rng = np.random.default_rng(derive_seed(seed, plan.index, "assign", rel.fk_index))
+        result = np.full(n, -1, dtype=np.int64)
+        m = out[q_name].num_rows
+        if n == 0 or m == 0:
+            return result
+        n_null = int(round(rel.null_rate * n))
+        rows = np.sort(rng.choice(n, size=n - n_null, replace=False)) if n_null else np.arange(n)
+        degrees = rel.linkage.sample(features[q_name], seed=derive_seed(seed, plan.index, "degrees", rel.fk_index))
+        degrees = adjust_counts(degrees, len(rows), rng, low=rel.low, high=rel.high)
+        driver = plan.driver
+        drv_parent = md.foreign_keys[driver.fk_index].parent_table if driver is not None else None
+        view = _row_view(own, features.get(drv_parent) if drv_parent else None, drv_idx)
+        assert rel.assign is not None
+        sub_view = view.take(rows) if view.num_columns else _empty_like(len(rows))
+        enc = rel.assign.encode_rows(sub_view)
+        prof = rel.assign.profiles(features[q_name])
+        row_group = parent_group = None
+        hard = False
+        if rel.ancestor is not None and drv_idx is not None:
+            anc = rel.ancestor
+            ap = ancestor_rows(drv_parent, anc["path_driver"], links, md, out[drv_parent].num_rows)
+            parent_group = ancestor_rows(q_name, anc["path_secondary"], links, md, m)
+            sub = drv_idx[rows]
+            row_group = np.where(sub >= 0, ap[np.maximum(sub, 0)], -1)
+            row_group[rng.random(len(rows)) >= anc["p_same"]] = -1
+            hard = bool(anc["hard"])
+        owner = drv_idx[rows] if (rel.unique_pair and drv_idx is not None) else None
+        exclude = drv_idx[rows] if (rel.no_self and drv_idx is not None) else None
+        result[rows] = assign(enc, prof, degrees, rng, row_group=row_group, parent_group=parent_group,
+                              hard_group=hard, pair_owner=owner, exclude=exclude)
+        return result
+
+    def _assemble(self, plan: TablePlan, table: Table, own: pa.Table, content: pa.Table,
+                  links: dict[str, dict[int, np.ndarray]], out: dict[str, pa.Table],
+                  rng: np.random.Generator) -> pa.Table:
+        """Keys, foreign keys, self-references and filled columns around the generated columns."""
+        import pyarrow as pa
+
+        md = self.metadata
+        n = own.num_rows
+        schema = plan.schema
+        assert schema is not None
+        cols: dict[str, pa.Array] = {c: _combine(own.column(c)) for c in plan.modelled}
+        for rel in plan.relations:
+            fk = md.foreign_keys[rel.fk_index]
+            idx = links[plan.name][rel.fk_index]
+            parent = out[fk.parent_table]
+            for cc, pc_ in zip(fk.child_columns, fk.parent_columns):
+                cols[cc] = _take(parent.column(pc_), idx)
+        pk = list(table.primary_key)
+        for col in pk:
+            if col in cols:
+                continue
+            fmt = plan.keys[col]
+            kind = fmt["kind"]
+            group = None
+            if fmt.get("group"):
+                from hiveframe.pipeline.checks import key_strings
+
+                ready = [g for g in fmt["group"] if g in cols]
+                if ready:
+                    part = pa.table({g: cols[g] for g in ready})
+                    group = np.asarray(key_strings(part, ready).dictionary_encode().indices.to_numpy(
+                        zero_copy_only=False), dtype=np.int64)
+            if kind == "concat":
+                values = keyfmt.generate(fmt, n, rng, columns=cols)
+            elif kind == "prefixed":
+                values = keyfmt.generate(fmt, n, rng, parent_keys=cols[fmt["fk_column"]])
+            else:
+                values = keyfmt.generate(fmt, n, rng, unique=True, group=group)
+            cols[col] = keyfmt.to_arrow(values, schema.field(col).type)
+        for ref in plan.self_refs:
+            fk = md.foreign_keys[ref.fk_index]
+            parent_idx = ref.forest.sample(content, rng)
+            for cc, pc_ in zip(fk.child_columns, fk.parent_columns):
+                if pc_ not in cols:
+                    raise ConfigError(f"self-reference {fk.name} points to {pc_!r}, which is not generated")
+                cols[cc] = _take(cols[pc_], parent_idx)
+        for name, spec in plan.fills.items():
+            values = keyfmt.generate(spec["format"], n, rng, unique=spec["unique"])
+            arr = keyfmt.to_arrow(values, schema.field(name).type) if n else pa.nulls(0, schema.field(name).type)
+            if spec["null_rate"] > 0 and n:
+                mask = rng.random(n) < spec["null_rate"]
+                arr = pa.array(arr.to_pylist(), type=arr.type, mask=mask) if mask.any() else arr
+            cols[name] = arr
+        arrays = []
+        for column in table.columns:
+            target = schema.field(column.name).type
+            arr = cols.get(column.name)
+            if arr is None:
+                arr = pa.nulls(n, target)
+            arrays.append(_cast(arr, target))
+        return pa.table(arrays, names=table.column_names)
+
+    # ============================================================================================
+    # state
+    # ============================================================================================
+    def to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, LinkageModel]]:
+        """JSON values, arrays and the linkage components (to save with save_component)."""
+        values: dict[str, Any] = {"linkage": _spec_name(self.linkage), "linkage_params": self.linkage_params,
+                                  "max_context_columns": self.max_context_columns, "tables": {}}
+        arrays: dict[str, np.ndarray] = {}
+        components: dict[str, LinkageModel] = {}
+        for name, plan in self.plans.items():
+            prefix = f"t{plan.index}"
+            rels = []
+            for rel in plan.relations:
+                key = f"{prefix}_fk{rel.fk_index}"
+                components[key] = rel.linkage
+                entry = {"fk_index": rel.fk_index, "role": rel.role, "null_rate": rel.null_rate, "low": rel.low,
+                         "high": rel.high, "coverage": rel.coverage, "exact_one": rel.exact_one, "parent_rows": rel.parent_rows,
+                         "ancestor": rel.ancestor, "unique_pair": rel.unique_pair, "no_self": rel.no_self,
+                         "linkage": key}
+                if rel.assign is not None:
+                    v, a = rel.assign.to_state()
+                    entry["assign"] = v
+                    arrays.update({f"{key}_assign_{k}": x for k, x in a.items()})
+                rels.append(entry)
+            selfs = []
+            for ref in plan.self_refs:
+                v, a = ref.forest.to_state()
+                selfs.append({"fk_index": ref.fk_index, "forest": v})
+                arrays.update({f"{prefix}_self{ref.fk_index}_{k}": x for k, x in a.items()})
+            assert plan.schema is not None
+            arrays[f"{prefix}_schema"] = np.frombuffer(plan.schema.serialize().to_pybytes(), dtype=np.uint8)
+            values["tables"][name] = {
+                "index": plan.index, "real_rows": plan.real_rows, "modelled": plan.modelled,
+                "context": [c.to_json() for c in plan.context], "relations": rels, "self_refs": selfs,
+                "keys": plan.keys, "fills": plan.fills, "has_columns": plan.has_columns,
+            }
+        return values, arrays, components
+
+    def set_state(self, values: Mapping[str, Any], arrays: Mapping[str, np.ndarray],
+                  components: Mapping[str, LinkageModel]) -> None:
+        import pyarrow as pa
+
+        self.plans = {}
+        for name, t in values["tables"].items():
+            prefix = f"t{t['index']}"
+            plan = TablePlan(name=name, index=int(t["index"]), real_rows=int(t["real_rows"]),
+                             modelled=list(t["modelled"]), has_columns=bool(t["has_columns"]))
+            plan.context = [ContextColumn.from_json(c) for c in t["context"]]
+            for r in t["relations"]:
+                key = r["linkage"]
+                rel = Relation(fk_index=int(r["fk_index"]), role=r["role"], null_rate=float(r["null_rate"]),
+                               low=int(r["low"]), high=int(r["high"]), coverage=float(r["coverage"]),
+                               exact_one=bool(r["exact_one"]), linkage=components[key], ancestor=r["ancestor"],
+                               parent_rows=int(r.get("parent_rows", 0)),
+                               unique_pair=bool(r["unique_pair"]), no_self=bool(r["no_self"]))
+                if "assign" in r:
+                    sub = {k[len(key) + 8:]: v for k, v in arrays.items() if k.startswith(f"{key}_assign_")}
+                    rel.assign = AssignmentModel.from_state(r["assign"], sub)
+                plan.relations.append(rel)
+            for s in t["self_refs"]:
+                tag = f"{prefix}_self{s['fk_index']}_"
+                sub = {k[len(tag):]: v for k, v in arrays.items() if k.startswith(tag)}
+                plan.self_refs.append(SelfRef(int(s["fk_index"]), ForestModel.from_state(s["forest"], sub)))
+            plan.keys = {k: dict(v) for k, v in t["keys"].items()}
+            plan.fills = {k: dict(v) for k, v in t["fills"].items()}
+            plan.schema = pa.ipc.read_schema(pa.py_buffer(np.asarray(arrays[f"{prefix}_schema"]).tobytes()))
+            self.plans[name] = plan
+
+    def describe(self) -> dict[str, Any]:
+        """What the engine chose, per table (for logs, the CLI and reports)."""
+        md = self.metadata
+        out = {}
+        for name, plan in sorted(self.plans.items(), key=lambda kv: kv[1].index):
+            out[name] = {
+                "driver": md.foreign_keys[plan.driver.fk_index].name if plan.driver else None,
+                "secondary": [md.foreign_keys[r.fk_index].name for r in plan.secondaries],
+                "context": plan.context_names,
+                "self_references": [md.foreign_keys[s.fk_index].name for s in plan.self_refs],
+                "keys": {k: v["kind"] for k, v in plan.keys.items()},
+                "same_ancestor": {md.foreign_keys[r.fk_index].name: r.ancestor["table"]
+                                  for r in plan.secondaries if r.ancestor},
+            }
+        return out
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+def ancestor_rows(table: str, path: list[int], links: Mapping[str, Mapping[int, np.ndarray]],
+                  metadata: Metadata, n_rows: int) -> np.ndarray:
+    """Row index, in the ancestor table, of every row of ``table`` (-1 where a link is null)."""
+    current = table
+    rows = np.arange(n_rows, dtype=np.int64)
+    for j in path:
+        step = links[current][j]
+        rows = np.where(rows >= 0, step[np.maximum(rows, 0)], -1)
+        current = metadata.foreign_keys[j].parent_table
+    return rows
+
+
+def _combine(col: Any) -> pa.Array:
+    import pyarrow as pa
+
+    if isinstance(col, pa.ChunkedArray):
+        return col.combine_chunks() if col.num_chunks else pa.array([], type=col.type)
+    return col
+
+
+def _take(values: Any, idx: np.ndarray) -> pa.Array:
+    """values[idx], null where idx is -1."""
+    import pyarrow as pa
+
+    values = _combine(values)
+    if len(values) == 0:
+        return pa.nulls(len(idx), values.type)
+    return values.take(pa.array(np.maximum(idx, 0), mask=idx < 0))
+
+
+def _cast(arr: pa.Array, target: pa.DataType) -> pa.Array:
+    arr = _combine(arr)
+    if arr.type == target:
+        return arr
+    try:
+        return arr.cast(target)
+    except Exception:  # noqa: BLE001 - e.g. float -> int with fractions: keep the generator's values
+        try:
+            return arr.cast(target, safe=False)
+        except Exception:  # noqa: BLE001
+            return arr
+
+
+def _empty_like(n: int) -> pa.Table:
+    import pyarrow as pa
+
+    return pa.table({"__n__": pa.nulls(n)}).drop(["__n__"])  # no columns, n rows
+
+
+def _hstack(left: pa.Table, right: pa.Table) -> pa.Table:
+    import pyarrow as pa
+
+    names = list(left.column_names) + list(right.column_names)
+    arrays = [left.column(c) for c in left.column_names] + [right.column(c) for c in right.column_names]
+    if not arrays:
+        return left
+    return pa.table(arrays, names=names)
+
+
+def _own_columns(plan: TablePlan, generated: pa.Table | None, n: int) -> pa.Table:
+    """The generated table's modelled columns (n rows, even when there is nothing to model)."""
+    import pyarrow as pa
+
+    schema = plan.schema
+    assert schema is not None
+    if not plan.modelled:
+        return _empty_like(n)
+    if generated is None:
+        return pa.table([pa.nulls(0, schema.field(c).type) for c in plan.modelled], names=plan.modelled)
+    missing = [c for c in plan.modelled if c not in generated.column_names]
+    if missing or generated.num_rows != n:
+        raise ConfigError(f"the generator of table {plan.name!r} returned {generated.num_rows} rows with "
+                          f"columns {generated.column_names}; expected {n} rows with {plan.modelled}")
+    return generated.select(plan.modelled)
+
+
+def _context_values(context: list[ContextColumn], parent_features: pa.Table, idx: np.ndarray | None,
+                    counts: np.ndarray | None) -> pa.Table:
+    """Context columns for each child row, from its driver parent's row (null for no parent)."""
+    import pyarrow as pa
+
+    assert idx is not None
+    arrays, names = [], []
+    for cc in context:
+        if cc.source == "count":
+            assert counts is not None
+            arr = pa.array(np.asarray(counts, dtype=np.int64)[np.maximum(idx, 0)], mask=idx < 0, type=pa.int64())
+        else:
+            arr = _take(parent_features.column(cc.ref), idx)
+        arrays.append(arr)
+        names.append(cc.name)
+    return pa.table(arrays, names=names) if arrays else _empty_like(len(idx))
+
+
+def _row_view(own: pa.Table, parent_features: pa.Table | None, drv_idx: np.ndarray | None) -> pa.Table:
+    """A row's content plus its driver parent's attributes: what a secondary key may depend on."""
+    if parent_features is None or drv_idx is None or parent_features.num_columns == 0:
+        return own
+    import pyarrow as pa
+
+    extra = pa.table([_take(parent_features.column(c), drv_idx) for c in parent_features.column_names],
+                     names=[f"^{c}" for c in parent_features.column_names])
+    if own.num_columns == 0:
+        return extra
+    return _hstack(own, extra)
+
+
+def _as_context_column(cc: ContextColumn, nullable: bool) -> Column:
+    col = replace(cc.column, name=cc.name)
+    if nullable and not col.nullable:
+        col = replace(col, nullable=True)
+    if col.kind in (ColumnKind.ID, ColumnKind.PII):
+        col = replace(col, kind=ColumnKind.CATEGORICAL)
+    return col
+
+
+def _constraints_for(table: Table, modelled: list[str]) -> tuple[Mapping[str, Any], ...]:
+    """The table's constraints that only name modelled columns (keys are not the generator's)."""
+    names = set(table.column_names)
+    keep = []
+    for c in table.constraints:
+        mentioned = {v for v in _strings(c) if v in names}
+        if mentioned <= set(modelled):
+            keep.append(c)
+    return tuple(keep)
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, (list, tuple)):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def _spec_name(spec: Any) -> str:
+    if isinstance(spec, str):
+        return spec
+    return getattr(spec, "name", None) or type(spec).__name__

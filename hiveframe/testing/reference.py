@@ -1,0 +1,208 @@
+"""Minimal reference components: what the smallest correct implementation of a contract looks like.
+
+They are not registered by any plugin (register them from a test plugin if you need them by name).
+Plugin authors can read them as worked examples; hiveframe's own tests use them to exercise the
+kernel without depending on the real generators.
+
+* :class:`ResampleGenerator` draws whole training rows (honouring context and conditions by matching
+  rows), so every sampled row is a real row: useless for privacy, perfect for testing plumbing.
+* :class:`IdentityTransformer` encodes a numerical column as (value, is-null).
+* :class:`EmpiricalLinkage` draws children counts from the observed counts.
+
+:func:`table_to_state` / :func:`table_from_state` store an Arrow table as a
+:class:`~hiveframe.components.ComponentState` (JSON values plus plain numpy arrays, never pickle).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import attrs
+import numpy as np
+
+from hiveframe.components import ComponentState, LinkageModel, TableGenerator, Transformer
+from hiveframe.components.transformers import Span
+from hiveframe.metadata import ColumnKind
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from hiveframe.metadata import Column, Table
+
+__all__ = ["EmpiricalLinkage", "IdentityTransformer", "ResampleGenerator", "table_from_state", "table_to_state"]
+
+
+def table_to_state(table: pa.Table) -> ComponentState:
+    """An Arrow table as JSON values (schema, strings) and numpy arrays (numbers, validity masks)."""
+    import pyarrow as pa
+
+    state = ComponentState(values={"columns": [], "num_rows": table.num_rows})
+    for i, field in enumerate(table.schema):
+        col = table.column(i).combine_chunks()
+        state.values["columns"].append([field.name, str(field.type)])
+        state.arrays[f"valid{i}"] = np.asarray(col.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+        t = field.type
+        if pa.types.is_timestamp(t) or pa.types.is_date(t) or pa.types.is_time(t) or pa.types.is_duration(t):
+            width = pa.int64() if t.bit_width == 64 else pa.int32()
+            state.arrays[f"values{i}"] = col.cast(width).fill_null(0).to_numpy(zero_copy_only=False)
+        elif pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t):
+            filler = False if pa.types.is_boolean(t) else 0
+            state.arrays[f"values{i}"] = col.fill_null(filler).to_numpy(zero_copy_only=False)
+        else:
+            state.values[f"values{i}"] = [None if v is None else str(v) for v in col.to_pylist()]
+    return state
+
+
+def table_from_state(state: ComponentState) -> pa.Table:
+    """The table stored by :func:`table_to_state`."""
+    import pyarrow as pa
+
+    arrays, names = [], []
+    for i, (name, dtype) in enumerate(state.values["columns"]):
+        t = pa.type_for_alias(dtype)
+        mask = ~np.asarray(state.arrays[f"valid{i}"], dtype=bool)
+        if f"values{i}" in state.arrays:
+            raw = np.asarray(state.arrays[f"values{i}"])
+            if raw.dtype.kind in "iu" and not (pa.types.is_integer(t)):
+                width = pa.int64() if raw.dtype.itemsize == 8 else pa.int32()
+                arr = pa.array(raw, type=width, mask=mask).cast(t)
+            else:
+                arr = pa.array(raw, type=t, mask=mask)
+        else:
+            arr = pa.array(state.values[f"values{i}"], type=pa.string()).cast(t)
+        arrays.append(arr)
+        names.append(name)
+    if not names:
+        return pa.table({"_": pa.nulls(int(state.values["num_rows"]))}).select([])
+    return pa.table(arrays, names=names)
+
+
+@attrs.define(kw_only=True, eq=False)
+class ResampleGenerator(TableGenerator):
+    """Samples training rows with replacement; context rows pick rows with the same context values.
+
+    ``match_context``: when false, context is accepted but ignored (rows drawn from the whole table).
+    """
+
+    name: ClassVar[str] = "reference_resample"
+    match_context: bool = True
+    _rows: Any = attrs.field(default=None, init=False)
+
+    def _fit(self, data: pa.Table, table: Table, *, context_columns: tuple[str, ...], seed: int | None,
+             callback: Any, workdir: Any) -> None:
+        self._rows = data.select(table.column_names)
+        if callback is not None:
+            callback({"table": table.name, "epoch": 1, "epochs": 1})
+
+    def _pick(self, pool: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+        if len(pool) == 0:
+            pool = np.arange(self._rows.num_rows)
+        return pool[rng.integers(0, len(pool), size=n)]
+
+    def _sample(self, num_rows: int, *, context: pa.Table | None, conditions: dict[str, Any],
+                seed: int | None) -> pa.Table:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        rng = np.random.default_rng(seed)
+        rows = self._rows
+        allowed = np.ones(rows.num_rows, dtype=bool)
+        for name, value in conditions.items():
+            allowed &= np.asarray(pc.fill_null(pc.equal(rows.column(name), pa.scalar(value)), False))
+        pool = np.flatnonzero(allowed)
+        if context is None or not self.match_context or not self.context_columns:
+            index = self._pick(pool, num_rows, rng)
+        else:
+            keys = [c for c in self.context_columns
+                    if not pa.types.is_floating(rows.schema.field(c).type)]
+            index = np.empty(num_rows, dtype=np.int64)
+            groups: dict[tuple, list[int]] = {}
+            ctx = context.select(keys).to_pylist() if keys else [{}] * num_rows
+            for i, row in enumerate(ctx):
+                groups.setdefault(tuple(row.values()), []).append(i)
+            train = rows.select(keys).to_pylist() if keys else [{}] * rows.num_rows
+            train_keys = np.array([hash(tuple(r.values())) for r in train])
+            for key, where in groups.items():
+                match = pool[train_keys[pool] == hash(key)]
+                index[where] = self._pick(match if len(match) else pool, len(where), rng)
+        out = rows.take(pa.array(index, type=pa.int64()))
+        for name, value in conditions.items():  # conditions hold even when no row matched them
+            position = out.column_names.index(name)
+            out = out.set_column(position, name,
+                                 pa.array([value] * num_rows, type=rows.schema.field(name).type))
+        return out.drop_columns(list(self.context_columns))
+
+    def _get_state(self) -> ComponentState:
+        return table_to_state(self._rows)
+
+    def _set_state(self, state: ComponentState) -> None:
+        self._rows = table_from_state(state)
+
+
+@attrs.define(kw_only=True, eq=False)
+class IdentityTransformer(Transformer):
+    """Numerical column -> (value with nulls as the mean, is-null flag)."""
+
+    name: ClassVar[str] = "reference_identity"
+    handles: ClassVar[tuple[ColumnKind, ...]] = (ColumnKind.NUMERICAL,)
+    _mean: float = attrs.field(default=0.0, init=False)
+    _dtype: str = attrs.field(default="double", init=False)
+
+    def _fit(self, values: Any, column: Column, *, seed: int | None) -> None:
+        floats = _floats(values)
+        self._mean = float(np.nanmean(floats)) if np.isfinite(floats).any() else 0.0
+        self._dtype = column.dtype
+
+    def _transform(self, values: Any) -> np.ndarray:
+        floats = _floats(values)
+        missing = np.isnan(floats)
+        return np.column_stack([np.where(missing, self._mean, floats), missing.astype(float)])
+
+    def _reverse(self, encoded: np.ndarray) -> pa.Array:
+        import pyarrow as pa
+
+        t = pa.type_for_alias(self._dtype)
+        values = encoded[:, 0]
+        if pa.types.is_integer(t):
+            values = np.round(values)
+        return pa.array(values, mask=encoded[:, 1] > 0.5).cast(t)
+
+    def _output_spans(self) -> list[Span]:
+        return [Span(1, "scalar"), Span(1, "scalar")]
+
+    def _get_state(self) -> ComponentState:
+        return ComponentState(values={"mean": self._mean, "dtype": self._dtype})
+
+    def _set_state(self, state: ComponentState) -> None:
+        self._mean = float(state.values["mean"])
+        self._dtype = str(state.values["dtype"])
+
+
+def _floats(values: Any) -> np.ndarray:
+    import pyarrow as pa
+
+    arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    return np.asarray(arr.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+@attrs.define(kw_only=True, eq=False)
+class EmpiricalLinkage(LinkageModel):
+    """Children counts drawn from the observed counts, ignoring parent features."""
+
+    name: ClassVar[str] = "reference_empirical"
+    _counts: Any = attrs.field(factory=lambda: np.zeros(0, dtype=np.int64), init=False)
+
+    def _fit(self, parents: pa.Table, counts: np.ndarray, *, seed: int | None) -> None:
+        self._counts = counts.copy()
+
+    def _sample(self, parents: pa.Table, *, seed: int | None) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        if len(self._counts) == 0:
+            return np.zeros(parents.num_rows, dtype=np.int64)
+        return self._counts[rng.integers(0, len(self._counts), size=parents.num_rows)]
+
+    def _get_state(self) -> ComponentState:
+        return ComponentState(arrays={"counts": self._counts})
+
+    def _set_state(self, state: ComponentState) -> None:
+        self._counts = np.asarray(state.arrays["counts"], dtype=np.int64)

@@ -1,0 +1,493 @@
+"""CTGAN and TVAE models, their training steps, and the epoch loop they share (torch).
+
+Imported lazily by :mod:`hiveframe_ctgan.generators`. The epoch loop does what a product needs:
+validation on held-out rows with early stopping (``epochs`` is the maximum), keeping the best
+weights, an epoch callback, a progress display, checkpoints every N epochs and resuming from them
+with the random streams restored (an interrupted and resumed fit ends with the same weights as an
+uninterrupted one).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from hiveframe_ctgan import _nn
+from hiveframe_ctgan._data import CondSampler, Layout, steps_per_epoch
+from hiveframe_ctgan._progress import Progress
+from hiveframe_ctgan.errors import CheckpointError
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_NAME = "checkpoint.pt"
+CHECKPOINT_FORMAT = "hiveframe_ctgan-checkpoint"
+CHECKPOINT_FORMAT_VERSION = 1
+GEN_CHUNK = 8192
+
+
+@dataclass
+class TrainData:
+    """What the numpy side hands to the trainers (matrices already permuted and scaled)."""
+
+    x: np.ndarray
+    ctx: np.ndarray | None
+    layout: Layout
+    ctx_layout: Layout | None
+    sampler: CondSampler
+    val_ctx: np.ndarray | None = None
+    n_val: int = 0
+
+
+@dataclass
+class FitResult:
+    arrays: dict[str, np.ndarray]
+    history: list[dict[str, Any]]
+    best_epoch: int | None
+    epochs_trained: int
+    stopped_early: bool
+    resumed_from: int = 0
+    train_seconds: float = 0.0
+
+
+def _as_tensor(a: np.ndarray | None, device: torch.device) -> torch.Tensor | None:
+    if a is None:
+        return None
+    return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).to(device)
+
+
+# -- CTGAN -----------------------------------------------------------------------------------------
+class CTGANModel:
+    """The generator (and, when training, the critic and optimisers) of CTGAN."""
+
+    def __init__(self, config: Mapping[str, Any], layout: Layout, ctx_layout: Layout | None, n_cond: int,
+                 device: torch.device, *, training: bool, seed: int = 0) -> None:
+        self.config = dict(config)
+        self.layout, self.ctx_layout, self.n_cond, self.device = layout, ctx_layout, n_cond, device
+        self.seg = _nn.Segments(layout, device)
+        self.z_dim = int(config["embedding_dim"])
+        self.G = _nn.Generator(self.z_dim, ctx_layout, n_cond, config["generator_dim"], layout.width)
+        init_gen = _nn.make_generator(seed, torch.device("cpu"))
+        _nn.init_parameters(self.G, init_gen)
+        self.G.to(device)
+        self.D: _nn.Discriminator | None = None
+        if training:
+            self.D = _nn.Discriminator(layout, ctx_layout, n_cond, config["discriminator_dim"], int(config["pac"]))
+            _nn.init_parameters(self.D, init_gen)
+            self.D.to(device)
+            self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config["generator_lr"], betas=(0.5, 0.9),
+                                          weight_decay=config["generator_decay"])
+            self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config["discriminator_lr"], betas=(0.5, 0.9),
+                                          weight_decay=config["discriminator_decay"])
+
+    # -- sampling ----------------------------------------------------------------------------------
+    def sampling_module(self) -> torch.nn.Module:
+        return self.G
+
+    @torch.no_grad()
+    def generate(self, n: int, cond: np.ndarray, ctx: np.ndarray | None, gen: torch.Generator) -> np.ndarray:
+        was_training = self.G.training
+        self.G.eval()
+        out = []
+        try:
+            for start in range(0, n, GEN_CHUNK):
+                stop = min(n, start + GEN_CHUNK)
+                c = torch.from_numpy(cond[start:stop]).to(self.device)
+                x = _as_tensor(ctx[start:stop], self.device) if ctx is not None else None
+                z = torch.randn(stop - start, self.z_dim, generator=gen, device=self.device)
+                fake = _nn.ctgan_activate(self.G(z, c, x), self.seg, gen)
+                out.append(fake.cpu().numpy())
+        finally:
+            self.G.train(was_training)
+        return np.concatenate(out) if out else np.zeros((0, self.layout.width), dtype=np.float32)
+
+
+class CTGANTrainer:
+    """One CTGAN epoch: WGAN-GP with PacGAN, conditional vector and training-by-sampling."""
+
+    def __init__(self, model: CTGANModel, data: TrainData, seed: int) -> None:
+        cfg = model.config
+        self.model, self.data = model, data
+        self.device = model.device
+        self.batch = int(cfg["batch_size"])
+        self.pac = int(cfg["pac"])
+        self.d_steps = int(cfg["discriminator_steps"])
+        self.steps = steps_per_epoch(len(data.x), self.batch)
+        self.x = _as_tensor(data.x, self.device)
+        self.ctx = _as_tensor(data.ctx, self.device)
+        self.p_none = 0.5 if data.ctx is not None and data.sampler.n_columns else 0.0
+        self.rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
+        self.gen = _nn.make_generator(int(np.random.SeedSequence([seed, 2]).generate_state(1)[0]), self.device)
+        # where each global category sits: its segment (among all one-hot segments) and its column
+        seg_of, pos_of = [], []
+        for si, s in enumerate(data.layout.segments):
+            if s.discrete:
+                seg_of += [si] * s.width
+                pos_of += list(range(s.start - data.layout.n_scalar, s.start - data.layout.n_scalar + s.width))
+        self.seg_of_cat = torch.as_tensor(seg_of + [0], dtype=torch.long, device=self.device)
+        self.pos_of_cat = torch.as_tensor(pos_of + [0], dtype=torch.long, device=self.device)
+
+    def _batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        cond, rows = self.data.sampler.sample_train(self.batch, self.rng, self.p_none)
+        return (torch.from_numpy(cond).to(self.device, non_blocking=True),
+                torch.from_numpy(rows).to(self.device, non_blocking=True))
+
+    def _cond_loss(self, logits: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy between the generated logits of the conditioned column and the condition."""
+        m = self.model
+        if m.n_cond == 0:
+            return logits.new_zeros(())
+        has = cond < m.n_cond
+        c = torch.where(has, cond, torch.zeros_like(cond))
+        oh = logits[:, m.seg.n_scalar:]
+        lse = _nn.segment_logsumexp(oh, m.seg)
+        picked = oh.gather(1, self.pos_of_cat[c][:, None])[:, 0]
+        norm = lse.gather(1, self.seg_of_cat[c][:, None])[:, 0]
+        return -((picked - norm) * has).sum() / logits.shape[0]
+
+    def _penalty(self, real: torch.Tensor, fake: torch.Tensor, cond: torch.Tensor, ctx: torch.Tensor | None) -> torch.Tensor:
+        groups = real.shape[0] // self.pac
+        alpha = torch.rand(groups, 1, 1, generator=self.gen, device=self.device)
+        alpha = alpha.expand(groups, self.pac, 1).reshape(-1, 1)
+        interp = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+        out = self.model.D(interp, cond, ctx, self.gen)
+        (grad,) = torch.autograd.grad(out.sum(), interp, create_graph=True)
+        norm = grad.reshape(groups, -1).norm(2, dim=1)
+        return 10.0 * ((norm - 1.0) ** 2).mean()
+
+    def train_epoch(self) -> dict[str, float]:
+        m = self.model
+        G, D = m.G, m.D
+        assert D is not None
+        g_total = d_total = 0.0
+        for _ in range(self.steps):
+            for _ in range(self.d_steps):
+                cond, rows = self._batch()
+                real = self.x.index_select(0, rows)
+                ctx = self.ctx.index_select(0, rows) if self.ctx is not None else None
+                z = torch.randn(self.batch, m.z_dim, generator=self.gen, device=self.device)
+                with torch.no_grad():
+                    fake = _nn.ctgan_activate(G(z, cond, ctx), m.seg, self.gen)
+                both = D(torch.cat([real, fake]), torch.cat([cond, cond]),
+                         torch.cat([ctx, ctx]) if ctx is not None else None, self.gen)
+                half = both.shape[0] // 2
+                loss_d = both[half:].mean() - both[:half].mean() + self._penalty(real, fake, cond, ctx)
+                m.opt_d.zero_grad(set_to_none=True)
+                loss_d.backward()
+                m.opt_d.step()
+                d_total += float(loss_d.detach())
+            cond, rows = self._batch()
+            ctx = self.ctx.index_select(0, rows) if self.ctx is not None else None
+            z = torch.randn(self.batch, m.z_dim, generator=self.gen, device=self.device)
+            logits = G(z, cond, ctx)
+            fake = _nn.ctgan_activate(logits, m.seg, self.gen)
+            D.requires_grad_(False)  # the critic's weight gradients are not needed here
+            try:
+                loss_g = -D(fake, cond, ctx, self.gen).mean() + self._cond_loss(logits, cond)
+            finally:
+                D.requires_grad_(True)
+            m.opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            m.opt_g.step()
+            g_total += float(loss_g.detach())
+        return {"generator": g_total / self.steps, "discriminator": d_total / (self.steps * self.d_steps)}
+
+    # -- checkpoint state --------------------------------------------------------------------------
+    def full_state(self) -> dict[str, Any]:
+        m = self.model
+        assert m.D is not None
+        return {"G": m.G.state_dict(), "D": m.D.state_dict(), "opt_g": m.opt_g.state_dict(),
+                "opt_d": m.opt_d.state_dict(), **_rng_state(self.rng, self.gen)}
+
+    def load_full_state(self, state: Mapping[str, Any]) -> None:
+        m = self.model
+        assert m.D is not None
+        m.G.load_state_dict(state["G"])
+        m.D.load_state_dict(state["D"])
+        m.opt_g.load_state_dict(state["opt_g"])
+        m.opt_d.load_state_dict(state["opt_d"])
+        _load_rng_state(state, self.rng, self.gen)
+
+
+# -- TVAE ------------------------------------------------------------------------------------------
+class TVAEModel:
+    """Encoder and decoder of TVAE (conditional on context when the table has context columns)."""
+
+    def __init__(self, config: Mapping[str, Any], layout: Layout, ctx_layout: Layout | None, n_cond: int,
+                 device: torch.device, *, training: bool, seed: int = 0) -> None:
+        self.config = dict(config)
+        self.layout, self.ctx_layout, self.device = layout, ctx_layout, device
+        self.seg = _nn.Segments(layout, device)
+        self.z_dim = int(config["embedding_dim"])
+        self.decoder = _nn.Decoder(ctx_layout, config["decompress_dims"], self.z_dim, layout.width, layout.n_scalar)
+        init_gen = _nn.make_generator(seed, torch.device("cpu"))
+        _nn.init_parameters(self.decoder, init_gen)
+        self.decoder.to(device)
+        self.encoder: _nn.Encoder | None = None
+        if training:
+            self.encoder = _nn.Encoder(layout, ctx_layout, config["compress_dims"], self.z_dim)
+            _nn.init_parameters(self.encoder, init_gen)
+            self.encoder.to(device)
+            params = list(self.encoder.parameters()) + list(self.decoder.parameters())
+            self.opt = torch.optim.Adam(params, lr=config["learning_rate"], weight_decay=config["l2scale"])
+
+    def sampling_module(self) -> torch.nn.Module:
+        return self.decoder
+
+    @torch.no_grad()
+    def generate(self, n: int, cond: np.ndarray, ctx: np.ndarray | None, gen: torch.Generator) -> np.ndarray:
+        out = []
+        k = self.seg.n_scalar
+        sigma = self.decoder.sigma.detach()
+        for start in range(0, n, GEN_CHUNK):
+            stop = min(n, start + GEN_CHUNK)
+            x = _as_tensor(ctx[start:stop], self.device) if ctx is not None else None
+            z = torch.randn(stop - start, self.z_dim, generator=gen, device=self.device)
+            raw = self.decoder(z, x)
+            parts = []
+            if k:  # alpha ~ N(tanh(.), sigma), the decoder's own likelihood
+                noise = torch.randn(stop - start, k, generator=gen, device=self.device)
+                parts.append((torch.tanh(raw[:, :k]) + sigma * noise).clamp_(-1.0, 1.0))
+            if self.seg.n_seg:  # categories ~ softmax(.), drawn with the Gumbel-max trick
+                oh = raw[:, k:]
+                parts.append(_nn.hard_segments(oh + _nn.gumbel(oh.shape, gen, self.device), self.seg.onehot_only()))
+            out.append(torch.cat(parts, dim=1).cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, self.layout.width), dtype=np.float32)
+
+
+class TVAETrainer:
+    """One TVAE epoch: ELBO with a Gaussian likelihood for scalars (learned sigma) and softmax for spans."""
+
+    def __init__(self, model: TVAEModel, data: TrainData, seed: int) -> None:
+        cfg = model.config
+        self.model, self.data, self.device = model, data, model.device
+        self.batch = int(cfg["batch_size"])
+        self.loss_factor = float(cfg["loss_factor"])
+        self.x = _as_tensor(data.x, self.device)
+        self.ctx = _as_tensor(data.ctx, self.device)
+        self.rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
+        self.gen = _nn.make_generator(int(np.random.SeedSequence([seed, 2]).generate_state(1)[0]), self.device)
+        self.oh_seg = model.seg.onehot_only()
+
+    def train_epoch(self) -> dict[str, float]:
+        m = self.model
+        assert m.encoder is not None
+        n = self.x.shape[0]
+        k = m.seg.n_scalar
+        order = torch.randperm(n, generator=self.gen, device=self.device)
+        total = rec_total = kl_total = 0.0
+        batches = 0
+        for start in range(0, n, self.batch):
+            idx = order[start : start + self.batch]
+            x = self.x.index_select(0, idx)
+            ctx = self.ctx.index_select(0, idx) if self.ctx is not None else None
+            mu, logvar = m.encoder(x, ctx)
+            std = torch.exp(0.5 * logvar)
+            z = mu + std * torch.randn(std.shape, generator=self.gen, device=self.device)
+            raw = m.decoder(z, ctx)
+            rec = raw.new_zeros(())
+            if k:
+                sigma = m.decoder.sigma
+                rec = rec + (((x[:, :k] - torch.tanh(raw[:, :k])) ** 2) / (2 * sigma ** 2)).sum() \
+                    + torch.log(sigma).sum() * x.shape[0]
+            if m.seg.n_seg:
+                oh = raw[:, k:]
+                rec = rec + _nn.segment_logsumexp(oh, self.oh_seg).sum() - (x[:, k:] * oh).sum()
+            kl = -0.5 * (1 + logvar - mu ** 2 - logvar.exp()).sum()
+            loss = (self.loss_factor * rec + kl) / x.shape[0]
+            m.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            m.opt.step()
+            with torch.no_grad():
+                m.decoder.sigma.clamp_(0.01, 1.0)
+            total += float(loss.detach())
+            rec_total += float(rec.detach()) / x.shape[0]
+            kl_total += float(kl.detach()) / x.shape[0]
+            batches += 1
+        b = max(1, batches)
+        return {"loss": total / b, "reconstruction": rec_total / b, "kl": kl_total / b}
+
+    def full_state(self) -> dict[str, Any]:
+        m = self.model
+        assert m.encoder is not None
+        return {"encoder": m.encoder.state_dict(), "decoder": m.decoder.state_dict(), "opt": m.opt.state_dict(),
+                **_rng_state(self.rng, self.gen)}
+
+    def load_full_state(self, state: Mapping[str, Any]) -> None:
+        m = self.model
+        assert m.encoder is not None
+        m.encoder.load_state_dict(state["encoder"])
+        m.decoder.load_state_dict(state["decoder"])
+        m.opt.load_state_dict(state["opt"])
+        _load_rng_state(state, self.rng, self.gen)
+
+
+MODELS: dict[str, tuple[type, type]] = {"ctgan": (CTGANModel, CTGANTrainer), "tvae": (TVAEModel, TVAETrainer)}
+
+
+def _rng_state(rng: np.random.Generator, gen: torch.Generator) -> dict[str, Any]:
+    return {"numpy_rng": json.dumps(rng.bit_generator.state), "torch_rng": gen.get_state(),
+            "torch_rng_device": gen.device.type}
+
+
+def _load_rng_state(state: Mapping[str, Any], rng: np.random.Generator, gen: torch.Generator) -> None:
+    rng.bit_generator.state = json.loads(state["numpy_rng"])
+    if state.get("torch_rng_device") == gen.device.type:
+        gen.set_state(state["torch_rng"].cpu())
+    else:  # a checkpoint made on another kind of device: its stream cannot continue here
+        log.info("checkpoint was written on %s; reseeding the %s random stream", state.get("torch_rng_device"),
+                 gen.device.type)
+        gen.manual_seed(int(rng.integers(2**62)))
+
+
+# -- checkpoints -----------------------------------------------------------------------------------
+@dataclass
+class CheckpointStore:
+    """``checkpoint.pt`` in a table's work folder, written atomically and read with ``weights_only``."""
+
+    directory: Path
+    model: str
+    version: str
+    fingerprint: str
+    device: torch.device
+    path: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.directory) / CHECKPOINT_NAME
+
+    def load(self) -> dict[str, Any] | None:
+        if not self.path.is_file():
+            return None
+        hint = f"delete {str(self.path)!r} (or give another work folder) to train from scratch"
+        try:
+            ck = torch.load(self.path, map_location=self.device, weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - any failure to read means we cannot trust it
+            raise CheckpointError(f"checkpoint {str(self.path)!r} cannot be read: {type(exc).__name__}: {exc}",
+                                  hint=hint) from None
+        if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
+            raise CheckpointError(f"{str(self.path)!r} is not a hiveframe_ctgan training checkpoint", hint=hint)
+        if ck.get("model") != self.model:
+            raise CheckpointError(
+                f"checkpoint {str(self.path)!r} was written by model {ck.get('model')!r}, not {self.model!r}",
+                hint=hint)
+        if ck.get("format_version") != CHECKPOINT_FORMAT_VERSION or ck.get("version") != self.version:
+            raise CheckpointError(
+                f"checkpoint {str(self.path)!r} was written by hiveframe_ctgan {ck.get('version')} "
+                f"(checkpoint format {ck.get('format_version')}); this is {self.version} "
+                f"(format {CHECKPOINT_FORMAT_VERSION})", hint=hint)
+        if ck.get("fingerprint") != self.fingerprint:
+            import warnings
+
+            warnings.warn(f"checkpoint {str(self.path)!r} belongs to other data or other model parameters; "
+                          "training from scratch and overwriting it", UserWarning, stacklevel=2)
+            return None
+        return ck
+
+    def save(self, payload: Mapping[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        full = {"format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_FORMAT_VERSION, "model": self.model,
+                "version": self.version, "fingerprint": self.fingerprint, **payload}
+        tmp = self.path.with_name(f".{CHECKPOINT_NAME}.{os.getpid()}.tmp")
+        torch.save(full, tmp)
+        os.replace(tmp, self.path)
+
+
+# -- the epoch loop --------------------------------------------------------------------------------
+def _clone_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def train(kind: str, config: Mapping[str, Any], data: TrainData, *, seed: int, device: torch.device, epochs: int,
+          patience: int | None, score: Callable[[np.ndarray], float] | None, val_seed: int,
+          callback: Callable[[Mapping[str, Any]], None] | None, table_name: str,
+          store: CheckpointStore | None, checkpoint_every: int | None, verbose: bool,
+          max_seconds: float | None) -> FitResult:
+    """Train a model; return the weights used for sampling (the best ones under validation)."""
+    model_cls, trainer_cls = MODELS[kind]
+    model = model_cls(config, data.layout, data.ctx_layout, data.sampler.n_cats, device, training=True, seed=seed)
+    trainer = trainer_cls(model, data, seed)
+    sampling = model.sampling_module()
+
+    start_epoch, history = 0, []
+    best_score, best_epoch, best_state = -math.inf, None, None
+    if store is not None:
+        ck = store.load()
+        if ck is not None:
+            trainer.load_full_state(ck["trainer"])
+            start_epoch = int(ck["epoch"])
+            history = list(ck["history"])
+            if ck.get("best_state") is not None:
+                best_score, best_epoch, best_state = float(ck["best_score"]), int(ck["best_epoch"]), ck["best_state"]
+            log.info("%s %s: resuming from the checkpoint of epoch %d", kind, table_name, start_epoch)
+
+    def validate() -> float | None:
+        if score is None or data.n_val == 0:
+            return None
+        gen = _nn.make_generator(val_seed, device)
+        vrng = np.random.default_rng(val_seed)
+        cond = (np.full(data.n_val, data.sampler.n_cats, dtype=np.int64) if data.ctx is not None
+                else data.sampler.sample_original(data.n_val, vrng))
+        return float(score(model.generate(data.n_val, cond, data.val_ctx, gen)))
+
+    stopped = False
+    if start_epoch and history and history[-1].get("stop"):
+        stopped = True  # the checkpointed run had already stopped early
+    progress = Progress(epochs, f"{kind} {table_name}", enabled=verbose)
+    t0 = time.perf_counter()
+    epoch = start_epoch
+    try:
+        while not stopped and epoch < epochs:
+            epoch += 1
+            e0 = time.perf_counter()
+            losses = trainer.train_epoch()
+            value = validate()
+            if value is not None and value > best_score:
+                best_score, best_epoch, best_state = value, epoch, _clone_state(sampling)
+            stop = bool(patience and value is not None and best_epoch is not None and epoch - best_epoch >= patience)
+            elapsed = time.perf_counter() - t0
+            out_of_time = bool(max_seconds is not None and elapsed >= max_seconds)
+            record = {"epoch": epoch, "losses": losses, "validation": value, "seconds": time.perf_counter() - e0,
+                      "stop": stop or out_of_time}
+            history.append(record)
+            last = stop or out_of_time or epoch == epochs
+            if store is not None and checkpoint_every and (epoch % checkpoint_every == 0 or last):
+                store.save({"epoch": epoch, "history": history, "trainer": trainer.full_state(),
+                            "best_score": best_score if best_state is not None else None,
+                            "best_epoch": best_epoch, "best_state": best_state})
+            shown = f"{' '.join(f'{k}={v:.3f}' for k, v in losses.items())}"
+            if value is not None:
+                shown += f" val={value:.3f}"
+            progress.update(epoch, shown)
+            if callback is not None:
+                callback({"table": table_name, "model": kind, "epoch": epoch, "epochs": epochs, "losses": dict(losses),
+                          "validation": value, "best_epoch": best_epoch, "elapsed": elapsed,
+                          "epoch_seconds": record["seconds"]})
+            if stop:
+                log.info("%s %s: early stop at epoch %d (best %d, score %.4f)", kind, table_name, epoch, best_epoch,
+                         best_score)
+            stopped = stop or out_of_time
+    finally:
+        progress.close()
+    if best_state is not None:
+        sampling.load_state_dict(best_state)
+    return FitResult(_nn.state_to_numpy(sampling), history, best_epoch, epoch, stopped, start_epoch,
+                     time.perf_counter() - t0)
+
+
+def load_model(kind: str, config: Mapping[str, Any], layout: Layout, ctx_layout: Layout | None, n_cond: int,
+               arrays: Mapping[str, np.ndarray], device: torch.device):
+    """A sampling-only model from persisted arrays (no torch.load: the arrays are plain numpy)."""
+    model_cls, _ = MODELS[kind]
+    model = model_cls(config, layout, ctx_layout, n_cond, device, training=False)
+    module = model.sampling_module()
+    module.load_state_dict({k: v.to(device) for k, v in _nn.numpy_to_state(dict(arrays)).items()})
+    return model

@@ -1,0 +1,518 @@
+"""CTGAN and TVAE table generators (Xu et al. 2019), registered as ``ctgan`` and ``tvae``.
+
+This module imports no torch: the component classes are cheap to register and list. Training and
+sampling import :mod:`hiveframe_ctgan._train` (torch) inside ``_fit``/``_sample``.
+
+Encoding. Numbers and datetimes use the VGM transformer (mode-specific normalisation); categories,
+booleans and anything else use the builtin ``onehot`` transformer (null is one more category). A
+one-hot block wider than ``embedding_threshold`` is *embedded*: the critic, the TVAE encoder and the
+context inputs see it through a learned embedding (``min(50, 1.6 K^0.56)`` wide), while generators
+still output a softmax over all K categories, so every category can be generated and the conditional
+vector keeps one slot per category. Keys never reach a generator (the engine strips them).
+
+Context. Context columns (parent attributes) are encoded separately and given to the generator (and
+the critic, and the TVAE encoder and decoder) as extra inputs; at sampling time each row gets its
+context row. With context, CTGAN trains half of each batch without a conditional vector (real rows
+drawn uniformly) and samples that way, so generated rows follow P(row | context) rather than the
+log-frequency-balanced conditional used to cover rare categories.
+
+Validation. A fraction of the rows (``validation_fraction``) is held out; after every epoch the model
+generates as many rows (with fixed noise) and scores them against the held-out rows with a cheap
+fidelity score (column shapes and pair trends, see :class:`hiveframe_ctgan._data.FidelityScorer`).
+Training stops after ``patience`` epochs without improvement (``epochs`` is the maximum) and the best
+weights are kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import attrs
+import numpy as np
+
+from hiveframe.components.base import ComponentState
+from hiveframe.components.encoding import TableEncoder
+from hiveframe.components.generators import TableGenerator, TrainingCallback
+from hiveframe.errors import ConfigError, DataError, NotFittedError, PersistenceError, Problem
+from hiveframe.metadata.model import ColumnKind
+from hiveframe_ctgan import __version__
+from hiveframe_ctgan._data import CONTINUOUS_KINDS, CondSampler, FidelityScorer, Layout, build_layout, discrete_codes
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from hiveframe.components.transformers import Transformer
+    from hiveframe.metadata import Column, Table
+
+log = logging.getLogger(__name__)
+
+STATE_FORMAT = 1
+#: parameters that do not change what is learnt (a checkpoint stays valid when they change)
+_RUN_PARAMS = {"epochs", "patience", "checkpoint_every", "verbose", "device", "max_seconds", "max_tries",
+               "transformers"}
+_MIN_VALIDATION_ROWS = 100
+
+
+def _dims(value: Any) -> tuple[int, ...]:
+    return tuple(int(v) for v in value)
+
+
+def _device_ok(device: str) -> bool:
+    return device in ("auto", "cpu", "cuda") or device.startswith("cuda:")
+
+
+@attrs.define(kw_only=True, eq=False)
+class NeuralTableGenerator(TableGenerator):
+    """What CTGAN and TVAE share: encoding, validation, early stopping, checkpoints, sampling."""
+
+    requires: ClassVar[tuple[str, ...]] = ("torch",)
+    extra: ClassVar[str | None] = "ctgan"
+    model_kind: ClassVar[str] = ""
+
+    epochs: int = 300
+    batch_size: int = 500
+    embedding_dim: int = 128
+    embedding_threshold: int = 50
+    #: epochs without a better validation score before stopping; None trains all ``epochs``
+    patience: int | None = 30
+    #: share of rows held out for the validation score; 0 disables validation and early stopping
+    validation_fraction: float = 0.1
+    #: write a checkpoint every N epochs when the engine gives a work folder (None: never)
+    checkpoint_every: int | None = 10
+    #: stop training after this many seconds (checked after each epoch)
+    max_seconds: float | None = None
+    device: str = "auto"
+    verbose: bool = False
+    #: rounds of rejection sampling for ``conditions`` before giving up
+    max_tries: int = 20
+
+    _encoder: TableEncoder | None = attrs.field(default=None, init=False)
+    _ctx_encoder: TableEncoder | None = attrs.field(default=None, init=False)
+    _layout: Layout | None = attrs.field(default=None, init=False)
+    _ctx_layout: Layout | None = attrs.field(default=None, init=False)
+    _counts: list[np.ndarray] = attrs.field(factory=list, init=False)
+    _config: dict[str, Any] = attrs.field(factory=dict, init=False)
+    _arrays: dict[str, np.ndarray] = attrs.field(factory=dict, init=False)
+    _fit_info: dict[str, Any] = attrs.field(factory=dict, init=False)
+    _model: Any = attrs.field(default=None, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        problems = self._parameter_problems()
+        if problems:
+            raise ConfigError(f"{self.name}: " + "; ".join(problems))
+
+    # -- parameters --------------------------------------------------------------------------------
+    def _parameter_problems(self) -> list[str]:
+        out = []
+        if not isinstance(self.embedding_threshold, int) or self.embedding_threshold < 2:
+            out.append(f"embedding_threshold must be an integer of at least 2, got {self.embedding_threshold!r} "
+                       "(it is the number of categories above which a column is embedded)")
+        for name in ("epochs", "batch_size", "embedding_dim", "max_tries"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                out.append(f"{name} must be a positive integer, got {value!r}")
+        if self.patience is not None and (not isinstance(self.patience, int) or self.patience < 1):
+            out.append(f"patience must be a positive integer or None, got {self.patience!r}")
+        if self.checkpoint_every is not None and (not isinstance(self.checkpoint_every, int) or self.checkpoint_every < 1):
+            out.append(f"checkpoint_every must be a positive integer or None, got {self.checkpoint_every!r}")
+        if not 0 <= float(self.validation_fraction) < 0.5:
+            out.append(f"validation_fraction must be in [0, 0.5), got {self.validation_fraction!r}")
+        if self.max_seconds is not None and self.max_seconds <= 0:
+            out.append(f"max_seconds must be positive or None, got {self.max_seconds!r}")
+        if not isinstance(self.device, str) or not _device_ok(self.device):
+            out.append(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
+        return out
+
+    def _model_config(self, batch_size: int) -> dict[str, Any]:
+        """The JSON config the torch model is built from (subclasses add their own)."""
+        return {"embedding_dim": self.embedding_dim, "batch_size": batch_size}
+
+    def _effective_batch_size(self) -> int:
+        return self.batch_size
+
+    # -- encoding ----------------------------------------------------------------------------------
+    def _default_transformer(self, column: Column) -> Transformer:
+        from hiveframe.builtin.transformers import OneHotTransformer
+        from hiveframe_ctgan.transformers import VGMTransformer
+
+        if column.kind in CONTINUOUS_KINDS:
+            return VGMTransformer()
+        return OneHotTransformer()
+
+    def _encode_context(self, data: pa.Table) -> np.ndarray | None:
+        """Context rows as a permuted matrix; a category the fit never saw becomes an all-zero block."""
+        enc, layout = self._ctx_encoder, self._ctx_layout
+        if enc is None or layout is None or not enc.columns:
+            return None
+        blocks = []
+        for column, t in zip(enc.columns, enc.transformers):
+            values = data.column(column.name)
+            block = t.transform_or_nan(values) if hasattr(t, "transform_or_nan") else t.transform(values)
+            blocks.append(np.nan_to_num(np.asarray(block, dtype=np.float64).reshape(len(values), -1)))
+        return layout.forward(np.concatenate(blocks, axis=1))
+
+    def _decode(self, matrix: np.ndarray) -> dict[str, pa.Array]:
+        assert self._encoder is not None and self._layout is not None
+        return self._encoder.reverse(self._layout.backward(matrix))
+
+    # -- fit ---------------------------------------------------------------------------------------
+    def _fit(self, data: pa.Table, table: Table, *, context_columns: tuple[str, ...], seed: int | None,
+             callback: TrainingCallback | None, workdir: Path | None) -> None:
+        from hiveframe_ctgan import _train
+
+        if data.num_rows == 0:
+            raise DataError([Problem("the table has no rows to learn from", table=table.name)])
+        seed = int(seed) if seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
+        batch = self._effective_batch_size()
+        model_cols = [c for c in table.columns if c.name not in context_columns]
+        ctx_cols = [table.column(c) for c in context_columns]
+        if not model_cols:
+            raise DataError([Problem("no columns left to model (every column is a context column)", table=table.name)])
+
+        self._encoder = TableEncoder(self._default_transformer, overrides=self.transformers)
+        self._encoder.fit(data, model_cols, seed=seed)
+        encoded = self._encoder.transform(data)
+        self._layout = build_layout(self._encoder, encoded, self.embedding_threshold)
+        x = self._layout.forward(encoded)
+        ctx = None
+        self._ctx_encoder, self._ctx_layout = None, None
+        if ctx_cols:
+            self._ctx_encoder = TableEncoder(self._default_transformer, overrides=self.transformers)
+            self._ctx_encoder.fit(data, ctx_cols, seed=seed + 7919)
+            ctx_encoded = self._ctx_encoder.transform(data)
+            self._ctx_layout = build_layout(self._ctx_encoder, ctx_encoded, self.embedding_threshold)
+            ctx = self._ctx_layout.forward(ctx_encoded)
+
+        n = data.num_rows
+        rng = np.random.default_rng(np.random.SeedSequence([seed, 11]))
+        n_val = int(n * float(self.validation_fraction))
+        if 0 < n_val < _MIN_VALIDATION_ROWS or n - n_val < _MIN_VALIDATION_ROWS:
+            if n_val:
+                log.info("%s %s: %d rows are too few to hold out a validation set; early stopping is off",
+                         self.name, table.name, n)
+            n_val = 0
+        order = rng.permutation(n) if n_val else np.arange(n)
+        val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
+        x_train = x[train_idx]
+        segments = self._layout.discrete_segments
+        codes = discrete_codes(x_train, segments)
+        self._counts = [np.bincount(c, minlength=s.width).astype(np.int64) for c, s in zip(codes, segments)]
+        sampler = CondSampler(self._counts, codes)
+        scorer = None
+        if n_val:
+            scorer = FidelityScorer(data.take(val_idx), model_cols, seed=seed)
+        train_data = _train.TrainData(
+            x=x_train, ctx=ctx[train_idx] if ctx is not None else None, layout=self._layout,
+            ctx_layout=self._ctx_layout, sampler=sampler,
+            val_ctx=ctx[val_idx] if ctx is not None and n_val else None, n_val=n_val)
+        if n < batch:
+            log.info("%s %s: %d rows, fewer than one batch of %d; batches are drawn with replacement",
+                     self.name, table.name, n, batch)
+
+        self._config = self._model_config(batch)
+        device = _train_device(self.device)
+        store = None
+        if workdir is not None and self.checkpoint_every:
+            store = _train.CheckpointStore(Path(workdir), self.model_kind, __version__,
+                                           self._fingerprint(seed, x, ctx, table), device)
+
+        def score(matrix: np.ndarray) -> float:
+            assert scorer is not None
+            return scorer.score(self._decode(matrix))
+
+        result = _train.train(
+            self.model_kind, self._config, train_data, seed=seed, device=device, epochs=self.epochs,
+            patience=self.patience, score=score if scorer is not None else None, val_seed=seed + 104729,
+            callback=callback, table_name=table.name, store=store, checkpoint_every=self.checkpoint_every,
+            verbose=self.verbose, max_seconds=self.max_seconds)
+        self._arrays = result.arrays
+        self._model = None
+        self._fit_info = {
+            "epochs_trained": result.epochs_trained, "best_epoch": result.best_epoch,
+            "stopped_early": result.stopped_early, "resumed_from": result.resumed_from,
+            "train_rows": int(len(train_idx)), "validation_rows": int(n_val), "seed": seed,
+            "history": [{"epoch": h["epoch"], "validation": h["validation"],
+                         **{k: round(float(v), 6) for k, v in h["losses"].items()}} for h in result.history],
+        }
+
+    def _fingerprint(self, seed: int, x: np.ndarray, ctx: np.ndarray | None, table: Table) -> str:
+        """What a checkpoint must match to be resumed: parameters that shape learning, seed and data."""
+        params = {k: v for k, v in self.get_params().items() if k not in _RUN_PARAMS}
+        digest = hashlib.sha256(json.dumps({"params": params, "seed": seed, "table": table.to_dict(),
+                                            "config": self._config}, sort_keys=True, default=str).encode())
+        digest.update(np.ascontiguousarray(x).tobytes())
+        if ctx is not None:
+            digest.update(np.ascontiguousarray(ctx).tobytes())
+        return digest.hexdigest()
+
+    @property
+    def fit_info(self) -> dict[str, Any]:
+        """Epochs trained, best epoch, whether training stopped early, and per-epoch losses."""
+        return dict(self._fit_info)
+
+    # -- sample ------------------------------------------------------------------------------------
+    def _torch_model(self):
+        if self._model is None:
+            from hiveframe_ctgan import _train
+
+            if not self._arrays or self._layout is None:
+                raise NotFittedError(f"generator {self.name!r} has no trained weights")
+            n_cond = int(sum(len(c) for c in self._counts))
+            self._model = _train.load_model(self.model_kind, self._config, self._layout, self._ctx_layout, n_cond,
+                                            self._arrays, _train_device(self.device))
+        return self._model
+
+    def _sample(self, num_rows: int, *, context: pa.Table | None, conditions: dict[str, Any],
+                seed: int | None) -> pa.Table:
+        from hiveframe_ctgan import _nn
+
+        table = self.fitted_table
+        model = self._torch_model()
+        seed = int(seed) if seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
+        rng = np.random.default_rng(np.random.SeedSequence([seed, 21]))
+        gen = _nn.make_generator(int(np.random.SeedSequence([seed, 22]).generate_state(1)[0]), model.device)
+        ctx = self._encode_context(context) if context is not None else None
+        sampler = CondSampler(self._counts)
+        if conditions:
+            matrix, fixed = self._sample_conditional(model, num_rows, ctx, conditions, sampler, rng, gen)
+        else:
+            cond = (np.full(num_rows, sampler.n_cats, dtype=np.int64) if ctx is not None
+                    else sampler.sample_original(num_rows, rng))
+            matrix, fixed = model.generate(num_rows, cond, ctx, gen), {}
+        columns = self._decode(matrix)
+        columns.update(fixed)
+        return _to_table(columns, [c for c in table.columns if c.name not in self._context_columns])
+
+    def _sample_conditional(self, model, n: int, ctx: np.ndarray | None, conditions: Mapping[str, Any],
+                            sampler: CondSampler, rng: np.random.Generator, gen) -> tuple[np.ndarray, dict]:
+        """Rows that satisfy ``conditions``: the conditional vector for one discrete column (CTGAN),
+        then rejection sampling, in rounds, for every condition."""
+        import pyarrow as pa
+
+        assert self._encoder is not None and self._layout is not None
+        table = self.fitted_table
+        by_column = {c.name: (i, t) for i, (c, t) in enumerate(zip(self._encoder.columns, self._encoder.transformers))}
+        seg_of_column = {s.column: s for s in self._layout.discrete_segments}
+        discrete: list[tuple[str, Any, int, int]] = []  # column, segment start, index, global id
+        others: list[tuple[str, Any]] = []
+        problems = []
+        offsets = np.concatenate([[0], np.cumsum([s.width for s in self._layout.discrete_segments])])
+        seg_rank = {s.column: r for r, s in enumerate(self._layout.discrete_segments)}
+        for name, value in conditions.items():
+            i, transformer = by_column[name]
+            seg = seg_of_column.get(i)
+            if seg is None:
+                others.append((name, value))
+                continue
+            try:
+                onehot = transformer.transform(pa.array([value]))
+            except DataError as exc:
+                first = exc.problems[0]
+                problems.append(Problem(f"condition {name}={value!r} cannot be met: {first.message}",
+                                        table=table.name, column=name, hint=first.hint))
+                continue
+            k = int(np.asarray(onehot)[0].argmax())
+            r = seg_rank[i]
+            discrete.append((name, seg, k, int(offsets[r] + k)))
+        DataError.raise_if_any(problems)
+
+        if discrete and self.model_kind == "ctgan":
+            # the rarest conditioned category goes into the conditional vector
+            name, seg, k, gid = min(discrete, key=lambda d: self._counts[seg_rank[d[1].column]][d[2]])
+            cond_id = gid
+        else:
+            cond_id = None
+
+        def accept(m: np.ndarray) -> np.ndarray:
+            ok = np.ones(len(m), dtype=bool)
+            for _, seg, k, _ in discrete:
+                ok &= m[:, seg.start : seg.start + seg.width].argmax(axis=1) == k
+            if others and ok.any():
+                cols = self._decode(m)
+                for name, value in others:
+                    ok &= _equals(cols[name], value)
+            return ok
+
+        out = np.zeros((n, self._layout.width), dtype=np.float32)
+        pending = np.arange(n)
+        rate = 1.0
+        generated = 0
+        for _ in range(self.max_tries):
+            if not len(pending):
+                break
+            reps = int(min(64, max(1, math.ceil(1.2 / max(rate, 1e-6)))))
+            slots = np.repeat(pending, reps)[: max(len(pending), 500_000)]
+            cond = (np.full(len(slots), cond_id, dtype=np.int64) if cond_id is not None else
+                    np.full(len(slots), sampler.n_cats, dtype=np.int64) if ctx is not None
+                    else sampler.sample_original(len(slots), rng))
+            m = model.generate(len(slots), cond, ctx[slots] if ctx is not None else None, gen)
+            ok = accept(m)
+            generated += len(slots)
+            rate = max(float(ok.mean()), 1e-6)
+            hit_slots, first = np.unique(slots[ok], return_index=True)
+            out[hit_slots] = m[np.flatnonzero(ok)[first]]
+            pending = np.setdiff1d(pending, hit_slots, assume_unique=True)
+        if len(pending):
+            shown = ", ".join(f"{k}={v!r}" for k, v in conditions.items())
+            raise ConfigError(
+                f"table {table.name!r}: could generate only {n - len(pending)} of {n} rows with {shown} "
+                f"after {generated} tries (about {rate:.2%} of generated rows match)",
+                hint="the model rarely produces these values: condition on categorical columns, on fewer "
+                "columns, on values that occur in the data, or raise max_tries")
+        return out, {}
+
+    # -- state -------------------------------------------------------------------------------------
+    def _get_state(self) -> ComponentState:
+        if self._encoder is None or self._layout is None:
+            raise NotFittedError(f"generator {self.name!r} used before fit()")
+        state = ComponentState(values={
+            "format": STATE_FORMAT, "model": self.model_kind, "version": __version__, "config": self._config,
+            "layout": self._layout.to_json(),
+            "ctx_layout": self._ctx_layout.to_json() if self._ctx_layout is not None else None,
+            "n_counts": len(self._counts), "fit": self._fit_info,
+        })
+        state.put_child("encoder", self._encoder.get_state())
+        if self._ctx_encoder is not None:
+            state.put_child("ctx_encoder", self._ctx_encoder.get_state())
+        for i, c in enumerate(self._counts):
+            state.arrays[f"counts/{i}"] = np.asarray(c, dtype=np.int64)
+        for k, v in self._arrays.items():
+            state.arrays[f"net/{k}"] = v
+        return state
+
+    def _set_state(self, state: ComponentState) -> None:
+        v = state.values
+        if v.get("model") != self.model_kind or int(v.get("format", -1)) != STATE_FORMAT:
+            raise PersistenceError(f"saved state is for model {v.get('model')!r} (format {v.get('format')}), "
+                                   f"not {self.model_kind!r} (format {STATE_FORMAT})", hint="refit the model")
+        table = self.fitted_table
+        columns = list(table.columns)
+        self._config = dict(v["config"])
+        self._layout = Layout.from_json(v["layout"])
+        self._ctx_layout = Layout.from_json(v["ctx_layout"]) if v.get("ctx_layout") else None
+        self._encoder = TableEncoder(self._default_transformer, overrides=self.transformers)
+        self._encoder.set_state(state.child("encoder"), columns)
+        self._ctx_encoder = None
+        if self._ctx_layout is not None:
+            self._ctx_encoder = TableEncoder(self._default_transformer, overrides=self.transformers)
+            self._ctx_encoder.set_state(state.child("ctx_encoder"), columns)
+        self._counts = [np.asarray(state.arrays[f"counts/{i}"], dtype=np.int64) for i in range(int(v["n_counts"]))]
+        self._arrays = {k[4:]: a for k, a in state.arrays.items() if k.startswith("net/")}
+        self._fit_info = dict(v.get("fit") or {})
+        self._model = None
+
+
+def _train_device(device: str):
+    from hiveframe_ctgan._nn import resolve_device
+
+    return resolve_device(device)
+
+
+def _equals(values: pa.Array, target: Any) -> np.ndarray:
+    """Row-wise ``values == target`` (null matches null), in the values' own type."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if target is None:
+        return np.asarray(pc.is_null(values).to_numpy(zero_copy_only=False), dtype=bool)
+    try:
+        scalar = pa.array([target]).cast(values.type)[0]
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return np.zeros(len(values), dtype=bool)
+    eq = pc.equal(values, scalar).fill_null(False)
+    return np.asarray(eq.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _to_table(columns: Mapping[str, pa.Array], order: Sequence[Column]) -> pa.Table:
+    """The generated columns in metadata order, cast to their metadata types where they differ."""
+    import pyarrow as pa
+
+    from hiveframe.builtin.transformers import arrow_type
+
+    arrays, names = [], []
+    for column in order:
+        arr = columns[column.name]
+        try:
+            target = arrow_type(column.dtype)
+            if arr.type != target and not pa.types.is_null(target):
+                arr = arr.cast(target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, ValueError, KeyError):
+            log.debug("column %s: kept type %s (metadata says %s)", column.name, arr.type, column.dtype)
+        arrays.append(arr)
+        names.append(column.name)
+    return pa.table(arrays, names=names)
+
+
+@attrs.define(kw_only=True, eq=False)
+class CTGANGenerator(NeuralTableGenerator):
+    """Conditional tabular GAN: WGAN-GP critic with PacGAN, conditional vector, training-by-sampling.
+
+    ``batch_size`` must be a multiple of ``pac``; otherwise it is raised to the next multiple with a
+    warning. Defaults follow the paper and the reference implementation.
+    """
+
+    name: ClassVar[str] = "ctgan"
+    model_kind: ClassVar[str] = "ctgan"
+
+    generator_dim: tuple[int, ...] = attrs.field(default=(256, 256), converter=_dims)
+    discriminator_dim: tuple[int, ...] = attrs.field(default=(256, 256), converter=_dims)
+    generator_lr: float = 2e-4
+    generator_decay: float = 1e-6
+    discriminator_lr: float = 2e-4
+    discriminator_decay: float = 1e-6
+    discriminator_steps: int = 1
+    pac: int = 10
+
+    def _parameter_problems(self) -> list[str]:
+        out = super()._parameter_problems()
+        if not isinstance(self.pac, int) or self.pac < 1:
+            out.append(f"pac must be a positive integer, got {self.pac!r}")
+        if not isinstance(self.discriminator_steps, int) or self.discriminator_steps < 1:
+            out.append(f"discriminator_steps must be a positive integer, got {self.discriminator_steps!r}")
+        if not self.discriminator_dim:
+            out.append("discriminator_dim needs at least one layer")
+        return out
+
+    def _effective_batch_size(self) -> int:
+        if self.batch_size % self.pac:
+            fixed = self.pac * math.ceil(self.batch_size / self.pac)
+            warnings.warn(f"ctgan: batch_size={self.batch_size} is not a multiple of pac={self.pac}; "
+                          f"using batch_size={fixed}", UserWarning, stacklevel=2)
+            return fixed
+        return self.batch_size
+
+    def _model_config(self, batch_size: int) -> dict[str, Any]:
+        return {**super()._model_config(batch_size), "generator_dim": list(self.generator_dim),
+                "discriminator_dim": list(self.discriminator_dim), "generator_lr": self.generator_lr,
+                "generator_decay": self.generator_decay, "discriminator_lr": self.discriminator_lr,
+                "discriminator_decay": self.discriminator_decay, "discriminator_steps": self.discriminator_steps,
+                "pac": self.pac}
+
+
+@attrs.define(kw_only=True, eq=False)
+class TVAEGenerator(NeuralTableGenerator):
+    """Tabular VAE: Gaussian scalars with learned sigmas, softmax spans; a conditional VAE on context."""
+
+    name: ClassVar[str] = "tvae"
+    model_kind: ClassVar[str] = "tvae"
+
+    compress_dims: tuple[int, ...] = attrs.field(default=(128, 128), converter=_dims)
+    decompress_dims: tuple[int, ...] = attrs.field(default=(128, 128), converter=_dims)
+    learning_rate: float = 1e-3
+    l2scale: float = 1e-5
+    loss_factor: float = 2.0
+
+    def _model_config(self, batch_size: int) -> dict[str, Any]:
+        return {**super()._model_config(batch_size), "compress_dims": list(self.compress_dims),
+                "decompress_dims": list(self.decompress_dims), "learning_rate": self.learning_rate,
+                "l2scale": self.l2scale, "loss_factor": self.loss_factor}
+
+
+GENERATORS: list[type[TableGenerator]] = [CTGANGenerator, TVAEGenerator]

@@ -1,0 +1,171 @@
+"""The polars reader and writer components. polars is imported inside methods only.
+
+Every table goes through the same shared steps as the builtin readers (null markers, type
+inference, canonical Arrow types in :mod:`hiveframe.builtin.io_arrow`), so reading a folder with
+``polars_folder`` gives the same Database (column names and Arrow types) as ``folder``.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import attrs
+
+from hiveframe.builtin.io_arrow import (
+    as_arrow_table,
+    as_path,
+    check_requested,
+    is_arrow_table,
+    is_pandas_frame,
+    is_polars_frame,
+    normalize_table,
+    tables_from_mapping,
+)
+from hiveframe.builtin.io_folder import (
+    FolderReader,
+    FolderWriter,
+    _check_format,
+    finish_table,
+    list_table_files,
+    parquet_error,
+    read_csv_header,
+    read_jsonl_bytes,
+)
+from hiveframe.builtin.io_memory import SINGLE_TABLE_NAME
+from hiveframe.components.io import Database, Reader
+from hiveframe.errors import SourceError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+log = logging.getLogger(__name__)
+
+
+def polars_to_arrow(value: Any, table: str) -> pa.Table:
+    """A polars DataFrame or LazyFrame (collected) as a canonical Arrow table."""
+    import polars as pl
+
+    if isinstance(value, pl.LazyFrame):
+        try:
+            value = value.collect()
+        except pl.exceptions.PolarsError as exc:
+            raise SourceError(f"table {table!r}: collecting the LazyFrame failed: {exc}") from None
+    return normalize_table(value.to_arrow(), table=table)
+
+
+@attrs.define(kw_only=True, eq=False)
+class PolarsReader(Reader):
+    """polars DataFrames/LazyFrames, alone or in a ``{name: frame}`` mapping (Arrow/pandas values too)."""
+
+    name: ClassVar[str] = "polars"
+    requires: ClassVar[tuple[str, ...]] = ("polars",)
+    extra: ClassVar[str | None] = "polars"
+
+    @classmethod
+    def claims(cls, source: object) -> bool:
+        if is_polars_frame(source):
+            return True
+        if not isinstance(source, Mapping):
+            return False
+        values = list(source.values())
+        return any(is_polars_frame(v) for v in values) and all(
+            is_polars_frame(v) or is_arrow_table(v) or is_pandas_frame(v) for v in values)
+
+    def _read(self, source: object, *, tables: Sequence[str] | None) -> Database:
+        if isinstance(source, Mapping):
+            mapping = tables_from_mapping(source)
+            if not mapping:
+                raise SourceError("the mapping of tables is empty", hint="pass {'name': frame, ...}")
+        else:
+            mapping = {SINGLE_TABLE_NAME: source}
+        check_requested(mapping, tables, "the in-memory tables")
+        if tables is not None:
+            mapping = {n: v for n, v in mapping.items() if n in tables}
+        return Database(tables={
+            name: polars_to_arrow(value, name) if is_polars_frame(value) else as_arrow_table(value, name)
+            for name, value in mapping.items()
+        })
+
+
+@attrs.define(kw_only=True, eq=False)
+class PolarsFolderReader(FolderReader):
+    """The folder reader with polars' parsers: same files, same rules, same Database as ``folder``."""
+
+    name: ClassVar[str] = "polars_folder"
+    requires: ClassVar[tuple[str, ...]] = ("polars",)
+    extra: ClassVar[str | None] = "polars"
+
+    def _read(self, source: object, *, tables: Sequence[str] | None) -> Database:
+        path = as_path(source)
+        if path is None:
+            raise SourceError(f"the polars_folder reader reads paths, not {type(source).__name__}",
+                              hint="pass a folder or file path")
+        files = list_table_files(path, tables)
+        return Database(tables={name: self._read_file(file, fmt, name) for name, (file, fmt) in files.items()})
+
+    def _read_file(self, path: Path, fmt: str, name: str) -> pa.Table:
+        import polars as pl
+
+        log.debug("reading table %r from %s with polars", name, path)
+        try:
+            if fmt == "csv":
+                read_csv_header(path)  # same checks and messages as the builtin reader (empty, not UTF-8...)
+                # every column as text: unquoted empty cells null, quoted "" empty strings
+                frame = pl.read_csv(path, infer_schema_length=0)
+            elif fmt == "jsonl":
+                data = read_jsonl_bytes(path)
+                if not data.strip():
+                    raise SourceError(f"JSON lines file {str(path)!r} is empty",
+                                      hint="write one JSON object per line")
+                frame = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
+            else:
+                frame = pl.read_parquet(path)
+        except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+            raise self._error(path, fmt, exc) from None
+        return finish_table(frame.to_arrow(), fmt, name, self.null_values)
+
+    @staticmethod
+    def _error(path: Path, fmt: str, exc: Exception) -> SourceError:
+        if fmt == "parquet":
+            return parquet_error(path, exc)
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if fmt == "csv":
+            return SourceError(f"cannot parse CSV file {str(path)!r}: {text}",
+                               hint="every row needs as many fields as the header (check delimiters and "
+                               "quotes); the file must be UTF-8, comma-separated")
+        return SourceError(f"cannot parse JSON lines file {str(path)!r}: {text}",
+                           hint="one JSON object per line; a column must keep one type (number, text...)")
+
+
+@attrs.define(kw_only=True, eq=False)
+class PolarsFolderWriter(FolderWriter):
+    """The folder writer with polars doing the file writing (parquet or csv).
+
+    It claims the folders it can write, but the builtin writers are asked first, so it is used when
+    named (``writer="polars_folder"``), never instead of the builtin default.
+    """
+
+    name: ClassVar[str] = "polars_folder"
+    requires: ClassVar[tuple[str, ...]] = ("polars",)
+    extra: ClassVar[str | None] = "polars"
+    formats: ClassVar[tuple[str, ...]] = ("parquet", "csv")
+    default_for: ClassVar[tuple[str | None, ...]] = (None, "parquet", "csv")
+
+    format: str = attrs.field(default="parquet", validator=_check_format)
+
+    def _prepare(self, tables: Mapping[str, Any], folder: Path) -> dict[str, pa.Table]:
+        converted = {name: polars_to_arrow(v, name) if is_polars_frame(v) else v for name, v in tables.items()}
+        return super()._prepare(converted, folder)
+
+    def _write_table(self, table: pa.Table, path: Path) -> None:
+        import polars as pl
+
+        frame = pl.from_arrow(table)
+        if self.format == "csv":
+            frame.write_csv(path)  # type: ignore[union-attr]
+        else:
+            frame.write_parquet(path)  # type: ignore[union-attr]

@@ -1,0 +1,230 @@
+"""Folder reader and writers: round trips per format, real datasets, overwrite rules, resolution."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from hiveframe.builtin.io_folder import FolderReader, FolderWriter
+from hiveframe.errors import SourceError
+from hiveframe.plugins import PluginHost
+
+UTC = dt.timezone.utc
+
+
+@pytest.fixture(scope="module")
+def host() -> PluginHost:
+    return PluginHost()
+
+
+def rich_tables() -> dict[str, pa.Table]:
+    """Two tables with the awkward values: nulls everywhere, whole floats, empty strings, quotes,
+    newlines, dates, timestamps with and without fractions, zoned timestamps, a composite key."""
+    parent = pa.table({
+        "region": pa.array(["north", "south", "north", "east"]),
+        "shop_no": pa.array([1, 1, 2, 1], pa.int64()),
+        "opened": pa.array([dt.date(2001, 1, 31), None, dt.date(1999, 12, 1), dt.date(2020, 2, 29)]),
+        "rating": pa.array([4.0, None, 3.5, -1.0]),
+        "active": pa.array([True, False, None, True]),
+    })
+    child = pa.table({
+        "sale_id": pa.array([10, 11, 12, 13, 14], pa.int64()),
+        "region": pa.array(["north", "north", "south", "east", "north"]),
+        "shop_no": pa.array([1, 2, 1, 1, 1], pa.int64()),
+        "at": pa.array([dt.datetime(2021, 1, 1, 10, 0, 0), dt.datetime(2021, 1, 2, 23, 59, 59, 123456), None,
+                        dt.datetime(1970, 1, 1), dt.datetime(2021, 6, 1, 0, 0, 1)], pa.timestamp("us")),
+        "seen_utc": pa.array([dt.datetime(2021, 1, 1, 8, tzinfo=UTC), None, None, None,
+                              dt.datetime(2022, 3, 4, 5, 6, 7, tzinfo=UTC)], pa.timestamp("us", "UTC")),
+        "note": pa.array(['say "hi", then leave', "", None, "two\nlines", " padded "]),
+        "code": pa.array(["0171", "0042", None, "1000", "0001"]),
+        "qty": pa.array([1, None, 3, 0, -5], pa.int64()),
+    })
+    return {"shop": parent, "sale": child}
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "jsonl"])
+def test_round_trip_each_format(tmp_path, host, fmt):
+    tables = rich_tables()
+    out = tmp_path / "out"
+    host.write(tables, out, format=fmt)
+    suffix = {"parquet": ".parquet", "csv": ".csv", "jsonl": ".jsonl"}[fmt]
+    assert sorted(p.name for p in out.iterdir()) == sorted(["_provenance.json", f"sale{suffix}", f"shop{suffix}"])
+    back = host.read(out)
+    assert back.names == ["sale", "shop"]
+    for name, table in tables.items():
+        assert back[name].schema == table.schema, name
+        assert back[name].equals(table), (name, back[name].to_pylist(), table.to_pylist())
+
+
+def test_round_trip_keeps_whole_floats_and_fractions_in_csv(tmp_path):
+    table = pa.table({"age": [39.0, 28.0, None], "t": pa.array([0, 1_500_000, None], pa.timestamp("us"))})
+    FolderWriter(format="csv").write({"u": table}, tmp_path)
+    text = (tmp_path / "u.csv").read_text()
+    assert text.splitlines() == ["age,t", "39.0,1970-01-01 00:00:00.000000", "28.0,1970-01-01 00:00:01.500000", ","]
+    assert FolderReader().read(tmp_path)["u"].equals(table)
+
+
+def test_mixed_formats_in_one_folder_and_single_file(tmp_path, host):
+    tables = rich_tables()
+    pq.write_table(tables["shop"], tmp_path / "shop.parquet")
+    FolderWriter(format="jsonl").write({"sale": tables["sale"]}, tmp_path / "tmp")
+    data = (tmp_path / "tmp" / "sale.jsonl").read_bytes()
+    (tmp_path / "sale.ndjson.gz").write_bytes(gzip.compress(data))
+    (tmp_path / "notes.txt").write_text("not a table")
+    (tmp_path / "sub").mkdir(exist_ok=True)
+    (tmp_path / "extra.csv.gz").write_bytes(gzip.compress(b"k,v\n1,a\n2,\n"))
+    db = host.read(tmp_path)
+    assert db.names == ["extra", "sale", "shop"]
+    assert db["sale"].equals(tables["sale"])
+    assert db["shop"].equals(tables["shop"])
+    assert db["extra"].to_pylist() == [{"k": 1, "v": "a"}, {"k": 2, "v": None}]
+    single = host.read(tmp_path / "shop.parquet")
+    assert single.names == ["shop"] and single["shop"].equals(tables["shop"])
+    only = host.read(tmp_path, tables=["extra"])
+    assert only.names == ["extra"]
+
+
+def test_census_adult_question_marks_are_nulls(shared_data, host):
+    census = host.read(shared_data / "census_adult")["census"]
+    assert census.shape == (48842, 15)
+    types = dict(zip(census.column_names, census.schema.types, strict=True))
+    assert types["age"] == pa.int64() and types["fnlwgt"] == pa.int64() and types["workclass"] == pa.string()
+    for col in ("workclass", "occupation", "native_country"):
+        assert census[col].null_count > 0
+        assert "?" not in pc.unique(census[col].drop_null()).to_pylist()
+    rows_with_missing = pc.sum(pc.or_(pc.or_(pc.is_null(census["workclass"]), pc.is_null(census["occupation"])),
+                                      pc.is_null(census["native_country"]))).as_py()
+    assert rows_with_missing == 3620  # as documented in schema.json
+    assert census["age"].null_count == 0
+
+
+def test_census_keeps_question_marks_when_asked(shared_data):
+    census = FolderReader(null_values=("",)).read(shared_data / "census_adult")["census"]
+    assert census["workclass"].null_count == 0
+    assert "?" in pc.unique(census["workclass"]).to_pylist()
+
+
+def test_airbnb_dates_and_timestamps(shared_data, host):
+    db = host.read(shared_data / "airbnb")
+    users, sessions = db["users"], db["sessions"]
+    assert users.num_rows == 10000 and sessions.num_rows == 47217
+    assert users.schema.field("date_account_created").type == pa.date32()
+    assert users.schema.field("date_first_booking").type == pa.date32()
+    assert users.schema.field("timestamp_first_active").type == pa.timestamp("us")
+    assert users["date_account_created"][0].as_py() == dt.date(2014, 4, 26)
+    assert users["timestamp_first_active"][0].as_py() == dt.datetime(2014, 4, 26, 11, 45, 20)
+    assert users["date_first_booking"].null_count == 5900
+    assert users.schema.field("age").type == pa.float64() and users["age"].null_count == 4196
+    assert users.schema.field("id").type == pa.string()
+    assert sessions["secs_elapsed"].null_count == 2424
+
+
+def test_berka_question_mark_in_numeric_column(shared_data, host):
+    district = host.read(shared_data / "berka", tables=["district"])["district"]
+    assert district.schema.field("A12").type == pa.float64()
+    assert district.schema.field("A15").type == pa.int64()
+    assert district["A12"].null_count == 1 and district["A15"].null_count == 1
+
+
+# -- writing ---------------------------------------------------------------------------------------
+def test_provenance_is_recorded(tmp_path, host):
+    host.write(rich_tables(), tmp_path / "o", provenance={"seed": 7, "source": "unit test"})
+    manifest = json.loads((tmp_path / "o" / "_provenance.json").read_text())
+    assert manifest["provenance"] == {"seed": 7, "source": "unit test"}
+    assert manifest["files"] == {"shop": "shop.parquet", "sale": "sale.parquet"}
+    assert manifest["written_by"] == "hiveframe"
+
+
+def test_rewrite_replaces_own_files_and_keeps_unrelated_ones(tmp_path, host):
+    out = tmp_path / "o"
+    tables = rich_tables()
+    host.write(tables, out)
+    (out / "README.md").write_text("mine")
+    host.write({"shop": tables["shop"]}, out, format="csv")  # sale gone, shop now csv
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "_provenance.json", "shop.csv"]
+    assert host.read(out)["shop"].equals(tables["shop"])
+    host.write(tables, out, format="csv")  # overwrite in place
+    assert host.read(out).names == ["sale", "shop"]
+
+
+def test_writer_refuses_to_make_a_folder_ambiguous(tmp_path, host):
+    tables = rich_tables()
+    (tmp_path / "shop.csv").write_text("a\n1\n")
+    with pytest.raises(SourceError, match="shop.csv.*not written by hiveframe") as err:
+        host.write(tables, tmp_path)
+    assert err.value.hint
+    assert not (tmp_path / "sale.parquet").exists()  # nothing written
+    assert (tmp_path / "shop.csv").read_text() == "a\n1\n"
+
+
+def test_writer_errors(tmp_path):
+    with pytest.raises(SourceError, match="looks like a file name"):
+        FolderWriter().write(rich_tables(), tmp_path / "out.csv")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(SourceError, match="not a folder"):
+        FolderWriter().write(rich_tables(), tmp_path / "file")
+    with pytest.raises(SourceError, match="cannot hold.*'b'"):
+        FolderWriter(format="csv").write({"t": pa.table({"b": pa.array([b"\x00"])})}, tmp_path / "o")
+    with pytest.raises(SourceError, match="cannot be a file name"):
+        FolderWriter().write({"../up": pa.table({"a": [1]})}, tmp_path / "o")
+    with pytest.raises(SourceError, match="differ only by case"):
+        FolderWriter().write({"A": pa.table({"a": [1]}), "a": pa.table({"a": [1]})}, tmp_path / "o")
+    from hiveframe.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        FolderWriter.from_params({"format": "xlsx"})
+
+
+def test_writer_resolution(tmp_path, host):
+    resolve = host.hooks.resolve_writer
+    assert resolve(target=tmp_path / "o", format=None) == "folder"
+    assert resolve(target=tmp_path / "o", format="parquet") == "folder"
+    assert resolve(target=str(tmp_path / "o"), format="csv") == "csv"
+    assert resolve(target=tmp_path / "o", format="jsonl") == "jsonl"
+    assert resolve(target=tmp_path / "o.sqlite", format=None) == "sqlite"
+    assert resolve(target=tmp_path / "o", format="xlsx") is None
+
+
+def test_pandas_values_are_written(tmp_path, host):
+    import pandas as pd
+
+    df = pd.DataFrame({"a": [1, 2], "b": ["x", None]})
+    host.write({"t": df}, tmp_path / "o", format="jsonl")
+    assert host.read(tmp_path / "o")["t"].to_pylist() == [{"a": 1, "b": "x"}, {"a": 2, "b": None}]
+
+
+def test_empty_and_header_only_tables(tmp_path, host):
+    empty = pa.table({"a": pa.array([], pa.int64()), "s": pa.array([], pa.string())})
+    host.write({"e": empty}, tmp_path / "p")
+    assert host.read(tmp_path / "p")["e"].equals(empty)
+    host.write({"e": empty}, tmp_path / "c", format="csv")
+    back = host.read(tmp_path / "c")["e"]
+    assert back.num_rows == 0 and back.column_names == ["a", "s"]
+
+
+@pytest.mark.parametrize("writer", ["folder", "csv", "jsonl", "sqlite"])
+def test_conformance_kit(tmp_path, host, writer):
+    from hiveframe.testing.conformance import check_reader, check_writer
+
+    target = tmp_path / ("out.sqlite" if writer == "sqlite" else "out")
+    fmt = None if writer in ("folder", "sqlite") else writer
+    reader = "sqlite" if writer == "sqlite" else "folder"
+    check_writer(host.component_class("writer", writer), target, format=fmt, reader=reader, host=host)
+    check_reader(host.component_class("reader", reader), target)
+
+
+def test_unwritable_targets_are_source_errors(tmp_path):
+    from hiveframe.builtin.io_sqlite import SqliteWriter
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    with pytest.raises(SourceError, match="cannot write to folder"):
+        FolderWriter().write({"t": pa.table({"a": [1]})}, blocker / "out")
+    with pytest.raises(SourceError, match="cannot write SQLite file"):
+        SqliteWriter().write({"t": pa.table({"a": [1]})}, blocker / "out.sqlite")

@@ -1,0 +1,67 @@
+"""The RDP accountant against an independent computation (opacus's RDP analysis) and known limits."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from hiveframe.errors import ConfigError
+from hiveframe_privacy.accountant import (
+    DEFAULT_ORDERS,
+    RDPAccountant,
+    compute_epsilon,
+    default_delta,
+    noise_for_epsilon,
+    rdp_sampled_gaussian,
+)
+
+
+@pytest.mark.parametrize(("q", "sigma", "steps", "delta"), [
+    (0.01, 1.1, 10_000, 1e-5),
+    (0.0128, 0.8, 3_900, 1e-6),
+    (0.1, 2.5, 500, 1e-5),
+    (0.005, 5.0, 20_000, 1e-7),
+])
+def test_epsilon_matches_opacus_analysis(q, sigma, steps, delta):
+    analysis = pytest.importorskip("opacus.accountants.analysis.rdp")
+    orders = list(DEFAULT_ORDERS)
+    rdp = analysis.compute_rdp(q=q, noise_multiplier=sigma, steps=steps, orders=orders)
+    expected, _ = analysis.get_privacy_spent(orders=orders, rdp=rdp, delta=delta)
+    assert compute_epsilon(q, sigma, steps, delta) == pytest.approx(float(expected), rel=1e-9)
+
+
+def test_full_batch_gaussian_is_closed_form():
+    # with q = 1 the mechanism is the plain Gaussian mechanism: RDP(alpha) = alpha / (2 sigma^2)
+    assert rdp_sampled_gaussian(1.0, 2.0, 7) == pytest.approx(7 / 8)
+
+
+def test_subsampling_amplifies_privacy():
+    assert rdp_sampled_gaussian(0.01, 1.0, 8) < rdp_sampled_gaussian(0.1, 1.0, 8) < rdp_sampled_gaussian(1.0, 1.0, 8)
+
+
+def test_accountant_accumulates_steps():
+    acc = RDPAccountant(delta=1e-5)
+    acc.step(q=0.02, sigma=1.2, steps=100)
+    first = acc.epsilon()
+    assert acc.epsilon_after(q=0.02, sigma=1.2, steps=100) > first
+    acc.step(q=0.02, sigma=1.2, steps=100)
+    assert acc.epsilon() == pytest.approx(compute_epsilon(0.02, 1.2, 200, 1e-5))
+
+
+def test_noise_for_epsilon_reaches_target_from_above():
+    sigma = noise_for_epsilon(3.0, 0.0128, 7800, 1e-5)
+    assert compute_epsilon(0.0128, sigma, 7800, 1e-5) <= 3.0
+    assert compute_epsilon(0.0128, sigma * 0.97, 7800, 1e-5) > 3.0
+
+
+def test_noise_for_epsilon_rejects_bad_epsilon():
+    with pytest.raises(ConfigError, match="epsilon must be positive"):
+        noise_for_epsilon(0.0, 0.01, 100, 1e-5)
+
+
+def test_default_delta_is_below_one_over_n():
+    for n in (100, 39_074, 10**7):
+        assert default_delta(n) < 1 / n
+        assert default_delta(n) > 0
+    assert math.isclose(default_delta(10**7), min(1e-5, default_delta(10**7)))
