@@ -182,6 +182,9 @@ def environment() -> dict[str, Any]:
     return {
         "python": platform.python_version(), "machine": platform.machine(), "processor": platform.processor(),
         "cpus": os.cpu_count(), "platform": platform.platform(),
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "thread_env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+                       if k in os.environ},
         "versions": {d: version(d) for d in ("hiveframe", "numpy", "scipy", "pyarrow", "pandas", "sdv",
                                              "sdmetrics", "scikit-learn")},
     }

@@ -277,9 +277,9 @@ def _read(host: PluginHost, source: str) -> Database:
     return host.read(source)
 
 
-def _load_metadata(path: str) -> Metadata:
-    """hiveframe metadata JSON, or SDV multi-table metadata JSON (recognised and converted)."""
-    from hiveframe.metadata import Metadata
+def _load_metadata(path: str, database: Database | None = None) -> Metadata:
+    """hiveframe metadata JSON, or SDV metadata JSON (recognised and converted, dtypes from the data)."""
+    from hiveframe.metadata import Metadata, model
 
     file = Path(path)
     if not file.is_file():
@@ -289,14 +289,14 @@ def _load_metadata(path: str) -> Metadata:
         data = json.loads(file.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise ConfigError(f"metadata file {path!r} is not valid JSON: {exc}") from None
-    if isinstance(data, dict) and "spec_version" not in data and (
-            "METADATA_SPEC_VERSION" in data or "relationships" in data):
-        from hiveframe.metadata import from_sdv
-
-        log.info("%s looks like SDV metadata; converting it", path)
-        return from_sdv(data)
     if not isinstance(data, dict):
         raise ConfigError(f"metadata file {path!r} does not hold a JSON object")
+    looks_sdv = getattr(model, "_sdv_spec_version", lambda d: None)
+    if "spec_version" not in data and looks_sdv(data) is not None:
+        from hiveframe.metadata import from_sdv
+
+        log.warning("%s is SDV metadata; converting it (save hiveframe's with `hiveframe detect`)", path)
+        return from_sdv(data, database=database) if database is not None else from_sdv(data)
     return Metadata.from_dict(data)
 
 
@@ -323,7 +323,7 @@ def _out(text: str = "") -> None:
 
 def _table_lines(rows: Sequence[Sequence[Any]]) -> list[str]:
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    return ["  ".join(str(v).ljust(w) if i == 0 else str(v).rjust(w) for i, (v, w) in enumerate(zip(r, widths)))
+    return ["  ".join(str(v).ljust(w) if i == 0 else str(v).rjust(w) for i, (v, w) in enumerate(zip(r, widths, strict=True)))
             .rstrip() for r in rows]
 
 
@@ -389,7 +389,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         table_params.setdefault(table, {})[key] = value
     database = _read(host, args.source)
     if args.metadata:
-        metadata = _load_metadata(args.metadata)
+        metadata = _load_metadata(args.metadata, database)
     else:
         metadata = detect(database, host=host) if _accepts(detect, "host") else detect(database)
     _check_tables(metadata, list(table_params), "--table-param")
@@ -563,11 +563,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     real = _read(host, args.real)
     synthetic = _read(host, args.synthetic)
     if args.metadata:
-        metadata = _load_metadata(args.metadata)
+        metadata = _load_metadata(args.metadata, real)
     else:
         metadata = detect(real, host=host) if _accepts(detect, "host") else detect(real)
     out = Path(args.output)
-    result = write_report(real, synthetic, metadata, out, target=args.target)
+    _progress(args)._emit(f"validating {args.synthetic} against {args.real} ({len(metadata.tables)} table(s))...")
+    options: dict[str, Any] = {"target": args.target}
+    if _accepts(write_report, "host"):
+        options["host"] = host
+    result = write_report(real, synthetic, metadata, out, **options)
     _out(f"report written to {result if isinstance(result, (str, Path)) else out}")
     return 0
 

@@ -23,7 +23,6 @@ from hiveframe import hookspecs
 from hiveframe.errors import (
     ConfigError,
     HiveframeError,
-    MissingDependencyError,
     PluginError,
     Problem,
     UnknownComponentError,

@@ -65,6 +65,15 @@ def _as_tensor(a: np.ndarray | None, device: torch.device) -> torch.Tensor | Non
     return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).to(device)
 
 
+def _adam(params, lr: float, betas: tuple[float, float], weight_decay: float) -> torch.optim.Adam:
+    """Adam with the fused kernel where torch has one (several times faster per step on a CPU)."""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=weight_decay, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=weight_decay)
+
+
 # -- CTGAN -----------------------------------------------------------------------------------------
 class CTGANModel:
     """The generator (and, when training, the critic and optimisers) of CTGAN."""
@@ -84,10 +93,9 @@ class CTGANModel:
             self.D = _nn.Discriminator(layout, ctx_layout, n_cond, config["discriminator_dim"], int(config["pac"]))
             _nn.init_parameters(self.D, init_gen)
             self.D.to(device)
-            self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config["generator_lr"], betas=(0.5, 0.9),
-                                          weight_decay=config["generator_decay"])
-            self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config["discriminator_lr"], betas=(0.5, 0.9),
-                                          weight_decay=config["discriminator_decay"])
+            self.opt_g = _adam(self.G.parameters(), config["generator_lr"], (0.5, 0.9), config["generator_decay"])
+            self.opt_d = _adam(self.D.parameters(), config["discriminator_lr"], (0.5, 0.9),
+                               config["discriminator_decay"])
 
     # -- sampling ----------------------------------------------------------------------------------
     def sampling_module(self) -> torch.nn.Module:
@@ -238,7 +246,7 @@ class TVAEModel:
             _nn.init_parameters(self.encoder, init_gen)
             self.encoder.to(device)
             params = list(self.encoder.parameters()) + list(self.decoder.parameters())
-            self.opt = torch.optim.Adam(params, lr=config["learning_rate"], weight_decay=config["l2scale"])
+            self.opt = _adam(params, config["learning_rate"], (0.9, 0.999), config["l2scale"])
 
     def sampling_module(self) -> torch.nn.Module:
         return self.decoder

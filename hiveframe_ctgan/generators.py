@@ -274,6 +274,9 @@ class NeuralTableGenerator(TableGenerator):
         from hiveframe_ctgan import _nn
 
         table = self.fitted_table
+        out_columns = [c for c in table.columns if c.name not in self._context_columns]
+        if num_rows == 0:
+            return _empty_table(out_columns)
         model = self._torch_model()
         seed = int(seed) if seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
         rng = np.random.default_rng(np.random.SeedSequence([seed, 21]))
@@ -288,7 +291,7 @@ class NeuralTableGenerator(TableGenerator):
             matrix, fixed = model.generate(num_rows, cond, ctx, gen), {}
         columns = self._decode(matrix)
         columns.update(fixed)
-        return _to_table(columns, [c for c in table.columns if c.name not in self._context_columns])
+        return _to_table(columns, out_columns)
 
     def _sample_conditional(self, model, n: int, ctx: np.ndarray | None, conditions: Mapping[str, Any],
                             sampler: CondSampler, rng: np.random.Generator, gen) -> tuple[np.ndarray, dict]:
@@ -428,6 +431,20 @@ def _equals(values: pa.Array, target: Any) -> np.ndarray:
         return np.zeros(len(values), dtype=bool)
     eq = pc.equal(values, scalar).fill_null(False)
     return np.asarray(eq.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _empty_table(columns: Sequence[Column]) -> pa.Table:
+    import pyarrow as pa
+
+    from hiveframe.builtin.transformers import arrow_type
+
+    arrays = []
+    for c in columns:
+        try:
+            arrays.append(pa.array([], type=arrow_type(c.dtype)))
+        except (ValueError, KeyError, pa.ArrowInvalid):
+            arrays.append(pa.array([], type=pa.string()))
+    return pa.table(arrays, names=[c.name for c in columns])
 
 
 def _to_table(columns: Mapping[str, pa.Array], order: Sequence[Column]) -> pa.Table:

@@ -128,7 +128,7 @@ class VGMTransformer(Transformer):
 
     def _reverse(self, encoded: np.ndarray) -> pa.Array:
         assert self._base is not None
-        encoded = encoded.reshape(encoded.shape[0], -1)
+        encoded = encoded.reshape(encoded.shape[0], 1 + self._onehot_width())
         alpha = np.nan_to_num(encoded[:, 0])
         slot = np.nan_to_num(encoded[:, 1:], nan=-np.inf).argmax(axis=1)
         k = self.n_modes

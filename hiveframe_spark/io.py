@@ -18,9 +18,8 @@ import attrs
 
 from hiveframe.components import Database, Reader, Writer
 from hiveframe.errors import ConfigError, DataError, Problem, SourceError
-
 from hiveframe_spark import provenance as prov
-from hiveframe_spark.source import CATALOG_PREFIX, SPARK_PREFIX, REMOTE_SCHEMES, SparkSource
+from hiveframe_spark.source import CATALOG_PREFIX, REMOTE_SCHEMES, SPARK_PREFIX, SparkSource
 from hiveframe_spark.subset import SamplingPlan, SubsetReport
 
 if TYPE_CHECKING:
@@ -33,6 +32,10 @@ log = logging.getLogger(__name__)
 
 WRITE_MODES = ("errorifexists", "overwrite")
 WRITE_FORMATS = ("parquet", "orc", "csv", "json")
+
+
+def _optional_tuple(value: Any) -> tuple[str, ...] | None:
+    return None if value is None else tuple(value)
 
 
 @attrs.define(kw_only=True, eq=False)
@@ -58,7 +61,9 @@ class SparkReader(Reader, _SparkComponent):
     rows (default ``max_rows``) with ``sampling_strategy`` ``"uniform"`` or ``"stratified"``
     (``stratify_by`` a column, or ``{table: column}``). ``metadata`` turns on relational subsetting.
     ``nested`` = ``"error"`` or ``"json"`` for struct/array/map columns. ``table_name`` names a single
-    DataFrame read on its own.
+    DataFrame read on its own. Files are typed exactly as the builtin folder reader types them (CSV is
+    read as text, then the shared inference and ``null_values`` markers apply), so swapping readers
+    never changes the Database.
     """
 
     name: ClassVar[str] = "spark"
@@ -75,6 +80,7 @@ class SparkReader(Reader, _SparkComponent):
     seed: int = 0
     nested: str = "error"
     table_name: str = "table"
+    null_values: tuple[str, ...] | None = attrs.field(default=None, converter=_optional_tuple)
     _report: SubsetReport | None = attrs.field(default=None, init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -113,7 +119,7 @@ class SparkReader(Reader, _SparkComponent):
             src = SparkSource.path(src.location or "", format=src.format or self.format,
                                    **{**self.options, **src.options})
         spark = self.session()
-        frames, origins = src.dataframes_in(spark, tables=tables)
+        frames, origins, formats = src.dataframes_in(spark, tables=tables)
         plan = self._plan()
         metadata: Metadata | None = self.metadata
         frames, self._report = subset(frames, plan, metadata=metadata)
@@ -128,7 +134,7 @@ class SparkReader(Reader, _SparkComponent):
         DataError.raise_if_any(problems, title="Spark types hiveframe cannot read")
         for name, df in prepared.items():
             try:
-                out[name] = to_arrow(df)
+                out[name] = to_arrow(df, name=name, fmt=formats.get(name), null_values=self.null_values)
             except Exception as exc:  # noqa: BLE001 - Spark raises many types when reading fails
                 from hiveframe_spark.source import _first_line
 

@@ -31,7 +31,6 @@ KEY_PROVENANCE = "hiveframe.provenance"
 
 def versions() -> dict[str, str | None]:
     import hiveframe
-
     import hiveframe_spark
 
     out: dict[str, str | None] = {"hiveframe": hiveframe.__version__, "hiveframe_spark": hiveframe_spark.__version__}

@@ -29,7 +29,8 @@ REMOTE_SCHEMES = ("s3a://", "s3://", "s3n://", "hdfs://", "abfs://", "abfss://",
                   "gs://", "dbfs:/", "viewfs://")
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".csv.gz": "csv", ".json": "json", ".jsonl": "json",
            ".ndjson": "json", ".json.gz": "json", ".jsonl.gz": "json", ".orc": "orc", ".tsv": "csv"}
-CSV_DEFAULTS = {"header": "true", "inferSchema": "true", "mode": "FAILFAST"}
+#: CSV is read as text, then typed by the same inference as every hiveframe reader (same Database).
+CSV_DEFAULTS = {"header": "true", "inferSchema": "false", "mode": "FAILFAST"}
 
 
 def is_spark_dataframe(obj: object) -> bool:
@@ -100,8 +101,10 @@ class SparkSource:
 
     # -- resolution to DataFrames ----------------------------------------------------------------
     def dataframes_in(self, spark: SparkSession, *, tables: Sequence[str] | None = None
-                      ) -> tuple[dict[str, DataFrame], dict[str, str]]:
-        """Table name -> lazy DataFrame, and table name -> where it comes from (for messages)."""
+                      ) -> tuple[dict[str, DataFrame], dict[str, str], dict[str, str]]:
+        """Lazy DataFrames by table name, where each comes from (for messages), and the file format
+        of those read from files (``csv``, ``json``, ``parquet``, ``orc``)."""
+        formats: dict[str, str] = {}
         if self.kind == "frames":
             frames = dict(self.dataframes)
             origins = {n: "DataFrame" for n in frames}
@@ -109,12 +112,13 @@ class SparkSource:
             frames, origins = _catalog_frames(spark, self.names, tables)
         elif self.kind == "path":
             assert self.location is not None
-            frames, origins = _path_frames(spark, self.location, self.format, dict(self.options), tables)
+            frames, origins, formats = _path_frames(spark, self.location, self.format, dict(self.options),
+                                                    tables)
         else:
             raise ConfigError(f"unknown SparkSource kind {self.kind!r}")
         if tables is not None:
             frames = {n: frames[n] for n in tables if n in frames}
-        return frames, origins
+        return frames, origins, formats
 
     def __str__(self) -> str:
         if self.kind == "catalog":
@@ -190,7 +194,7 @@ def _stem(name: str) -> str:
 
 
 def _path_frames(spark: SparkSession, location: str, fmt: str | None, options: dict[str, str],
-                 tables: Sequence[str] | None) -> tuple[dict[str, DataFrame], dict[str, str]]:
+                 tables: Sequence[str] | None) -> tuple[dict[str, DataFrame], dict[str, str], dict[str, str]]:
     entries = _list(spark, location)
     if entries is None:
         raise SourceError(f"Spark cannot read {location!r}: the path does not exist",
@@ -198,18 +202,20 @@ def _path_frames(spark: SparkSession, location: str, fmt: str | None, options: d
                           "configured on the session")
     frames: dict[str, DataFrame] = {}
     origins: dict[str, str] = {}
+    formats: dict[str, str] = {}
     if entries == "file":
         name = _stem(_basename(location))
-        frames[name] = _read(spark, location, fmt or format_of(location), options)
+        formats[name] = fmt or format_of(location)  # type: ignore[assignment]
+        frames[name] = _read(spark, location, formats[name], options)
         origins[name] = location
-        return frames, origins
+        return frames, origins, formats
     files = [e for e in entries if not e[0].startswith(("_", "."))]
     if _is_single_dataset(files):
         name = _basename(location.rstrip("/"))
-        fmt = fmt or _dir_format(spark, location, files)
-        frames[name] = _read(spark, location, fmt, options)
+        formats[name] = fmt or _dir_format(spark, location, files)  # type: ignore[assignment]
+        frames[name] = _read(spark, location, formats[name], options)
         origins[name] = location
-        return frames, origins
+        return frames, origins, formats
     for entry, is_dir in sorted(files):
         full = location.rstrip("/") + "/" + entry
         name = entry if is_dir else _stem(entry)
@@ -224,10 +230,11 @@ def _path_frames(spark: SparkSession, location: str, fmt: str | None, options: d
                               hint="keep one file (or folder) per table")
         frames[name] = _read(spark, full, kind, options)
         origins[name] = full
+        formats[name] = kind
     if not frames:
         raise SourceError(f"{location!r} holds no tables Spark reads",
                           hint="expected .parquet, .csv(.gz), .json(l) or .orc files, or folders of them")
-    return frames, origins
+    return frames, origins, formats
 
 
 def _is_single_dataset(files: list[tuple[str, bool]]) -> bool:

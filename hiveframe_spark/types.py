@@ -70,8 +70,9 @@ def _is_variant(dtype: Any) -> bool:
     return type(dtype).__name__ == "VariantType"
 
 
-def to_arrow(df: DataFrame) -> pa.Table:
-    """Collect a (small, already sampled) DataFrame to the driver as Arrow."""
+def to_arrow(df: DataFrame, *, name: str = "table", fmt: str | None = None,
+             null_values: Sequence[str] | None = None) -> pa.Table:
+    """Collect a (small, already sampled) DataFrame to the driver as a canonical Arrow table."""
     import pyarrow as pa
 
     if hasattr(df, "toArrow"):  # pyspark >= 4.0
@@ -82,36 +83,22 @@ def to_arrow(df: DataFrame) -> pa.Table:
 
         table = pa.Table.from_batches(batches, schema=to_arrow_schema(df.schema)) if batches else \
             pa.Table.from_batches([], schema=to_arrow_schema(df.schema))
-    return normalize_arrow(table)
+    return normalize_arrow(table, name=name, fmt=fmt, null_values=null_values)
 
 
-def normalize_arrow(table: pa.Table) -> pa.Table:
-    """Same values, canonical representation: ``string`` not ``large_string``, UTC zones, no nullability flags.
+def normalize_arrow(table: pa.Table, *, name: str = "table", fmt: str | None = None,
+                    null_values: Sequence[str] | None = None) -> pa.Table:
+    """The canonical Database table every hiveframe reader hands over, by the builtin readers' own steps.
 
-    Spark marks columns ``not null`` from its plan; hiveframe decides nullability from metadata, so
-    every reader hands over nullable fields.
+    ``fmt`` is the file format the table came from: ``"csv"`` (read as text) gets the builtin null
+    markers and type inference, ``"json"`` its temporal inference; anything else canonical types only.
+    Spark marks columns ``not null`` from its plan; hiveframe decides nullability from metadata.
     """
-    import pyarrow as pa
+    from hiveframe.builtin.io_arrow import DEFAULT_NULL_VALUES
+    from hiveframe.builtin.io_folder import finish_table
 
-    fields = []
-    for field in table.schema:
-        fields.append(pa.field(field.name, _canonical_type(field.type), nullable=True))
-    schema = pa.schema(fields)
-    if schema.equals(table.schema):
-        return table
-    return table.cast(schema)
-
-
-def _canonical_type(t: pa.DataType) -> pa.DataType:
-    import pyarrow as pa
-
-    if pa.types.is_large_string(t) or _is_string_view(t):
-        return pa.string()
-    if pa.types.is_large_binary(t):
-        return pa.binary()
-    if pa.types.is_timestamp(t) and t.tz is not None and t.tz != "UTC":
-        return pa.timestamp(t.unit, tz="UTC")
-    return t
+    kind = {"csv": "csv", "json": "jsonl"}.get(fmt or "", "parquet")
+    return finish_table(table, kind, name, tuple(DEFAULT_NULL_VALUES if null_values is None else null_values))
 
 
 def _is_string_view(t: pa.DataType) -> bool:

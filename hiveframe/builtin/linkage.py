@@ -56,10 +56,15 @@ class _Histogram:
         return self.quantile(rng.random(n))
 
     def stratified(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        """n draws, one from each of n equal-probability strata, in random order (low-variance)."""
+        """n draws, one from each of n equal-probability strata, in random order.
+
+        Systematic sampling: one random offset shared by every stratum, so the n values follow the
+        histogram to within 1/n (their CDF never strays further), while different offsets still
+        give different totals.
+        """
         if n == 0:
             return np.zeros(0, dtype=np.int64)
-        u = (rng.permutation(n) + rng.random(n)) / n
+        u = (rng.permutation(n) + rng.random()) / n
         return self.quantile(u)
 
 

@@ -65,7 +65,15 @@ def arrow_type(name: str) -> pa.DataType:
     aliases = {"date32[day]": pa.date32(), "date64[ms]": pa.date64(), "large_string": pa.large_string()}
     if name in aliases:
         return aliases[name]
-    return pa.type_for_alias(name)
+    try:
+        return pa.type_for_alias(name)
+    except (ValueError, KeyError):
+        from hiveframe.metadata import model
+
+        parse = getattr(model, "parse_arrow_type", None)  # decimals, dictionaries, lists...
+        if parse is None:
+            raise
+        return parse(name)
 
 
 def as_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -270,7 +278,9 @@ class FloatTransformer(BuiltinTransformer):
         if self.clip and self._low is not None and self._high is not None:
             x = np.clip(x, self._low, self._high)
         target = arrow_type(self._input_type) if self._input_type else pa.float64()
-        if self._integer:
+        if self._low is None:  # the column was all null
+            nulls = np.ones_like(nulls)
+        if self._integer or pa.types.is_integer(target):
             x = np.rint(x)
             if self.clip and self._low is not None and self._high is not None:
                 x = np.clip(x, np.ceil(self._low), np.floor(self._high))
@@ -278,10 +288,8 @@ class FloatTransformer(BuiltinTransformer):
                 return pa.array(x.astype(np.int64), mask=nulls, type=pa.int64()).cast(target)
         elif self._decimals is not None:
             x = np.round(x, self._decimals)
-        if self._low is None:  # the column was all null
-            nulls = np.ones_like(nulls)
         out = pa.array(x, mask=nulls, type=pa.float64())
-        return out.cast(target) if not pa.types.is_floating(target) or target != pa.float64() else out
+        return out if target == pa.float64() else out.cast(target)
 
     def _output_spans(self) -> list[Span]:
         return self._spans_with_indicator([Span(1, "scalar")])

@@ -133,6 +133,8 @@ def detect(
     for name, cols in columns.items():
         keys = key_columns.get(name, set())
         cols = [_as_id(c, db.tables[name].column(c.name)) if c.name in keys else c for c in cols]
+        if detect_pii:
+            cols = _plugin_refinements(name, db.tables[name], cols, keys, host)
         tables.append(Table(name=name, columns=tuple(cols), primary_key=primary_keys.get(name, ())))
     metadata = Metadata(tables=tuple(tables), foreign_keys=tuple(foreign_keys))
     log.info(
@@ -144,6 +146,20 @@ def detect(
         len(inferred),
     )
     return metadata
+
+
+def _plugin_refinements(table: str, data: Any, cols: list[Column], keys: set[str],
+                        host: PluginHost | None) -> list[Column]:
+    """Let plugins re-mark columns (the privacy plugin proposes PII kinds); keys are never re-marked."""
+    from hiveframe.plugins import PluginHost
+
+    host = host or PluginHost()
+    proposals = host.hooks.detect_columns(table_name=table, data=data, columns=cols)
+    changed = {n: c for n, c in proposals.items() if n not in keys}
+    for column_name, column in changed.items():
+        log.info("detect: %s.%s proposed as %s%s", table, column_name, column.kind.value,
+                 f" ({column.pii_kind.value})" if column.pii_kind else "")
+    return [changed.get(c.name, c) for c in cols]
 
 
 # -- column kinds ----------------------------------------------------------------------------------
@@ -166,7 +182,7 @@ def _classify(table: str, name: str, array: Any, opts: DetectOptions) -> Column:
         return Column(name=name, kind=kind, dtype=dtype, nullable=nullable)
     if family in ("int", "float", "decimal"):
         kind = _numeric_kind(name, arr, opts)
-        return Column(name=name, kind=kind, dtype=dtype, nullable=nullable, id_format=None)
+        return Column(name=name, kind=kind, dtype=dtype, nullable=nullable)
     if family == "string":
         return _classify_strings(table, name, arr, dtype, nullable, opts)
     if family == "binary":
@@ -190,7 +206,7 @@ def _numeric_kind(name: str, arr: Any, opts: DetectOptions) -> ColumnKind:
         integral = type_family(values.type) == "int"
     if not integral:
         return ColumnKind.NUMERICAL
-    distinct = pc.count_distinct(values).as_py()
+    distinct = len(pc.unique(values))
     if _is_id_name(name) and distinct == len(values):
         return ColumnKind.ID
     mm = pc.min_max(values)
@@ -242,10 +258,6 @@ def _classify_strings(
         return Column(
             name=name, kind=ColumnKind.DATETIME, dtype=dtype, nullable=nullable, datetime_format=fmt or None
         )
-    if opts.detect_pii:
-        pii = detect_pii_kind(table, name, uniques)
-        if pii is not None:
-            return Column(name=name, kind=ColumnKind.PII, dtype=dtype, nullable=nullable, pii_kind=pii)
     distinct = len(unique_arr)
     id_name = _is_id_name(name)
     key_like = (
@@ -266,16 +278,6 @@ def _classify_strings(
             name=name, kind=ColumnKind.ID, dtype=dtype, nullable=nullable, id_format=id_format(uniques)
         )
     return Column(name=name, kind=ColumnKind.TEXT, dtype=dtype, nullable=nullable)
-
-
-def detect_pii_kind(table: str, column: str, values: Sequence[str]) -> PIIKind | None:
-    """Which kind of personal data a string column holds, or ``None``.
-
-    The place where PII detection plugs in (emails, phones, names...): it runs on string columns
-    after numbers and dates are ruled out, before categorical/text/id. Not implemented yet (a later
-    privacy issue fills it); returns ``None`` so that nothing is marked PII.
-    """
-    return None
 
 
 def _numbers_in_strings(uniques: Sequence[str]) -> str | None:
@@ -430,7 +432,7 @@ def _unique_non_null(array: Any) -> bool:
     arr = plain(array)
     if len(arr) == 0 or arr.null_count:
         return False
-    return pc.count_distinct(arr).as_py() == len(arr)
+    return len(pc.unique(arr)) == len(arr)
 
 
 def _primary_keys(db: Database, *, infer: bool) -> dict[str, tuple[str, ...]]:
@@ -573,7 +575,7 @@ def _with_cardinality(fk: ForeignKey, db: Database) -> ForeignKey:
         return fk
     import pyarrow.compute as pc
 
-    from hiveframe.metadata.validate import duplicate_rows
+    from hiveframe.metadata.validate import has_duplicates
 
     valid = None
     for c in fk.child_columns:
@@ -581,8 +583,7 @@ def _with_cardinality(fk: ForeignKey, db: Database) -> ForeignKey:
         valid = m if valid is None else pc.and_(valid, m)
     if valid is None or int(pc.sum(valid).as_py() or 0) < 2:
         return fk
-    rows, _ = duplicate_rows(data, list(fk.child_columns))
-    if rows:
+    if has_duplicates(data, list(fk.child_columns)):
         return fk
     return ForeignKey(
         fk.child_table,

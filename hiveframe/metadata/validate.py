@@ -860,11 +860,34 @@ def _primary_key_problems(table: Table, data: pa.Table) -> list[Problem]:
     return out
 
 
+def has_duplicates(data: pa.Table, cols: Sequence[str]) -> bool:
+    """Whether a non-null value of ``cols`` occurs twice (``pc.unique`` is much faster than
+    ``count_distinct`` or a group-by with row numbers, so this is the cheap first test)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arrays = [plain(data.column(c)) for c in cols]
+    valid = None
+    for arr in arrays:
+        m = pc.is_valid(arr)
+        valid = m if valid is None else pc.and_(valid, m)
+    if valid is None:
+        return False
+    n_valid = int(pc.sum(valid).as_py() or 0)
+    if len(arrays) == 1:
+        values = arrays[0].filter(valid) if n_valid < len(arrays[0]) else arrays[0]
+        return len(pc.unique(values)) < n_valid
+    keyed = pa.table(arrays, names=[f"k{i}" for i in range(len(arrays))]).filter(valid)
+    return keyed.group_by(keyed.column_names, use_threads=False).aggregate([]).num_rows < n_valid
+
+
 def duplicate_rows(data: pa.Table, cols: Sequence[str]) -> tuple[list[int], list[Any]]:
     """Rows (0-based, sorted) whose non-null value of ``cols`` occurs more than once, and the values."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if not has_duplicates(data, cols):
+        return [], []
     keyed = pa.table([plain(data.column(c)) for c in cols], names=[f"k{i}" for i in range(len(cols))])
     keyed = keyed.append_column("__row", pa.array(range(data.num_rows), pa.int64()))
     valid = None

@@ -85,33 +85,35 @@ class AssignmentModel:
 
 
 def adjust_counts(counts: np.ndarray, total: int, rng: np.random.Generator, *, low: int = 0,
-                  high: int | None = None) -> np.ndarray:
+                  high: int | None = None, fine: bool = False) -> np.ndarray:
     """Change a few counts so they sum to ``total``, keeping each within [low, high] while possible.
 
-    Additions go preferably to parents that already have children (in proportion to count + 0.1),
-    removals in proportion to the count, so the shape of the distribution moves as little as possible.
+    A parent is picked in proportion to its squared count (a big parent absorbs a change best) and
+    takes as much of the change as its bounds allow: as few parents as possible change, and each
+    changed parent moves the distribution's CDF by only 1/n, however far it moves. ``fine``: one step at a time,
+    parents picked in proportion to their count (for many small corrections, e.g. per group).
     """
     counts = np.asarray(counts, dtype=np.int64).copy()
-    diff = int(total - counts.sum())
     if len(counts) == 0:
         return counts
-    hi = np.iinfo(np.int64).max if high is None else int(high)
+    hi = np.iinfo(np.int64).max // 4 if high is None else int(high)
     for relax in (False, True):
-        while diff != 0:
+        lo_bound, hi_bound = (low, hi) if not relax else (0, np.iinfo(np.int64).max // 4)
+        for _ in range(10 * len(counts) + 100):
+            diff = int(total - counts.sum())
+            if diff == 0:
+                return counts
             if diff > 0:
-                room = (counts < hi) if not relax else np.ones(len(counts), bool)
-                w = np.where(room, counts + 0.1, 0.0)
+                room = hi_bound - counts
+                w = np.where(room > 0, (counts + 0.1) ** (1 if fine else 2), 0.0)
             else:
-                room = (counts > low) if not relax else counts > 0
-                w = np.where(room, counts.astype(float), 0.0)
+                room = counts - lo_bound
+                w = np.where(room > 0, counts.astype(float) ** (1 if fine else 2), 0.0)
             if w.sum() <= 0:
                 break
-            k = min(abs(diff), int(room.sum()))
-            pick = rng.choice(len(counts), size=k, replace=False, p=w / w.sum())
-            counts[pick] += 1 if diff > 0 else -1
-            diff = int(total - counts.sum())
-        if diff == 0:
-            break
+            k = int(rng.choice(len(counts), p=w / w.sum()))
+            step = 1 if fine else min(abs(diff), int(room[k]))
+            counts[k] += step if diff > 0 else -step
     return counts
 
 
@@ -193,9 +195,12 @@ def assign(
             nxt.append(b[~accept & (tries[b] <= 20)])
         pending = np.concatenate(nxt) if nxt else np.zeros(0, dtype=np.int64)
         size = max(4, size // 4)  # fewer rows per batch: fewer clashes over the last slots
+    keep_in = None  # a hard group confines the repairs too
+    if hard_group and row_group is not None and parent_group is not None:
+        keep_in = (row_group, parent_group)
     for r in stuck:  # every parent with slots left already has a row of this owner: swap with a row
-        if not _swap(r, out, remaining, used, pair_owner, exclude, m, rng):
-            out[r] = _any_free(r, m, used, pair_owner, exclude, remaining, rng)
+        if not _swap(r, out, remaining, used, pair_owner, exclude, m, rng, keep_in):
+            out[r] = _any_free(r, m, used, pair_owner, exclude, remaining, rng, keep_in)
             if pair_owner is not None:
                 used.add(int(pair_owner[r]) * m + int(out[r]))
             remaining[out[r]] -= 1
@@ -203,19 +208,24 @@ def assign(
 
 
 def _swap(r: int, out: np.ndarray, remaining: np.ndarray, used: set[int], owner: np.ndarray | None,
-          exclude: np.ndarray | None, m: int, rng: np.random.Generator, tries: int = 4000) -> bool:
+          exclude: np.ndarray | None, m: int, rng: np.random.Generator,
+          keep_in: tuple[np.ndarray, np.ndarray] | None = None, tries: int = 4000) -> bool:
     """Give row r the parent p' of some row r', which moves to a parent p that still has a slot."""
     if owner is None:
         return False
-    free = np.nonzero(remaining > 0)[0]
-    placed = np.nonzero(out >= 0)[0]
+    free_mask = remaining > 0
+    placed_mask = out >= 0
+    if keep_in is not None and keep_in[0][r] >= 0:
+        g = keep_in[0][r]
+        free_mask &= keep_in[1] == g
+        placed_mask &= keep_in[0] == g
+    free = np.nonzero(free_mask)[0]
+    placed = np.nonzero(placed_mask)[0]
     if not len(free) or not len(placed):
         return False
     o = int(owner[r])
     for _ in range(max(1, tries // 256)):
         p = int(free[rng.integers(len(free))])
-        if exclude is not None and p == exclude[r] and False:
-            continue
         for r2 in rng.choice(placed, size=min(256, len(placed)), replace=False):
             o2, p2 = int(owner[r2]), int(out[r2])
             if o2 == o or o * m + p2 in used or o2 * m + p in used:
@@ -302,8 +312,12 @@ def _scores(rows: np.ndarray, profiles: np.ndarray, cand: np.ndarray) -> np.ndar
 
 
 def _any_free(r: int, m: int, used: set[int], owner: np.ndarray | None, exclude: np.ndarray | None,
-              remaining: np.ndarray, rng: np.random.Generator) -> int:
-    for p in np.argsort(-remaining + rng.random(m) * 0.5, kind="stable"):
+              remaining: np.ndarray, rng: np.random.Generator,
+              keep_in: tuple[np.ndarray, np.ndarray] | None = None) -> int:
+    key = -remaining + rng.random(m) * 0.5
+    if keep_in is not None and keep_in[0][r] >= 0:
+        key = key + np.where(keep_in[1] == keep_in[0][r], 0.0, 1e9)  # the row's group first
+    for p in np.argsort(key, kind="stable"):
         if exclude is not None and p == exclude[r]:
             continue
         if owner is None or int(owner[r]) * m + int(p) not in used:

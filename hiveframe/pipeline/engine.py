@@ -91,6 +91,7 @@ class Relation:
     exact_one: bool
     linkage: LinkageModel
     parent_rows: int = 0
+    total: int = 0
     assign: AssignmentModel | None = None
     ancestor: dict[str, Any] | None = None
     unique_pair: bool = False
@@ -184,7 +185,7 @@ class RelationalEngine:
                     low=int(counts.min()) if len(counts) else 0, high=int(counts.max()) if len(counts) else 0,
                     coverage=float((counts > 0).mean()) if len(counts) else 0.0,
                     exact_one=bool(len(counts) and counts.min() == 1 and counts.max() == 1 and null_rate == 0),
-                    linkage=linkage, parent_rows=parent.num_rows,
+                    linkage=linkage, parent_rows=parent.num_rows, total=int(counts.sum()),
                 ))
             driver = self._choose_driver(table, plan.relations)
             if driver is not None:
@@ -434,16 +435,18 @@ class RelationalEngine:
             counts = None
             if driver is None:
                 n = int(rows[name]) if name in rows else (
-                    max(1, int(round(plan.real_rows * scale))) if plan.real_rows else 0)
+                    max(1, int(np.floor(plan.real_rows * scale + 0.5))) if plan.real_rows else 0)
                 drv_idx = None
             else:
                 parent_name = md.foreign_keys[driver.fk_index].parent_table
-                counts = driver.linkage.sample(features[parent_name],
-                                               seed=derive_seed(seed, plan.index, "counts"))
                 exact = next((r for r in plan.secondaries if r.exact_one), None)
-                if exact is not None:
+                if exact is not None:  # a secondary 1:1 parent: one row per row of that parent
                     target = out[md.foreign_keys[exact.fk_index].parent_table].num_rows
-                    counts = adjust_counts(counts, target, rng, low=driver.low, high=driver.high)
+                else:  # the real number of children per parent, times the generated parents
+                    target = int(np.floor(driver.total * features[parent_name].num_rows
+                                          / max(1, driver.parent_rows) + 0.5))
+                counts = draw_counts(driver, features[parent_name], target, rng,
+                                     seed=derive_seed(seed, plan.index, "counts"))
                 n_parented = int(counts.sum())
                 n_null = (int(round(driver.null_rate / (1 - driver.null_rate) * n_parented))
                           if driver.null_rate < 1 else 0)
@@ -482,8 +485,11 @@ class RelationalEngine:
             return result
         n_null = int(round(rel.null_rate * n))
         rows = np.sort(rng.choice(n, size=n - n_null, replace=False)) if n_null else np.arange(n)
-        degrees = rel.linkage.sample(features[q_name], seed=derive_seed(seed, plan.index, "degrees", rel.fk_index))
-        degrees = adjust_counts(degrees, len(rows), rng, low=rel.low, high=rel.high)
+        owners = None
+        if rel.unique_pair and drv_idx is not None:  # a parent can take one row per driver parent
+            owners = int(len(np.unique(drv_idx[rows][drv_idx[rows] >= 0])))
+        degrees = draw_counts(rel, features[q_name], len(rows), rng, high=owners,
+                              seed=derive_seed(seed, plan.index, "degrees", rel.fk_index))
         driver = plan.driver
         drv_parent = md.foreign_keys[driver.fk_index].parent_table if driver is not None else None
         view = _row_view(own, features.get(drv_parent) if drv_parent else None, drv_idx)
@@ -501,6 +507,10 @@ class RelationalEngine:
             row_group = np.where(sub >= 0, ap[np.maximum(sub, 0)], -1)
             row_group[rng.random(len(rows)) >= anc["p_same"]] = -1
             hard = bool(anc["hard"])
+            if hard:  # slots per group = rows per group, so no row has to leave its group or overflow
+                draws = [degrees] + [rel.linkage.sample(features[q_name], seed=derive_seed(
+                    seed, plan.index, "degrees", rel.fk_index, t)) for t in range(15)]
+                degrees = _match_group_totals(draws, parent_group, row_group, rng, rel)
         owner = drv_idx[rows] if (rel.unique_pair and drv_idx is not None) else None
         exclude = drv_idx[rows] if (rel.no_self and drv_idx is not None) else None
         result[rows] = assign(enc, prof, degrees, rng, row_group=row_group, parent_group=parent_group,
@@ -586,6 +596,7 @@ class RelationalEngine:
                 components[key] = rel.linkage
                 entry = {"fk_index": rel.fk_index, "role": rel.role, "null_rate": rel.null_rate, "low": rel.low,
                          "high": rel.high, "coverage": rel.coverage, "exact_one": rel.exact_one, "parent_rows": rel.parent_rows,
+                         "total": rel.total,
                          "ancestor": rel.ancestor, "unique_pair": rel.unique_pair, "no_self": rel.no_self,
                          "linkage": key}
                 if rel.assign is not None:
@@ -622,7 +633,7 @@ class RelationalEngine:
                 rel = Relation(fk_index=int(r["fk_index"]), role=r["role"], null_rate=float(r["null_rate"]),
                                low=int(r["low"]), high=int(r["high"]), coverage=float(r["coverage"]),
                                exact_one=bool(r["exact_one"]), linkage=components[key], ancestor=r["ancestor"],
-                               parent_rows=int(r.get("parent_rows", 0)),
+                               parent_rows=int(r["parent_rows"]), total=int(r["total"]),
                                unique_pair=bool(r["unique_pair"]), no_self=bool(r["no_self"]))
                 if "assign" in r:
                     sub = {k[len(key) + 8:]: v for k, v in arrays.items() if k.startswith(f"{key}_assign_")}
@@ -655,6 +666,60 @@ class RelationalEngine:
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+def _match_group_totals(draws: list[np.ndarray], parent_group: np.ndarray, row_group: np.ndarray,
+                        rng: np.random.Generator, rel: Relation) -> np.ndarray:
+    """Degrees whose sum in every group is the number of rows of that group.
+
+    Groups are disjoint, so each group may take its degrees from whichever of several draws of
+    the linkage model comes closest to its rows (keeping each parent's conditional distribution),
+    and only the small remainder is moved by hand.
+    """
+    size = int(max(parent_group.max(), row_group.max())) + 1 if len(parent_group) else 0
+    need = np.bincount(row_group[row_group >= 0], minlength=size)
+    valid = parent_group >= 0
+    gaps = np.stack([np.abs(np.bincount(parent_group[valid], weights=d[valid], minlength=size) - need)
+                     for d in draws])
+    pick = np.argmin(gaps, axis=0)
+    stacked = np.stack(draws)
+    degrees = stacked[pick[np.maximum(parent_group, 0)], np.arange(len(parent_group))]
+    degrees = np.where(valid, degrees, draws[0])
+    order = np.argsort(parent_group, kind="stable")
+    groups, starts = np.unique(parent_group[order], return_index=True)
+    ends = np.r_[starts[1:], len(order)]
+    for g, a, b in zip(groups, starts, ends):
+        if g < 0:
+            continue
+        members = order[a:b]
+        if degrees[members].sum() != need[g]:
+            degrees[members] = adjust_counts(degrees[members], int(need[g]), rng, low=rel.low, high=rel.high,
+                                             fine=True)
+    return degrees
+
+
+def draw_counts(rel: Relation, parents: pa.Table, target: int, rng: np.random.Generator, *, seed: int,
+                tries: int = 16, high: int | None = None) -> np.ndarray:
+    """Children per parent from the linkage model, summing to ``target``.
+
+    Keeps the draw (of up to ``tries``) whose total is nearest the target, then moves the few
+    counts still needed. Few parents with a heavy-tailed count (38 districts, one of them Prague)
+    make a single draw's total swing by a tenth or more; every table below would inherit the swing,
+    and a secondary 1:1 key, or a secondary parent's degrees, could then only be met by bending the
+    distributions.
+    """
+    best = None
+    for t in range(tries):
+        counts = rel.linkage.sample(parents, seed=derive_seed(seed, t))
+        gap = abs(int(counts.sum()) - target)
+        if best is None or gap < best[0]:
+            best = (gap, counts)
+        if gap <= max(1, 0.005 * target):
+            break
+    assert best is not None
+    cap = rel.high if high is None else min(rel.high, high)
+    counts = np.minimum(best[1], cap) if high is not None else best[1]
+    return adjust_counts(counts, target, rng, low=rel.low, high=cap)
+
+
 def ancestor_rows(table: str, path: list[int], links: Mapping[str, Mapping[int, np.ndarray]],
                   metadata: Metadata, n_rows: int) -> np.ndarray:
     """Row index, in the ancestor table, of every row of ``table`` (-1 where a link is null)."""

@@ -149,8 +149,11 @@ class Synthesizer:
         return self
 
     def _check(self, metadata: Metadata, database: Database, drop_orphans: bool) -> Database:
-        """Metadata and data checks: the metadata helper's validators, then the engine's own."""
-        from hiveframe.pipeline.checks import drop_orphans as drop
+        """The metadata and data checks (hiveframe.metadata.validate), then the engine's own.
+
+        The validator lists every problem at once (and drops orphans when asked); the engine's
+        relational checks then catch what only matters for generation (keys the engine relies on).
+        """
         from hiveframe.pipeline.checks import relational_problems
 
         _validate_metadata(metadata, self.host)
@@ -160,12 +163,10 @@ class Synthesizer:
             raise DataError([Problem("table described in the metadata is missing from the data", table=t,
                                      hint=f"tables in the data: {', '.join(database.names)}")
                              for t in missing])
-        if drop_orphans:
-            database, dropped = drop(metadata, database)
-            self.dropped_orphans = dropped
-            for table, count in dropped.items():
-                log.warning("dropped %d orphan row(s) from table %s", count, table)
-        database = _validate_data(metadata, database)
+        before = {t: database[t].num_rows for t in metadata.table_names}
+        database = _validate_data(metadata, database, drop_orphans)
+        self.dropped_orphans = {t: before[t] - database[t].num_rows for t in metadata.table_names
+                                if t in database and database[t].num_rows < before[t]}
         DataError.raise_if_any(relational_problems(metadata, database))
         return database
 
@@ -236,10 +237,19 @@ def _validate_metadata(metadata: Metadata, host: PluginHost) -> None:
     validate_metadata(metadata, host=host)
 
 
-def _validate_data(metadata: Metadata, database: Database) -> Database:
+def _validate_data(metadata: Metadata, database: Database, drop_orphans: bool) -> Database:
+    """Data checks of hiveframe.metadata.validate (types, keys, orphans: dropped on request)."""
     try:
         from hiveframe.metadata import validate_data
-    except (ImportError, AttributeError):
+    except (ImportError, AttributeError):  # the validator is optional for the engine
+        validate_data = None
+    if validate_data is None:
+        if drop_orphans:
+            from hiveframe.pipeline.checks import drop_orphans as drop
+
+            database, dropped = drop(metadata, database)
+            for table, count in dropped.items():
+                log.warning("dropped %d orphan row(s) from table %s", count, table)
         return database
-    checked = validate_data(metadata, database)
+    checked = validate_data(metadata, database, drop_orphans=drop_orphans)
     return checked if isinstance(checked, Database) else database

@@ -348,7 +348,7 @@ def _assert_tables_equal(a: pa.Table, b: pa.Table, what: str) -> None:
     assert a.num_rows == b.num_rows, f"{what}: {a.num_rows} vs {b.num_rows} rows"
     for name in a.column_names:
         left, right = a.column(name).to_pylist(), b.column(name).to_pylist()
-        diffs = [i for i, (x, y) in enumerate(zip(left, right)) if not _same(x, y)]
+        diffs = [i for i, (x, y) in enumerate(zip(left, right, strict=True)) if not _same(x, y)]
         assert not diffs, f"{what}: column {name!r} differs in {len(diffs)} row(s), first at row {diffs[0]}"
 
 
@@ -813,7 +813,7 @@ def check_transformer(
 
 def _assert_close(expected: list[Any], got: list[Any], rtol: float, what: str) -> None:
     bad = []
-    for i, (x, y) in enumerate(zip(expected, got)):
+    for i, (x, y) in enumerate(zip(expected, got, strict=True)):
         if x is None or y is None:
             ok = x is None and y is None
         elif isinstance(x, float) or isinstance(y, float):

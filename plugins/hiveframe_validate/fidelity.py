@@ -216,7 +216,7 @@ def detection_band(auc: float, baseline: float, spread: float, table: str, label
     out = [band("detection_auc", auc, good=0.55, poor=0.8, higher_is_better=False, table=table, label=label)]
     if not (math.isnan(auc) or math.isnan(baseline)):
         gap = baseline - auc
-        margin = max(0.05, 2 * spread)
+        margin = max(0.07, 3 * spread)
         out.append({"metric": "detection_below_baseline", "label": f"{label}: baseline - AUC (copying if large)",
                     "table": table, "value": float(gap), "status": "warn" if gap > margin else "pass",
                     "rule": f"warn > {margin:.3f}: rows the classifier saw as synthetic reappear as real"})

@@ -27,12 +27,13 @@ def ks_statistic(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def ks_pvalue(statistic: float, n: int, m: int) -> float:
-    """Asymptotic two-sided p-value of the KS statistic (Kolmogorov's limiting distribution)."""
-    from scipy.special import kolmogorov
+    """Two-sided p-value of the KS statistic: the one-sample Kolmogorov distribution at the effective
+    size n*m/(n+m) (what scipy's ``ks_2samp(method="asymp")`` uses)."""
+    from scipy.stats import kstwo
 
     if not n or not m or math.isnan(statistic):
         return math.nan
-    return float(kolmogorov(statistic * math.sqrt(n * m / (n + m))))
+    return float(kstwo.sf(statistic, max(1, round(n * m / (n + m)))))
 
 
 def counts(codes: np.ndarray, k: int) -> np.ndarray:
@@ -315,12 +316,22 @@ def category_histogram(real: np.ndarray, synthetic: np.ndarray, categories: list
 
 
 def count_histogram(real: np.ndarray, synthetic: np.ndarray, max_bars: int = 25) -> dict:
-    """Share of parents with 0, 1, 2... children; the tail beyond ``max_bars`` values pooled."""
+    """Share of parents with 0, 1, 2... children; wide ranges in equal integer bins, the tail pooled."""
+    real = np.asarray(real, dtype=np.int64)
+    synthetic = np.asarray(synthetic, dtype=np.int64)
     top = int(max(real.max(initial=0), synthetic.max(initial=0)))
-    cap = min(top, max_bars - 1)
-    fr = np.bincount(np.minimum(real, cap).astype(np.int64), minlength=cap + 1) / max(len(real), 1)
-    fs = np.bincount(np.minimum(synthetic, cap).astype(np.int64), minlength=cap + 1) / max(len(synthetic), 1)
-    labels = [str(i) for i in range(cap + 1)]
-    if top > cap:
-        labels[-1] = f"{cap}+"
-    return {"labels": labels, "real": fr.tolist(), "synthetic": fs.tolist()}
+    if top < max_bars:
+        width, n_bins = 1, top + 1
+    else:
+        hi = float(np.quantile(np.r_[real, synthetic], 0.99))
+        raw = max((hi + 1) / (max_bars - 1), 1.0)
+        mag = 10 ** math.floor(math.log10(raw))
+        width = int(next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw))
+        n_bins = min(int(math.ceil((top + 1) / width)), max_bars)
+    cap = n_bins - 1
+    fr = np.bincount(np.minimum(real // width, cap), minlength=n_bins) / max(len(real), 1)
+    fs = np.bincount(np.minimum(synthetic // width, cap), minlength=n_bins) / max(len(synthetic), 1)
+    labels = [str(i * width) if width == 1 else f"{i * width}-{(i + 1) * width - 1}" for i in range(n_bins)]
+    if (cap + 1) * width <= top:
+        labels[-1] = f"{cap * width}+"
+    return {"labels": labels, "real": fr.tolist(), "synthetic": fs.tolist(), "bin_width": width}

@@ -18,6 +18,8 @@ import numpy as np
 
 from hiveframe_validate._frame import Col
 
+#: below this many rows per class a detection AUC is noise; the test reports n/a instead.
+MIN_ROWS = 50
 #: HistGradientBoosting handles at most 255 bins; category codes above this share one bin.
 MAX_CATEGORY_CODE = 250
 
@@ -75,7 +77,7 @@ def two_sample_test(a: np.ndarray, b: np.ndarray, is_cat: np.ndarray, *, repeats
     """
     rng = np.random.default_rng(seed)
     n = min(len(a), len(b))
-    if n < 4 or a.shape[1] == 0:
+    if n < MIN_ROWS or a.shape[1] == 0:
         return {"auc": math.nan, "accuracy": math.nan, "auc_std": math.nan, "rows_per_class": int(n), "rounds": 0}
     a = a[rng.permutation(len(a))[:n]]
     b = b[rng.permutation(len(b))[:n]]
@@ -120,4 +122,5 @@ def detection_with_baseline(real: np.ndarray, synthetic: np.ndarray, is_cat: np.
         "auc": test["auc"], "accuracy": test["accuracy"], "auc_std": test["auc_std"],
         "baseline_auc": base["auc"], "baseline_accuracy": base["accuracy"], "baseline_auc_std": base["auc_std"],
         "rows_per_class": test["rows_per_class"], "rounds": test["rounds"],
+        **({"note": f"too few rows for a detection test ({m} per class, {MIN_ROWS} needed)"} if m < MIN_ROWS else {}),
     }

@@ -50,22 +50,32 @@ class Gower:
                 for (numeric, lo, span), v in zip(self.specs, values, strict=True)]
         return np.column_stack(cols) if cols else np.zeros((len(values[0]) if values else 0, 0))
 
-    def nearest(self, queries: np.ndarray, reference: np.ndarray, block: int = 256) -> np.ndarray:
+    def nearest(self, queries: np.ndarray, reference: np.ndarray, block: int = 512) -> np.ndarray:
         """Distance from each query row to its nearest reference row."""
         out = np.empty(len(queries))
         k = max(len(self.specs), 1)
-        for start in range(0, len(queries), block):
-            q = queries[start:start + block]
-            total = np.zeros((len(q), len(reference)))
+        ref = reference.astype(np.float32)
+        ref_null = np.isnan(ref)
+        qs = queries.astype(np.float32)
+        for start in range(0, len(qs), block):
+            q = qs[start:start + block]
+            total = np.zeros((len(q), len(ref)), dtype=np.float32)
+            tmp = np.empty_like(total)
             for j, (numeric, _, _) in enumerate(self.specs):
-                a, b = q[:, j][:, None], reference[:, j][None, :]
-                if numeric:
-                    d = np.minimum(np.abs(a - b), 1.0)
-                    na, nb = np.isnan(a), np.isnan(b)
-                    d = np.where(na | nb, np.where(na & nb, 0.0, 1.0), d)
-                else:
-                    d = (a != b).astype(np.float64)
-                total += d
+                a, b = q[:, j][:, None], ref[:, j][None, :]
+                if not numeric:
+                    total += np.not_equal(a, b)
+                    continue
+                np.subtract(a, b, out=tmp)
+                np.abs(tmp, out=tmp)
+                np.minimum(tmp, 1.0, out=tmp)
+                qn, rn = np.isnan(q[:, j]), ref_null[:, j]
+                if qn.any() or rn.any():  # null vs value: 1, null vs null: 0
+                    either = qn[:, None] | rn[None, :]
+                    both = qn[:, None] & rn[None, :]
+                    tmp[either] = 1.0
+                    tmp[both] = 0.0
+                total += tmp
             out[start:start + block] = total.min(axis=1) / k
         return out
 

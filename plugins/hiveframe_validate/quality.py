@@ -266,9 +266,10 @@ class Quality(BaseValidator):
             "max_constraint_violation": nanmax(e["synthetic"]["share"] for t in tables.values()
                                                for e in t["constraints"] if "synthetic" in e),
             "max_duplicate_share": nanmax(t["duplicates"]["synthetic_share"] for t in tables.values()),
+            "max_duplicate_excess": nanmax(t["duplicates"]["excess"] for t in tables.values()),
             "min_diversity": nanmin(t["diversity"]["ratio"] for t in tables.values()),
         }
         summary = (f"{int(scores['schema_problems'])} schema problem(s); at most {fmt(scores['max_outside_range'])} "
-                   f"of values out of range; duplicate rows {fmt(scores['max_duplicate_share'])}; "
+                   f"of values out of range; duplicate rows above the real rate {fmt(scores['max_duplicate_excess'])}; "
                    f"diversity {fmt(scores['min_diversity'])}")
         return self._result(scores, bands, {"tables": tables}, summary)

@@ -127,9 +127,12 @@ class Relational(BaseValidator):
             "parent_child_max_auc": nanmax(r["detection"]["auc"] for r in links.values() if r.get("detection")),
             "key_uniqueness": nanmin(r["synthetic"]["unique_share"] for r in keys.values()),
         }
-        summary = (f"{len(links)} foreign key(s): integrity {fmt(scores['referential_integrity'])}, cardinality "
-                   f"similarity {fmt(scores['cardinality_similarity'])}, worst parent-child detection AUC "
-                   f"{fmt(scores['parent_child_max_auc'])}; key uniqueness {fmt(scores['key_uniqueness'])}")
+        if not links and not keys:
+            summary = "no primary or foreign keys to check"
+        else:
+            summary = (f"{len(links)} foreign key(s): integrity {fmt(scores['referential_integrity'])}, cardinality "
+                       f"similarity {fmt(scores['cardinality_similarity'])}, worst parent-child detection AUC "
+                       f"{fmt(scores['parent_child_max_auc'])}; key uniqueness {fmt(scores['key_uniqueness'])}")
         return self._result(scores, bands, {"keys": keys, "links": links}, summary)
 
     def _link(self, fk, real_t, synth_t, metadata, j: int) -> dict[str, Any]:

@@ -228,3 +228,14 @@ def test_unwritable_targets_are_source_errors(tmp_path):
         FolderWriter().write({"t": pa.table({"a": [1]})}, blocker / "out")
     with pytest.raises(SourceError, match="cannot write SQLite file"):
         SqliteWriter().write({"t": pa.table({"a": [1]})}, blocker / "out.sqlite")
+
+
+def test_reader_resolution(tmp_path, host, shared_data):
+    resolve = host.hooks.resolve_reader
+    assert resolve(source=shared_data / "airbnb") == "folder"
+    assert resolve(source=str(shared_data / "airbnb" / "users.csv.gz")) == "folder"
+    assert resolve(source=tmp_path / "missing") == "folder"  # so that the error says what is wrong
+    assert resolve(source=tmp_path / "missing.sqlite") == "sqlite"
+    assert not FolderReader.claims("s3://bucket/data")  # URLs are left to plugins that know them
+    users = host.read(str(shared_data / "airbnb" / "users.csv.gz"))
+    assert users.names == ["users"] and users["users"].num_rows == 10000

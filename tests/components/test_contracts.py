@@ -11,7 +11,6 @@ import pytest
 
 from hiveframe.components import (
     Database,
-    LinkageModel,
     PrivacyWrapper,
     Reader,
     TableGenerator,

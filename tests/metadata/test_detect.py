@@ -325,3 +325,11 @@ def test_detect_reads_a_source_through_the_host(tmp_path):
 def test_metadata_json_round_trip(datasets):
     metadata = detect(datasets("berka")[0])
     assert Metadata.from_json(metadata.to_json()) == metadata
+
+
+def test_detect_name_is_the_function_not_the_module():
+    import hiveframe
+    import hiveframe.metadata
+    import hiveframe.metadata.detect  # noqa: F401 - importing the submodule must not rebind the name
+
+    assert callable(hiveframe.metadata.detect) and hiveframe.detect is hiveframe.metadata.detect

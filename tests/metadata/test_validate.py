@@ -398,3 +398,28 @@ def test_float_foreign_keys_from_pandas_are_matched():
     )
     problems = _data_problems(data, m)
     assert len(problems) == 1 and "5.0" in problems[0].message and problems[0].row == 3
+
+
+def test_all_null_columns_marked_by_detect_pass():
+    from hiveframe.metadata import detect
+
+    data = {"t": pa.table({"t_id": [1, 2, 3], "empty": pa.nulls(3, pa.float64())})}
+    metadata = detect(data)
+    assert metadata.table("t").column("empty").dtype == "null"
+    out = validate_data(metadata, data)
+    assert out["t"].column("empty").type == pa.null()
+    # a column declared all-null that has values is a problem
+    data["t"] = data["t"].set_column(1, "empty", pa.array([1.0, None, 2.0]))
+    (p,) = _data_problems(data, metadata)
+    assert (p.table, p.column) == ("t", "empty") and "2 value(s)" in p.message
+
+
+def test_extra_tables_and_columns_are_left_out_with_a_warning(caplog):
+    data = shop_data()
+    data["audit"] = pa.table({"a": [1]})
+    data["orders"] = data["orders"].append_column("debug", pa.array([0, 0, 0, 0]))
+    with caplog.at_level(logging.WARNING, logger="hiveframe.metadata.validate"):
+        out = validate_data(shop(), data)
+    assert "audit" not in out and "debug" not in out["orders"].column_names
+    assert "table 'audit' is not in the metadata" in caplog.text
+    assert "'orders' has columns not in the metadata, left out: debug" in caplog.text

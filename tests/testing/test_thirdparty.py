@@ -3,6 +3,7 @@ discovered, selected by name in code and on the command line, fitted, sampled, s
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pyarrow.csv as pacsv
@@ -90,7 +91,7 @@ def test_selected_by_name_on_the_command_line(my_gen, census_small, tmp_path, ca
     assert main(["fit", str(census_small), "-o", str(model), "--generator", "my_gen",
                  "--param", "spread=0.8", "--seed", "2"]) == 0
     captured = capsys.readouterr()
-    assert "[1/1] fitting census (1500 rows, 15 columns, my_gen)" in captured.err
+    assert re.search(r"^\[1/1\] fitting census \(1500 rows, \d+ columns, my_gen\)$", captured.err, re.M)
     assert main(["sample", str(model), "-o", str(out), "--rows", "census=40", "--format", "csv"]) == 0
     written = list(out.iterdir())
     assert [p.name for p in written if p.name.startswith("census")]

@@ -1,0 +1,277 @@
+"""The quality report: run every validator, write ``report.html`` (self-contained) and ``report.json``.
+
+``write_report`` is what ``hiveframe report REAL SYNTH -o DIR`` calls; ``validate_synthesizer`` is
+what ``Synthesizer.fit(validate=True)`` calls after training.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import math
+import platform
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hiveframe.errors import ConfigError, PluginError
+
+if TYPE_CHECKING:
+    from hiveframe.components import Database, Validator
+    from hiveframe.metadata import Metadata
+    from hiveframe.plugins import PluginHost
+
+log = logging.getLogger(__name__)
+
+PLUGIN_NAME = "validate"
+REPORT_HTML = "report.html"
+REPORT_JSON = "report.json"
+FORMAT_VERSION = 1
+
+
+def _host(host: PluginHost | None) -> PluginHost:
+    """A host that knows this plugin's validators (registered here when its entry point is absent)."""
+    from hiveframe.plugins import PluginHost
+
+    host = host or PluginHost()
+    from hiveframe_validate.validators import VALIDATORS
+
+    known = set(host.names("validator"))
+    if not any(cls.name in known for cls in VALIDATORS) and PLUGIN_NAME not in host.infos:
+        import hiveframe_validate.plugin as plugin
+
+        host.register(plugin, name=PLUGIN_NAME)
+    return host
+
+
+def _metadata(metadata: Metadata | None, real: Mapping[str, Any]) -> Metadata:
+    if metadata is not None:
+        return metadata
+    try:
+        from hiveframe.metadata import detect
+
+        return detect(real)
+    except Exception as exc:  # noqa: BLE001 - detection is a convenience; fall back to plain types
+        log.info("metadata detection unavailable (%s); inferring column kinds from types", exc)
+        from hiveframe_validate._frame import infer_metadata
+
+        return infer_metadata(real)
+
+
+def _accepts(cls: type, name: str) -> bool:
+    import attrs
+
+    return any(f.name == name or getattr(f, "alias", None) == name for f in attrs.fields(cls))
+
+
+def build_validators(
+    host: PluginHost,
+    validators: Sequence[str | Validator | type[Validator]] | None,
+    *,
+    target: str | None,
+    sample_size: int | None,
+    holdout: Mapping[str, Any] | None,
+    seed: int,
+) -> list[Validator]:
+    """Instances of the validators asked for (default: every available one), given the shared settings."""
+    from hiveframe.components import Validator
+    from hiveframe_validate.validators import VALIDATORS
+
+    if validators is None:
+        names = host.names("validator", available_only=True)
+        order = {cls.name: i for i, cls in enumerate(VALIDATORS)}
+        validators = sorted(names, key=lambda n: (order.get(n, len(order)), n))
+    out = []
+    for spec in validators:
+        if isinstance(spec, Validator):
+            out.append(spec)
+            continue
+        cls = spec if isinstance(spec, type) else host.component_class("validator", str(spec))
+        params: dict[str, Any] = {}
+        if target is not None and _accepts(cls, "target"):
+            params["target"] = target
+        if sample_size is not None and _accepts(cls, "sample_size"):
+            params["sample_size"] = int(sample_size)
+        if _accepts(cls, "seed"):
+            params["seed"] = int(seed)
+        validator = host.create("validator", cls, params)
+        if holdout is not None and _accepts(cls, "holdout"):
+            validator._holdout = holdout  # not a parameter: data, never saved
+        out.append(validator)
+    return out
+
+
+def run_validators(
+    real: Database | Mapping[str, Any],
+    synthetic: Database | Mapping[str, Any],
+    metadata: Metadata | None = None,
+    *,
+    target: str | None = None,
+    host: PluginHost | None = None,
+    validators: Sequence[str | Validator | type[Validator]] | None = None,
+    sample_size: int | None = None,
+    holdout: Database | Mapping[str, Any] | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Run the validators and return the report document (what ``report.json`` holds).
+
+    Missing tables or columns, type clashes and empty tables are raised once, before any validator
+    runs; a validator that crashes is recorded as failed and the others still run.
+    """
+    from hiveframe_validate._frame import analysed_columns, as_tables, check_inputs
+
+    real_t = as_tables(real, "real")
+    synth_t = as_tables(synthetic, "synthetic")
+    hold_t = as_tables(holdout, "holdout") if holdout is not None else None
+    metadata = _metadata(metadata, real_t)
+
+    def needed(table):
+        keys = list(table.primary_key) + [c for fk in metadata.parents_of(table.name) for c in fk.child_columns]
+        return list(dict.fromkeys(keys + [c.name for c in analysed_columns(metadata, table)]))
+
+    check_inputs("report", real_t, synth_t, metadata, metadata.table_names, needed)
+    if target is not None:
+        from hiveframe_validate.utility import resolve_target
+
+        resolve_target(metadata, target)
+    host = _host(host)
+    chosen = build_validators(host, validators, target=target, sample_size=sample_size, holdout=hold_t, seed=seed)
+    if not chosen:
+        raise ConfigError("no validators to run", hint="install hiveframe[validate] or pass validators=[...]")
+    results: list[dict[str, Any]] = []
+    for validator in chosen:
+        started = time.perf_counter()
+        log.info("running validator %s", validator.name)
+        try:
+            res = validator.validate(real_t, synth_t, metadata)
+            entry = res.to_dict()
+        except PluginError as exc:
+            log.warning("validator %s failed: %s", validator.name, exc)
+            entry = {"validator": validator.name, "scores": {}, "status": "fail",
+                     "summary": f"the validator failed: {exc}", "details": {"error": str(exc)}}
+        entry["plugin"] = type(validator).plugin
+        entry["seconds"] = round(time.perf_counter() - started, 3)
+        results.append(entry)
+    summary = [dict(b, validator=r["validator"]) for r in results for b in r["details"].get("bands", [])]
+    for r in results:
+        if not r["details"].get("bands") and r["status"] != "info":
+            summary.append({"validator": r["validator"], "metric": "status", "label": r["summary"], "table": None,
+                            "value": None, "status": r["status"], "rule": "set by the validator"})
+    counts = {s: sum(1 for b in summary if b["status"] == s) for s in ("pass", "warn", "fail", "info")}
+    overall = "fail" if counts["fail"] else "warn" if counts["warn"] else "pass" if counts["pass"] else "info"
+    return clean({
+        "format_version": FORMAT_VERSION,
+        "generated_at": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+        "versions": _versions(host),
+        "settings": {"target": target, "sample_size": sample_size, "seed": seed, "holdout": hold_t is not None,
+                     "validators": [v.name for v in chosen]},
+        "tables": {
+            name: {"rows_real": real_t[name].num_rows, "rows_synthetic": synth_t[name].num_rows,
+                   "columns": len(metadata.table(name).columns),
+                   "analysed_columns": [c.name for c in analysed_columns(metadata, metadata.table(name))],
+                   "primary_key": list(metadata.table(name).primary_key)}
+            for name in metadata.table_names
+        },
+        "foreign_keys": [fk.to_dict() for fk in metadata.foreign_keys],
+        "overall": {"status": overall, "counts": counts},
+        "summary": summary,
+        "results": results,
+    })
+
+
+def write_report(
+    real: Database | Mapping[str, Any],
+    synthetic: Database | Mapping[str, Any],
+    metadata: Metadata | None,
+    out_dir: str | Path,
+    *,
+    target: str | None = None,
+    host: PluginHost | None = None,
+    validators: Sequence[str | Validator | type[Validator]] | None = None,
+    sample_size: int | None = None,
+    holdout: Database | Mapping[str, Any] | None = None,
+    seed: int = 0,
+    title: str | None = None,
+) -> Path:
+    """Validate ``synthetic`` against ``real`` and write ``report.html`` and ``report.json`` in ``out_dir``.
+
+    ``sample_size`` caps the rows each validator uses per table (``None``: each validator's own
+    default); ``holdout`` (real rows the generator never saw) makes utility and privacy unbiased.
+    Returns the path of the HTML file.
+    """
+    from hiveframe_validate.html_report import render
+
+    doc = run_validators(real, synthetic, metadata, target=target, host=host, validators=validators,
+                         sample_size=sample_size, holdout=holdout, seed=seed)
+    doc["title"] = title or "hiveframe quality report"
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(doc, indent=1, allow_nan=False)
+    (out / REPORT_JSON).write_text(text + "\n", encoding="utf-8")
+    html_path = out / REPORT_HTML
+    html_path.write_text(render(doc), encoding="utf-8")
+    log.info("wrote %s and %s (overall: %s)", html_path, out / REPORT_JSON, doc["overall"]["status"])
+    return html_path
+
+
+def validate_synthesizer(
+    synthesizer: Any,
+    real: Database | Mapping[str, Any],
+    out_dir: str | Path,
+    *,
+    target: str | None = None,
+    holdout: Database | Mapping[str, Any] | None = None,
+    sample_size: int | None = None,
+    scale: float = 1.0,
+    seed: int | None = None,
+    validators: Sequence[str | Validator | type[Validator]] | None = None,
+) -> Path:
+    """Sample a fitted synthesizer and write its report against ``real`` (for ``fit(validate=True)``)."""
+    synthetic = synthesizer.sample(scale=scale, seed=seed)
+    return write_report(real, synthetic, synthesizer.metadata, out_dir, target=target,
+                        host=getattr(synthesizer, "host", None), validators=validators, sample_size=sample_size,
+                        holdout=holdout, seed=0 if seed is None else int(seed),
+                        title="hiveframe quality report (after fit)")
+
+
+def load_report(path: str | Path) -> dict[str, Any]:
+    """Read a ``report.json`` (or the folder holding it)."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / REPORT_JSON
+    return json.loads(p.read_text(encoding="utf-8"))
+
+
+def _versions(host: PluginHost) -> dict[str, str | None]:
+    import importlib.metadata as md
+
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for dist in ("hiveframe", "numpy", "pyarrow", "scipy", "scikit-learn"):
+        try:
+            out[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            out[dist] = None
+    import hiveframe_validate
+
+    out["hiveframe_validate"] = hiveframe_validate.__version__
+    return out
+
+
+def clean(value: Any) -> Any:
+    """JSON-safe copy: numpy scalars to Python, NaN and infinities to None, tuples to lists."""
+    if isinstance(value, dict):
+        return {str(k): clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        try:
+            value = value.item()
+        except (ValueError, TypeError):
+            return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)

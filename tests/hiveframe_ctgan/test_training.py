@@ -1,0 +1,173 @@
+"""Training like a product: callbacks, progress, validation and early stopping, checkpoints and resume."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+
+import numpy as np
+import pytest
+
+from hiveframe.errors import PluginError
+
+from .conftest import mixed_table, tiny
+
+KINDS = ["ctgan", "tvae"]
+
+
+class Stop(Exception):
+    pass
+
+
+def stop_at(epoch: int, exc: type[BaseException] = KeyboardInterrupt, seen: list | None = None):
+    def callback(info):
+        if seen is not None:
+            seen.append(info["epoch"])
+        if info["epoch"] == epoch:
+            raise exc()
+
+    return callback
+
+
+@pytest.fixture
+def scores(monkeypatch):
+    """Replace the validation score by a scripted sequence (peaks at epoch 2)."""
+    from hiveframe_ctgan import _data
+
+    sequence = itertools.chain([0.5, 0.9, 0.7, 0.6, 0.65, 0.6], itertools.repeat(0.1))
+    monkeypatch.setattr(_data.FidelityScorer, "score", lambda self, synthetic: next(sequence))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_callback_gets_table_epoch_losses_and_time(kind, mixed, capsys):
+    data, table = mixed
+    seen = []
+    tiny(kind, epochs=3).fit(data, table, seed=0, callback=seen.append)
+    assert [s["epoch"] for s in seen] == [1, 2, 3]
+    first = seen[0]
+    assert first["table"] == "things" and first["model"] == kind and first["epochs"] == 3
+    assert first["losses"] and all(np.isfinite(v) for v in first["losses"].values())
+    assert first["elapsed"] > 0 and seen[2]["elapsed"] >= seen[0]["elapsed"]
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""  # quiet unless verbose
+
+
+def test_verbose_progress_goes_to_logging_without_a_terminal(mixed, caplog):
+    data, table = mixed
+    with caplog.at_level(logging.INFO, logger="hiveframe_ctgan.progress"):
+        tiny("tvae", epochs=2, verbose=True).fit(data, table, seed=0)
+    assert "epoch 2/2" in caplog.text
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_early_stopping_keeps_the_best_epoch(kind, scores):
+    data, table = mixed_table(1200)
+    gen = tiny(kind, epochs=50, patience=3, validation_fraction=0.1).fit(data, table, seed=0)
+    info = gen.fit_info
+    assert info["validation_rows"] == 120 and info["train_rows"] == 1080
+    assert info["best_epoch"] == 2 and info["epochs_trained"] == 5 and info["stopped_early"]
+    assert [h["validation"] for h in info["history"]][:3] == [0.5, 0.9, 0.7]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_best_weights_are_the_ones_sampled(kind, monkeypatch):
+    from hiveframe_ctgan import _data
+
+    data, table = mixed_table(1200)
+    for epochs, script in ((2, [0.5, 0.9]), (5, [0.5, 0.9, 0.7, 0.6, 0.65])):
+        it = iter(script)
+        monkeypatch.setattr(_data.FidelityScorer, "score", lambda self, synthetic, it=it: next(it))
+        gen = tiny(kind, epochs=epochs, patience=None, validation_fraction=0.1).fit(data, table, seed=0)
+        if epochs == 2:
+            reference = gen.sample(50, seed=1)
+    assert gen.fit_info["epochs_trained"] == 5 and gen.fit_info["best_epoch"] == 2
+    assert gen.sample(50, seed=1).equals(reference)
+
+
+def test_real_validation_score_is_a_fidelity_in_unit_range():
+    data, table = mixed_table(1200)
+    gen = tiny("ctgan", epochs=2, validation_fraction=0.1).fit(data, table, seed=0)
+    values = [h["validation"] for h in gen.fit_info["history"]]
+    assert all(0.0 < v <= 1.0 for v in values)
+
+
+def test_max_seconds_stops_training():
+    data, table = mixed_table(300)
+    gen = tiny("tvae", epochs=100, max_seconds=1e-6).fit(data, table, seed=0)
+    assert gen.fit_info["epochs_trained"] == 1
+
+
+# -- checkpoints ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", KINDS)
+def test_interrupted_fit_resumes_from_the_checkpoint_not_from_zero(kind, mixed, tmp_path):
+    data, table = mixed
+    work = tmp_path / "things"
+    with pytest.raises(KeyboardInterrupt):
+        tiny(kind, epochs=4, checkpoint_every=1).fit(data, table, seed=0, callback=stop_at(2), workdir=work)
+    assert (work / "checkpoint.pt").is_file()
+    seen: list[int] = []
+    resumed = tiny(kind, epochs=4, checkpoint_every=1).fit(data, table, seed=0, callback=seen.append, workdir=work)
+    assert [s["epoch"] for s in seen] == [3, 4]
+    assert resumed.fit_info["resumed_from"] == 2
+    # the random streams were restored too: the result equals an uninterrupted fit
+    straight = tiny(kind, epochs=4).fit(data, table, seed=0)
+    assert resumed.sample(60, seed=9).equals(straight.sample(60, seed=9))
+
+
+def test_resume_after_an_error_in_the_callback_from_the_last_checkpoint(mixed, tmp_path):
+    data, table = mixed
+    with pytest.raises(PluginError):
+        tiny("ctgan", epochs=5, checkpoint_every=2).fit(data, table, seed=0, callback=stop_at(3, Stop), workdir=tmp_path)
+    seen: list[int] = []
+    tiny("ctgan", epochs=5, checkpoint_every=2).fit(data, table, seed=0, callback=stop_at(0, Stop, seen),
+                                                    workdir=tmp_path)
+    assert seen == [3, 4, 5]  # checkpoints at 2 and 4: resumed after epoch 2
+
+
+def test_checkpoint_is_a_weights_only_file(mixed, tmp_path):
+    import torch
+
+    data, table = mixed
+    tiny("ctgan", epochs=2, checkpoint_every=1).fit(data, table, seed=0, workdir=tmp_path)
+    ck = torch.load(tmp_path / "checkpoint.pt", weights_only=True, map_location="cpu")
+    assert ck["model"] == "ctgan" and ck["epoch"] == 2 and "G" in ck["trainer"]
+
+
+def test_checkpoint_of_another_model_is_refused(mixed, tmp_path):
+    from hiveframe_ctgan.errors import CheckpointError
+
+    data, table = mixed
+    tiny("ctgan", epochs=2, checkpoint_every=1).fit(data, table, seed=0, workdir=tmp_path)
+    with pytest.raises(CheckpointError, match="written by model 'ctgan', not 'tvae'") as err:
+        tiny("tvae", epochs=2, checkpoint_every=1).fit(data, table, seed=0, workdir=tmp_path)
+    assert "delete" in str(err.value)
+
+
+def test_checkpoint_of_another_version_is_refused(mixed, tmp_path, monkeypatch):
+    import hiveframe_ctgan.generators as generators
+    from hiveframe_ctgan.errors import CheckpointError
+
+    data, table = mixed
+    tiny("ctgan", epochs=2, checkpoint_every=1).fit(data, table, seed=0, workdir=tmp_path)
+    monkeypatch.setattr(generators, "__version__", "9.9.0")
+    with pytest.raises(CheckpointError, match="hiveframe_ctgan 0.1.0"):
+        tiny("ctgan", epochs=2, checkpoint_every=1).fit(data, table, seed=0, workdir=tmp_path)
+
+
+def test_unreadable_checkpoint_is_refused(mixed, tmp_path):
+    from hiveframe_ctgan.errors import CheckpointError
+
+    data, table = mixed
+    (tmp_path / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="cannot be read"):
+        tiny("ctgan", epochs=2, checkpoint_every=1).fit(data, table, seed=0, workdir=tmp_path)
+
+
+def test_checkpoint_of_other_data_is_replaced_with_a_warning(mixed, tmp_path):
+    data, table = mixed
+    tiny("ctgan", epochs=2, checkpoint_every=1).fit(data, table, seed=0, workdir=tmp_path)
+    seen: list[int] = []
+    with pytest.warns(UserWarning, match="other data or other model parameters"):
+        tiny("ctgan", epochs=2, checkpoint_every=1).fit(data.slice(0, 250), table, seed=0, workdir=tmp_path,
+                                                        callback=lambda i: seen.append(i["epoch"]))
+    assert seen == [1, 2]
