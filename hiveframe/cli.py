@@ -307,24 +307,18 @@ def _check_tables(metadata: Metadata, names: Sequence[str], option: str) -> None
         raise ConfigError(f"{option} names unknown table(s) {', '.join(map(repr, unknown))}", hint=hint)
 
 
-def _drop_orphans(metadata: Metadata, database: Database) -> Database:
-    import inspect
-
-    from hiveframe.metadata import validate_data
-
-    if "drop_orphans" not in inspect.signature(validate_data).parameters:
-        raise ConfigError("--drop-orphans is not supported by this hiveframe's data validation")
-    return validate_data(metadata, database, drop_orphans=True)
-
-
 def _out(text: str = "") -> None:
     print(text, flush=True)
 
 
 def _table_lines(rows: Sequence[Sequence[Any]]) -> list[str]:
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    return ["  ".join(str(v).ljust(w) if i == 0 else str(v).rjust(w) for i, (v, w) in enumerate(zip(r, widths, strict=True)))
-            .rstrip() for r in rows]
+    lines = []
+    for row in rows:
+        cells = [str(v).ljust(w) if i == 0 else str(v).rjust(w)
+                 for i, (v, w) in enumerate(zip(row, widths, strict=True))]
+        lines.append("  ".join(cells).rstrip())
+    return lines
 
 
 def _describe_metadata(metadata: Metadata, database: Database | None = None) -> list[str]:
@@ -352,7 +346,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
     host = _host(args)
     database = _read(host, args.source)
-    metadata = detect(database, host=host) if _accepts(detect, "host") else detect(database)
+    metadata = detect(database, host=host)
     summary = _describe_metadata(metadata, database)
     if args.output:
         out = Path(args.output)
@@ -366,23 +360,14 @@ def cmd_detect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _accepts(fn: Callable[..., Any], name: str) -> bool:
-    import inspect
-
-    try:
-        return name in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
-
-
 def cmd_fit(args: argparse.Namespace) -> int:
     from hiveframe.metadata import detect
     from hiveframe.pipeline import Synthesizer
 
     progress = _progress(args)
     host = _host(args, progress)
-    if args.generator:  # fail on a misspelled name before reading any data
-        host.component_class("table_generator", args.generator)
+    if args.generator:  # fail on a misspelled name or a missing extra before reading any data
+        host.component_class("table_generator", args.generator).check_available()
     params = dict(args.param)
     table_params: dict[str, dict[str, Any]] = {}
     for table, key, value in args.table_param:
@@ -391,14 +376,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if args.metadata:
         metadata = _load_metadata(args.metadata, database)
     else:
-        metadata = detect(database, host=host) if _accepts(detect, "host") else detect(database)
+        metadata = detect(database, host=host)
     _check_tables(metadata, list(table_params), "--table-param")
     options: dict[str, Any] = {"generator_params": params, "table_params": table_params, "host": host}
     if args.drop_orphans:
-        if _accepts(Synthesizer, "drop_orphans"):
-            options["drop_orphans"] = True  # the engine drops them and logs how many, per table
-        else:
-            database = _drop_orphans(metadata, database)
+        options["drop_orphans"] = True  # the engine drops them and logs how many, per table
     if args.generator:
         options["generator"] = args.generator
     if args.seed is not None:
@@ -466,81 +448,31 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo_source() -> Path:
-    from importlib.resources import as_file, files
-
-    resource = files("hiveframe") / "demo_data" / "chinook.sqlite"
-    with as_file(resource) as path:  # a real file for an installed (not zipped) package
-        if not Path(path).is_file():
-            raise SourceError("the bundled demo database is missing from this installation",
-                              hint="reinstall hiveframe")
-        return Path(path)
-
-
-def foreign_key_violations(path: Path) -> int:
-    """Rows failing ``PRAGMA foreign_key_check`` in a SQLite file (0: referentially intact)."""
-    import sqlite3
-
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        return len(con.execute("PRAGMA foreign_key_check").fetchall())
-    finally:
-        con.close()
-
-
-def declared_foreign_keys(path: Path) -> int:
-    import sqlite3
-
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        return sum(len(con.execute(f'PRAGMA foreign_key_list("{t}")').fetchall()) for t in tables)
-    finally:
-        con.close()
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
-    from hiveframe.metadata import detect
-    from hiveframe.pipeline import Synthesizer
+    import sqlite3
+
+    from hiveframe.pipeline.demo import demo_source, format_summary, run_demo
 
     progress = _progress(args)
     host = _host(args, progress)
-    out = Path(args.output)
-    if out.exists() and not out.is_dir():
-        raise SourceError(f"{str(out)!r} exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
-    source = _demo_source()
-    start = time.perf_counter()
-    real = host.read(source)
-    metadata = detect(real, host=host) if _accepts(detect, "host") else detect(real)
-    metadata.to_json(out / "metadata.json")
-    progress.total = len(metadata.tables)
-    synth = Synthesizer(metadata, seed=args.seed, host=host).fit(real, callback=progress.callback)
-    synth.save(out / "model")
-    synthetic = synth.sample(seed=args.seed)
-    target = out / "chinook_synthetic.sqlite"
-    if target.exists():
-        target.unlink()  # the demo owns this file; the writer refuses to overwrite
-    host.write(synthetic, target, format="sqlite", metadata=metadata,
-               provenance={"generator": "hiveframe demo", "hiveframe_version": __version__, "seed": args.seed})
-    seconds = time.perf_counter() - start
-    violations = foreign_key_violations(target)
-    declared = declared_foreign_keys(target)
-    rows: list[list[Any]] = [["table", "real rows", "synthetic rows"]]
-    for name in metadata.table_names:
-        rows.append([name, real[name].num_rows, synthetic[name].num_rows])
-    lines = [f"hiveframe demo: Chinook ({len(metadata.tables)} tables, {len(metadata.foreign_keys)} foreign keys) "
-             f"fitted and sampled in {seconds:.1f}s with the default generator",
-             *("  " + line for line in _table_lines(rows)),
-             f"foreign_key_check: {'ok, ' if violations == 0 else ''}{violations} violation(s) "
-             f"over {declared} declared foreign key(s)",
-             f"synthetic database: {target}",
-             f"model: {out / 'model'}  metadata: {out / 'metadata.json'}"]
-    (out / "summary.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    _out("\n".join(lines))
+    con = sqlite3.connect(f"file:{demo_source()}?mode=ro", uri=True)
+    try:  # for "[3/11]" counters before the demo reads the data
+        progress.total = con.execute("SELECT count(*) FROM sqlite_master WHERE type='table' "
+                                     "AND name NOT LIKE 'sqlite_%'").fetchone()[0]
+    finally:
+        con.close()
+    summary = run_demo(args.output, seed=args.seed, host=host, callback=progress.callback)
+    text = format_summary(summary)
+    if summary.get("model"):
+        text += f"\nmodel: {summary['model']}  metadata: {summary['metadata']}"
+    (Path(args.output) / "summary.txt").write_text(text + "\n", encoding="utf-8")
+    (Path(args.output) / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n",
+                                                     encoding="utf-8")
+    _out(text)
+    violations = summary["foreign_key_violations"]
     if violations:
         raise HiveframeError(f"the synthetic database has {violations} foreign key violation(s)",
-                             hint=f"inspect with: sqlite3 {target} 'PRAGMA foreign_key_check'")
+                             hint=f"inspect with: sqlite3 {summary['output']} 'PRAGMA foreign_key_check'")
     return 0
 
 
@@ -565,13 +497,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.metadata:
         metadata = _load_metadata(args.metadata, real)
     else:
-        metadata = detect(real, host=host) if _accepts(detect, "host") else detect(real)
+        metadata = detect(real, host=host)
     out = Path(args.output)
     _progress(args)._emit(f"validating {args.synthetic} against {args.real} ({len(metadata.tables)} table(s))...")
-    options: dict[str, Any] = {"target": args.target}
-    if _accepts(write_report, "host"):
-        options["host"] = host
-    result = write_report(real, synthetic, metadata, out, **options)
+    result = write_report(real, synthetic, metadata, out, target=args.target, host=host)
     _out(f"report written to {result if isinstance(result, (str, Path)) else out}")
     return 0
 
@@ -593,6 +522,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hiveframe: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `hiveframe plugins | head`: the reader left; stop quietly
+        import os
+
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):  # stdout is not a real file (captured)
+            pass
+        return 1
     except Exception as exc:  # noqa: BLE001 - a bug still gets one readable line
         if debug:
             traceback.print_exc()

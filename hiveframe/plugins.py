@@ -41,6 +41,9 @@ ENTRY_POINT_GROUP = "hiveframe"
 BLOCK_ENV = "HIVEFRAME_BLOCK_PLUGINS"
 BUILTIN = "builtin"
 
+#: (plugin, message) pairs already warned about in this process: the warning is said once, not per host.
+_WARNED: set[tuple[str, str | None]] = set()
+
 
 @dataclass(frozen=True)
 class Registration:
@@ -122,12 +125,18 @@ class PluginHost:
         items = plugins.items() if isinstance(plugins, Mapping) else ((None, p) for p in plugins)
         for name, plugin in items:
             self.register(plugin, name=name)
+        self._warn_unavailable()
+
+    def _warn_unavailable(self) -> None:
+        """One warning line for every unavailable plugin, once per process (hosts are cheap and many)."""
         unavailable = [i for i in self.infos.values() if i.status == "unavailable"]
-        if unavailable:
-            log.warning(
-                "hiveframe: %s",
-                "; ".join(f"plugin {i.name!r} unavailable ({i.message})" for i in unavailable),
-            )
+        fresh = [i for i in unavailable if (i.name, i.message) not in _WARNED]
+        if fresh:
+            _WARNED.update((i.name, i.message) for i in fresh)
+            log.warning("hiveframe: %s",
+                        "; ".join(f"plugin {i.name!r} unavailable ({i.message})" for i in fresh))
+        elif unavailable:
+            log.debug("hiveframe: unavailable plugins: %s", ", ".join(i.name for i in unavailable))
 
     # -- loading ---------------------------------------------------------------------------------
     def _load_entry_points(self) -> None:

@@ -457,14 +457,16 @@ def train(kind: str, config: Mapping[str, Any], data: TrainData, *, seed: int, d
             epoch += 1
             e0 = time.perf_counter()
             losses = trainer.train_epoch()
+            v0 = time.perf_counter()
             value = validate()
+            v_seconds = time.perf_counter() - v0
             if value is not None and value > best_score:
                 best_score, best_epoch, best_state = value, epoch, _clone_state(sampling)
             stop = bool(patience and value is not None and best_epoch is not None and epoch - best_epoch >= patience)
             elapsed = time.perf_counter() - t0
             out_of_time = bool(max_seconds is not None and elapsed >= max_seconds)
             record = {"epoch": epoch, "losses": losses, "validation": value, "seconds": time.perf_counter() - e0,
-                      "stop": stop or out_of_time}
+                      "validation_seconds": v_seconds, "stop": stop or out_of_time}
             history.append(record)
             last = stop or out_of_time or epoch == epochs
             if store is not None and checkpoint_every and (epoch % checkpoint_every == 0 or last):

@@ -167,8 +167,11 @@ class NeuralTableGenerator(TableGenerator):
              callback: TrainingCallback | None, workdir: Path | None) -> None:
         from hiveframe_ctgan import _train
 
+        import time
+
         if data.num_rows == 0:
             raise DataError([Problem("the table has no rows to learn from", table=table.name)])
+        started = time.perf_counter()
         seed = int(seed) if seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
         batch = self._effective_batch_size()
         model_cols = [c for c in table.columns if c.name not in context_columns]
@@ -218,6 +221,7 @@ class NeuralTableGenerator(TableGenerator):
 
         self._config = self._model_config(batch)
         device = _train_device(self.device)
+        preprocess_seconds = time.perf_counter() - started
         store = None
         if workdir is not None and self.checkpoint_every:
             store = _train.CheckpointStore(Path(workdir), self.model_kind, __version__,
@@ -238,6 +242,9 @@ class NeuralTableGenerator(TableGenerator):
             "epochs_trained": result.epochs_trained, "best_epoch": result.best_epoch,
             "stopped_early": result.stopped_early, "resumed_from": result.resumed_from,
             "train_rows": int(len(train_idx)), "validation_rows": int(n_val), "seed": seed,
+            "device": str(device), "preprocess_seconds": round(preprocess_seconds, 4),
+            "train_seconds": round(result.train_seconds, 4),
+            "validation_seconds": round(sum(h.get("validation_seconds", 0.0) for h in result.history), 4),
             "history": [{"epoch": h["epoch"], "validation": h["validation"],
                          **{k: round(float(v), 6) for k, v in h["losses"].items()}} for h in result.history],
         }

@@ -173,6 +173,7 @@ class SparkWriter(Writer, _SparkComponent):
     partitions: int | None = None
 
     def __attrs_post_init__(self) -> None:
+        self.format = {"jsonl": "json"}.get(self.format, self.format)  # Spark's json is JSON lines
         if self.format not in WRITE_FORMATS:
             raise ConfigError(f"format={self.format!r} is not one of {WRITE_FORMATS}")
         if self.mode not in WRITE_MODES:
@@ -184,7 +185,7 @@ class SparkWriter(Writer, _SparkComponent):
         if isinstance(target, SparkSource):
             return True
         if isinstance(target, str) and target.startswith((CATALOG_PREFIX, SPARK_PREFIX, *REMOTE_SCHEMES)):
-            return format is None or format in WRITE_FORMATS
+            return format is None or format in WRITE_FORMATS or format == "jsonl"
         return False
 
     def _write(self, tables: dict[str, pa.Table], target: object, *, metadata: Metadata | None,

@@ -364,6 +364,7 @@ def sample_to(model_dir: str | Path, out: str | Path, *, scale: float = 1.0, row
 
     if not scale or scale <= 0:
         raise ConfigError(f"scale must be positive, got {scale}")
+    format = {"jsonl": "json"}.get(format, format)  # Spark's json writer writes JSON lines
     if format not in WRITE_FORMATS:
         raise ConfigError(f"format={format!r} is not one of {WRITE_FORMATS}")
     if mode not in WRITE_MODES:

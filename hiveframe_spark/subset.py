@@ -3,7 +3,7 @@
 Single tables are sampled to an exact number of rows, uniformly or stratified by a column (every value
 of the column keeps its share, and even the rarest value keeps a row). Related tables are subset the
 way the data was made: each table's rows hang off one *driver* parent (the table's ``driver`` foreign
-key, else its first one), so a sampled root keeps *all* its children, grandchildren and so on
+key, else one chosen the way the relational engine chooses), so a sampled root keeps *all* its children, grandchildren and so on
 (semi-joins down the driver edges), which keeps children-per-parent counts real. Then every other
 foreign key is closed upwards: a kept row whose parent was not sampled brings that parent row along
 (and its parents), so no kept row ever points at a missing one.
@@ -196,16 +196,47 @@ def _foreign_keys(metadata: Metadata, frames: Mapping[str, DataFrame]) -> list[F
     return [fk for fk in metadata.foreign_keys if fk.child_table in frames and fk.parent_table in frames]
 
 
-def driver_of(metadata: Metadata, table: str, fks: list[ForeignKey]) -> ForeignKey | None:
-    """The foreign key whose parent 'generates' this table's rows (``Table.driver``, else the first)."""
+def driver_of(metadata: Metadata, table: str, fks: list[ForeignKey], *, counts: Mapping[str, int] | None = None,
+              unique: Mapping[str, bool] | None = None) -> ForeignKey | None:
+    """The foreign key whose parent 'generates' this table's rows, chosen as the relational engine does.
+
+    ``Table.driver`` wins. Otherwise a key that is not a 1:1 link (``one_to_one``, or child values all
+    distinct per ``unique``), then the parent with the most rows (the most specific entity).
+    """
     own = [fk for fk in fks if fk.child_table == table and not fk.is_self_reference]
     if not own:
         return None
     wanted = metadata.table(table).driver if metadata.has_table(table) else None
-    for fk in own:
-        if wanted is not None and wanted in (fk.child_columns[0], fk.name, fk.parent_table):
-            return fk
-    return own[0]
+    if wanted is not None:
+        for fk in own:
+            if wanted in (fk.child_columns[0], fk.name, ",".join(fk.child_columns)):
+                return fk
+    unique = unique or {}
+    pool = [fk for fk in own if not fk.one_to_one and not unique.get(fk.name, False)] or own
+    counts = counts or {}
+    return max(pool, key=lambda fk: (counts.get(fk.parent_table, 0), -own.index(fk)))
+
+
+def _unique_references(frames: Mapping[str, DataFrame], fks: list[ForeignKey]) -> dict[str, bool]:
+    """For tables with several parents: whether each foreign key's values are all distinct (1:1 links)."""
+    from pyspark.sql import functions as F
+
+    out: dict[str, bool] = {}
+    by_child: dict[str, list[ForeignKey]] = {}
+    for fk in fks:
+        if not fk.is_self_reference:
+            by_child.setdefault(fk.child_table, []).append(fk)
+    for child, own in by_child.items():
+        if len(own) < 2:
+            continue
+        aggs = []
+        for i, fk in enumerate(own):
+            cols = [F.col(f"`{c}`") for c in fk.child_columns]
+            aggs += [F.count(F.struct(*cols)).alias(f"n{i}"), F.count_distinct(*cols).alias(f"d{i}")]
+        row = frames[child].agg(*aggs).first()
+        for i, fk in enumerate(own):
+            out[fk.name] = row[f"n{i}"] == row[f"d{i}"]
+    return out
 
 
 def _relational(frames: Mapping[str, DataFrame], counts: Mapping[str, int], fks: list[ForeignKey],
@@ -214,7 +245,8 @@ def _relational(frames: Mapping[str, DataFrame], counts: Mapping[str, int], fks:
 
     names = {t for fk in fks for t in (fk.child_table, fk.parent_table)}
     order = [t for t in metadata.topological_order() if t in names]
-    drivers = {t: driver_of(metadata, t, fks) for t in order}
+    unique = _unique_references(frames, fks)
+    drivers = {t: driver_of(metadata, t, fks, counts=counts, unique=unique) for t in order}
     root_of: dict[str, str] = {}
     for t in order:
         d = drivers[t]

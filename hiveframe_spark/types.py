@@ -170,11 +170,11 @@ def _convert(column: pa.ChunkedArray, t: pa.DataType, *, table: str, column_name
             return column.cast(target, safe=False), None
         return column.cast(target), None
     if pa.types.is_date64(t):
-        as_date = column.cast(pa.date32())
-        if pc.all(pc.equal(as_date.cast(pa.date64()), column)).as_py() is False:
+        try:
+            return column.cast(pa.date32()), None  # a safe cast: refuses values with a time of day
+        except pa.ArrowInvalid:
             return problem("date64 values carry a time of day, which Spark's DATE drops",
                            "cast the column to timestamp[us] instead")
-        return as_date, None
     if pa.types.is_time(t):
         from pyspark.sql import types as T
 

@@ -89,7 +89,8 @@ def test_plugins_lists_versions_sources_status_and_components(capsys):
     assert "    reader: " in out and "    writer: " in out
 
 
-def test_plugins_shows_an_unavailable_plugin_with_its_extra(capsys, fake_distribution):
+def test_plugins_shows_an_unavailable_plugin_with_its_extra(capsys, fake_distribution, monkeypatch):
+    monkeypatch.setattr("hiveframe.plugins._WARNED", set())  # the warning is said once per process
     fake_distribution("hiveframe-gpu", {"gpu": "hf_gpu_plugin"}, version="0.3.0",
                       modules={"hf_gpu_plugin": "import not_a_real_module\n"},
                       requires=['not-a-real-module>=1; extra == "gpu"'])
@@ -304,9 +305,12 @@ def test_demo(tmp_path, capsys):
     demo = tmp_path / "demo"
     assert (demo / "chinook_synthetic.sqlite").is_file() and (demo / "model" / "manifest.json").is_file()
     assert "foreign_key_check: ok, 0 violation(s) over 11 declared foreign key(s)" in out
-    assert "  Track" in out and "real rows" in out and "synthetic rows" in out
+    track = next(line.split() for line in out.splitlines() if line.split()[:1] == ["Track"])
+    assert track == ["Track", "3503", "3503"]  # table, real rows, synthetic rows
     assert (demo / "summary.txt").read_text().strip() == out.strip()
-    assert "fitting Track" in err
+    summary = json.loads((demo / "summary.json").read_text())
+    assert summary["foreign_key_violations"] == 0 and len(summary["tables"]) == 11
+    assert "/11] fitting Track" in err
     # running it again replaces the demo's own output
     assert run(capsys, "demo", "-o", demo, "-q")[0] == 0
 
@@ -492,6 +496,27 @@ def test_bad_model_directories(capsys, tmp_path, chinook_model):
     (tampered / "manifest.json").write_text(json.dumps(manifest))
     code, _, err = run(capsys, "sample", tampered, "-o", tmp_path / "out")
     assert code == 1 and "modified after the model was saved" in single_error(err, "sample")
+
+    import hashlib
+
+    future = tmp_path / "future"
+    shutil.copytree(chinook_model / "model", future)
+    manifest = json.loads((future / "manifest.json").read_text())
+    manifest.pop("manifest_digest")
+    manifest["format_version"] = 99
+    manifest["manifest_digest"] = hashlib.sha256(
+        json.dumps(manifest, indent=2, sort_keys=True).encode()).hexdigest()
+    (future / "manifest.json").write_text(json.dumps(manifest))
+    code, _, err = run(capsys, "sample", future, "-o", tmp_path / "out")
+    assert code == 1 and "model format version 99 cannot be read" in single_error(err, "sample")
+
+    changed = tmp_path / "changed"
+    shutil.copytree(chinook_model / "model", changed)
+    component = next((changed / "components").rglob("*.json"))
+    component.write_text(component.read_text().replace("{", "{ ", 1))
+    code, _, err = run(capsys, "sample", changed, "-o", tmp_path / "out")
+    assert code == 1 and "was modified or is corrupt" in single_error(err, "sample")
+    assert not (tmp_path / "out").exists()
 
 
 def test_bad_rows_table(capsys, tmp_path, chinook_model):

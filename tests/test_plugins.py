@@ -337,3 +337,13 @@ def test_wrapper_hooks_wrap_fit_and_sample(hiveframe_host_factory):
     out = host.hooks.sample_table(table_name="people", generator=gen, num_rows=7, seed=2)
     assert out.num_rows == 7
     assert calls == [("fit-before", "people"), ("fit-after", "people", True), ("sample", "people", 7, 7)]
+
+
+def test_unavailable_warning_is_said_once_per_process(fake_distribution, hiveframe_host_factory, caplog):
+    fake_distribution("hf-once", {"once": "once_plugin"}, modules={
+        "once_plugin": gen_source("once_gen", requires=("not_a_real_module",), extra="x")})
+    with caplog.at_level(logging.DEBUG, logger="hiveframe"):
+        for _ in range(3):
+            hiveframe_host_factory()
+    said = [r for r in caplog.records if "once" in r.getMessage()]
+    assert [r.levelno for r in said] == [logging.WARNING, logging.DEBUG, logging.DEBUG]

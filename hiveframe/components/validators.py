@@ -52,4 +52,12 @@ class Validator(Component):
 def _tables(data: Mapping[str, pa.Table] | Database) -> dict[str, pa.Table]:
     """A plain dict of tables from a Database (which is not a Mapping) or any mapping."""
     tables = getattr(data, "tables", None)
-    return dict(tables) if isinstance(tables, Mapping) else dict(data)
+    if isinstance(tables, Mapping):
+        return dict(tables)
+    if isinstance(data, Mapping):
+        return dict(data)
+    from hiveframe.errors import ConfigError
+
+    kind = "a single table" if hasattr(data, "num_rows") or hasattr(data, "columns") else type(data).__name__
+    raise ConfigError(f"validators compare whole databases, got {kind}",
+                      hint="pass a hiveframe Database or a mapping {'table name': table}")

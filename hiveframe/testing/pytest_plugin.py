@@ -8,7 +8,8 @@ Fixtures
 --------
 ``hiveframe_host``
     A fresh :class:`~hiveframe.plugins.PluginHost` for one test: its own plugin manager, the installed
-    entry points as they are when the test starts, and ``HIVEFRAME_BLOCK_PLUGINS`` cleared.
+    entry points as they are when the test starts, ``HIVEFRAME_BLOCK_PLUGINS`` cleared, and the
+    once-per-process "plugin unavailable" warning re-armed.
 ``hiveframe_host_factory``
     ``make(**kwargs)`` builds hosts with options (``plugins=``, ``block=``, ``load_entry_points=``);
     use it after ``fake_distribution`` so the new host sees the fake plugin.
@@ -32,9 +33,12 @@ if TYPE_CHECKING:
 @pytest.fixture
 def hiveframe_host_factory(monkeypatch: pytest.MonkeyPatch) -> Callable[..., PluginHost]:
     """Build fresh plugin hosts; the block-list environment variable is cleared for the test."""
+    from hiveframe import plugins
     from hiveframe.plugins import BLOCK_ENV, PluginHost
 
     monkeypatch.delenv(BLOCK_ENV, raising=False)
+    # each test sees the "plugin unavailable" warning afresh (normally said once per process)
+    monkeypatch.setattr(plugins, "_WARNED", set())
 
     def make(**kwargs: Any) -> PluginHost:
         return PluginHost(**kwargs)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -58,26 +59,44 @@ def epsilon_from_rdp(rdp: Sequence[float], orders: Sequence[int], delta: float) 
     return max(best, 0.0), best_order
 
 
+@lru_cache(maxsize=256)
+def step_rdp(q: float, sigma: float, orders: tuple[int, ...] = DEFAULT_ORDERS) -> np.ndarray:
+    """RDP of one step at every order (cached: DP-SGD repeats the same step thousands of times)."""
+    out = np.array([rdp_sampled_gaussian(q, sigma, a) for a in orders])
+    out.setflags(write=False)
+    return out
+
+
 def compute_epsilon(q: float, sigma: float, steps: int, delta: float,
-                    orders: Sequence[int] = DEFAULT_ORDERS) -> float:
-    rdp = [steps * rdp_sampled_gaussian(q, sigma, a) for a in orders]
-    return epsilon_from_rdp(rdp, orders, delta)[0]
+                    orders: Sequence[int] = DEFAULT_ORDERS, *, base_rdp: np.ndarray | None = None) -> float:
+    """Epsilon after ``steps`` steps (on top of ``base_rdp``, RDP already spent, when given)."""
+    rdp = steps * step_rdp(float(q), float(sigma), tuple(orders)) if steps else np.zeros(len(orders))
+    if base_rdp is not None:
+        rdp = rdp + base_rdp
+    return epsilon_from_rdp(list(rdp), orders, delta)[0]
 
 
 def noise_for_epsilon(target_epsilon: float, q: float, steps: int, delta: float, *,
-                      tolerance: float = 0.01) -> float:
-    """The smallest noise multiplier whose epsilon after ``steps`` stays within ``target_epsilon``."""
-    if target_epsilon <= 0:
+                      tolerance: float = 0.01, base_rdp: np.ndarray | None = None,
+                      orders: Sequence[int] = DEFAULT_ORDERS) -> float:
+    """The smallest noise multiplier whose epsilon after ``steps`` stays within ``target_epsilon``.
+
+    ``base_rdp`` is what was spent before (preprocessing releases): the steps get what is left.
+    """
+    if not target_epsilon > 0:
         raise ConfigError(f"epsilon must be positive, got {target_epsilon}")
+    if base_rdp is not None and compute_epsilon(q, 1.0, 0, delta, orders, base_rdp=base_rdp) >= target_epsilon:
+        raise ConfigError(f"epsilon {target_epsilon} is already spent before training",
+                          hint="raise epsilon or lower the share spent on preprocessing statistics")
     low, high = 0.0, 1.0
-    while compute_epsilon(q, high, steps, delta) > target_epsilon:
+    while compute_epsilon(q, high, steps, delta, orders, base_rdp=base_rdp) > target_epsilon:
         low, high = high, high * 2
         if high > 1e4:
             raise ConfigError(f"epsilon {target_epsilon} cannot be reached with {steps} steps at sampling "
                               f"rate {q:.4g}", hint="raise epsilon, or lower epochs / batch size")
     while high - low > tolerance * high:
         mid = (low + high) / 2
-        if compute_epsilon(q, mid, steps, delta) > target_epsilon:
+        if compute_epsilon(q, mid, steps, delta, orders, base_rdp=base_rdp) > target_epsilon:
             low = mid
         else:
             high = mid
@@ -95,15 +114,20 @@ class RDPAccountant:
     def __post_init__(self) -> None:
         self._rdp = np.zeros(len(self.orders))
 
+    @property
+    def rdp(self) -> np.ndarray:
+        """RDP spent so far, one value per order (a copy)."""
+        return self._rdp.copy()
+
     def step(self, *, q: float, sigma: float, steps: int = 1) -> None:
-        self._rdp += steps * np.array([rdp_sampled_gaussian(q, sigma, a) for a in self.orders])
+        self._rdp = self._rdp + steps * step_rdp(float(q), float(sigma), tuple(self.orders))
 
     def epsilon(self) -> float:
         return epsilon_from_rdp(self._rdp.tolist(), self.orders, self.delta)[0]
 
     def epsilon_after(self, *, q: float, sigma: float, steps: int = 1) -> float:
         """Epsilon if ``steps`` more steps were taken (to stop before the budget is exceeded)."""
-        extra = steps * np.array([rdp_sampled_gaussian(q, sigma, a) for a in self.orders])
+        extra = steps * step_rdp(float(q), float(sigma), tuple(self.orders))
         return epsilon_from_rdp((self._rdp + extra).tolist(), self.orders, self.delta)[0]
 
 

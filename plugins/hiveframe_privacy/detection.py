@@ -29,13 +29,13 @@ _NAME_RULES: list[tuple[re.Pattern[str], PIIKind]] = [
     (re.compile(r"^(first|given|fore)[-_]?name$|^firstname$"), PIIKind.FIRST_NAME),
     (re.compile(r"^(last|family|sur)[-_]?name$|^lastname$|^surname$"), PIIKind.LAST_NAME),
     (re.compile(r"^(full[-_]?)?name$|^person[-_]?name$|customer[-_]?name|^contact[-_]?name"), PIIKind.PERSON_NAME),
+    (re.compile(r"^ip$|(^|[-_])ip[-_]?(address|addr)$|^ip_?v?[46]|^ipaddress$|[-_]ip$"), PIIKind.IP_ADDRESS),
     (re.compile(r"street|address|^addr"), PIIKind.ADDRESS),
     (re.compile(r"^city$|^town$"), PIIKind.CITY),
     (re.compile(r"post[-_]?(al)?[-_]?code|zip[-_]?(code)?$"), PIIKind.POSTCODE),
     (re.compile(r"ssn|social[-_]?security|national[-_]?id|passport|tax[-_]?id|birth[-_]?number"), PIIKind.NATIONAL_ID),
     (re.compile(r"card[-_]?(number|no|num)|credit[-_]?card|^ccn?$|^pan$"), PIIKind.CREDIT_CARD),
     (re.compile(r"iban"), PIIKind.IBAN),
-    (re.compile(r"ip[-_]?(address|addr)?$|^ip_?v?[46]"), PIIKind.IP_ADDRESS),
 ]
 
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}$")

@@ -196,6 +196,8 @@ class PairFidelity(BaseValidator):
             assoc_diffs += [p["association_diff"] for p in pairs]
             bands.append(band("pair_trends", t["score"], good=0.9, poor=0.75, table=name,
                               label="pair trends (correlation / contingency similarity)"))
+            bands.append(band("max_association_diff", t["max_abs_association_diff"], good=0.15, poor=0.3,
+                              higher_is_better=False, table=name, label="largest |association difference| of a pair"))
             if numeric:
                 bands.append(band("mean_abs_correlation_diff", t["mean_abs_pearson_diff"], good=0.05, poor=0.15,
                                   higher_is_better=False, table=name, label="mean |Pearson difference|"))

@@ -44,8 +44,8 @@ def _meter(v: Any) -> str:
     if v is None or not math.isfinite(v):
         return "<span class='na'>n/a</span>"
     cls = "pass" if v >= 0.9 else "warn" if v >= 0.75 else "fail"
-    return (f"<span class='meter'><span class='fill {cls}' style='width:{max(0, min(v, 1)) * 100:.0f}%'></span>"
-            f"</span> {v:.3f}")
+    return (f"<span class='nw'><span class='meter'><span class='fill {cls}' style='width:{max(0, min(v, 1)) * 100:.0f}%'>"
+            f"</span></span> {v:.3f}</span>")
 
 
 def _sample_note(sample: dict[str, Any] | None) -> str:
@@ -424,7 +424,7 @@ table.grid th{text-align:left;font-weight:600;color:#4b5563;border-bottom:2px so
 table.grid td{border-bottom:1px solid #f0f0f2;padding:4px 8px;vertical-align:middle}
 table.grid tr:hover td{background:#fafafa}
 .rule{color:var(--dim);font-size:12px}.dim{color:var(--dim);font-weight:400;font-size:12px;margin-left:6px}
-.na{color:#9ca3af}
+.na{color:#9ca3af}.nw{white-space:nowrap}
 .meter{display:inline-block;width:70px;height:8px;background:#eef0f3;border-radius:4px;vertical-align:middle;overflow:hidden}
 .meter .fill{display:block;height:100%}.fill.pass{background:#22c55e}.fill.warn{background:#f59e0b}.fill.fail{background:#ef4444}
 .charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(310px,1fr));gap:10px;margin-top:8px}

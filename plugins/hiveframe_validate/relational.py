@@ -114,7 +114,7 @@ class Relational(BaseValidator):
             bands.append(band("cardinality_similarity", rep["cardinality_similarity"], good=0.9, poor=0.75,
                               table=fk.child_table, label=f"children per parent {label}"))
             if fk.one_to_one:
-                bands.append(band("one_to_one", rep["synthetic"]["parents_with_several"], good=0.0, poor=0.01,
+                bands.append(band("one_to_one", rep["synthetic"]["parents_with_several"], good=0.0, poor=0.0,
                                   higher_is_better=False, table=fk.child_table,
                                   label=f"1:1 link kept {label} (share of parents with several children)"))
             det = rep.get("detection")

@@ -64,3 +64,12 @@ def test_a_minority_of_matches_is_not_enough():
 def test_numeric_columns_named_like_pii_are_left_alone():
     data = pa.table({"email_count": pa.array([1, 2, 3], pa.int64())})
     assert detect_pii("t", data, [Column("email_count", ColumnKind.NUMERICAL, "int64")]) == {}
+
+
+def test_names_ending_in_ip_are_not_ip_addresses():
+    from hiveframe_privacy.detection import kind_from_name
+
+    assert kind_from_name("relationship") is None
+    assert kind_from_name("membership") is None
+    assert kind_from_name("ip_address") == PIIKind.IP_ADDRESS
+    assert kind_from_name("client_ip") == PIIKind.IP_ADDRESS

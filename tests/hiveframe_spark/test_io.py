@@ -119,7 +119,7 @@ def test_relational_subset_keeps_children_and_integrity(spark, berka_small, berk
     real_orders = Counter(berka_small["order"]["account_id"].to_pylist())
     got_orders = Counter(db["order"]["account_id"].to_pylist())
     accounts = [a for a, d in zip(db["account"]["account_id"].to_pylist(),
-                                  db["account"]["district_id"].to_pylist()) if d in sampled]
+                                  db["account"]["district_id"].to_pylist(), strict=True) if d in sampled]
     assert accounts and all(got_orders[a] == real_orders[a] for a in accounts)
     assert "root" in reader.sampling_report["district"]["how"]
 

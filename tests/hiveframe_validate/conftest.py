@@ -68,8 +68,9 @@ def planted():
 @pytest.fixture(scope="session")
 def berka(shared_data):
     """district -> account -> {loan, order}, and disp -> account, with their metadata."""
-    from hiveframe.metadata import ForeignKey
     from hiveframe_validate._frame import infer_metadata
+
+    from hiveframe.metadata import ForeignKey
 
     folder = shared_data / "berka"
     schema = json.loads((folder / "schema.json").read_text())

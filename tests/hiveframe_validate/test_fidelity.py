@@ -6,9 +6,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from scipy import stats
-
 from hiveframe_validate.fidelity import ColumnFidelity, Detection, PairFidelity
+from scipy import stats
 
 DETECT = {"sample_size": 800, "max_iter": 40, "repeats": 1}
 

@@ -6,10 +6,9 @@ import math
 
 import numpy as np
 import pytest
-from scipy import stats
-
 from hiveframe_validate import metrics as M
 from hiveframe_validate._frame import shared_codes
+from scipy import stats
 
 
 @pytest.fixture

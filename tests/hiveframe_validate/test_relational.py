@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pytest
+from hiveframe_validate.relational import Relational
 from scipy import stats
 
 from hiveframe.metadata import ForeignKey
-from hiveframe_validate.relational import Relational
 
 FAST = {"sample_size": 1200, "max_iter": 40, "repeats": 1}
 LOAN = "loan.account_id->account"

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from hiveframe_validate.utility import Utility, resolve_target
 
 from hiveframe.errors import ConfigError
-from hiveframe_validate.utility import Utility, resolve_target
 
 FAST = {"sample_size": 1500, "max_iter": 40, "fractions": (0.0, 0.5, 1.0)}
 

@@ -1,0 +1,371 @@
+"""hiveframe CTGAN vs the reference ctgan 0.12.1, same data, same machine, one run.
+
+    python -m benchmarks.bench_ctgan                      # census, 300 epochs (the issue's setting)
+    python -m benchmarks.bench_ctgan --epochs 3           # smoke run
+    python -m benchmarks.bench_ctgan --time-budget 300    # best each can do in 5 minutes of fitting
+    python -m benchmarks.bench_ctgan --dataset airbnb-users
+    python -m benchmarks.bench_ctgan --dataset airbnb-sessions   # child table given parent context
+
+Equal-epochs mode trains both for ``--epochs`` epochs with the same network sizes (generator and
+critic 256x256, batch 500, pac 10, learning rates 2e-4); hiveframe's early stopping is switched off
+(``patience=None``) so both train every epoch, and hiveframe holds out 10% of the training rows for its
+validation score (it keeps the best-scoring weights). Time-budget mode gives each library the same
+wall clock for the whole fit: hiveframe trains with ``max_seconds`` and its default early stopping;
+ctgan, which has no time limit, gets as many epochs as fit in the budget at its measured speed.
+
+Figures: preprocessing seconds, seconds per epoch, total fit seconds, sampling rows per second,
+SDMetrics quality (synthetic vs real training rows), detection accuracy (a gradient-boosted classifier
+telling real held-out rows from synthetic ones, trained on one half of each and scored on the other
+halves: 0.5 is indistinguishable) and train-on-synthetic-test-on-real AUC for the target. Results go to
+``benchmarks/results/ctgan[-<dataset>][-budget].json`` and a markdown table is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+from benchmarks.common import (
+    environment,
+    load_census,
+    markdown_table,
+    median_time,
+    quality_report,
+    shared_data,
+    tstr_auc,
+    write_json,
+)
+
+REFERENCE_VERSION = "0.12.1"
+NETWORK = dict(batch_size=500, generator_dim=(256, 256), discriminator_dim=(256, 256), pac=10,
+               embedding_dim=128, generator_lr=2e-4, discriminator_lr=2e-4, generator_decay=1e-6,
+               discriminator_decay=1e-6, discriminator_steps=1)
+
+
+# -- data ---------------------------------------------------------------------------------------------
+class Case:
+    """One benchmark table: training rows, held-out rows, metadata, target, optional parent context."""
+
+    def __init__(self, name: str, train, test, table, target: str | None, positive: Any,
+                 context: tuple[str, ...] = ()) -> None:
+        self.name, self.train, self.test, self.table = name, train, test, table
+        self.target, self.positive, self.context = target, positive, context
+
+
+def census_case() -> Case:
+    split = load_census()
+    return Case("census", split.train, split.test, split.table, split.target, split.positive)
+
+
+def _split(data, seed: int = 0, test_fraction: float = 0.2):
+    import pyarrow as pa
+
+    n = data.num_rows
+    perm = np.random.default_rng(seed).permutation(n)
+    n_test = int(round(n * test_fraction))
+    return data.take(pa.array(np.sort(perm[n_test:]))), data.take(pa.array(np.sort(perm[:n_test])))
+
+
+def _airbnb_users():
+    import pyarrow.csv as pacsv
+
+    opts = pacsv.ConvertOptions(column_types={"signup_flow": "string"})
+    return pacsv.read_csv(shared_data() / "airbnb" / "users.csv.gz", convert_options=opts)
+
+
+def airbnb_users_case() -> Case:
+    from benchmarks.common import arrow_table_metadata
+
+    users = _airbnb_users().drop_columns(["id"])
+    train, test = _split(users)
+    table = arrow_table_metadata("users", users, categorical=("signup_flow",))
+    return Case("airbnb-users", train, test, table, "country_destination", "NDF")
+
+
+def airbnb_sessions_case() -> Case:
+    """sessions joined with a few parent (users) columns, which hiveframe uses as context."""
+    import pyarrow.csv as pacsv
+
+    from benchmarks.common import arrow_table_metadata
+
+    users = _airbnb_users().select(["id", "gender", "age", "signup_method", "country_destination"])
+    users = users.rename_columns(["user_id", "user_gender", "user_age", "user_signup_method", "user_country"])
+    sessions = pacsv.read_csv(shared_data() / "airbnb" / "sessions.csv.gz")
+    joined = sessions.join(users, "user_id", join_type="left outer").drop_columns(["user_id"])
+    train, test = _split(joined)
+    table = arrow_table_metadata("sessions", joined)
+    context = ("user_gender", "user_age", "user_signup_method", "user_country")
+    return Case("airbnb-sessions", train, test, table, None, None, context)
+
+
+CASES = {"census": census_case, "airbnb-users": airbnb_users_case, "airbnb-sessions": airbnb_sessions_case}
+
+
+def sdv_metadata(table) -> dict[str, Any]:
+    from benchmarks.common import sdv_metadata_dict
+
+    return sdv_metadata_dict(table)
+
+
+def to_pandas(t):
+    return t.to_pandas()
+
+
+# -- metrics ------------------------------------------------------------------------------------------
+def detection_accuracy(real, synthetic, *, seed: int = 0) -> float:
+    """Classifier two-sample test, split half: fit on half the real + half the synthetic rows, accuracy
+    on the other halves (0.5: the classifier cannot tell them apart)."""
+    import pandas as pd
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    n = min(len(real), len(synthetic))
+    rng = np.random.default_rng(seed)
+    real = real.iloc[rng.permutation(len(real))[:n]].reset_index(drop=True)
+    synthetic = synthetic[list(real.columns)].iloc[rng.permutation(len(synthetic))[:n]].reset_index(drop=True)
+    both = pd.concat([real, synthetic], ignore_index=True)
+    for col in both.columns:
+        if pd.api.types.is_datetime64_any_dtype(both[col]):
+            both[col] = both[col].astype("int64", errors="ignore").astype(float)
+        elif not pd.api.types.is_numeric_dtype(both[col]):
+            both[col] = both[col].astype("string").fillna("<null>").astype("category")
+    y = np.r_[np.ones(n), np.zeros(n)]
+    half = np.zeros(2 * n, dtype=bool)
+    half[rng.permutation(n)[: n // 2]] = True
+    half[n + rng.permutation(n)[: n // 2]] = True
+    model = HistGradientBoostingClassifier(categorical_features="from_dtype", random_state=seed)
+    model.fit(both[half], y[half])
+    return float((model.predict(both[~half]) == y[~half]).mean())
+
+
+def evaluate(case: Case, synthetic_pd, real_train_pd, real_test_pd) -> dict[str, Any]:
+    meta = sdv_metadata(case.table)
+    out: dict[str, Any] = {}
+    quality = quality_report(real_train_pd, synthetic_pd, meta)
+    out["quality"] = quality["score"]
+    out["quality_properties"] = quality["properties"]
+    out["detection"] = detection_accuracy(real_test_pd, synthetic_pd)
+    if case.target:
+        out["tstr_auc"] = tstr_auc(synthetic_pd, real_test_pd, target=case.target, positive=case.positive)
+    return out
+
+
+# -- hiveframe --------------------------------------------------------------------------------------------
+def run_hiveframe(case: Case, epochs: int, repeats: int, seed: int, budget: float | None, verbose: bool) -> dict:
+    from hiveframe_ctgan.generators import CTGANGenerator
+
+    params: dict[str, Any] = dict(NETWORK, epochs=epochs, patience=None, verbose=verbose)
+    if budget is not None:
+        params.update(epochs=100_000, patience=30, max_seconds=budget)
+    gen = CTGANGenerator(**params)
+    start = time.perf_counter()
+    gen.fit(case.train, case.table, context_columns=case.context, seed=seed)
+    fit_seconds = time.perf_counter() - start
+    info = gen.fit_info
+    if budget is not None and fit_seconds > budget:  # max_seconds bounds training; report the overrun
+        logging.getLogger(__name__).info("hiveframe fit took %.1f s for a %.1f s budget", fit_seconds, budget)
+    n = case.test.num_rows if case.context else case.train.num_rows
+    context = case.test.select(list(case.context)) if case.context else None
+
+    def sample():
+        if context is not None:
+            return gen.sample(context=context, seed=seed + 1)
+        return gen.sample(n, seed=seed + 1)
+
+    timing, synthetic = median_time(sample, repeats)
+    if context is not None:  # evaluate the joined rows: real parent context + generated child columns
+        for name in case.context:
+            synthetic = synthetic.append_column(name, context.column(name))
+        synthetic = synthetic.select(case.table.column_names)
+    epochs_trained = info["epochs_trained"]
+    return {
+        "preprocess_seconds": info["preprocess_seconds"],
+        "fit_seconds": fit_seconds,
+        "train_seconds": info["train_seconds"],
+        "seconds_per_epoch": info["train_seconds"] / max(1, epochs_trained),
+        "validation_seconds_per_epoch": info["validation_seconds"] / max(1, epochs_trained),
+        "epochs": epochs_trained,
+        "best_epoch": info["best_epoch"],
+        "train_rows": info["train_rows"],
+        "validation_rows": info["validation_rows"],
+        "sample_rows": n,
+        "sample_seconds": timing.median,
+        "sample_rows_per_second": n / timing.median,
+        "synthetic": synthetic,
+    }
+
+
+# -- reference ctgan --------------------------------------------------------------------------------------
+def _reference_frame(case: Case):
+    """The training rows as ctgan wants them: pandas, datetimes as float seconds, discrete column list."""
+    import pandas as pd
+
+    from hiveframe.metadata import ColumnKind
+
+    df = case.train.to_pandas()
+    discrete, dates = [], []
+    for c in case.table.columns:
+        if c.kind in (ColumnKind.CATEGORICAL, ColumnKind.BOOLEAN, ColumnKind.TEXT):
+            discrete.append(c.name)
+            if c.kind is ColumnKind.BOOLEAN:
+                df[c.name] = df[c.name].astype("string")
+        elif c.kind is ColumnKind.DATETIME:
+            dates.append(c.name)
+            df[c.name] = pd.to_datetime(df[c.name]).astype("int64").where(df[c.name].notna()) / 1e9
+    return df, discrete, dates
+
+
+def run_reference(case: Case, epochs: int, repeats: int, seed: int, budget: float | None) -> dict:
+    import ctgan
+    import pandas as pd
+    import torch
+    from ctgan import CTGAN
+    from ctgan.data_transformer import DataTransformer
+
+    if ctgan.__version__ != REFERENCE_VERSION:
+        print(f"warning: ctgan {ctgan.__version__} installed, the reference is {REFERENCE_VERSION}", file=sys.stderr)
+    df, discrete, dates = _reference_frame(case)
+    torch.manual_seed(seed)  # the reference seeds globally; benchmark code may
+    start = time.perf_counter()
+    transformer = DataTransformer()
+    transformer.fit(df, discrete)
+    transformer.transform(df)
+    preprocess = time.perf_counter() - start
+    if budget is not None:  # measure one epoch, then give it as many epochs as the budget holds
+        probe = CTGAN(epochs=1, **{k: v for k, v in NETWORK.items()})
+        t0 = time.perf_counter()
+        probe.fit(df, discrete)
+        one = time.perf_counter() - t0 - preprocess
+        epochs = max(1, int((budget - preprocess) / max(one, 1e-6)))
+    model = CTGAN(epochs=epochs, **NETWORK)
+    start = time.perf_counter()
+    model.fit(df, discrete)
+    fit_seconds = time.perf_counter() - start
+    n = case.train.num_rows if not case.context else case.test.num_rows
+    timing, synthetic = median_time(lambda: model.sample(n), repeats)
+    for name in dates:
+        synthetic[name] = pd.to_datetime(synthetic[name] * 1e9, errors="coerce")
+    return {
+        "preprocess_seconds": preprocess,
+        "fit_seconds": fit_seconds,
+        "seconds_per_epoch": (fit_seconds - preprocess) / epochs,
+        "epochs": epochs,
+        "sample_rows": n,
+        "sample_seconds": timing.median,
+        "sample_rows_per_second": n / timing.median,
+        "synthetic_pd": synthetic,
+    }
+
+
+def _hiveframe_pandas(case: Case, synthetic) -> Any:
+    import pandas as pd
+
+    from hiveframe.metadata import ColumnKind
+
+    df = synthetic.to_pandas()
+    for c in case.table.columns:
+        if c.kind is ColumnKind.DATETIME:
+            df[c.name] = pd.to_datetime(df[c.name])
+    return df
+
+
+def _real_pandas(case: Case, t) -> Any:
+    import pandas as pd
+
+    from hiveframe.metadata import ColumnKind
+
+    df = t.to_pandas()
+    for c in case.table.columns:
+        if c.kind is ColumnKind.DATETIME:
+            df[c.name] = pd.to_datetime(df[c.name])
+        if c.kind is ColumnKind.BOOLEAN:
+            df[c.name] = df[c.name].astype("string")
+    return df
+
+
+# -- main ---------------------------------------------------------------------------------------------
+ROWS = [
+    ("preprocessing (s)", "preprocess_seconds", "ratio_low"),
+    ("seconds per epoch", "seconds_per_epoch", "ratio_low"),
+    ("total fit (s)", "fit_seconds", "ratio_low"),
+    ("epochs trained", "epochs", None),
+    ("sampling (rows/s)", "sample_rows_per_second", "ratio_high"),
+    ("SDMetrics quality", "quality", "higher"),
+    ("detection accuracy", "detection", "lower"),
+    ("TSTR AUC", "tstr_auc", "higher"),
+]
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=300)
+    parser.add_argument("--repeats", type=int, default=1, help="sampling timings (median)")
+    parser.add_argument("--dataset", choices=sorted(CASES), default="census")
+    parser.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
+                        help="give each library this wall clock for fitting instead of equal epochs")
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads for both")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--skip-reference", action="store_true", help="run hiveframe only")
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
+
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    case = CASES[args.dataset]()
+    real_train_pd, real_test_pd = _real_pandas(case, case.train), _real_pandas(case, case.test)
+    results: dict[str, Any] = {"environment": environment(), "args": vars(args), "dataset": case.name,
+                               "train_rows": case.train.num_rows, "test_rows": case.test.num_rows,
+                               "torch_threads": torch.get_num_threads(), "network": NETWORK}
+    if case.target:
+        results["real_tstr_auc"] = tstr_auc(real_train_pd, real_test_pd, target=case.target, positive=case.positive)
+    results["real_detection"] = detection_accuracy(real_test_pd, real_train_pd)
+
+    hf = run_hiveframe(case, args.epochs, args.repeats, args.seed, args.time_budget, args.verbose)
+    hf.update(evaluate(case, _hiveframe_pandas(case, hf.pop("synthetic")), real_train_pd, real_test_pd))
+    results["hiveframe"] = hf
+    if not args.skip_reference:
+        ref = run_reference(case, args.epochs, args.repeats, args.seed, args.time_budget)
+        ref.update(evaluate(case, ref.pop("synthetic_pd"), real_train_pd, real_test_pd))
+        results["ctgan"] = ref
+        results["ratios"] = {
+            "fit_time": hf["fit_seconds"] / ref["fit_seconds"],
+            "preprocessing": hf["preprocess_seconds"] / ref["preprocess_seconds"],
+            "seconds_per_epoch": hf["seconds_per_epoch"] / ref["seconds_per_epoch"],
+            "sampling_speed": hf["sample_rows_per_second"] / ref["sample_rows_per_second"],
+        }
+    name = "ctgan" + ("" if case.name == "census" else f"-{case.name}") + ("-budget" if args.time_budget else "")
+    if args.epochs < 300 and not args.time_budget:
+        name += f"-{args.epochs}ep"
+    path = write_json(name, results)
+
+    headers = ["figure", "hiveframe ctgan"] + ([f"ctgan {REFERENCE_VERSION}", "ratio"] if "ctgan" in results else [])
+    rows = []
+    for label, key, how in ROWS:
+        if key not in hf:
+            continue
+        row: list[Any] = [label, hf[key]]
+        if "ctgan" in results:
+            ref_value = results["ctgan"].get(key)
+            ratio = "" if how is None or ref_value in (None, 0) else hf[key] / ref_value
+            row += [ref_value, ratio if isinstance(ratio, str) else float(ratio)]
+        rows.append(row)
+    mode = f"time budget {args.time_budget:.0f} s" if args.time_budget else f"{args.epochs} epochs"
+    print(f"\n{case.name}: {case.train.num_rows} train rows, {mode}, torch threads {torch.get_num_threads()}")
+    if case.target:
+        print(f"TSTR AUC trained on real rows: {results['real_tstr_auc']:.3f}; "
+              f"detection accuracy of real vs real: {results['real_detection']:.3f}")
+    print(markdown_table(headers, rows))
+    print(f"\nwritten to {path}")
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,179 @@
+"""The privacy budget of one table: an RDP accountant, the noise it implies, and a ledger of releases.
+
+Everything a DP model learns from a table goes through one :class:`TableBudget`: the preprocessing
+statistics (Gaussian releases on counts: category domains, histograms, bounds, the row count,
+children-per-parent histograms) and the DP-SGD steps. All of them are Gaussian mechanisms, so they
+compose in Rényi DP in one accountant and the total epsilon is read once, at the table's delta.
+
+Privacy unit: one row of the table (add/remove adjacency). A person whose data spans several rows or
+tables is protected by group privacy (epsilon grows with the number of rows).
+
+Delta is split: half for the RDP-to-(epsilon, delta) conversion and half for the noisy thresholds
+that decide which categories of a column without a declared domain are released (a category held by
+one row alone appears with probability at most the per-column share of that half), when there are
+such columns; otherwise all of delta goes to the conversion.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import numpy as np
+
+from hiveframe.errors import ConfigError
+from hiveframe_privacy.accountant import RDPAccountant, default_delta, noise_for_epsilon
+
+log = logging.getLogger(__name__)
+
+
+def check_epsilon_delta(table: str, epsilon: Any, delta: Any, rows: int) -> tuple[float, float]:
+    """Validate (epsilon, delta) for a table of ``rows`` rows; delta defaults from the row count."""
+    if epsilon is None:
+        raise ConfigError(f"table {table!r}: differential privacy needs an epsilon",
+                          hint="set epsilon (e.g. 1, 3 or 10): smaller is more private and less faithful")
+    try:
+        eps = float(epsilon)
+    except (TypeError, ValueError):
+        raise ConfigError(f"table {table!r}: epsilon must be a number, got {epsilon!r}") from None
+    if not eps > 0 or not math.isfinite(eps):
+        raise ConfigError(f"table {table!r}: epsilon must be a positive number, got {epsilon!r}",
+                          hint="epsilon 0 would mean learning nothing; typical values are 1 to 10")
+    n = max(int(rows), 1)
+    if delta is None:
+        return eps, default_delta(n)
+    try:
+        d = float(delta)
+    except (TypeError, ValueError):
+        raise ConfigError(f"table {table!r}: delta must be a number, got {delta!r}") from None
+    if not 0 < d < 1.0 / n:
+        raise ConfigError(f"table {table!r}: delta {d:g} must be positive and below 1/rows = {1.0 / n:.3g} "
+                          f"({n} rows)", hint=f"leave delta unset for a default of {default_delta(n):.3g}")
+    return eps, d
+
+
+class TableBudget:
+    """(epsilon, delta) of one table, spent by Gaussian releases and DP-SGD steps."""
+
+    def __init__(self, table: str, epsilon: float, delta: float, *, preprocess_share: float,
+                 planned_releases: int, planned_selections: int) -> None:
+        if not 0 < preprocess_share < 1:
+            raise ConfigError(f"preprocess_share must be in (0, 1), got {preprocess_share}")
+        self.table = table
+        self.epsilon = float(epsilon)
+        self.delta = float(delta)
+        self.preprocess_share = float(preprocess_share)
+        self.planned_releases = max(1, int(planned_releases))
+        self.planned_selections = int(planned_selections)
+        self.delta_rdp = self.delta / 2 if planned_selections else self.delta
+        self.delta_per_selection = (self.delta / 2) / planned_selections if planned_selections else 0.0
+        self.accountant = RDPAccountant(delta=self.delta_rdp)
+        #: noise multiplier of every preprocessing release (noise std = sigma * sensitivity)
+        self.sigma_pre = noise_for_epsilon(self.epsilon * self.preprocess_share, 1.0, self.planned_releases,
+                                           self.delta_rdp)
+        self.ledger: list[dict[str, Any]] = []
+        self.selections = 0
+        self.training: dict[str, Any] | None = None
+        self._pre_epsilon: float | None = None
+
+    # -- preprocessing releases ----------------------------------------------------------------------
+    def release(self, values: np.ndarray, *, sensitivity: float, label: str, rng: np.random.Generator) -> np.ndarray:
+        """``values`` (counts) plus Gaussian noise of std ``sigma_pre * sensitivity``; spends budget."""
+        if self.training is not None:
+            raise ConfigError(f"table {self.table!r}: a statistic was released after training started")
+        values = np.asarray(values, dtype=np.float64)
+        noisy = values + rng.normal(0.0, self.sigma_pre * float(sensitivity), size=values.shape)
+        self.accountant.step(q=1.0, sigma=self.sigma_pre)
+        self.ledger.append({"release": label, "mechanism": "gaussian", "sensitivity": float(sensitivity),
+                            "noise_std": self.sigma_pre * float(sensitivity), "values": int(values.size)})
+        if len(self.ledger) > self.planned_releases:
+            log.warning("table %s: %d statistics released, %d planned: the preprocessing share is exceeded "
+                        "(training gets less)", self.table, len(self.ledger), self.planned_releases)
+        return noisy
+
+    def noisy_count(self, value: float, *, label: str, rng: np.random.Generator) -> float:
+        return float(self.release(np.array([value]), sensitivity=1.0, label=label, rng=rng)[0])
+
+    @property
+    def noise_std(self) -> float:
+        """Noise std of a sensitivity-1 release (counts)."""
+        return self.sigma_pre
+
+    def selection_threshold(self) -> float:
+        """Noisy count a category must reach to be released (its domain is not public).
+
+        A category held by one row alone has count 1; it passes with probability
+        ``P(1 + N(0, s^2) > t) = delta_per_selection``.
+        """
+        from scipy.special import ndtri
+
+        if self.delta_per_selection <= 0:
+            raise ConfigError(f"table {self.table!r}: a category domain was released without a planned selection")
+        self.selections += 1
+        return 1.0 + self.noise_std * float(ndtri(1.0 - self.delta_per_selection))
+
+    # -- training ------------------------------------------------------------------------------------
+    def preprocessing_epsilon(self) -> float:
+        return self.accountant.epsilon()
+
+    def training_noise(self, q: float, steps: int) -> float:
+        """The smallest DP-SGD noise multiplier that keeps the table within epsilon after ``steps``."""
+        return noise_for_epsilon(self.epsilon, q, steps, self.delta_rdp, base_rdp=self.accountant.rdp)
+
+    def start_training(self, *, q: float, sigma: float, sensitivity_factor: float, planned_steps: int,
+                       max_grad_norm: float) -> None:
+        self._pre_epsilon = self.accountant.epsilon()
+        self.training = {"mechanism": "dp-sgd (poisson-sampled gaussian)", "sampling_rate": q,
+                         "noise_multiplier": sigma, "max_grad_norm": max_grad_norm,
+                         "clip_unit": "row" if sensitivity_factor == 1 else "pac group (sensitivity 2C)",
+                         "planned_steps": planned_steps, "steps": 0}
+
+    def can_step(self, q: float, sigma: float) -> bool:
+        return self.accountant.epsilon_after(q=q, sigma=sigma) <= self.epsilon * (1 + 1e-9)
+
+    def step(self, q: float, sigma: float) -> None:
+        assert self.training is not None
+        self.accountant.step(q=q, sigma=sigma)
+        self.training["steps"] += 1
+
+    def charge_gaussian(self, *, sigma: float, label: str, sensitivity: float = 1.0) -> None:
+        """Account a Gaussian release made elsewhere with noise multiplier ``sigma``."""
+        self.accountant.step(q=1.0, sigma=sigma)
+        self.ledger.append({"release": label, "mechanism": "gaussian", "sensitivity": float(sensitivity),
+                            "noise_std": sigma * float(sensitivity)})
+
+    # -- reporting -----------------------------------------------------------------------------------
+    def epsilon_spent(self) -> float:
+        return self.accountant.epsilon()
+
+    def delta_spent(self) -> float:
+        return self.delta_rdp + self.selections * self.delta_per_selection
+
+    def report(self) -> dict[str, Any]:
+        pre = self._pre_epsilon if self._pre_epsilon is not None else self.accountant.epsilon()
+        total = self.accountant.epsilon()
+        return {
+            "epsilon": self.epsilon, "delta": self.delta, "epsilon_spent": total, "delta_spent": self.delta_spent(),
+            "privacy_unit": "one row of this table (add/remove)",
+            "accountant": "Renyi DP (sampled Gaussian, Mironov et al. 2019; conversion of Balle et al. 2020)",
+            "split": {
+                "preprocessing_share": self.preprocess_share,
+                "preprocessing_epsilon": pre,
+                "training_epsilon_alone": (None if self.training is None else
+                                           self._training_only_epsilon()),
+                "total_epsilon_composed": total,
+                "threshold_delta": self.selections * self.delta_per_selection,
+            },
+            "preprocessing_noise_multiplier": self.sigma_pre,
+            "releases": list(self.ledger),
+            "training": dict(self.training) if self.training is not None else None,
+        }
+
+    def _training_only_epsilon(self) -> float | None:
+        from hiveframe_privacy.accountant import compute_epsilon
+
+        t = self.training
+        if not t or not t["steps"]:
+            return 0.0
+        return compute_epsilon(t["sampling_rate"], t["noise_multiplier"], t["steps"], self.delta_rdp)

@@ -1,0 +1,80 @@
+"""The vectorised building blocks equal their literal definitions (hiveframe_ctgan._nn)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from hiveframe_ctgan import _nn  # noqa: E402
+from hiveframe_ctgan._data import Layout, Segment  # noqa: E402
+
+
+def layout() -> Layout:
+    # two scalars, then segments of widths 3, 1, 4
+    segs = [Segment(2, 3, 0, True, False), Segment(5, 1, 1, True, False), Segment(6, 4, 2, False, False)]
+    return Layout(10, np.arange(10), 2, segs, np.zeros(2), np.ones(2))
+
+
+def test_segment_softmax_and_logsumexp_match_per_segment_ops():
+    lay = layout()
+    seg = _nn.Segments(lay, torch.device("cpu"))
+    x = torch.randn(7, 8, generator=torch.Generator().manual_seed(0)) * 20
+    soft = _nn.segment_softmax(x, seg)
+    lse = _nn.segment_logsumexp(x, seg)
+    for i, s in enumerate(lay.segments):
+        block = x[:, s.start - 2 : s.start - 2 + s.width]
+        torch.testing.assert_close(soft[:, s.start - 2 : s.start - 2 + s.width], torch.softmax(block, dim=1))
+        torch.testing.assert_close(lse[:, i], torch.logsumexp(block, dim=1))
+
+
+def test_activation_is_tanh_then_gumbel_softmax_rows():
+    lay = layout()
+    seg = _nn.Segments(lay, torch.device("cpu"))
+    logits = torch.randn(5, 10, generator=torch.Generator().manual_seed(1))
+    out = _nn.ctgan_activate(logits, seg, torch.Generator().manual_seed(2))
+    torch.testing.assert_close(out[:, :2], torch.tanh(logits[:, :2]))
+    for s in lay.segments:
+        torch.testing.assert_close(out[:, s.start : s.start + s.width].sum(dim=1), torch.ones(5))
+    hard = _nn.hard_segments(out, seg)
+    assert set(hard[:, 2:].unique().tolist()) <= {0.0, 1.0}
+
+
+def test_cond_linear_equals_a_linear_layer_on_the_concatenated_one_hot():
+    layer = _nn.CondLinear(4, 3, n_cond=5)
+    _nn.init_parameters(layer, torch.Generator().manual_seed(0))
+    x = torch.randn(6, 4)
+    cond = torch.tensor([0, 4, 5, 2, 5, 1])  # 5 = no condition
+    onehot = torch.nn.functional.one_hot(cond, 6)[:, :5].float()
+    weight = torch.cat([layer.linear.weight, layer.cond[:5].T], dim=1)
+    expected = torch.cat([x, onehot], dim=1) @ weight.T + layer.linear.bias
+    torch.testing.assert_close(layer(x, cond), expected)
+
+
+def test_pac_conditions_equal_a_linear_layer_on_packed_one_hots():
+    pac, n_cond = 3, 4
+    pc = _nn.PacCond(n_cond, pac, 2, fan_in=10)
+    _nn.init_parameters(pc, torch.Generator().manual_seed(0))
+    cond = torch.tensor([0, 3, 4, 1, 4, 4])  # two packs of three; 4 = none
+    onehot = torch.nn.functional.one_hot(cond, n_cond + 1)[:, :n_cond].float().reshape(2, pac * n_cond)
+    expected = onehot @ pc.table[: pac * n_cond]
+    torch.testing.assert_close(pc(cond), expected)
+
+
+def test_init_is_reproducible_from_the_generator_only():
+    torch.manual_seed(123)  # the global stream must not matter
+    a = _nn.Generator(8, None, 3, (16,), 5)
+    _nn.init_parameters(a, torch.Generator().manual_seed(7))
+    torch.manual_seed(456)
+    b = _nn.Generator(8, None, 3, (16,), 5)
+    _nn.init_parameters(b, torch.Generator().manual_seed(7))
+    for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
+        torch.testing.assert_close(va, vb, msg=k)
+
+
+def test_dropout_uses_the_generator():
+    x = torch.ones(100, 10)
+    a = _nn.dropout(x, 0.5, torch.Generator().manual_seed(3))
+    b = _nn.dropout(x, 0.5, torch.Generator().manual_seed(3))
+    assert torch.equal(a, b) and set(a.unique().tolist()) == {0.0, 2.0}
