@@ -123,7 +123,7 @@ def build_layout(encoder: TableEncoder, encoded: np.ndarray, embedding_threshold
     bounded: list[bool] = []
     blocks: list[tuple[int, int, int, bool]] = []  # original start, width, column, discrete
     pos = 0
-    for ci, (column, transformer) in enumerate(zip(encoder.columns, encoder.transformers)):
+    for ci, (column, transformer) in enumerate(zip(encoder.columns, encoder.transformers, strict=True)):
         for span in transformer.output_spans:
             if span.activation == "scalar":
                 for j in range(span.width):
@@ -141,7 +141,7 @@ def build_layout(encoder: TableEncoder, encoded: np.ndarray, embedding_threshold
         perm.extend(range(start, start + width))
     shift = np.zeros(len(scalars))
     scale = np.ones(len(scalars))
-    for i, (p, vgm) in enumerate(zip(scalars, bounded)):
+    for i, (p, vgm) in enumerate(zip(scalars, bounded, strict=True)):
         if vgm or not len(encoded):
             continue  # mode-normalised values already live in [-1, 1]
         col = encoded[:, p]
@@ -251,7 +251,7 @@ class FidelityScorer:
             rng = np.random.default_rng(seed)
             pairs = [pairs[k] for k in sorted(rng.choice(len(pairs), max_pairs, replace=False))]
         self.pairs = pairs
-        self._real_marg = [self._freq(c, s) for c, s in zip(self._real, self.sizes)]
+        self._real_marg = [self._freq(c, s) for c, s in zip(self._real, self.sizes, strict=True)]
         self._real_pair = [self._freq(self._real[i] * self.sizes[j] + self._real[j], self.sizes[i] * self.sizes[j])
                            for i, j in pairs]
 
@@ -261,12 +261,12 @@ class FidelityScorer:
         return f / max(1.0, f.sum())
 
     def score(self, synthetic: Mapping[str, pa.Array]) -> float:
-        codes = [c.codes(synthetic[col.name]) for c, col in zip(self._coders, self.columns)]
+        codes = [c.codes(synthetic[col.name]) for c, col in zip(self._coders, self.columns, strict=True)]
         if not codes:
             return 1.0
-        shapes = [1 - 0.5 * np.abs(self._freq(c, s) - r).sum() for c, s, r in zip(codes, self.sizes, self._real_marg)]
+        shapes = [1 - 0.5 * np.abs(self._freq(c, s) - r).sum() for c, s, r in zip(codes, self.sizes, self._real_marg, strict=True)]
         trends = [1 - 0.5 * np.abs(self._freq(codes[i] * self.sizes[j] + codes[j], self.sizes[i] * self.sizes[j]) - r).sum()
-                  for (i, j), r in zip(self.pairs, self._real_pair)]
+                  for (i, j), r in zip(self.pairs, self._real_pair, strict=True)]
         if not trends:
             return float(np.mean(shapes))
         return float(0.5 * np.mean(shapes) + 0.5 * np.mean(trends))

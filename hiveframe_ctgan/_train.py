@@ -133,6 +133,7 @@ class CTGANTrainer:
         self.x = _as_tensor(data.x, self.device)
         self.ctx = _as_tensor(data.ctx, self.device)
         self.p_none = 0.5 if data.ctx is not None and data.sampler.n_columns else 0.0
+        self.autocast = _autocast_factory(cfg, self.device)
         self.rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
         self.gen = _nn.make_generator(int(np.random.SeedSequence([seed, 2]).generate_state(1)[0]), self.device)
         # where each global category sits: its segment (among all one-hot segments) and its column
@@ -167,7 +168,7 @@ class CTGANTrainer:
         alpha = torch.rand(groups, 1, 1, generator=self.gen, device=self.device)
         alpha = alpha.expand(groups, self.pac, 1).reshape(-1, 1)
         interp = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
-        out = self.model.D(interp, cond, ctx, self.gen)
+        out = self.model.D(interp, cond, ctx, self.gen).float()
         (grad,) = torch.autograd.grad(out.sum(), interp, create_graph=True)
         norm = grad.reshape(groups, -1).norm(2, dim=1)
         return 10.0 * ((norm - 1.0) ** 2).mean()
@@ -176,38 +177,42 @@ class CTGANTrainer:
         m = self.model
         G, D = m.G, m.D
         assert D is not None
-        g_total = d_total = 0.0
+        g_total = torch.zeros((), device=self.device)
+        d_total = torch.zeros((), device=self.device)
         for _ in range(self.steps):
             for _ in range(self.d_steps):
                 cond, rows = self._batch()
                 real = self.x.index_select(0, rows)
                 ctx = self.ctx.index_select(0, rows) if self.ctx is not None else None
                 z = torch.randn(self.batch, m.z_dim, generator=self.gen, device=self.device)
-                with torch.no_grad():
-                    fake = _nn.ctgan_activate(G(z, cond, ctx), m.seg, self.gen)
-                both = D(torch.cat([real, fake]), torch.cat([cond, cond]),
-                         torch.cat([ctx, ctx]) if ctx is not None else None, self.gen)
-                half = both.shape[0] // 2
-                loss_d = both[half:].mean() - both[:half].mean() + self._penalty(real, fake, cond, ctx)
+                with torch.no_grad(), self.autocast():
+                    fake = _nn.ctgan_activate(G(z, cond, ctx).float(), m.seg, self.gen)
+                with self.autocast():
+                    both = D(torch.cat([real, fake]), torch.cat([cond, cond]),
+                             torch.cat([ctx, ctx]) if ctx is not None else None, self.gen).float()
+                    half = both.shape[0] // 2
+                    loss_d = both[half:].mean() - both[:half].mean() + self._penalty(real, fake, cond, ctx)
                 m.opt_d.zero_grad(set_to_none=True)
                 loss_d.backward()
                 m.opt_d.step()
-                d_total += float(loss_d.detach())
+                d_total += loss_d.detach()
             cond, rows = self._batch()
             ctx = self.ctx.index_select(0, rows) if self.ctx is not None else None
             z = torch.randn(self.batch, m.z_dim, generator=self.gen, device=self.device)
-            logits = G(z, cond, ctx)
-            fake = _nn.ctgan_activate(logits, m.seg, self.gen)
             D.requires_grad_(False)  # the critic's weight gradients are not needed here
             try:
-                loss_g = -D(fake, cond, ctx, self.gen).mean() + self._cond_loss(logits, cond)
+                with self.autocast():
+                    logits = G(z, cond, ctx).float()
+                    fake = _nn.ctgan_activate(logits, m.seg, self.gen)
+                    loss_g = -D(fake, cond, ctx, self.gen).float().mean() + self._cond_loss(logits, cond)
             finally:
                 D.requires_grad_(True)
             m.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             m.opt_g.step()
-            g_total += float(loss_g.detach())
-        return {"generator": g_total / self.steps, "discriminator": d_total / (self.steps * self.d_steps)}
+            g_total += loss_g.detach()
+        return {"generator": float(g_total) / self.steps,
+                "discriminator": float(d_total) / (self.steps * self.d_steps)}
 
     # -- checkpoint state --------------------------------------------------------------------------
     def full_state(self) -> dict[str, Any]:
@@ -285,6 +290,7 @@ class TVAETrainer:
         self.rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
         self.gen = _nn.make_generator(int(np.random.SeedSequence([seed, 2]).generate_state(1)[0]), self.device)
         self.oh_seg = model.seg.onehot_only()
+        self.autocast = _autocast_factory(cfg, self.device)
 
     def train_epoch(self) -> dict[str, float]:
         m = self.model
@@ -292,16 +298,19 @@ class TVAETrainer:
         n = self.x.shape[0]
         k = m.seg.n_scalar
         order = torch.randperm(n, generator=self.gen, device=self.device)
-        total = rec_total = kl_total = 0.0
+        total = torch.zeros((), device=self.device)
+        rec_total = torch.zeros((), device=self.device)
+        kl_total = torch.zeros((), device=self.device)
         batches = 0
         for start in range(0, n, self.batch):
             idx = order[start : start + self.batch]
             x = self.x.index_select(0, idx)
             ctx = self.ctx.index_select(0, idx) if self.ctx is not None else None
-            mu, logvar = m.encoder(x, ctx)
-            std = torch.exp(0.5 * logvar)
-            z = mu + std * torch.randn(std.shape, generator=self.gen, device=self.device)
-            raw = m.decoder(z, ctx)
+            with self.autocast():
+                mu, logvar = (t.float() for t in m.encoder(x, ctx))
+                std = torch.exp(0.5 * logvar)
+                z = mu + std * torch.randn(std.shape, generator=self.gen, device=self.device)
+                raw = m.decoder(z, ctx).float()
             rec = raw.new_zeros(())
             if k:
                 sigma = m.decoder.sigma
@@ -317,12 +326,12 @@ class TVAETrainer:
             m.opt.step()
             with torch.no_grad():
                 m.decoder.sigma.clamp_(0.01, 1.0)
-            total += float(loss.detach())
-            rec_total += float(rec.detach()) / x.shape[0]
-            kl_total += float(kl.detach()) / x.shape[0]
+            total += loss.detach()
+            rec_total += rec.detach() / x.shape[0]
+            kl_total += kl.detach() / x.shape[0]
             batches += 1
         b = max(1, batches)
-        return {"loss": total / b, "reconstruction": rec_total / b, "kl": kl_total / b}
+        return {"loss": float(total) / b, "reconstruction": float(rec_total) / b, "kl": float(kl_total) / b}
 
     def full_state(self) -> dict[str, Any]:
         m = self.model
@@ -340,6 +349,17 @@ class TVAETrainer:
 
 
 MODELS: dict[str, tuple[type, type]] = {"ctgan": (CTGANModel, CTGANTrainer), "tvae": (TVAEModel, TVAETrainer)}
+
+
+def _autocast_factory(config: Mapping[str, Any], device: torch.device) -> Callable[[], Any]:
+    """Mixed precision for the forward passes when ``precision`` is ``bfloat16`` (weights, optimiser
+    state, losses and sampling stay float32)."""
+    enabled = config.get("precision", "float32") == "bfloat16"
+
+    def autocast() -> Any:
+        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
+
+    return autocast
 
 
 def _rng_state(rng: np.random.Generator, gen: torch.Generator) -> dict[str, Any]:

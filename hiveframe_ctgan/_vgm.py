@@ -131,7 +131,7 @@ class _DPMixtureVI:
         nk = w.sum(axis=0) + 1e-10
         order = np.argsort((self.x @ w) / nk)
         best: tuple[np.ndarray, float] | None = None
-        for i, j in zip(order[:-1], order[1:]):
+        for i, j in zip(order[:-1], order[1:], strict=True):
             merged = np.delete(resp, j, axis=1)
             keep = i if i < j else i - 1
             merged[:, keep] += resp[:, j]

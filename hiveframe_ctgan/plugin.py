@@ -7,7 +7,6 @@ when a generator is fitted or sampled.
 from __future__ import annotations
 
 from hiveframe.hookspecs import hookimpl
-
 from hiveframe_ctgan import __version__  # noqa: F401 - reported by the host
 
 

@@ -80,9 +80,9 @@ class VGMTransformer(Transformer):
 
     # -- contract --------------------------------------------------------------------------------
     def _fit(self, values: pa.Array | pa.ChunkedArray, column: Column, *, seed: int | None) -> None:
-        from hiveframe_ctgan._vgm import fit_dp_mixture
-
         import pyarrow as pa
+
+        from hiveframe_ctgan._vgm import fit_dp_mixture
 
         self._base = _base_for(values, column)
         self._null_typed = pa.types.is_null(values.type)

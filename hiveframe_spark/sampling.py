@@ -393,7 +393,16 @@ def sample_to(model_dir: str | Path, out: str | Path, *, scale: float = 1.0, row
     maps: dict[str, dict[str, DataFrame]] = {}
     try:
         sizes: dict[str, list[int]] = {t: [0] * plan.partitions for t in plan.order}
-        for row in payload.groupBy("table", "part").agg(F.sum("rows").alias("n")).collect():
+        try:  # the first action: every partition is generated here
+            counted = payload.groupBy("table", "part").agg(F.sum("rows").alias("n")).collect()
+        except Exception as exc:  # noqa: BLE001 - a task failure arrives wrapped in JVM frames
+            from hiveframe.errors import PluginError
+            from hiveframe_spark.session import error_summary
+
+            raise PluginError(f"generating partitions on the executors failed: {error_summary(exc)}",
+                              plugin="spark", hint="executors need the same hiveframe and plugins as the "
+                              "driver; Synthesizer.load(MODEL).sample() in-process shows the full error") from None
+        for row in counted:
             sizes[row["table"]][row["part"]] = int(row["n"])
         offsets = {t: _prefix_sums(v) if t not in plan.replicated else [0] * plan.partitions
                    for t, v in sizes.items()}

@@ -161,3 +161,15 @@ def _start_local(*, master: str, app_name: str, config: Mapping[str, Any] | None
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else ""
+
+
+def error_summary(exc: BaseException) -> str:
+    """One line that says what went wrong in a Spark job: the Python error raised in a task if any
+    (Spark wraps it under pages of JVM frames), else the first line of Spark's message."""
+    text = str(exc).strip()
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if "Traceback" in text or type(exc).__name__ == "PythonException":
+        for line in reversed(lines):
+            if not line.startswith(("at ", "File ", "^", "~")) and ("Error" in line or "Exception" in line):
+                return line[:500]
+    return lines[0][:500] if lines else type(exc).__name__

@@ -301,5 +301,6 @@ def _list(spark: SparkSession, location: str) -> list[tuple[str, bool]] | str | 
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    from hiveframe_spark.session import error_summary
+
+    return error_summary(exc)

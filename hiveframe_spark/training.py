@@ -235,9 +235,6 @@ def _registered(host: Any, component: Component) -> bool:
 
 
 def _last_python_error(exc: BaseException) -> str:
-    """The last meaningful line of a Python error raised inside a Spark task."""
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    for line in reversed(lines):
-        if ("Error" in line or "error" in line) and not line.startswith(("at ", "File ")):
-            return line[:500]
-    return lines[-1][:500] if lines else type(exc).__name__
+    from hiveframe_spark.session import error_summary
+
+    return error_summary(exc)

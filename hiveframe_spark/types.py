@@ -220,7 +220,12 @@ def to_spark(spark: SparkSession, table: pa.Table, *, name: str,
     schema = from_arrow_schema(safe.schema, prefer_timestamp_ntz=True)
     if safe.num_columns == 0:
         raise DataError([Problem("a table without columns cannot be written through Spark", table=name)])
-    return spark.createDataFrame(safe, schema=schema)
+    from hiveframe_spark.session import spark_major
+
+    if spark_major() >= 4:
+        return spark.createDataFrame(safe, schema=schema)
+    # pyspark 3.5 takes pandas only; with Arrow enabled the transfer is still columnar
+    return spark.createDataFrame(safe.to_pandas(timestamp_as_object=True, date_as_object=True), schema=schema)
 
 
 def spark_schema_of(table: pa.Schema) -> Any:

@@ -29,8 +29,12 @@ def bin_codes(array: pa.Array | pa.ChunkedArray, bins: int = 8) -> np.ndarray:
         codes = np.full(len(nums), bins + 1, dtype=np.int64)
         ok = ~np.isnan(nums)
         if ok.any():
-            edges = np.unique(np.quantile(nums[ok], np.linspace(0, 1, bins + 1)[1:-1]))
-            codes[ok] = np.searchsorted(edges, nums[ok], side="right")
+            values = np.unique(nums[ok])
+            if len(values) <= bins:  # a few distinct values (prices, codes): one code each
+                codes[ok] = np.searchsorted(values, nums[ok])
+            else:
+                edges = np.unique(np.quantile(nums[ok], np.linspace(0, 1, bins + 1)[1:-1]))
+                codes[ok] = np.searchsorted(edges, nums[ok], side="left")
         return codes
     strings = string_values(array)
     counts = pc.value_counts(strings.drop_null())

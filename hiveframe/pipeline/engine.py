@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_LINKAGE = "conditional"
+#: sibling agreement from which children copy a summary from their parent instead of drawing it
+INHERITED = 0.98
 
 
 def derive_seed(seed: int, *parts: Any) -> int:
@@ -79,6 +81,27 @@ class ContextColumn:
 
 
 @dataclass
+class SummaryColumn:
+    """A column a parent's generator learns: a summary of the children it drives."""
+
+    name: str
+    child: str
+    child_column: str
+    column: Column
+    #: siblings (nearly) always share the value: children copy it from their parent
+    inherited: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "child": self.child, "child_column": self.child_column,
+                "column": self.column.to_dict(), "inherited": self.inherited}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SummaryColumn:
+        return cls(data["name"], data["child"], data["child_column"], Column.from_dict(data["name"], data["column"]),
+                   bool(data["inherited"]))
+
+
+@dataclass
 class Relation:
     """A foreign key to another table, as the engine uses it."""
 
@@ -89,7 +112,7 @@ class Relation:
     high: int
     coverage: float
     exact_one: bool
-    linkage: LinkageModel
+    linkage: LinkageModel = None  # type: ignore[assignment]  # set once the parent's features are known
     parent_rows: int = 0
     total: int = 0
     assign: AssignmentModel | None = None
@@ -110,6 +133,9 @@ class TablePlan:
     index: int
     real_rows: int
     modelled: list[str]
+    summaries: list[SummaryColumn] = field(default_factory=list)
+    #: columns that are aggregates of the children this table drives (recomputed after sampling them)
+    derived: list[dict[str, Any]] = field(default_factory=list)
     context: list[ContextColumn] = field(default_factory=list)
     relations: list[Relation] = field(default_factory=list)
     self_refs: list[SelfRef] = field(default_factory=list)
@@ -133,17 +159,28 @@ class TablePlan:
     def context_names(self) -> list[str]:
         return [c.name for c in self.context]
 
+    @property
+    def summary_names(self) -> list[str]:
+        return [c.name for c in self.summaries]
+
+    @property
+    def generated(self) -> list[str]:
+        """What the table's generator outputs: its modelled columns, then child summaries."""
+        return self.modelled + self.summary_names
+
 
 class RelationalEngine:
     """Learns how the tables of a database hang together, and regenerates them in that shape."""
 
     def __init__(self, metadata: Metadata, host: PluginHost, *, linkage: str | type = DEFAULT_LINKAGE,
-                 linkage_params: Mapping[str, Any] | None = None, max_context_columns: int = 5) -> None:
+                 linkage_params: Mapping[str, Any] | None = None, max_context_columns: int = 5,
+                 max_summary_columns: int = 2) -> None:
         self.metadata = metadata
         self.host = host
         self.linkage = linkage
         self.linkage_params = dict(linkage_params or {})
         self.max_context_columns = int(max_context_columns)
+        self.max_summary_columns = int(max_summary_columns)
         self.plans: dict[str, TablePlan] = {}
 
     # ============================================================================================
@@ -152,6 +189,8 @@ class RelationalEngine:
     def fit(self, database: Database, *, make_generator: Callable[[Table], TableGenerator],
             seed: int, callback: TrainingCallback | None = None,
             workdir: Path | None = None) -> dict[str, TableGenerator]:
+        import pyarrow as pa
+
         from hiveframe.pipeline.checks import resolve
 
         md = self.metadata
@@ -159,16 +198,14 @@ class RelationalEngine:
         self.plans = {}
         generators: dict[str, TableGenerator] = {}
         links: dict[str, dict[int, np.ndarray]] = {}
-        features: dict[str, pa.Table] = {}  # per table: modelled columns + its context, real rows
+        features: dict[str, pa.Table] = {}  # per table: what its generator learned, real rows
         contexts: dict[str, pa.Table] = {}
-        for index, name in enumerate(order):
-            table = md.table(name)
+        # -- relationships and drivers first: a parent learns summaries of the children it drives
+        relations: dict[str, list[Relation]] = {}
+        for name in order:
             data = database[name]
-            plan = TablePlan(name=name, index=index, real_rows=data.num_rows,
-                             modelled=modelled_columns(md, table), schema=data.schema)
             links[name] = {}
-            rng = np.random.default_rng(derive_seed(seed, index, "fit"))
-            # -- relationships ------------------------------------------------------------------
+            relations[name] = []
             for j, fk in enumerate(md.foreign_keys):
                 if fk.child_table != name or fk.is_self_reference:
                     continue
@@ -178,23 +215,41 @@ class RelationalEngine:
                 valid = idx >= 0
                 counts = np.bincount(idx[valid], minlength=parent.num_rows)
                 null_rate = float(1.0 - valid.mean()) if len(idx) else 0.0
-                linkage = self.host.create("linkage_model", self.linkage, self.linkage_params)
-                linkage.fit(features[fk.parent_table], counts, seed=derive_seed(seed, index, "linkage", j))
-                plan.relations.append(Relation(
+                relations[name].append(Relation(
                     fk_index=j, role="secondary", null_rate=null_rate,
                     low=int(counts.min()) if len(counts) else 0, high=int(counts.max()) if len(counts) else 0,
                     coverage=float((counts > 0).mean()) if len(counts) else 0.0,
                     exact_one=bool(len(counts) and counts.min() == 1 and counts.max() == 1 and null_rate == 0),
-                    linkage=linkage, parent_rows=parent.num_rows, total=int(counts.sum()),
+                    parent_rows=parent.num_rows, total=int(counts.sum()),
                 ))
-            driver = self._choose_driver(table, plan.relations)
+            driver = self._choose_driver(md.table(name), relations[name])
             if driver is not None:
                 driver.role = "driver"
-                plan.relations.sort(key=lambda r: r.role != "driver")
+                relations[name].sort(key=lambda r: r.role != "driver")
+        summaries = self._summaries(database, relations, links, seed)
+        derived = self._derived(database, relations, links)
+        for index, name in enumerate(order):
+            table = md.table(name)
+            data = database[name]
+            plan = TablePlan(name=name, index=index, real_rows=data.num_rows,
+                             modelled=modelled_columns(md, table), schema=data.schema)
+            rng = np.random.default_rng(derive_seed(seed, index, "fit"))
+            plan.relations = relations[name]
+            plan.derived = derived.get(name, [])
+            for rel in plan.relations:
+                fk = md.foreign_keys[rel.fk_index]
+                idx = links[name][rel.fk_index]
+                counts = np.bincount(idx[idx >= 0], minlength=database[fk.parent_table].num_rows)
+                rel.linkage = self.host.create("linkage_model", self.linkage, self.linkage_params)
+                rel.linkage.fit(features[fk.parent_table], counts,
+                                seed=derive_seed(seed, index, "linkage", rel.fk_index))
+            driver = plan.driver
             # -- context and the generator ------------------------------------------------------
+            plan.summaries = [c for c, _ in summaries.get(name, [])]
             own = data.select(plan.modelled)
-            generator = None
-            if plan.modelled:
+            if plan.summaries:
+                own = _hstack(own, pa.table([a for _, a in summaries[name]], names=plan.summary_names))
+            if own.num_columns:
                 generator = make_generator(table)
             else:
                 from hiveframe.pipeline.empty import NoColumnsGenerator
@@ -202,18 +257,20 @@ class RelationalEngine:
                 plan.has_columns = False
                 generator = NoColumnsGenerator()
             ctx_table = None
-            if driver is not None and plan.modelled and type(generator).conditional:
+            if driver is not None and own.num_columns and type(generator).conditional:
                 ctx_table = self._choose_context(plan, table, own, driver, links[name][driver.fk_index],
                                                  features, contexts, rng)
             contexts[name] = ctx_table if ctx_table is not None else _empty_like(data.num_rows)
             fit_data = _hstack(own, contexts[name])
             model_table = Table(
                 name=name,
-                columns=tuple(table.column(c) for c in plan.modelled) + tuple(c.column for c in plan.context),
+                columns=(tuple(table.column(c) for c in plan.modelled) + tuple(c.column for c in plan.summaries)
+                         + tuple(c.column for c in plan.context)),
                 constraints=_constraints_for(table, plan.modelled),
             )
-            log.info("fitting table %s (%d of %d): %d rows, %d columns%s%s with %s", name, index + 1,
+            log.info("fitting table %s (%d of %d): %d rows, %d columns%s%s%s with %s", name, index + 1,
                      len(order), data.num_rows, len(plan.modelled),
+                     f", child summaries {plan.summary_names}" if plan.summaries else "",
                      f", context {plan.context_names}" if plan.context else "",
                      f", driver {md.foreign_keys[driver.fk_index].name}" if driver else "", generator.name)
             fitted = self.host.hooks.fit_table(
@@ -224,8 +281,9 @@ class RelationalEngine:
             generators[name] = fitted if fitted is not None else generator
             features[name] = fit_data
             # -- secondary keys, self-references, keys --------------------------------------------
+            own_cols = data.select(plan.modelled)
             for rel in plan.secondaries:
-                self._fit_secondary(plan, rel, data, own, driver, links, features, database, rng)
+                self._fit_secondary(plan, rel, data, own_cols, driver, links, features, database, rng)
             for j, fk in enumerate(md.foreign_keys):
                 if fk.child_table == name and fk.is_self_reference:
                     idx, _ = resolve(data, fk.child_columns, data, fk.parent_columns)
@@ -233,6 +291,69 @@ class RelationalEngine:
             self._fit_keys(plan, table, data, database)
             self.plans[name] = plan
         return generators
+
+    def _derived(self, database: Database, relations: dict[str, list[Relation]],
+                 links: dict[str, dict[int, np.ndarray]]) -> dict[str, list[dict[str, Any]]]:
+        """Per parent table: columns equal to an aggregate of the children it drives."""
+        from hiveframe.pipeline.summaries import derived_aggregates
+
+        md = self.metadata
+        out: dict[str, list[dict[str, Any]]] = {}
+        for name, rels in relations.items():
+            driver = next((r for r in rels if r.role == "driver"), None)
+            if driver is None:
+                continue
+            fk = md.foreign_keys[driver.fk_index]
+            parent = md.table(fk.parent_table)
+            pcols = [c for c in modelled_columns(md, parent) if parent.column(c).kind == ColumnKind.NUMERICAL]
+            ccols = modelled_columns(md, md.table(name))
+            if not pcols:
+                continue
+            for entry in derived_aggregates(database[fk.parent_table], pcols, database[name], ccols,
+                                            links[name][driver.fk_index]):
+                entry.update({"child": name, "fk_index": driver.fk_index})
+                log.debug("%s.%s is the %s of %s %s", fk.parent_table, entry["column"], entry["agg"], name,
+                          entry["columns"])
+                out.setdefault(fk.parent_table, []).append(entry)
+        return out
+
+    def _summaries(self, database: Database, relations: dict[str, list[Relation]],
+                   links: dict[str, dict[int, np.ndarray]], seed: int) -> dict[str, list[tuple[SummaryColumn, Any]]]:
+        """Per parent table: summaries of the children it drives, for its generator to learn.
+
+        Siblings are often alike (the tracks of an album are all audio or all video, a user's
+        sessions come from one device); a child generator conditioned on its parent's columns cannot
+        know that unless the parent carries it. So a parent table learns, as extra columns, the mean
+        (numbers) or most common value (categories) of the child columns whose siblings agree most
+        (at most ``max_summary_columns`` per relationship), and its children are conditioned on them.
+        """
+        from hiveframe.pipeline.summaries import child_summaries
+
+        md = self.metadata
+        out: dict[str, list[tuple[SummaryColumn, Any]]] = {}
+        if self.max_summary_columns <= 0:
+            return out
+        for name, rels in relations.items():
+            driver = next((r for r in rels if r.role == "driver"), None)
+            if driver is None:
+                continue
+            fk = md.foreign_keys[driver.fk_index]
+            child = md.table(name)
+            cols = modelled_columns(md, child)
+            if not cols:
+                continue
+            found = child_summaries(database[name], child, cols, links[name][driver.fk_index],
+                                    database[fk.parent_table].num_rows, k=self.max_summary_columns)
+            taken = set(md.table(fk.parent_table).column_names)
+            for col, column, values, score in found:
+                label = f"@{name}.{col}"
+                if label in taken:
+                    continue
+                log.debug("summary %s of %s (sibling agreement %.2f)", label, fk.parent_table, score)
+                out.setdefault(fk.parent_table, []).append(
+                    (SummaryColumn(label, name, col, replace(column, name=label), inherited=score >= INHERITED),
+                     values))
+        return out
 
     def _choose_driver(self, table: Table, relations: list[Relation]) -> Relation | None:
         """The relationship whose parents create this table's rows.
@@ -282,10 +403,16 @@ class RelationalEngine:
                 out = f"{base}~{k}"
             return out
 
+        parent_rows = features[parent_name]
         for c in parent_plan.modelled:
-            candidates[label(c)] = ContextColumn(label(c), "column", c, parent_table.column(c))
+            if _describes(parent_table.column(c), parent_rows.column(c)):
+                candidates[label(c)] = ContextColumn(label(c), "column", c, parent_table.column(c))
+        for sc in parent_plan.summaries:
+            if _describes(sc.column, parent_rows.column(sc.name)):
+                candidates[label(sc.name)] = ContextColumn(label(sc.name), "column", sc.name, sc.column)
         for cc in parent_plan.context:
-            candidates[label(cc.name)] = ContextColumn(label(cc.name), "context", cc.name, cc.column)
+            if _describes(cc.column, parent_rows.column(cc.name)):
+                candidates[label(cc.name)] = ContextColumn(label(cc.name), "context", cc.name, cc.column)
         count_label = label(f"#{table.name}")
         candidates[count_label] = ContextColumn(
             count_label, "count", "", Column(count_label, ColumnKind.NUMERICAL, dtype="int64"))
@@ -425,6 +552,7 @@ class RelationalEngine:
         out: dict[str, pa.Table] = {}
         features: dict[str, pa.Table] = {}
         links: dict[str, dict[int, np.ndarray]] = {}
+        self._summary_values: dict[str, pa.Table] = {}
         order = sorted(self.plans.values(), key=lambda p: p.index)
         for plan in order:
             name = plan.name
@@ -465,12 +593,69 @@ class RelationalEngine:
                 seed=derive_seed(seed, plan.index, "generator"),
             ) if (n > 0 or not plan.has_columns) else None
             own = _own_columns(plan, generated, n)
+            if driver is not None:
+                own = self._inherit(plan, own, out, drv_idx)
             for rel in plan.secondaries:
                 links[name][rel.fk_index] = self._sample_secondary(plan, rel, own, drv_idx, links, features,
                                                                    out, n, seed)
             features[name] = _hstack(own, ctx if ctx is not None else _empty_like(n))
+            self._summary_values[name] = own
             out[name] = self._assemble(plan, table, own, features[name], links, out, rng)
+            if driver is not None:
+                self._recompute_aggregates(plan, out, features, drv_idx)
         return out
+
+    def _inherit(self, plan: TablePlan, own: pa.Table, out: Mapping[str, pa.Table],
+                 drv_idx: np.ndarray) -> pa.Table:
+        """Columns that siblings share: copied from the parent's summary, so siblings agree again."""
+        assert plan.driver is not None
+        parent = self.metadata.foreign_keys[plan.driver.fk_index].parent_table
+        for sc in self.plans[parent].summaries:
+            if sc.child != plan.name or not sc.inherited or sc.child_column not in own.column_names:
+                continue
+            source = _take(self._summary_values[parent].column(sc.name), drv_idx)
+            current = own.column(sc.child_column)
+            try:
+                source = source.cast(current.type)
+            except Exception:  # noqa: BLE001 - a mean that is not a value of the column: keep it drawn
+                continue
+            import pyarrow.compute as pc
+
+            merged = pc.if_else(pc.is_null(source), current, source)
+            own = own.set_column(own.schema.get_field_index(sc.child_column), sc.child_column, merged)
+        return own
+
+    def _recompute_aggregates(self, plan: TablePlan, out: dict[str, pa.Table], features: dict[str, pa.Table],
+                              drv_idx: np.ndarray) -> None:
+        """Parent columns that are aggregates of this table's rows, recomputed from the rows drawn."""
+        import pyarrow as pa
+
+        from hiveframe.pipeline.features import numeric_values
+        from hiveframe.pipeline.summaries import aggregate
+
+        assert plan.driver is not None
+        parent = self.metadata.foreign_keys[plan.driver.fk_index].parent_table
+        for entry in self.plans[parent].derived:
+            if entry["child"] != plan.name:
+                continue
+            child = out[plan.name]
+            values = aggregate(entry["agg"], [numeric_values(child.column(c)) for c in entry["columns"]],
+                               drv_idx, out[parent].num_rows)
+            if entry["decimals"] is not None:
+                values = np.round(values, int(entry["decimals"]))
+            col = entry["column"]
+            for store in (out, features):
+                table = store[parent]
+                if col not in table.column_names:
+                    continue
+                old = table.column(col)
+                mask = np.isnan(values)
+                arr = pa.array(np.where(mask, 0, values), mask=mask)
+                try:
+                    arr = arr.cast(old.type, safe=False)
+                except Exception:  # noqa: BLE001
+                    continue
+                store[parent] = table.set_column(table.schema.get_field_index(col), col, arr)
 
     def _sample_secondary(self, plan: TablePlan, rel: Relation, own: pa.Table, drv_idx: np.ndarray | None,
                           links: dict[str, dict[int, np.ndarray]], features: dict[str, pa.Table],
@@ -585,7 +770,8 @@ class RelationalEngine:
     def to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, LinkageModel]]:
         """JSON values, arrays and the linkage components (to save with save_component)."""
         values: dict[str, Any] = {"linkage": _spec_name(self.linkage), "linkage_params": self.linkage_params,
-                                  "max_context_columns": self.max_context_columns, "tables": {}}
+                                  "max_context_columns": self.max_context_columns,
+                                  "max_summary_columns": self.max_summary_columns, "tables": {}}
         arrays: dict[str, np.ndarray] = {}
         components: dict[str, LinkageModel] = {}
         for name, plan in self.plans.items():
@@ -613,6 +799,7 @@ class RelationalEngine:
             arrays[f"{prefix}_schema"] = np.frombuffer(plan.schema.serialize().to_pybytes(), dtype=np.uint8)
             values["tables"][name] = {
                 "index": plan.index, "real_rows": plan.real_rows, "modelled": plan.modelled,
+                "summaries": [c.to_json() for c in plan.summaries], "derived": plan.derived,
                 "context": [c.to_json() for c in plan.context], "relations": rels, "self_refs": selfs,
                 "keys": plan.keys, "fills": plan.fills, "has_columns": plan.has_columns,
             }
@@ -628,6 +815,8 @@ class RelationalEngine:
             plan = TablePlan(name=name, index=int(t["index"]), real_rows=int(t["real_rows"]),
                              modelled=list(t["modelled"]), has_columns=bool(t["has_columns"]))
             plan.context = [ContextColumn.from_json(c) for c in t["context"]]
+            plan.summaries = [SummaryColumn.from_json(c) for c in t["summaries"]]
+            plan.derived = [dict(d) for d in t["derived"]]
             for r in t["relations"]:
                 key = r["linkage"]
                 rel = Relation(fk_index=int(r["fk_index"]), role=r["role"], null_rate=float(r["null_rate"]),
@@ -657,6 +846,10 @@ class RelationalEngine:
                 "driver": md.foreign_keys[plan.driver.fk_index].name if plan.driver else None,
                 "secondary": [md.foreign_keys[r.fk_index].name for r in plan.secondaries],
                 "context": plan.context_names,
+                "child_summaries": plan.summary_names,
+                "inherited": [f"{c.child}.{c.child_column}" for c in plan.summaries if c.inherited],
+                "aggregates": {d["column"]: f"{d['agg']}({d['child']}.{','.join(d['columns'])})"
+                               for d in plan.derived},
                 "self_references": [md.foreign_keys[s.fk_index].name for s in plan.self_refs],
                 "keys": {k: v["kind"] for k, v in plan.keys.items()},
                 "same_ancestor": {md.foreign_keys[r.fk_index].name: r.ancestor["table"]
@@ -780,20 +973,24 @@ def _hstack(left: pa.Table, right: pa.Table) -> pa.Table:
 
 
 def _own_columns(plan: TablePlan, generated: pa.Table | None, n: int) -> pa.Table:
-    """The generated table's modelled columns (n rows, even when there is nothing to model)."""
+    """The generated table's own columns and child summaries (n rows, even with nothing to model)."""
     import pyarrow as pa
+
+    from hiveframe.pipeline.summaries import summary_type
 
     schema = plan.schema
     assert schema is not None
-    if not plan.modelled:
+    names = plan.generated
+    if not names:
         return _empty_like(n)
     if generated is None:
-        return pa.table([pa.nulls(0, schema.field(c).type) for c in plan.modelled], names=plan.modelled)
-    missing = [c for c in plan.modelled if c not in generated.column_names]
+        types = [schema.field(c).type for c in plan.modelled] + [summary_type(c.column) for c in plan.summaries]
+        return pa.table([pa.nulls(0, t) for t in types], names=names)
+    missing = [c for c in names if c not in generated.column_names]
     if missing or generated.num_rows != n:
         raise ConfigError(f"the generator of table {plan.name!r} returned {generated.num_rows} rows with "
-                          f"columns {generated.column_names}; expected {n} rows with {plan.modelled}")
-    return generated.select(plan.modelled)
+                          f"columns {generated.column_names}; expected {n} rows with {names}")
+    return generated.select(names)
 
 
 def _context_values(context: list[ContextColumn], parent_features: pa.Table, idx: np.ndarray | None,
@@ -825,6 +1022,27 @@ def _row_view(own: pa.Table, parent_features: pa.Table | None, drv_idx: np.ndarr
     if own.num_columns == 0:
         return extra
     return _hstack(own, extra)
+
+
+def _describes(column: Column, values: Any) -> bool:
+    """Whether a parent column can condition children: not free text, not one value per row.
+
+    A generator conditioned on a name, title or address of the parent learns that parent's own
+    children, not how children depend on their parent's attributes, and a copula conditioned on
+    dozens of near-unique categories bends its marginals.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from hiveframe.pipeline.features import is_identity
+
+    if column.kind in (ColumnKind.TEXT, ColumnKind.ID, ColumnKind.PII):
+        return False
+    t = values.type
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_dictionary(t):
+        non_null = len(values) - values.null_count
+        return not is_identity(len(pc.unique(values.drop_null())), non_null)
+    return True
 
 
 def _as_context_column(cc: ContextColumn, nullable: bool) -> Column:

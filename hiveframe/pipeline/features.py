@@ -96,6 +96,8 @@ class FeatureEncoder:
             counts = pc.value_counts(strings.drop_null())
             values = counts.field("values").to_pylist()
             freq = counts.field("counts").to_numpy()
+            if is_identity(len(values), len(strings) - strings.null_count):
+                continue  # names, titles, codes: they identify a row, they do not describe it
             order = np.argsort(-freq, kind="stable")
             has_null = strings.null_count > 0
             if self.mode == "target" and target is not None:
@@ -168,6 +170,11 @@ class FeatureEncoder:
                   smoothing=float(data["smoothing"]))
         enc.specs = [dict(s) for s in data["specs"]]
         return enc
+
+
+def is_identity(distinct: int, rows: int) -> bool:
+    """Whether a non-numeric column has nearly one value per row (a name or code, not an attribute)."""
+    return distinct > 20 and distinct > 0.5 * rows
 
 
 def _spec_width(spec: dict[str, Any]) -> int:

@@ -63,6 +63,7 @@ def save_synthesizer(synth: Synthesizer, path: Path) -> Path:
                 "linkage": synth.linkage,
                 "linkage_params": synth.linkage_params,
                 "max_context_columns": synth.max_context_columns,
+                "max_summary_columns": synth.max_summary_columns,
                 "drop_orphans": synth.drop_orphans,
             },
             "tables": tables,
@@ -98,6 +99,7 @@ def load_synthesizer(path: Path, *, host: PluginHost | None = None) -> Synthesiz
         linkage=config.get("linkage") or "conditional",
         linkage_params=config.get("linkage_params") or {},
         max_context_columns=int(config.get("max_context_columns", 5)),
+        max_summary_columns=int(config.get("max_summary_columns", 2)),
         drop_orphans=bool(config.get("drop_orphans", False)),
         seed=int(manifest.get("seed", 0)),
         host=host,
@@ -168,7 +170,8 @@ def load_engine(synth: Any, directory: Path, manifest: dict[str, Any]) -> Any:
     components = {name: load_component(directory, key, synth.host) for name, key in values["components"].items()}
     engine = RelationalEngine(synth.metadata, synth.host, linkage=values["linkage"],
                               linkage_params=values["linkage_params"],
-                              max_context_columns=int(values["max_context_columns"]))
+                              max_context_columns=int(values["max_context_columns"]),
+                              max_summary_columns=int(values["max_summary_columns"]))
     engine.set_state(values, arrays, components)
     return engine
 

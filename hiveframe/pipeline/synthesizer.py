@@ -41,8 +41,10 @@ class Synthesizer:
 
     Relational settings: ``linkage`` names the linkage model of every relationship (``"conditional"``,
     the default, or ``"empirical"``; ``linkage_params`` its parameters); ``max_context_columns`` bounds
-    how many parent columns condition each child table; ``drop_orphans`` drops rows whose foreign key
-    has no parent instead of refusing the data.
+    how many parent columns condition each child table; ``max_summary_columns`` how many summaries of
+    the children it drives (mean or most common value of the child columns whose siblings agree) a
+    parent table learns per relationship (0: none); ``drop_orphans`` drops rows whose foreign key has
+    no parent instead of refusing the data.
     """
 
     def __init__(
@@ -57,6 +59,7 @@ class Synthesizer:
         linkage: str = DEFAULT_LINKAGE,
         linkage_params: Mapping[str, Any] | None = None,
         max_context_columns: int = 5,
+        max_summary_columns: int = 2,
         drop_orphans: bool = False,
         seed: int = 0,
         host: PluginHost | None = None,
@@ -78,6 +81,7 @@ class Synthesizer:
         self.linkage = linkage
         self.linkage_params = dict(linkage_params or {})
         self.max_context_columns = int(max_context_columns)
+        self.max_summary_columns = int(max_summary_columns)
         self.drop_orphans = bool(drop_orphans)
         self.seed = int(seed)
         self.table_generators: dict[str, TableGenerator] = {}
@@ -140,7 +144,8 @@ class Synthesizer:
                               hint=f"tables: {self.metadata.table_names}")
         engine = RelationalEngine(self.metadata, self.host, linkage=self.linkage,
                                   linkage_params=self.linkage_params,
-                                  max_context_columns=self.max_context_columns)
+                                  max_context_columns=self.max_context_columns,
+                                  max_summary_columns=self.max_summary_columns)
         self.table_generators = engine.fit(
             database, make_generator=self._generator_for, seed=self.seed, callback=callback,
             workdir=Path(workdir) if workdir is not None else None)

@@ -52,7 +52,7 @@ def rdp_sampled_gaussian(q: float, sigma: float, order: int) -> float:
 def epsilon_from_rdp(rdp: Sequence[float], orders: Sequence[int], delta: float) -> tuple[float, int]:
     """The smallest epsilon over orders (Balle et al. 2020 conversion) and the order achieving it."""
     best, best_order = math.inf, orders[0]
-    for r, a in zip(rdp, orders):
+    for r, a in zip(rdp, orders, strict=False):
         eps = r + math.log1p(-1 / a) - (math.log(delta) + math.log(a)) / (a - 1)
         if eps < best:
             best, best_order = eps, a

@@ -116,7 +116,7 @@ class FakeSource:
     def values(self, kind: PIIKind, seeds: Sequence[int], locales: Sequence[str | None] | None = None) -> list[str]:
         faker_method(kind)  # fail early for kinds with no faker
         locales = locales if locales is not None else [None] * len(seeds)
-        return [self.value(kind, int(s), loc) for s, loc in zip(seeds, locales)]
+        return [self.value(kind, int(s), loc) for s, loc in zip(seeds, locales, strict=False)]
 
 
 def keyed_seed(salt: bytes, value: str) -> int:

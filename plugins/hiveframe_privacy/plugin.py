@@ -7,16 +7,25 @@ from hiveframe.hookspecs import hookimpl
 
 @hookimpl
 def hiveframe_register_privacy_wrappers():
+    from hiveframe_privacy.dp import DPWrapper
     from hiveframe_privacy.pii import PIIWrapper
 
-    return [PIIWrapper]
+    return [PIIWrapper, DPWrapper]
 
 
 @hookimpl
 def hiveframe_register_table_generators():
+    from hiveframe_privacy.dp import DPProtectedGenerator
     from hiveframe_privacy.pii import PIIProtectedGenerator
 
-    return [PIIProtectedGenerator]
+    return [PIIProtectedGenerator, DPProtectedGenerator]
+
+
+@hookimpl
+def hiveframe_register_linkage_models():
+    from hiveframe_privacy.linkage import DPHistogramLinkage
+
+    return [DPHistogramLinkage]
 
 
 @hookimpl

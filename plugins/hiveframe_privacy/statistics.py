@@ -121,7 +121,8 @@ class NumericCodec:
         target = arrow_type(self.type_name)
         storage = arrow_type(self.storage)
         if pa.types.is_timestamp(storage) or pa.types.is_date(storage):
-            ticks = pa.array(np.rint(np.nan_to_num(x)).astype(np.int64), mask=nulls, type=pa.int64())
+            g = self.grain if self.grain > 0 else 1.0
+            ticks = pa.array((np.rint(np.nan_to_num(x) / g) * g).astype(np.int64), mask=nulls, type=pa.int64())
             out = ints_to_temporal(ticks, storage)
             if pa.types.is_string(target) or pa.types.is_large_string(target):
                 out = pc.strftime(out.cast(pa.timestamp("s")), format=self.fmt or "%Y-%m-%d %H:%M:%S")
@@ -178,13 +179,28 @@ class ColumnRelease:
     def null_share(self) -> float:
         return self.null_weight / self.total if self.total > 0 else 0.0
 
+    def _used(self) -> np.ndarray:
+        assert self.bin_lo is not None
+        used = self.weights > 0
+        return used if used.any() else np.ones(len(self.bin_lo), dtype=bool)
+
     @property
     def low(self) -> float | None:
-        return float(self.bin_lo.min()) if self.bin_lo is not None and len(self.bin_lo) else None
+        """Lowest value the release supports (over bins with weight)."""
+        if self.bin_lo is None or not len(self.bin_lo):
+            return None
+        return float(self.bin_lo[self._used()].min())
 
     @property
     def high(self) -> float | None:
-        return float(self.bin_hi.max()) if self.bin_hi is not None and len(self.bin_hi) else None
+        if self.bin_hi is None or not len(self.bin_hi):
+            return None
+        return float(self.bin_hi[self._used()].max())
+
+    @property
+    def released_categories(self) -> list[Any]:
+        """Categories with weight (what a generator can produce)."""
+        return [c for c, w in zip(self.categories or [], self.weights, strict=False) if w > 0]
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": "numeric" if self.numeric else "categorical",
@@ -198,8 +214,14 @@ class ColumnRelease:
 
 
 def _floor(noisy: np.ndarray, std: float) -> np.ndarray:
-    """Post-processing of noisy counts: negative and barely-positive bins become empty."""
-    out = np.where(noisy >= _FLOOR_SIGMAS * std, noisy, 0.0)
+    """Post-processing of noisy counts: negative and barely-positive bins become empty.
+
+    The cut grows with the number of bins, so that about one empty bin in ten histograms passes it.
+    """
+    from scipy.special import ndtri
+
+    cut = max(_FLOOR_SIGMAS, float(ndtri(1.0 - 0.1 / max(len(noisy), 1))))
+    out = np.where(noisy >= cut * std, noisy, 0.0)
     if out.sum() <= 0 and noisy.size:  # everything under the floor: keep the positive part
         out = np.maximum(noisy, 0.0)
     return out
@@ -255,7 +277,10 @@ def release_numeric(values: pa.Array, column: Column, budget: TableBudget, rng: 
     low = None if column.low is None else float(column.low) * codec.per_unit
     high = None if column.high is None else float(column.high) * codec.per_unit
     public = low is not None and high is not None
-    if not public:
+    if not public and column.kind == ColumnKind.DATETIME:
+        low, high = _datetime_bounds(observed, codec, column, budget, rng, low, high)
+        public = False
+    elif not public:
         # fixed signed power-of-two bins: the data decides only which bins stand above the noise
         b = _log_bin(observed)
         span = _LOG_MAX - _LOG_MIN + 2
@@ -286,6 +311,35 @@ def release_numeric(values: pa.Array, column: Column, budget: TableBudget, rng: 
     noisy = _floor(budget.release(with_null, sensitivity=1.0, label=f"{column.name}: histogram", rng=rng), std)
     return ColumnRelease(name=column.name, numeric=True, weights=noisy[:-1], null_weight=float(noisy[-1]),
                          bin_lo=lo, bin_hi=hi, codec=codec, arrow_type=str(values.type), bounds_public=public)
+
+
+#: datetime bounds are found on a grid of (average) months from 1800 to 2200
+_DAYS_PER_MONTH = 365.2425 / 12
+_MONTH_MIN, _MONTH_MAX = -170 * 12, 230 * 12
+
+
+def _datetime_bounds(observed: np.ndarray, codec: NumericCodec, column: Column, budget: TableBudget,
+                     rng: np.random.Generator, low: float | None, high: float | None) -> tuple[float, float]:
+    """Bounds of a datetime column from a noisy histogram over months (a fixed grid)."""
+    if "timestamp" in codec.storage:
+        ticks_per_day = codec.per_unit * 86_400.0
+    elif codec.storage.startswith("date64"):
+        ticks_per_day = 86_400_000.0
+    else:
+        ticks_per_day = 1.0
+    month = np.floor(observed / ticks_per_day / _DAYS_PER_MONTH).astype(np.int64)
+    month = np.clip(month, _MONTH_MIN, _MONTH_MAX) - _MONTH_MIN
+    counts = np.bincount(month, minlength=_MONTH_MAX - _MONTH_MIN + 1).astype(np.float64)
+    noisy = budget.release(counts, sensitivity=1.0, label=f"{column.name}: bounds (monthly histogram)", rng=rng)
+    hits = np.flatnonzero(noisy >= _BOUND_SIGMAS * budget.noise_std)
+    if not hits.size:
+        log.warning("table %s, column %s: too few rows to find private date bounds; using 1970-2070 "
+                    "(declare Column.low/high)", budget.table, column.name)
+        hits = np.array([-_MONTH_MIN, -_MONTH_MIN + 1200])
+    to_ticks = lambda m: float((m + _MONTH_MIN) * _DAYS_PER_MONTH * ticks_per_day)  # noqa: E731
+    lo = to_ticks(int(hits[0])) if low is None else low
+    hi = to_ticks(int(hits[-1]) + 1) if high is None else high
+    return lo, hi
 
 
 def release_categorical(values: pa.Array, column: Column, budget: TableBudget,
@@ -321,7 +375,7 @@ def release_categorical(values: pa.Array, column: Column, budget: TableBudget,
                            label=f"{column.name}: histogram + noisy threshold", rng=rng)
     threshold = budget.selection_threshold()
     keep = noisy[:-1] >= threshold
-    kept = [u for u, k in zip(uniques, keep) if k]
+    kept = [u for u, k in zip(uniques, keep, strict=False) if k]
     # a stable, data-independent order of the released values (not the order of first appearance)
     order = sorted(range(len(kept)), key=lambda i: (str(type(kept[i])), str(kept[i])))
     weights = noisy[:-1][keep][order] if len(kept) else np.zeros(0)
@@ -350,6 +404,8 @@ class PrivateStatistics:
         from hiveframe.builtin.transformers import as_array
 
         rows = max(1, int(round(budget.noisy_count(data.num_rows, label="row count", rng=rng))))
+        # as many bins as the noise allows: a bin of an even spread should hold several noise stds
+        bins = int(np.clip(rows / (4.0 * budget.noise_std), 4, bins))
         out = cls(rows=rows, order=list(columns))
         for name in columns:
             column = table.column(name)
@@ -370,16 +426,19 @@ class PrivateStatistics:
 
     @staticmethod
     def _allocate(weights: np.ndarray, rows: int) -> np.ndarray:
-        """Integer counts summing to ``rows`` in proportion to ``weights`` (largest remainder)."""
+        """Integer counts in proportion to ``weights`` (largest remainder), at least one for every
+        positive weight (so every released category and the null bin appear), about ``rows`` in all."""
         total = weights.sum()
         if total <= 0 or rows <= 0:
             return np.zeros(len(weights), dtype=np.int64)
-        exact = weights / total * rows
+        positive = weights > 0
+        spare = max(rows - int(positive.sum()), 0)
+        exact = weights / total * spare
         base = np.floor(exact).astype(np.int64)
-        short = rows - int(base.sum())
+        short = spare - int(base.sum())
         if short > 0:
             base[np.argsort(-(exact - base), kind="stable")[:short]] += 1
-        return base
+        return base + positive.astype(np.int64)
 
     def _surrogate_column(self, rel: ColumnRelease, rows: int, rng: np.random.Generator) -> pa.Array:
         import pyarrow as pa
@@ -389,6 +448,14 @@ class PrivateStatistics:
         alloc = self._allocate(np.append(rel.weights, rel.null_weight), rows)
         if alloc.sum() == 0:  # nothing released: the column is null
             alloc[-1] = rows
+        if alloc.sum() != rows:  # a few more rows than asked (every released value at least once): trim
+            extra = int(alloc.sum()) - rows
+            for i in np.argsort(-alloc, kind="stable"):
+                take = min(extra, int(alloc[i]) - 1)
+                alloc[i] -= max(take, 0)
+                extra -= max(take, 0)
+                if extra <= 0:
+                    break
         per_bin, n_null = alloc[:-1], int(alloc[-1])
         if rel.numeric:
             assert rel.bin_lo is not None and rel.bin_hi is not None and rel.codec is not None
@@ -443,18 +510,18 @@ class PrivateStatistics:
                     x[np.isnan(x)] = fill
                 out[name] = rel.codec.from_floats(x)
                 continue
-            cats = rel.categories or []
+            cats = rel.released_categories
             if not cats:
                 out[name] = pa.nulls(n, type=arr.type)
                 continue
+            weights = rel.weights[rel.weights > 0]
             domain = pa.array(cats, type=arr.type) if arr.type != pa.null() else pa.array(cats)
             idx = np.asarray(pc.index_in(arr, value_set=domain).to_numpy(zero_copy_only=False), dtype=np.float64)
             is_null = np.asarray(pc.is_null(arr).to_numpy(zero_copy_only=False), dtype=bool)
             replace = np.isnan(idx) & (~is_null | (rel.null_weight <= 0))
             codes = np.where(np.isnan(idx), -1, np.nan_to_num(idx)).astype(np.int64)
             if replace.any():
-                p = rel.weights / rel.weights.sum() if rel.weights.sum() > 0 else np.full(len(cats), 1 / len(cats))
-                codes[replace] = rng.choice(len(cats), size=int(replace.sum()), p=p)
+                codes[replace] = rng.choice(len(cats), size=int(replace.sum()), p=weights / weights.sum())
             out[name] = domain.take(pa.array(np.maximum(codes, 0), mask=codes < 0))
         return pa.table(out)
 

@@ -154,6 +154,10 @@ def _column_section(r: dict[str, Any]) -> str:
             charts.append(f"<figure class='chart' data-col='{escape(col.lower(), quote=True)}'><figcaption>"
                           f"<b>{escape(col)}</b><span class='dim'>{escape(c['kind'])} &middot; score "
                           f"{_num(score)}</span></figcaption>{chart}</figure>")
+        if not t["columns"]:
+            parts.append(f"<div class='table-block'><h3>{escape(name)}</h3><p class='dim'>No value columns "
+                         f"(keys and identifiers only).</p></div>")
+            continue
         parts.append(
             f"<div class='table-block'><h3>{escape(name)}</h3>{_sample_note(t.get('sample'))}"
             f"<p>Mean column score <b>{_num(t.get('score'))}</b>; worst column "

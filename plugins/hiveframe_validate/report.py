@@ -60,6 +60,24 @@ def _metadata(metadata: Metadata | None, real: Mapping[str, Any]) -> Metadata:
         return infer_metadata(real)
 
 
+def _as_declared(metadata: Metadata, tables: dict[str, Any], side: str) -> dict[str, Any]:
+    """Tables cast to the metadata's dtypes with hiveframe's own data check; unchanged if it objects."""
+    from hiveframe.errors import HiveframeError
+
+    try:
+        from hiveframe.metadata import validate_data
+
+        cleaned = validate_data(metadata, tables).tables
+    except HiveframeError as exc:
+        log.info("the %s data does not pass validate_data (%s); comparing it as given", side,
+                 str(exc).splitlines()[0])
+        return tables
+    except (ImportError, AttributeError, NotImplementedError):
+        return tables
+    # keep tables the metadata does not list, as given
+    return {name: cleaned.get(name, table) for name, table in tables.items()}
+
+
 def _accepts(cls: type, name: str) -> bool:
     import attrs
 
@@ -126,6 +144,9 @@ def run_validators(
     synth_t = as_tables(synthetic, "synthetic")
     hold_t = as_tables(holdout, "holdout") if holdout is not None else None
     metadata = _metadata(metadata, real_t)
+    # the real rows as the pipeline trains on them (declared dtypes, '?' markers read as null)
+    real_t = _as_declared(metadata, real_t, "real")
+    hold_t = _as_declared(metadata, hold_t, "holdout") if hold_t is not None else None
 
     def needed(table):
         keys = list(table.primary_key) + [c for fk in metadata.parents_of(table.name) for c in fk.child_columns]

@@ -60,6 +60,38 @@ def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     return ticks
 
 
+def axis_ticks(lo: float, hi: float, kind: str = "number") -> list[tuple[float, str]]:
+    """Tick positions and labels: round numbers, or calendar years / months for dates (seconds)."""
+    if kind != "datetime":
+        return [(t, compact(t)) for t in nice_ticks(lo, hi, 4) if lo <= t <= hi]
+    try:
+        start = _dt.datetime.fromtimestamp(lo, tz=_dt.timezone.utc)
+        end = _dt.datetime.fromtimestamp(hi, tz=_dt.timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return []
+    years = end.year - start.year
+    out = []
+    if years >= 2:
+        step = max(1, math.ceil(years / 4))
+        for y in range(start.year + 1, end.year + 1, step):
+            t = _dt.datetime(y, 1, 1, tzinfo=_dt.timezone.utc).timestamp()
+            out.append((t, str(y)))
+    else:
+        months = (end.year - start.year) * 12 + end.month - start.month
+        step = max(1, math.ceil(months / 4))
+        y, m = start.year, start.month
+        for _ in range(0, months + 1, step):
+            m += step
+            while m > 12:
+                y, m = y + 1, m - 12
+            t = _dt.datetime(y, m, 1, tzinfo=_dt.timezone.utc).timestamp()
+            if t <= hi:
+                out.append((t, f"{y}-{m:02d}"))
+        if not out:
+            out = [(lo, compact(lo, "datetime")), (hi, compact(hi, "datetime"))]
+    return [(t, text) for t, text in out if lo <= t <= hi]
+
+
 def _svg(width: int, height: int, body: str, label: str) -> str:
     return (f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
             f"viewBox='0 0 {width} {height}' role='img' aria-label='{escape(label, quote=True)}' {FONT}>"
@@ -75,7 +107,7 @@ def histogram_overlay(edges: Sequence[float], real: Sequence[float], synthetic: 
     """Real shares as filled bars, synthetic shares as an orange step line over the same bins."""
     if len(edges) < 2:
         return _svg(width, height, f"<text x='10' y='20' fill='{AXIS}'>no values</text>", label)
-    ml, mr, mt, mb = 34, 8, 8, 22
+    ml, mr, mt, mb = 34, 14, 8, 22
     pw, ph = width - ml - mr, height - mt - mb
     top = max(max(real, default=0), max(synthetic, default=0)) or 1.0
     lo, hi = edges[0], edges[-1]
@@ -102,17 +134,16 @@ def histogram_overlay(edges: Sequence[float], real: Sequence[float], synthetic: 
         pts += [f"{_f(x(edges[i]))},{_f(y(v))}", f"{_f(x(edges[i + 1]))},{_f(y(v))}"]
     parts.append(f"<polyline points='{' '.join(pts)}' fill='none' stroke='{SYNTH}' stroke-width='2'/>")
     parts.append(f"<line x1='{ml}' x2='{ml + pw}' y1='{mt + ph}' y2='{mt + ph}' stroke='{AXIS}'/>")
-    for t in nice_ticks(lo, hi, 4 if kind != "datetime" else 3):
-        if lo <= t <= hi:
-            parts.append(f"<text x='{_f(x(t))}' y='{height - 6}' text-anchor='middle' fill='{AXIS}'>"
-                         f"{escape(compact(t, kind))}</text>")
+    for t, text in axis_ticks(lo, hi, kind):
+        parts.append(f"<line x1='{_f(x(t))}' x2='{_f(x(t))}' y1='{mt + ph}' y2='{mt + ph + 3}' stroke='{AXIS}'/>"
+                     f"<text x='{_f(x(t))}' y='{height - 6}' text-anchor='middle' fill='{AXIS}'>{escape(text)}</text>")
     return _svg(width, height, "".join(parts), label)
 
 
 def category_bars(labels: Sequence[str], real: Sequence[float], synthetic: Sequence[float], *,
                   width: int = 300, label: str = "") -> str:
     """Horizontal pairs of bars per category: real above, synthetic below."""
-    ml, mr, row = 116, 40, 16
+    ml, mr, row = 120, 40, 16
     height = max(len(labels) * row + 10, 30)
     pw = width - ml - mr
     top = max(max(real, default=0), max(synthetic, default=0)) or 1.0
@@ -122,7 +153,7 @@ def category_bars(labels: Sequence[str], real: Sequence[float], synthetic: Seque
         r, s = real[i], synthetic[i]
         parts.append(f"<g><title>{escape(name)}: real {r:.1%}, synthetic {s:.1%}</title>"
                      f"<text x='{ml - 5}' y='{y0 + 11}' text-anchor='end' fill='{TEXT}'>"
-                     f"{escape(_trunc(name, 16))}</text>"
+                     f"{escape(_trunc(name, 15))}</text>"
                      f"<rect x='{ml}' y='{y0 + 1}' width='{_f(max(r / top * pw, 0.5))}' height='6' fill='{REAL}'/>"
                      f"<rect x='{ml}' y='{y0 + 8}' width='{_f(max(s / top * pw, 0.5))}' height='6' fill='{SYNTH}'/>"
                      f"<text x='{_f(ml + max(r, s) / top * pw + 4)}' y='{y0 + 11}' fill='{AXIS}' "

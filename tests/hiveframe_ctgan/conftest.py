@@ -33,7 +33,7 @@ def mixed_table(n: int = 300, seed: int = 0) -> tuple[pa.Table, Table]:
     counts = rng.poisson(3, n)
     data = pa.table({
         "amount": pa.array(bimodal),
-        "count": pa.array([None if r < 0.1 else int(v) for r, v in zip(rng.random(n), counts)], type=pa.int64()),
+        "count": pa.array([None if r < 0.1 else int(v) for r, v in zip(rng.random(n), counts, strict=True)], type=pa.int64()),
         "color": pa.array(rng.choice(["red", "green", "blue"], n, p=[0.6, 0.3, 0.1]).tolist()),
         "member": pa.array(rng.random(n) < 0.3),
         "day": pa.array([dt.date(2020, 1, 1) + dt.timedelta(days=int(d)) for d in rng.integers(0, 365, n)]),

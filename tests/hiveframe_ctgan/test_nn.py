@@ -69,7 +69,7 @@ def test_init_is_reproducible_from_the_generator_only():
     torch.manual_seed(456)
     b = _nn.Generator(8, None, 3, (16,), 5)
     _nn.init_parameters(b, torch.Generator().manual_seed(7))
-    for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
+    for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         torch.testing.assert_close(va, vb, msg=k)
 
 

@@ -171,3 +171,12 @@ def test_checkpoint_of_other_data_is_replaced_with_a_warning(mixed, tmp_path):
         tiny("ctgan", epochs=2, checkpoint_every=1).fit(data.slice(0, 250), table, seed=0, workdir=tmp_path,
                                                         callback=lambda i: seen.append(i["epoch"]))
     assert seen == [1, 2]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_bfloat16_mixed_precision_trains_and_samples(kind, mixed):
+    data, table = mixed
+    gen = tiny(kind, precision="bfloat16", epochs=2).fit(data, table, seed=0)
+    assert all(np.isfinite(v) for h in gen.fit_info["history"] for k, v in h.items() if k not in ("epoch", "validation"))
+    out = gen.sample(50, seed=0)
+    assert out.num_rows == 50 and gen.get_state().arrays["net/" + next(iter(gen._arrays))].dtype == np.float32

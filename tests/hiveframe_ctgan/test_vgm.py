@@ -86,7 +86,7 @@ def test_modes_agree_with_scikit_learn():
     gap = np.abs(mixture_cdf(ours.weights, ours.means, ours.stds, grid) - mixture_cdf(ref_w, ref_m, ref_s, grid))
     assert gap.max() < 0.02
     # every heavy sklearn mode has one of ours close by (sklearn may split a bump, never miss one)
-    for w, m, s in zip(ref_w, ref_m, ref_s):
+    for w, m, s in zip(ref_w, ref_m, ref_s, strict=True):
         if w > 0.05:
             assert np.min(np.abs(ours.means - m)) < 1.5 * s
     # and both put the same mass around each true mode

@@ -75,3 +75,13 @@ def test_plugin_module_stays_light():
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_task_errors_are_summarised_in_one_line():
+    from hiveframe_spark.session import error_summary
+
+    text = ("An exception was thrown from the Python worker:\nTraceback (most recent call last):\n"
+            '  File "x.py", line 3, in f\n    g()\nKeyError: \'derived\'\n\tat org.apache.spark.Foo(Foo.scala:1)')
+    assert error_summary(Exception(text)) == "KeyError: 'derived'"
+    assert error_summary(Exception("[PATH_NOT_FOUND] Path does not exist: /x\nmore")) == (
+        "[PATH_NOT_FOUND] Path does not exist: /x")
