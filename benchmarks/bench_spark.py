@@ -8,8 +8,8 @@ a fresh Python process samples it either in-process (``Synthesizer.sample`` then
 writer) or through Spark ``local[2]`` (:func:`hiveframe_spark.sampling.sample_to`: partitions
 generated on executors, written straight to Parquet). Each run reports rows per second (sampling and
 writing, Spark's session start excluded and reported apart), the driver process's peak resident
-memory (``ru_maxrss`` of that Python process; Spark's JVM and Python workers are separate processes,
-reported as ``children_peak_rss_mb``), and referential integrity of what was written (every foreign
+memory (``VmHWM`` of that Python process; Spark's JVM, which in local mode also runs the executors, is
+reported apart as ``jvm_peak_rss_mb``), and referential integrity of what was written (every foreign
 key resolves, every primary key unique; checked in Spark for the Spark output).
 
 Training: the 7 tables fitted sequentially in-process (``Synthesizer.fit``) against
@@ -58,9 +58,16 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def children_peak_rss_mb() -> float:
-    """The largest peak of any waited-for child (Spark's JVM, which waits for its Python workers)."""
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+def jvm_peak_rss_mb(spark: Any) -> float | None:
+    """Peak resident memory of Spark's JVM (driver and, in local mode, the executors too)."""
+    try:
+        pid = spark.sparkContext._gateway.proc.pid  # noqa: SLF001 - the JVM pyspark launched
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except (AttributeError, OSError, ValueError):
+        pass
+    return None
 
 
 # -- child processes: one run each, so that peak memory is that run's own ----------------------------
@@ -115,6 +122,7 @@ def child_spark(model: str, out: str, scale: float, seed: int, partitions: int |
     driver_peak = peak_rss_mb()  # before the integrity check, which is not part of sampling
     md = Synthesizer.load(model).metadata
     report = integrity(spark, read_output(spark, out, md), md)
+    jvm_peak = jvm_peak_rss_mb(spark)
     spark.stop()
     shutil.rmtree(out + "-warm", ignore_errors=True)
     return {"rows": {t: v["rows"] for t, v in result["tables"].items()}, "seconds": seconds,
@@ -123,7 +131,7 @@ def child_spark(model: str, out: str, scale: float, seed: int, partitions: int |
                           "orphans": sum(v["orphans"] for v in report["foreign_keys"].values()),
                           "duplicate_keys": sum(v["duplicates"] for v in report["primary_keys"].values()),
                           "integrity": report["integrity"]},
-            "peak_rss_mb": driver_peak, "children_peak_rss_mb": children_peak_rss_mb()}
+            "peak_rss_mb": driver_peak, "jvm_peak_rss_mb": jvm_peak}
 
 
 def run_child(kind: str, model: Path, scale: float, seed: int, partitions: int | None, work: Path) -> dict[str, Any]:

@@ -163,12 +163,13 @@ class CondSampler:
     sorted by category).
     """
 
-    def __init__(self, counts: Sequence[np.ndarray], codes: Sequence[np.ndarray] | None = None) -> None:
+    def __init__(self, counts: Sequence[np.ndarray], codes: Sequence[np.ndarray] | None = None, *,
+                 log_frequency: bool = True) -> None:
         self.widths = np.array([len(c) for c in counts], dtype=np.int64)
         self.offsets = np.concatenate([[0], np.cumsum(self.widths)]).astype(np.int64)
         self.n_cats = int(self.offsets[-1])
         self.counts = [np.asarray(c, dtype=np.float64) for c in counts]
-        self._log_cum = self._cumulative([np.log1p(c) for c in self.counts])
+        self._log_cum = self._cumulative([np.log1p(c) if log_frequency else c for c in self.counts])
         self._freq_cum = self._cumulative(self.counts)
         self.n_rows = 0
         if codes is not None:

@@ -438,8 +438,12 @@ def train(kind: str, config: Mapping[str, Any], data: TrainData, *, seed: int, d
           patience: int | None, score: Callable[[np.ndarray], float] | None, val_seed: int,
           callback: Callable[[Mapping[str, Any]], None] | None, table_name: str,
           store: CheckpointStore | None, checkpoint_every: int | None, verbose: bool,
-          max_seconds: float | None) -> FitResult:
-    """Train a model; return the weights used for sampling (the best ones under validation)."""
+          deadline: float | None) -> FitResult:
+    """Train a model; return the weights used for sampling (the best ones under validation).
+
+    ``deadline`` is a ``time.perf_counter()`` value: no epoch is started that would end after it (at
+    least one epoch always runs).
+    """
     model_cls, trainer_cls = MODELS[kind]
     model = model_cls(config, data.layout, data.ctx_layout, data.sampler.n_cats, device, training=True, seed=seed)
     trainer = trainer_cls(model, data, seed)
@@ -484,7 +488,9 @@ def train(kind: str, config: Mapping[str, Any], data: TrainData, *, seed: int, d
                 best_score, best_epoch, best_state = value, epoch, _clone_state(sampling)
             stop = bool(patience and value is not None and best_epoch is not None and epoch - best_epoch >= patience)
             elapsed = time.perf_counter() - t0
-            out_of_time = bool(max_seconds is not None and elapsed >= max_seconds)
+            # stop when the next epoch (at the mean pace so far) would end after the deadline
+            pace = (time.perf_counter() - t0) / (epoch - start_epoch)
+            out_of_time = bool(deadline is not None and time.perf_counter() + pace > deadline)
             record = {"epoch": epoch, "losses": losses, "validation": value, "seconds": time.perf_counter() - e0,
                       "validation_seconds": v_seconds, "stop": stop or out_of_time}
             history.append(record)

@@ -93,7 +93,7 @@ class NeuralTableGenerator(TableGenerator):
     validation_fraction: float = 0.1
     #: write a checkpoint every N epochs when the engine gives a work folder (None: never)
     checkpoint_every: int | None = 10
-    #: stop training after this many seconds (checked after each epoch)
+    #: wall-clock limit for the whole fit: no epoch starts that would end after it (at least one runs)
     max_seconds: float | None = None
     device: str = "auto"
     #: torch intra-op threads while fitting and sampling (None: leave torch's setting alone)
@@ -223,7 +223,7 @@ class NeuralTableGenerator(TableGenerator):
         segments = self._layout.discrete_segments
         codes = discrete_codes(x_train, segments)
         self._counts = [np.bincount(c, minlength=s.width).astype(np.int64) for c, s in zip(codes, segments, strict=True)]
-        sampler = CondSampler(self._counts, codes)
+        sampler = CondSampler(self._counts, codes, log_frequency=getattr(self, "log_frequency", True))
         scorer = None
         if n_val:
             scorer = FidelityScorer(data.take(val_idx), model_cols, seed=seed)
@@ -252,7 +252,8 @@ class NeuralTableGenerator(TableGenerator):
                 self.model_kind, self._config, train_data, seed=seed, device=device, epochs=self.epochs,
                 patience=self.patience, score=score if scorer is not None else None, val_seed=seed + 104729,
                 callback=callback, table_name=table.name, store=store, checkpoint_every=self.checkpoint_every,
-                verbose=self.verbose, max_seconds=self.max_seconds)
+                verbose=self.verbose,
+                deadline=started + self.max_seconds if self.max_seconds is not None else None)
         self._arrays = result.arrays
         self._model = None
         self._fit_info = {
@@ -531,6 +532,8 @@ class CTGANGenerator(NeuralTableGenerator):
     discriminator_decay: float = 1e-6
     discriminator_steps: int = 1
     pac: int = 10
+    #: training-by-sampling draws categories with log(1 + frequency) (the paper); False: frequency
+    log_frequency: bool = True
 
     def _parameter_problems(self) -> list[str]:
         out = super()._parameter_problems()

@@ -168,7 +168,7 @@ class ConditionalLinkage(LinkageModel):
         self._tree = {k[5:]: v for k, v in a.items() if k.startswith("tree_")}
         ends = np.cumsum(a["leaf_sizes"])
         starts = ends - a["leaf_sizes"]
-        self._leaves = [_Histogram(a["leaf_values"][s:e], a["leaf_cum"][s:e]) for s, e in zip(starts, ends)]
+        self._leaves = [_Histogram(a["leaf_values"][s:e], a["leaf_cum"][s:e]) for s, e in zip(starts, ends, strict=False)]
         self._marginal = _Histogram(a["marginal_values"], a["marginal_cum"])
 
 

@@ -124,7 +124,7 @@ def relational_problems(metadata: Metadata, database: Database) -> list[Problem]
             continue
         where = f"foreign key {fk.name}"
         mismatch = False
-        for cc, pc_ in zip(fk.child_columns, fk.parent_columns):
+        for cc, pc_ in zip(fk.child_columns, fk.parent_columns, strict=False):
             ct, pt = child.column(cc).type, parent.column(pc_).type
             if _kind(ct) != _kind(pt) and "null" not in (_kind(ct), _kind(pt)):
                 mismatch = True

@@ -717,7 +717,7 @@ class RelationalEngine:
             fk = md.foreign_keys[rel.fk_index]
             idx = links[plan.name][rel.fk_index]
             parent = out[fk.parent_table]
-            for cc, pc_ in zip(fk.child_columns, fk.parent_columns):
+            for cc, pc_ in zip(fk.child_columns, fk.parent_columns, strict=False):
                 cols[cc] = _take(parent.column(pc_), idx)
         pk = list(table.primary_key)
         for col in pk:
@@ -744,7 +744,7 @@ class RelationalEngine:
         for ref in plan.self_refs:
             fk = md.foreign_keys[ref.fk_index]
             parent_idx = ref.forest.sample(content, rng)
-            for cc, pc_ in zip(fk.child_columns, fk.parent_columns):
+            for cc, pc_ in zip(fk.child_columns, fk.parent_columns, strict=False):
                 if pc_ not in cols:
                     raise ConfigError(f"self-reference {fk.name} points to {pc_!r}, which is not generated")
                 cols[cc] = _take(cols[pc_], parent_idx)
@@ -879,7 +879,7 @@ def _match_group_totals(draws: list[np.ndarray], parent_group: np.ndarray, row_g
     order = np.argsort(parent_group, kind="stable")
     groups, starts = np.unique(parent_group[order], return_index=True)
     ends = np.r_[starts[1:], len(order)]
-    for g, a, b in zip(groups, starts, ends):
+    for g, a, b in zip(groups, starts, ends, strict=False):
         if g < 0:
             continue
         members = order[a:b]

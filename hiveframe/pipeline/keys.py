@@ -91,11 +91,13 @@ def _learn_template(strings: Sequence[str], smoothing_below: int = 20) -> dict[s
             seen = Counter(m[j] for m in members)
             chars = "".join(seen)
             weights = [float(seen[c]) for c in chars]
-            if len(members) < smoothing_below and (members[0][j].isalnum()):
+            if len(members) < smoothing_below and len(seen) > 1 and members[0][j].isalnum():
+                # few examples of a varying position: spread a little mass over its character class,
+                # so rare shapes are not copied character for character (a constant stays constant)
                 support = _class_support(chars)
                 extra = "".join(c for c in support if c not in seen)
                 chars += extra
-                weights += [0.5] * len(extra)
+                weights += [len(members) / max(1, len(extra))] * len(extra)
             w = np.asarray(weights)
             positions.append([chars, (w / w.sum()).tolist()])
         templates.append({"p": len(members) / total, "positions": positions})
@@ -151,12 +153,12 @@ def detect_prefixed(child_keys: pa.Array, fk_values: pa.Array, parent_keys: pa.A
         return None
     children, fks = child_keys.to_pylist(), fk_values.to_pylist()
     parents = [p for p in parent_keys.to_pylist() if p is not None]
-    if not children or not parents or any(c is None or f is None for c, f in zip(children, fks)):
+    if not children or not parents or any(c is None or f is None for c, f in zip(children, fks, strict=False)):
         return None
     suffix = _common_suffix(parents)
     cut = len(suffix)
     tails = []
-    for c, f in zip(children, fks):
+    for c, f in zip(children, fks, strict=False):
         stem = f[: len(f) - cut] if cut else f
         if not stem or not c.startswith(stem) or len(c) == len(stem):
             return None
@@ -234,7 +236,7 @@ def _draw_templates(templates: list[dict[str, Any]], n: int, rng: np.random.Gene
         for chars, p in t["positions"]:
             pick = rng.choice(len(chars), size=len(rows), p=np.asarray(p) / np.sum(p))
             cols.append(np.asarray(list(chars), dtype=object)[pick])
-        joined = ["".join(parts) for parts in zip(*cols)] if cols else [""] * len(rows)
+        joined = ["".join(parts) for parts in zip(*cols, strict=False)] if cols else [""] * len(rows)
         out[rows] = joined
     return list(out)
 
@@ -260,7 +262,7 @@ def _make_unique(values: list[str], redraw, taken: set[str] | None = None, round
             break
         fresh = redraw(len(dup))
         still = []
-        for i, v in zip(dup, fresh):
+        for i, v in zip(dup, fresh, strict=False):
             if v in seen:
                 still.append(i)
             else:
@@ -296,7 +298,7 @@ def _gen_prefixed(fmt: dict[str, Any], parent_keys: pa.Array, rng: np.random.Gen
     stems = [(p[: len(p) - cut] if cut else p) if p is not None else "" for p in parent_keys.to_pylist()]
     templates = fmt["tail"]["templates"]
     tails = _draw_templates(templates, len(stems), rng)
-    values = [s + t for s, t in zip(stems, tails)]
+    values = [s + t for s, t in zip(stems, tails, strict=False)]
     if not unique:
         return values
     seen: set[str] = set()
@@ -311,9 +313,9 @@ def _gen_prefixed(fmt: dict[str, Any], parent_keys: pa.Array, rng: np.random.Gen
         if not dup:
             return values
         fresh = _draw_templates(templates, len(dup), rng)
-        for i, t in zip(dup, fresh):
+        for i, t in zip(dup, fresh, strict=False):
             values[i] = stems[i] + t
-    return _make_unique(values, lambda k: [""] * k)
+    return _make_unique(values, lambda k: [], rounds=0)  # rare: mark the last few with a counter
 
 
 def to_arrow(values: Any, dtype: pa.DataType) -> pa.Array:

@@ -112,13 +112,15 @@ def fit_copula_private(copula: GaussianCopula, private: PrivateTraining, table: 
     floor = 0.5 * sigma * clip_sq  # noisy counts below this carry no signal
     # -- post-processing: order categories, then the correlation of every pair of dimensions ----------
     scores_of: dict[int, np.ndarray] = {}
-    for j in nominal:
-        if ordering and dims[j].marginal.atoms.size >= 3 and w > dims[j].marginal.atoms.size:
-            dims[j].marginal = _order(dims[j].marginal, moments, block_of[j], n, floor)
-        m = dims[j].marginal
-        from hiveframe.builtin.copula import _interval_mean
+    from hiveframe.builtin.copula import _interval_mean
 
-        scores_of[j] = _interval_mean(m.lo, m.hi)
+    for j in nominal:
+        before = dims[j].marginal
+        if ordering and before.atoms.size >= 3 and w > before.atoms.size:
+            dims[j].marginal = _order(before, moments, block_of[j], n, floor)
+        m = dims[j].marginal
+        # the score of each category, in the order of its one-hot block (the atoms' order before ordering)
+        scores_of[j] = _interval_mean(m.lo, m.hi)[m.atom_index(before.atoms)]
     d = len(dims)
     cov = np.zeros((d, d))
     pos = {j: i for i, j in enumerate(scalar)}

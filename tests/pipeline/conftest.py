@@ -1,4 +1,4 @@
-"""Support for the relational engine's tests: the real databases with explicit metadata, a tiny
+"""Fixtures for the relational engine tests: the real databases with explicit metadata, a tiny
 conditional test generator, and a host that has it.
 
 The metadata is built here from each dataset's ``schema.json`` (and Chinook's declared keys), not by
@@ -160,7 +160,7 @@ def load_chinook(path: Path = CHINOOK) -> tuple[Database, Metadata]:
         info = list(con.execute(f"pragma table_info([{t}])"))
         rows = list(con.execute(f"select * from [{t}]"))
         arrays = []
-        for i, (_, col, decl, *_rest) in enumerate(info):
+        for i, (_, _col, decl, *_rest) in enumerate(info):
             values = [r[i] for r in rows]
             decl = decl.upper()
             if decl.startswith("INTEGER"):
@@ -191,3 +191,37 @@ def check_integrity(metadata: Metadata, db: Database) -> list[Any]:
     from hiveframe.pipeline.checks import integrity_problems
 
     return integrity_problems(metadata, db)
+
+
+# -- fixtures ------------------------------------------------------------------------------------------
+import pytest  # noqa: E402
+
+_FITTED: dict[str, tuple] = {}
+
+
+@pytest.fixture(scope="session")
+def load_db():
+    """``load_db(name)`` -> (Database, Metadata) of chinook, berka, airbnb or biodegradability."""
+    if not SHARED.is_dir():
+        pytest.fail(f"real datasets expected at {SHARED}")
+    return load
+
+
+@pytest.fixture(scope="session")
+def fitted(load_db):
+    """``fitted(name)`` -> (real Database, Metadata, Synthesizer fitted with the default generator)."""
+    from hiveframe.pipeline import Synthesizer
+
+    def get(name: str) -> tuple:
+        if name not in _FITTED:
+            db, md = load_db(name)
+            _FITTED[name] = (db, md, Synthesizer(md, seed=0).fit(db))
+        return _FITTED[name]
+
+    return get
+
+
+@pytest.fixture
+def toy():
+    """A host with the tiny conditional test generator ``toy_resample`` registered."""
+    return toy_host()
