@@ -359,7 +359,11 @@ def run_hma(db: Any, md: Any, repeats: int, seed: int) -> dict[str, Any]:
         return synth
 
     fit_time, synth = median_time(fit, repeats)
-    sample_time, frames_out = median_time(lambda: synth.sample(scale=1.0), repeats)
+    # SDV 2.0: the size of one root table sets the scale of the whole database
+    roots = [t for t in md.table_names if not [fk for fk in md.parents_of(t) if not fk.is_self_reference]]
+    main = max(roots, key=lambda t: db[t].num_rows)
+    sample_time, frames_out = median_time(
+        lambda: synth.sample(num_rows=db[main].num_rows, main_table_name=main), repeats)
     synthetic = from_pandas(frames_out, db)
     out = {"fit_s": fit_time.median, "fit_times": fit_time.times, "sample_s": sample_time.median,
            "sample_times": sample_time.times}

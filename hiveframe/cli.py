@@ -205,6 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="random seed (default: the model's)")
     p.add_argument("--format", choices=FORMATS, default=None,
                    help="output format (default: sqlite for a .sqlite OUT, else parquet)")
+    p.add_argument("--engine", choices=("local", "spark"), default="local",
+                   help="local: in this process; spark: generate in partitions on Spark executors and write "
+                   "straight to storage (needs hiveframe[spark])")
+    p.add_argument("--partitions", type=int, default=None,
+                   help="with --engine spark: partitions of the root tables (same seed + partitions, same output)")
+    p.add_argument("--master", default="local[2]", help="with --engine spark: Spark master (default local[2])")
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("plugins", parents=[common], help="list plugins, their status and components")
@@ -405,6 +411,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
     rows = dict(args.rows or [])
     if rows:
         _check_tables(metadata, list(rows), "--rows")
+    if args.engine == "spark":
+        return _sample_on_spark(args, rows)
     progress.total = len(metadata.tables)
     start = time.perf_counter()
     database = synth.sample(scale=args.scale if args.scale is not None else 1.0, rows=rows or None,
@@ -416,6 +424,27 @@ def cmd_sample(args: argparse.Namespace) -> int:
     host.write(database, args.output, format=fmt, metadata=metadata, provenance=provenance)
     total = sum(t.num_rows for t in database.tables.values())
     _out(f"sampled {len(database)} table(s), {total} rows in {seconds:.1f}s; written to {args.output} ({fmt})")
+    return 0
+
+
+def _sample_on_spark(args: argparse.Namespace, rows: dict[str, int]) -> int:
+    """``sample --engine spark``: tables generated on the executors, written without collecting."""
+    fmt = _output_format(args.output, args.format)
+    if fmt == "sqlite":
+        raise ConfigError("--engine spark writes folders (parquet, csv, jsonl), not a SQLite file",
+                          hint="drop --engine spark for a .sqlite output, or choose --format parquet")
+    try:
+        from hiveframe_spark.sampling import sample_to
+    except ImportError as exc:
+        raise ConfigError(f"--engine spark needs the Spark plugin: {exc}",
+                          hint="pip install 'hiveframe[spark]'") from None
+    start = time.perf_counter()
+    result = sample_to(args.model, args.output, scale=args.scale if args.scale is not None else 1.0,
+                       rows=rows or None, seed=args.seed, partitions=args.partitions, format=fmt,
+                       master=args.master)
+    total = sum(t["rows"] for t in result["tables"].values())
+    _out(f"sampled {len(result['tables'])} table(s), {total} rows on Spark in "
+         f"{time.perf_counter() - start:.1f}s; written to {args.output} ({fmt})")
     return 0
 
 

@@ -124,3 +124,24 @@ def test_bad_requests(spark, berka_model, tmp_path):
     (tmp_path / "taken" / "district").mkdir(parents=True)
     with pytest.raises(SourceError, match="already exist"):
         sample_to(berka_model, tmp_path / "taken", spark=spark, partitions=2)
+
+
+def test_cli_sample_with_spark_engine(spark, berka_model, tmp_path, capsys):
+    from hiveframe.cli import main
+
+    out = tmp_path / "cli-out"
+    code = main(["sample", str(berka_model), "-o", str(out), "--engine", "spark", "--partitions", "2",
+                 "--seed", "3"])
+    assert code == 0, capsys.readouterr().err
+    md = Synthesizer.load(berka_model).metadata
+    report = integrity(spark, read_output(spark, out, md), md)
+    assert report["ok"] and report["integrity"] == 1.0, report
+    assert "on Spark" in capsys.readouterr().out
+
+
+def test_cli_spark_engine_refuses_sqlite(berka_model, tmp_path, capsys):
+    from hiveframe.cli import main
+
+    code = main(["sample", str(berka_model), "-o", str(tmp_path / "x.sqlite"), "--engine", "spark"])
+    assert code == 2
+    assert "--engine spark writes folders" in capsys.readouterr().err
