@@ -190,6 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     p.add_argument("--drop-orphans", action="store_true",
                    help="drop child rows whose foreign key has no parent instead of failing")
+    p.add_argument("--report", metavar="DIR", default=None,
+                   help="after fitting, sample once and write the quality report (report.html, report.json) to DIR")
+    p.add_argument("--target", metavar="TABLE.COLUMN", default=None,
+                   help="with --report: the column for train-on-synthetic utility figures")
     p.set_defaults(func=cmd_fit)
 
     p = sub.add_parser("sample", parents=[common], help="sample a synthetic database from a model",
@@ -398,6 +402,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     path = synth.save(args.output)
     _out(f"fitted {len(metadata.tables)} table(s) in {seconds:.1f}s; model saved to {path}")
+    if args.report:
+        report = synth._write_report(database, Path(args.report), args.target)
+        _out(f"quality report written to {report}")
     return 0
 
 

@@ -314,26 +314,25 @@ class NeuralTableGenerator(TableGenerator):
         ctx = self._encode_context(context) if context is not None else None
         sampler = CondSampler(self._counts)
         if conditions:
-            matrix, fixed = self._sample_conditional(model, num_rows, ctx, conditions, sampler, rng, gen)
+            matrix = self._sample_conditional(model, num_rows, ctx, conditions, sampler, rng, gen)
         else:
             cond = (np.full(num_rows, sampler.n_cats, dtype=np.int64) if ctx is not None
                     else sampler.sample_original(num_rows, rng))
-            matrix, fixed = model.generate(num_rows, cond, ctx, gen), {}
-        columns = self._decode(matrix)
-        columns.update(fixed)
-        return _to_table(columns, out_columns)
+            matrix = model.generate(num_rows, cond, ctx, gen)
+        return _to_table(self._decode(matrix), out_columns)
 
     def _sample_conditional(self, model, n: int, ctx: np.ndarray | None, conditions: Mapping[str, Any],
-                            sampler: CondSampler, rng: np.random.Generator, gen) -> tuple[np.ndarray, dict]:
+                            sampler: CondSampler, rng: np.random.Generator, gen) -> np.ndarray:
         """Rows that satisfy ``conditions``: the conditional vector for one discrete column (CTGAN),
         then rejection sampling, in rounds, for every condition."""
         import pyarrow as pa
 
         assert self._encoder is not None and self._layout is not None
         table = self.fitted_table
-        by_column = {c.name: (i, t) for i, (c, t) in enumerate(zip(self._encoder.columns, self._encoder.transformers, strict=True))}
+        by_column = {c.name: (i, t) for i, (c, t)
+                     in enumerate(zip(self._encoder.columns, self._encoder.transformers, strict=True))}
         seg_of_column = {s.column: s for s in self._layout.discrete_segments}
-        discrete: list[tuple[str, Any, int, int]] = []  # column, segment start, index, global id
+        discrete: list[tuple[str, Any, int, int]] = []  # column, segment, category index, global id
         others: list[tuple[str, Any]] = []
         problems = []
         offsets = np.concatenate([[0], np.cumsum([s.width for s in self._layout.discrete_segments])])
@@ -358,8 +357,7 @@ class NeuralTableGenerator(TableGenerator):
 
         if discrete and self.model_kind == "ctgan":
             # the rarest conditioned category goes into the conditional vector
-            name, seg, k, gid = min(discrete, key=lambda d: self._counts[seg_rank[d[1].column]][d[2]])
-            cond_id = gid
+            cond_id = min(discrete, key=lambda d: self._counts[seg_rank[d[1].column]][d[2]])[3]
         else:
             cond_id = None
 
@@ -377,11 +375,12 @@ class NeuralTableGenerator(TableGenerator):
         pending = np.arange(n)
         rate = 1.0
         generated = 0
+        cap = max(n, min(200_000, 20_000_000 // max(1, self._layout.width)))  # candidates per round
         for _ in range(self.max_tries):
             if not len(pending):
                 break
             reps = int(min(64, max(1, math.ceil(1.2 / max(rate, 1e-6)))))
-            slots = np.repeat(pending, reps)[: max(len(pending), 500_000)]
+            slots = np.repeat(pending, reps)[: max(len(pending), cap)]
             cond = (np.full(len(slots), cond_id, dtype=np.int64) if cond_id is not None else
                     np.full(len(slots), sampler.n_cats, dtype=np.int64) if ctx is not None
                     else sampler.sample_original(len(slots), rng))
@@ -399,7 +398,7 @@ class NeuralTableGenerator(TableGenerator):
                 f"after {generated} tries (about {rate:.2%} of generated rows match)",
                 hint="the model rarely produces these values: condition on categorical columns, on fewer "
                 "columns, on values that occur in the data, or raise max_tries")
-        return out, {}
+        return out
 
     # -- state -------------------------------------------------------------------------------------
     def _get_state(self) -> ComponentState:

@@ -552,7 +552,7 @@ class RelationalEngine:
         out: dict[str, pa.Table] = {}
         features: dict[str, pa.Table] = {}
         links: dict[str, dict[int, np.ndarray]] = {}
-        self._summary_values: dict[str, pa.Table] = {}
+        generated_rows: dict[str, pa.Table] = {}  # per table: its generator's output (with summaries)
         order = sorted(self.plans.values(), key=lambda p: p.index)
         for plan in order:
             name = plan.name
@@ -575,6 +575,12 @@ class RelationalEngine:
                                           / max(1, driver.parent_rows) + 0.5))
                 counts = draw_counts(driver, features[parent_name], target, rng,
                                      seed=derive_seed(seed, plan.index, "counts"))
+                for rel in plan.secondaries:
+                    m = out[md.foreign_keys[rel.fk_index].parent_table].num_rows
+                    if m == 0 and rel.null_rate == 0:  # rows would need a parent that does not exist
+                        counts = np.zeros_like(counts)
+                    elif rel.unique_pair:  # a row per (driver, secondary) pair: at most m per driver parent
+                        counts = np.minimum(counts, m)
                 n_parented = int(counts.sum())
                 n_null = (int(round(driver.null_rate / (1 - driver.null_rate) * n_parented))
                           if driver.null_rate < 1 else 0)
@@ -594,18 +600,18 @@ class RelationalEngine:
             ) if (n > 0 or not plan.has_columns) else None
             own = _own_columns(plan, generated, n)
             if driver is not None:
-                own = self._inherit(plan, own, out, drv_idx)
+                own = self._inherit(plan, own, generated_rows, drv_idx)
             for rel in plan.secondaries:
                 links[name][rel.fk_index] = self._sample_secondary(plan, rel, own, drv_idx, links, features,
                                                                    out, n, seed)
             features[name] = _hstack(own, ctx if ctx is not None else _empty_like(n))
-            self._summary_values[name] = own
+            generated_rows[name] = own
             out[name] = self._assemble(plan, table, own, features[name], links, out, rng)
             if driver is not None:
                 self._recompute_aggregates(plan, out, features, drv_idx)
         return out
 
-    def _inherit(self, plan: TablePlan, own: pa.Table, out: Mapping[str, pa.Table],
+    def _inherit(self, plan: TablePlan, own: pa.Table, generated_rows: Mapping[str, pa.Table],
                  drv_idx: np.ndarray) -> pa.Table:
         """Columns that siblings share: copied from the parent's summary, so siblings agree again."""
         assert plan.driver is not None
@@ -613,7 +619,7 @@ class RelationalEngine:
         for sc in self.plans[parent].summaries:
             if sc.child != plan.name or not sc.inherited or sc.child_column not in own.column_names:
                 continue
-            source = _take(self._summary_values[parent].column(sc.name), drv_idx)
+            source = _take(generated_rows[parent].column(sc.name), drv_idx)
             current = own.column(sc.child_column)
             try:
                 source = source.cast(current.type)

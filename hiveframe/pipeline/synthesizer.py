@@ -89,6 +89,7 @@ class Synthesizer:
         self.engine: RelationalEngine | None = None
         #: rows dropped as orphans in the last fit, per table.
         self.dropped_orphans: dict[str, int] = {}
+        self.report_path: Path | None = None
         self.host.registration("linkage_model", linkage)  # unknown names fail now, with a hint
 
     # -- building components ---------------------------------------------------------------------
@@ -127,8 +128,14 @@ class Synthesizer:
     # -- fit -------------------------------------------------------------------------------------
     def fit(self, data: Database | Mapping[str, Any] | object, *,
             callback: TrainingCallback | None = None, workdir: str | Path | None = None,
-            drop_orphans: bool | None = None) -> Synthesizer:
-        """Learn every table of ``data`` (a Database, a mapping of tables, or any readable source)."""
+            drop_orphans: bool | None = None, validate: bool = False,
+            report_dir: str | Path = "hiveframe-report", target: str | None = None) -> Synthesizer:
+        """Learn every table of ``data`` (a Database, a mapping of tables, or any readable source).
+
+        ``validate=True`` then samples the fitted model once and writes the quality report (HTML and
+        JSON, from the validators plugin) to ``report_dir``; ``target`` ("table.column") adds the
+        train-on-synthetic utility figures. The report's path is kept in ``report_path``.
+        """
         from hiveframe.pipeline.io import as_database
 
         database = as_database(data, host=self.host)
@@ -151,7 +158,17 @@ class Synthesizer:
             workdir=Path(workdir) if workdir is not None else None)
         self.table_rows = {name: database[name].num_rows for name in self.table_generators}
         self.engine = engine
+        if validate:
+            self.report_path = self._write_report(database, Path(report_dir), target)
         return self
+
+    def _write_report(self, database: Database, report_dir: Path, target: str | None) -> Path:
+        try:
+            from hiveframe_validate.report import validate_synthesizer
+        except ImportError:
+            raise ConfigError("fit(validate=True) needs the validators plugin",
+                              hint="pip install 'hiveframe[validate]'") from None
+        return validate_synthesizer(self, database, report_dir, target=target)
 
     def _check(self, metadata: Metadata, database: Database, drop_orphans: bool) -> Database:
         """The metadata and data checks (hiveframe.metadata.validate), then the engine's own.

@@ -76,6 +76,7 @@ class TableBudget:
         self.selections = 0
         self.training: dict[str, Any] | None = None
         self._pre_epsilon: float | None = None
+        self._rows: int | None = None
 
     # -- preprocessing releases ----------------------------------------------------------------------
     def release(self, values: np.ndarray, *, sensitivity: float, label: str, rng: np.random.Generator) -> np.ndarray:
@@ -94,6 +95,12 @@ class TableBudget:
 
     def noisy_count(self, value: float, *, label: str, rng: np.random.Generator) -> float:
         return float(self.release(np.array([value]), sensitivity=1.0, label=label, rng=rng)[0])
+
+    def rows(self, n: int, rng: np.random.Generator) -> int:
+        """The table's noisy row count, released once (whoever asks first: the engine or the generator)."""
+        if self._rows is None:
+            self._rows = max(1, int(round(self.noisy_count(n, label="row count", rng=rng))))
+        return self._rows
 
     @property
     def noise_std(self) -> float:

@@ -223,6 +223,8 @@ class DPProtectedGenerator(TableGenerator):
             return
         rng = np.random.default_rng(np.random.SeedSequence([0 if seed is None else int(seed), 71]))
         stats = PrivateStatistics.release(data, table, table.column_names, budget, rng, bins=wrapper.bins)
+        if wrapper._null_handling.get(table.name) == "mean":
+            stats.impute([c for c in table.column_names if c not in context_columns])
         surrogate = stats.surrogate(max(wrapper.surrogate_rows, 1), rng)
         clean = stats.clean(data, rng)
         private = PrivateTraining(data=clean, surrogate=surrogate, statistics=stats, budget=budget,
@@ -304,6 +306,11 @@ class DPWrapper(PrivacyWrapper):
     bins: int = 128
     _budgets: dict[str, TableBudget] = attrs.field(factory=dict, init=False)
     _reports: dict[str, dict[str, Any]] = attrs.field(factory=dict, init=False)
+    _null_handling: dict[str, str] = attrs.field(factory=dict, init=False)
+
+    def set_null_handling(self, table: str, mode: str) -> None:
+        """``"mean"``: nulls of the table's columns become the released mean or most common category."""
+        self._null_handling[table] = mode
 
     def __attrs_post_init__(self) -> None:
         problems = [p for p in (

@@ -397,13 +397,29 @@ class PrivateStatistics:
     rows: int  # noisy row count
     columns: dict[str, ColumnRelease] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
+    #: nulls of these columns are replaced by this value (released mean or most common category)
+    fill: dict[str, Any] = field(default_factory=dict)
+
+    def impute(self, columns: list[str]) -> None:
+        """Null handling "mean": nulls become the released mean (numbers) or most common category."""
+        for name in columns:
+            rel = self.columns.get(name)
+            if rel is None or rel.weights.sum() <= 0:
+                continue
+            if rel.numeric:
+                value = self.mean(name)
+                g = rel.codec.grain if rel.codec is not None else 0.0
+                self.fill[name] = float(np.round(value / g) * g) if g > 0 else value
+            else:
+                self.fill[name] = (rel.categories or [])[int(np.argmax(rel.weights))]
+            rel.null_weight = 0.0
 
     @classmethod
     def release(cls, data: pa.Table, table: Table, columns: list[str], budget: TableBudget,
                 rng: np.random.Generator, *, bins: int = 64) -> PrivateStatistics:
         from hiveframe.builtin.transformers import as_array
 
-        rows = max(1, int(round(budget.noisy_count(data.num_rows, label="row count", rng=rng))))
+        rows = budget.rows(data.num_rows, rng)
         # as many bins as the noise allows: a bin of an even spread should hold several noise stds
         bins = int(np.clip(rows / (4.0 * budget.noise_std), 4, bins))
         out = cls(rows=rows, order=list(columns))
@@ -505,6 +521,8 @@ class PrivateStatistics:
                 assert rel.codec is not None and rel.low is not None and rel.high is not None
                 x = rel.codec.to_floats(arr)
                 x = np.where(np.isnan(x), np.nan, np.clip(x, rel.low, rel.high))
+                if name in self.fill:
+                    x[np.isnan(x)] = self.fill[name]
                 if rel.null_weight <= 0 and np.isnan(x).any():
                     fill = self._draw_numeric(rel, int(np.isnan(x).sum()), rng)
                     x[np.isnan(x)] = fill
@@ -520,6 +538,9 @@ class PrivateStatistics:
             is_null = np.asarray(pc.is_null(arr).to_numpy(zero_copy_only=False), dtype=bool)
             replace = np.isnan(idx) & (~is_null | (rel.null_weight <= 0))
             codes = np.where(np.isnan(idx), -1, np.nan_to_num(idx)).astype(np.int64)
+            if name in self.fill and self.fill[name] in cats:
+                codes[is_null] = cats.index(self.fill[name])
+                replace &= ~is_null
             if replace.any():
                 codes[replace] = rng.choice(len(cats), size=int(replace.sum()), p=weights / weights.sum())
             out[name] = domain.take(pa.array(np.maximum(codes, 0), mask=codes < 0))

@@ -123,3 +123,19 @@ def test_preprocess_share_must_be_a_fraction(bad):
 
     with pytest.raises(ConfigError, match="preprocess_share"):
         TableBudget("t", 1.0, 1e-5, preprocess_share=bad, planned_releases=3, planned_selections=0)
+
+
+def test_mean_imputation_uses_the_released_statistics():
+    data, table = _table(2000)
+    budget = _budget(table, epsilon=20.0)
+    stats = PrivateStatistics.release(data, table, table.column_names, budget, np.random.default_rng(1))
+    stats.impute(["income", "colour"])
+    sur = stats.surrogate(1000, np.random.default_rng(2))
+    clean = stats.clean(data, np.random.default_rng(2))
+    assert sur.column("income").null_count == 0 and clean.column("income").null_count == 0
+    filled = np.array(clean.column("income").to_pylist())[np.isnan(np.array(data.column("income").to_pylist(),
+                                                                              dtype=float))]
+    assert np.allclose(filled, stats.fill["income"])
+    real_mean = np.nanmean(np.clip(np.array(data.column("income").to_pylist(), dtype=float),
+                                   stats.columns["income"].low, stats.columns["income"].high))
+    assert abs(stats.fill["income"] - real_mean) / real_mean < 0.2

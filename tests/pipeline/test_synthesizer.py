@@ -160,3 +160,28 @@ def test_empirical_linkage_and_a_third_party_generator(toy) -> None:
 def test_not_fitted() -> None:
     with pytest.raises(NotFittedError):
         Synthesizer().sample()
+
+
+def test_composite_foreign_keys_and_a_composite_primary_key_with_a_counter() -> None:
+    """order_line(order_no, store, line_no) -> orders(order_no, store): keys of two columns."""
+    rng = np.random.default_rng(4)
+    n = 150
+    orders = pa.table({"order_no": np.arange(n) % 50, "store": np.repeat(["x", "y", "z"], 50),
+                       "total": rng.gamma(2, 10, n)})
+    per = rng.integers(0, 4, n)
+    idx = np.repeat(np.arange(n), per)
+    line_no = np.concatenate([np.arange(1, k + 1) for k in per])
+    lines = pa.table({"order_no": orders["order_no"].take(pa.array(idx)), "store": orders["store"].take(pa.array(idx)),
+                      "line_no": line_no, "qty": rng.integers(1, 9, len(idx))})
+    md = Metadata(
+        tables=(Table("orders", (Column("order_no", ColumnKind.ID, "int64"), Column("store", ColumnKind.ID, "string"),
+                                 Column("total", ColumnKind.NUMERICAL, "double")), ("order_no", "store")),
+                Table("line", (Column("order_no", ColumnKind.ID, "int64"), Column("store", ColumnKind.ID, "string"),
+                               Column("line_no", ColumnKind.ID, "int64"), Column("qty", ColumnKind.NUMERICAL, "int64")),
+                      ("order_no", "store", "line_no"))),
+        foreign_keys=(ForeignKey("line", ("order_no", "store"), "orders", ("order_no", "store")),),
+    )
+    synth = Synthesizer(md, seed=0).fit(Database({"orders": orders, "line": lines}))
+    out = synth.sample(scale=2, seed=1)
+    assert integrity_problems(md, out) == []  # composite keys unique, composite references resolve
+    assert out["line"]["line_no"].to_pylist()[:1] == [1]

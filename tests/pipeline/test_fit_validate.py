@@ -1,0 +1,25 @@
+"""fit(validate=True) writes the quality report of the fitted model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+
+from hiveframe.components import Database
+from hiveframe.pipeline import Synthesizer
+
+
+def test_fit_validate_writes_the_report(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 300
+    age = rng.integers(18, 80, n)
+    table = pa.table({"age": age, "income": np.where(age + rng.normal(0, 10, n) > 50, "high", "low"),
+                      "score": rng.normal(0, 1, n)})
+    synth = Synthesizer(seed=1).fit(Database({"people": table}), validate=True, report_dir=tmp_path / "r",
+                                    target="people.income")
+    assert synth.report_path is not None and synth.report_path.exists()
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert "people" in json.dumps(report)
+    assert (tmp_path / "r" / "report.html").read_text().startswith("<!DOCTYPE html>")
