@@ -472,7 +472,7 @@ def train(kind: str, config: Mapping[str, Any], data: TrainData, *, seed: int, d
 
     stopped = False
     if start_epoch and history and history[-1].get("stop"):
-        stopped = True  # the checkpointed run had already stopped early
+        stopped = True  # the checkpointed run had already stopped early (a time limit does not count)
     progress = Progress(epochs, f"{kind} {table_name}", enabled=verbose)
     t0 = time.perf_counter()
     epoch = start_epoch
@@ -492,7 +492,7 @@ def train(kind: str, config: Mapping[str, Any], data: TrainData, *, seed: int, d
             pace = (time.perf_counter() - t0) / (epoch - start_epoch)
             out_of_time = bool(deadline is not None and time.perf_counter() + pace > deadline)
             record = {"epoch": epoch, "losses": losses, "validation": value, "seconds": time.perf_counter() - e0,
-                      "validation_seconds": v_seconds, "stop": stop or out_of_time}
+                      "validation_seconds": v_seconds, "stop": stop, "out_of_time": out_of_time}
             history.append(record)
             last = stop or out_of_time or epoch == epochs
             if store is not None and checkpoint_every and (epoch % checkpoint_every == 0 or last):

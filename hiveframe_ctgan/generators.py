@@ -98,8 +98,8 @@ class NeuralTableGenerator(TableGenerator):
     device: str = "auto"
     #: torch intra-op threads while fitting and sampling (None: leave torch's setting alone)
     threads: int | None = None
-    #: ``float32`` (exact), or ``bfloat16`` mixed precision for the training forward passes, about
-    #: twice as fast on CPUs with bf16 units and on recent GPUs (weights and sampling stay float32)
+    #: ``float32``, or ``bfloat16`` mixed precision for the training forward passes (opt-in: faster
+    #: matmuls on CPUs with bf16 units and on recent GPUs, but lower quality measured on census)
     precision: str = "float32"
     verbose: bool = False
     #: rounds of rejection sampling for ``conditions`` before giving up

@@ -316,7 +316,10 @@ def test_demo(tmp_path, capsys):
 
 
 def test_report_without_the_validators_plugin(tmp_path, capsys, monkeypatch, chinook_path):
-    monkeypatch.setitem(sys.modules, "hiveframe_validate", None)  # as if not installed
+    # as if not installed, also when an earlier test in this process imported its submodules
+    for name in [m for m in sys.modules if m == "hiveframe_validate" or m.startswith("hiveframe_validate.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "hiveframe_validate", None)
     code, _, err = run(capsys, "report", chinook_path, chinook_path, "-o", tmp_path / "r")
     assert code == 1
     message = single_error(err, "report")

@@ -55,6 +55,15 @@ _TZ_TYPE = re.compile(r"^timestamp\[(s|ms|us|ns)(?:,\s*tz=(.+))?\]$")
 
 
 # -- Arrow helpers (pyarrow is imported lazily) ------------------------------------------------------
+def cast_output(out: Any, target: Any) -> Any:
+    """Cast a decoded column to its real type; an all-null (``null``-typed) column comes back as nulls."""
+    import pyarrow as pa
+
+    if pa.types.is_null(target):
+        return pa.nulls(len(out))
+    return out if out.type == target else out.cast(target)
+
+
 def arrow_type(name: str) -> pa.DataType:
     """The Arrow type named by ``str(type)`` (``int64``, ``timestamp[us, tz=UTC]``, ``date32[day]``...)."""
     import pyarrow as pa
@@ -191,13 +200,15 @@ class BuiltinTransformer(Transformer):
         self._has_nulls = bool(values.get("has_nulls", False))
 
     def _with_indicator(self, block: np.ndarray, nulls: np.ndarray) -> np.ndarray:
-        block = block.reshape(len(nulls), -1)
+        if block.ndim == 1:
+            block = block[:, None]
         if self._has_nulls:
             return np.concatenate([block, nulls.astype(np.float64)[:, None]], axis=1)
         return block
 
     def _split_indicator(self, encoded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        encoded = encoded.reshape(encoded.shape[0], -1)
+        if encoded.ndim == 1:
+            encoded = encoded[:, None]
         if self._has_nulls:
             return encoded[:, :-1], encoded[:, -1] > 0.5
         return encoded, np.zeros(encoded.shape[0], dtype=bool)
@@ -289,7 +300,7 @@ class FloatTransformer(BuiltinTransformer):
         elif self._decimals is not None:
             x = np.round(x, self._decimals)
         out = pa.array(x, mask=nulls, type=pa.float64())
-        return out if target == pa.float64() else out.cast(target)
+        return cast_output(out, target)
 
     def _output_spans(self) -> list[Span]:
         return self._spans_with_indicator([Span(1, "scalar")])
@@ -367,7 +378,7 @@ class BooleanTransformer(BuiltinTransformer):
         block, nulls = self._split_indicator(encoded)
         out = pa.array(block[:, 0] > 0.5, mask=nulls, type=pa.bool_())
         target = arrow_type(self._input_type) if self._input_type else pa.bool_()
-        return out if target == pa.bool_() else out.cast(target)
+        return cast_output(out, target)
 
     def _output_spans(self) -> list[Span]:
         return self._spans_with_indicator([Span(1, "scalar")])
@@ -503,7 +514,7 @@ class DatetimeTransformer(BuiltinTransformer):
             if pa.types.is_timestamp(storage) and self._grain % _SECONDS_PER[storage.unit] == 0:
                 out = out.cast(pa.timestamp("s", tz=storage.tz))  # no fractional seconds in %S
             return pc.strftime(out, format=self._format or "%Y-%m-%dT%H:%M:%S.%f").cast(target)
-        return out if out.type == target else out.cast(target)
+        return cast_output(out, target)
 
     def _output_spans(self) -> list[Span]:
         return self._spans_with_indicator([Span(1, "scalar")])
@@ -602,7 +613,7 @@ class _CategoryTransformer(BuiltinTransformer):
 
         out = self._categories.take(pa.array(codes.astype(np.int64)))
         target = arrow_type(self._input_type) if self._input_type else out.type
-        return out if out.type == target else out.cast(target)
+        return cast_output(out, target)
 
     def _get_state(self) -> ComponentState:
         if self._categories is None:

@@ -15,6 +15,18 @@ Per table (in topological order of the foreign keys, self-references handled ins
 
 Everything learned is plain JSON plus numpy arrays (``to_state``/``from_state``); linkage models are
 components saved with :func:`hiveframe.persistence.save_component`.
+
+Privacy (``pii`` and ``dp``: privacy wrappers of the ``privacy`` plugin, used duck-typed):
+
+- **PII columns** never reach a generator nor any relational model: they are handed, with the
+  table's columns, to the table's generator *wrapped by the PII wrapper*, which replaces them before
+  its inner generator sees the data and fills them with fakes when sampling; the engine gives the
+  wrapper every real PII value of the database first, so that no fake equals one;
+- with **differential privacy**, everything the engine itself learns from the rows either comes
+  from noisy releases charged to the table's budget (children-per-parent histograms, null shares,
+  row counts, self-reference fan-outs) or is not learnt: context columns only when the metadata
+  names them, no child summaries or derived aggregates, secondary keys matched without looking at
+  content, key formats that owe nothing to the real keys.
 """
 
 from __future__ import annotations
@@ -60,6 +72,15 @@ def modelled_columns(metadata: Metadata, table: Table) -> list[str]:
         c.name for c in table.columns
         if c.name not in skip and c.kind not in (ColumnKind.ID, ColumnKind.PII)
     ]
+
+
+def pii_columns(metadata: Metadata, table: Table) -> list[str]:
+    """PII columns that are not keys: replaced by the PII wrapper of the table's generator."""
+    skip = set(table.primary_key) | metadata.foreign_key_columns(table.name)
+    return [c.name for c in table.columns if c.name not in skip and c.kind == ColumnKind.PII]
+
+
+NULL_HANDLING = ("model", "mean", "drop")
 
 
 # -- the plan: what was learned per table ----------------------------------------------------------
@@ -143,6 +164,8 @@ class TablePlan:
     fills: dict[str, dict[str, Any]] = field(default_factory=dict)
     schema: pa.Schema | None = None
     has_columns: bool = True
+    #: PII columns: given to the (PII-wrapped) generator, never to a relational model
+    pii: list[str] = field(default_factory=list)
 
     @property
     def driver(self) -> Relation | None:
@@ -174,7 +197,8 @@ class RelationalEngine:
 
     def __init__(self, metadata: Metadata, host: PluginHost, *, linkage: str | type = DEFAULT_LINKAGE,
                  linkage_params: Mapping[str, Any] | None = None, max_context_columns: int = 5,
-                 max_summary_columns: int = 2) -> None:
+                 max_summary_columns: int = 2, pii: Any = None, dp: Any = None,
+                 null_handling: Mapping[str, str] | None = None) -> None:
         self.metadata = metadata
         self.host = host
         self.linkage = linkage
@@ -182,6 +206,12 @@ class RelationalEngine:
         self.max_context_columns = int(max_context_columns)
         self.max_summary_columns = int(max_summary_columns)
         self.plans: dict[str, TablePlan] = {}
+        #: the PII wrapper (one per synthesizer, so consistent pseudonyms span tables), or None
+        self.pii = pii
+        #: the differential privacy wrapper, or None
+        self.dp = dp
+        #: per table: "model" (nulls are learnt, the default), "mean" (replaced) or "drop" (rows dropped)
+        self.null_handling = dict(null_handling or {})
 
     # ============================================================================================
     # fit
@@ -200,12 +230,28 @@ class RelationalEngine:
         links: dict[str, dict[int, np.ndarray]] = {}
         features: dict[str, pa.Table] = {}  # per table: what its generator learned, real rows
         contexts: dict[str, pa.Table] = {}
+        dp = self.dp
+        if self.pii is not None and hasattr(self.pii, "exclude_values"):
+            for t in md.tables:  # no fake value may equal a real one, in any table
+                for c in pii_columns(md, t):
+                    self.pii.exclude_values(database[t.name].column(c).drop_null().to_pylist())
+        made: dict[str, TableGenerator] = {}  # generators made early (under DP their budget needs them)
+
+        def generator_for(table: Table) -> TableGenerator:
+            if table.name not in made:
+                made[table.name] = make_generator(table)
+            return made[table.name]
+
         # -- relationships and drivers first: a parent learns summaries of the children it drives
         relations: dict[str, list[Relation]] = {}
-        for name in order:
+        for index, name in enumerate(order):
             data = database[name]
             links[name] = {}
             relations[name] = []
+            table = md.table(name)
+            budget = None
+            if dp is not None:
+                budget = self._dp_budget(table, data, generator_for)
             for j, fk in enumerate(md.foreign_keys):
                 if fk.child_table != name or fk.is_self_reference:
                     continue
@@ -215,6 +261,11 @@ class RelationalEngine:
                 valid = idx >= 0
                 counts = np.bincount(idx[valid], minlength=parent.num_rows)
                 null_rate = float(1.0 - valid.mean()) if len(idx) else 0.0
+                if dp is not None:
+                    relations[name].append(self._dp_relation(
+                        j, table, data, counts, int((~valid).sum()), budget, database, generator_for,
+                        seed=derive_seed(seed, index, "linkage", j)))
+                    continue
                 relations[name].append(Relation(
                     fk_index=j, role="secondary", null_rate=null_rate,
                     low=int(counts.min()) if len(counts) else 0, high=int(counts.max()) if len(counts) else 0,
@@ -222,21 +273,28 @@ class RelationalEngine:
                     exact_one=bool(len(counts) and counts.min() == 1 and counts.max() == 1 and null_rate == 0),
                     parent_rows=parent.num_rows, total=int(counts.sum()),
                 ))
-            driver = self._choose_driver(md.table(name), relations[name])
+            driver = self._choose_driver(table, relations[name])
             if driver is not None:
                 driver.role = "driver"
                 relations[name].sort(key=lambda r: r.role != "driver")
-        summaries = self._summaries(database, relations, links, seed)
-        derived = self._derived(database, relations, links)
+        # under DP, what children share is not learnt (it would be a statistic without noise)
+        summaries = self._summaries(database, relations, links, seed) if dp is None else {}
+        derived = self._derived(database, relations, links) if dp is None else {}
         for index, name in enumerate(order):
             table = md.table(name)
             data = database[name]
             plan = TablePlan(name=name, index=index, real_rows=data.num_rows,
-                             modelled=modelled_columns(md, table), schema=data.schema)
+                             modelled=modelled_columns(md, table), schema=data.schema,
+                             pii=pii_columns(md, table) if self.pii is not None else [])
             rng = np.random.default_rng(derive_seed(seed, index, "fit"))
+            if dp is not None:
+                plan.real_rows = self._dp_budget(table, data, generator_for).rows(
+                    data.num_rows, np.random.default_rng(derive_seed(seed, index, "rows")))
             plan.relations = relations[name]
             plan.derived = derived.get(name, [])
             for rel in plan.relations:
+                if rel.linkage is not None:  # fitted privately with the relationship
+                    continue
                 fk = md.foreign_keys[rel.fk_index]
                 idx = links[name][rel.fk_index]
                 counts = np.bincount(idx[idx >= 0], minlength=database[fk.parent_table].num_rows)
@@ -244,13 +302,22 @@ class RelationalEngine:
                 rel.linkage.fit(features[fk.parent_table], counts,
                                 seed=derive_seed(seed, index, "linkage", rel.fk_index))
             driver = plan.driver
+            if dp is not None:  # everything the engine releases privately comes before the generator's training
+                budget = self._dp_budget(table, data, generator_for)
+                for j, fk in enumerate(md.foreign_keys):
+                    if fk.child_table == name and fk.is_self_reference:
+                        idx, _ = resolve(data, fk.child_columns, data, fk.parent_columns)
+                        forest = dp.forest(idx, budget, np.random.default_rng(derive_seed(seed, index, "self", j)),
+                                           plan.real_rows)
+                        plan.self_refs.append(SelfRef(j, forest))
+                self._fit_keys_private(plan, table, data, budget, np.random.default_rng(derive_seed(seed, index, "keys")))
             # -- context and the generator ------------------------------------------------------
             plan.summaries = [c for c, _ in summaries.get(name, [])]
             own = data.select(plan.modelled)
             if plan.summaries:
                 own = _hstack(own, pa.table([a for _, a in summaries[name]], names=plan.summary_names))
-            if own.num_columns:
-                generator = make_generator(table)
+            if own.num_columns or plan.pii:
+                generator = generator_for(table)
             else:
                 from hiveframe.pipeline.empty import NoColumnsGenerator
 
@@ -261,13 +328,14 @@ class RelationalEngine:
                 ctx_table = self._choose_context(plan, table, own, driver, links[name][driver.fk_index],
                                                  features, contexts, rng)
             contexts[name] = ctx_table if ctx_table is not None else _empty_like(data.num_rows)
-            fit_data = _hstack(own, contexts[name])
+            fit_data = _hstack(_hstack(own, data.select(plan.pii)), contexts[name])
             model_table = Table(
                 name=name,
                 columns=(tuple(table.column(c) for c in plan.modelled) + tuple(c.column for c in plan.summaries)
-                         + tuple(c.column for c in plan.context)),
+                         + tuple(table.column(c) for c in plan.pii) + tuple(c.column for c in plan.context)),
                 constraints=_constraints_for(table, plan.modelled),
             )
+            fit_data = self._handle_nulls(name, fit_data, model_table, plan, generator)
             log.info("fitting table %s (%d of %d): %d rows, %d columns%s%s%s with %s", name, index + 1,
                      len(order), data.num_rows, len(plan.modelled),
                      f", child summaries {plan.summary_names}" if plan.summaries else "",
@@ -279,18 +347,149 @@ class RelationalEngine:
                 callback=callback, workdir=(workdir / name) if workdir is not None else None,
             )
             generators[name] = fitted if fitted is not None else generator
-            features[name] = fit_data
+            # what children and relational models may see: never PII
+            features[name] = _hstack(own, contexts[name])
             # -- secondary keys, self-references, keys --------------------------------------------
             own_cols = data.select(plan.modelled)
             for rel in plan.secondaries:
+                if dp is not None:  # matched to parents without looking at content
+                    fk = md.foreign_keys[rel.fk_index]
+                    rel.assign = AssignmentModel().fit(_empty_like(data.num_rows),
+                                                       _empty_like(database[fk.parent_table].num_rows),
+                                                       links[name][rel.fk_index], rng=rng)
+                    # a primary key made of the two foreign keys (a link table) makes pairs unique: public
+                    pair = set(fk.child_columns) | set(md.foreign_keys[driver.fk_index].child_columns if driver else ())
+                    rel.unique_pair = bool(table.primary_key) and set(table.primary_key) <= pair
+                    continue
                 self._fit_secondary(plan, rel, data, own_cols, driver, links, features, database, rng)
-            for j, fk in enumerate(md.foreign_keys):
-                if fk.child_table == name and fk.is_self_reference:
-                    idx, _ = resolve(data, fk.child_columns, data, fk.parent_columns)
-                    plan.self_refs.append(SelfRef(j, ForestModel().fit(idx, fit_data)))
-            self._fit_keys(plan, table, data, database)
+            if dp is None:
+                for j, fk in enumerate(md.foreign_keys):
+                    if fk.child_table == name and fk.is_self_reference:
+                        idx, _ = resolve(data, fk.child_columns, data, fk.parent_columns)
+                        plan.self_refs.append(SelfRef(j, ForestModel().fit(idx, features[name])))
+                self._fit_keys(plan, table, data, database)
             self.plans[name] = plan
         return generators
+
+    # -- null handling ---------------------------------------------------------------------------
+    def _handle_nulls(self, name: str, fit_data: pa.Table, model_table: Table, plan: TablePlan,
+                      generator: TableGenerator) -> pa.Table:
+        """Per table: nulls modelled (default), replaced by the column mean, or their rows dropped.
+
+        Only the generator's training rows change (the table keeps its rows and relationships):
+        ``drop`` trains it on complete rows, ``mean`` on rows whose nulls hold the mean (numbers,
+        datetimes) or the most common value (other columns); under DP the replacement value is the
+        private one (the ``dp`` wrapper computes it from its noisy histograms).
+        """
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        mode = self.null_handling.get(name, self.null_handling.get("*", "model"))
+        if mode not in NULL_HANDLING:
+            raise ConfigError(f"table {name!r}: null handling {mode!r} is not one of {', '.join(NULL_HANDLING)}")
+        cols = [c for c in plan.generated if c in fit_data.column_names]
+        if mode == "model" or not cols or fit_data.num_rows == 0:
+            return fit_data
+        if mode == "drop":
+            keep = np.ones(fit_data.num_rows, dtype=bool)
+            for c in cols:
+                keep &= ~np.asarray(pc.is_null(fit_data.column(c)).to_numpy(zero_copy_only=False), dtype=bool)
+            if not keep.any():
+                raise ConfigError(f"table {name!r}: null handling 'drop' leaves no complete row to learn from",
+                                  hint="use 'model' or 'mean' for this table")
+            log.info("table %s: %d of %d rows with nulls are left out of training", name,
+                     int((~keep).sum()), fit_data.num_rows)
+            return fit_data.filter(pa.array(keep))
+        if self.dp is not None:  # the private mean, from the noisy histograms
+            self.dp.set_null_handling(name, "mean")
+            return fit_data
+        from hiveframe.pipeline.features import numeric_values
+
+        for c in cols:
+            arr = _combine(fit_data.column(c))
+            if not arr.null_count:
+                continue
+            kind = model_table.column(c).kind
+            if kind in (ColumnKind.NUMERICAL, ColumnKind.DATETIME) and numeric_values(arr) is not None:
+                t = arr.type
+                if pa.types.is_timestamp(t) or pa.types.is_date(t):
+                    from hiveframe.builtin.transformers import ints_to_temporal, temporal_ints
+
+                    ints = temporal_ints(arr)
+                    mean = int(round(float(pc.mean(ints).as_py())))
+                    filled = ints_to_temporal(ints.fill_null(mean), t)
+                else:
+                    mean = pc.mean(arr.cast(pa.float64())).as_py()
+                    filled = arr.fill_null(pa.scalar(mean).cast(t, safe=False)) if mean is not None else arr
+            else:
+                counts = pc.value_counts(arr.drop_null())
+                if not len(counts):
+                    continue
+                top = counts.field(0)[int(np.argmax(counts.field(1).to_numpy()))]
+                filled = arr.fill_null(top)
+            fit_data = fit_data.set_column(fit_data.schema.get_field_index(c), c, filled)
+        return fit_data
+
+    # -- differential privacy --------------------------------------------------------------------
+    def _dp_budget(self, table: Table, data: pa.Table, generator_for: Callable[[Table], TableGenerator]) -> Any:
+        """The table's privacy budget, planned with the statistics the engine releases for it."""
+        md = self.metadata
+        fks = [fk for fk in md.parents_of(table.name)]
+        extra = 3 * sum(1 for fk in fks if not fk.is_self_reference) + 2 * sum(1 for fk in fks if fk.is_self_reference)
+        extra += sum(1 for c in table.columns if c.name not in set(table.primary_key) | md.foreign_key_columns(table.name)
+                     and c.kind == ColumnKind.ID)
+        learnt = modelled_columns(md, table) + pii_columns(md, table)
+        # declared context columns are learnt too (at most two releases each)
+        extra += 2 * sum(len(fk.context_columns or ()) for fk in fks if not fk.is_self_reference)
+        planned = Table(name=table.name, columns=tuple(table.column(c) for c in learnt))
+        return self.dp.budget_for(planned, data.num_rows, extra_releases=extra,
+                                  generator=generator_for(table) if learnt else None)
+
+    def _dp_relation(self, j: int, table: Table, data: pa.Table, counts: np.ndarray, nulls: int, budget: Any,
+                     database: Database, generator_for: Callable[[Table], TableGenerator], *, seed: int) -> Relation:
+        """A relationship learnt from noisy releases only (children-per-parent histogram, null share)."""
+        import pyarrow as pa
+
+        md = self.metadata
+        fk = md.foreign_keys[j]
+        parent = database[fk.parent_table]
+        rng = np.random.default_rng(seed)
+        linkage = self.dp.linkage_model(table, data.num_rows)
+        linkage.fit(pa.table({"__n__": pa.nulls(parent.num_rows)}).drop(["__n__"]), counts, seed=seed)
+        info = linkage.summary()
+        rows = budget.rows(data.num_rows, rng)
+        null_rate = self.dp.noisy_share(budget, nulls, rows, label=f"{fk.name}: null share", rng=rng) \
+            if any(table.column(c).nullable for c in fk.child_columns) else 0.0
+        parent_rows = self._dp_budget(md.table(fk.parent_table), parent, generator_for).rows(
+            parent.num_rows, np.random.default_rng(seed + 1))
+        return Relation(fk_index=j, role="secondary", null_rate=null_rate if null_rate > 0.005 else 0.0,
+                        low=info["low"], high=info["high"], coverage=info["coverage"],
+                        exact_one=bool(info["exact_one"] and null_rate <= 0.005), linkage=linkage,
+                        parent_rows=parent_rows, total=int(round(info["mean"] * parent_rows)))
+
+    def _fit_keys_private(self, plan: TablePlan, table: Table, data: pa.Table, budget: Any,
+                          rng: np.random.Generator) -> None:
+        """Key and id formats that owe nothing to the real values; null shares of ids are noisy."""
+        md = self.metadata
+        fk_cols = md.foreign_key_columns(table.name)
+        pk = list(table.primary_key)
+        for col in pk:
+            if col in fk_cols:
+                continue
+            fmt = self.dp.key_format(data.schema.field(col).type)
+            if len(pk) > 1:
+                fmt["group"] = [c for c in pk if c != col]
+            plan.keys[col] = fmt
+        skip = set(plan.modelled) | set(plan.pii) | set(pk) | fk_cols
+        for column in table.columns:
+            if column.name in skip:
+                continue
+            values = data.column(column.name)
+            share = (self.dp.noisy_share(budget, values.null_count, plan.real_rows,
+                                         label=f"{column.name}: null share", rng=rng)
+                     if column.nullable else 0.0)
+            plan.fills[column.name] = {"format": self.dp.key_format(values.type), "unique": True,
+                                       "null_rate": share if share > 0.005 else 0.0}
 
     def _derived(self, database: Database, relations: dict[str, list[Relation]],
                  links: dict[str, dict[int, np.ndarray]]) -> dict[str, list[dict[str, Any]]]:
@@ -389,6 +588,8 @@ class RelationalEngine:
         from hiveframe.pipeline import context as ctxsel
 
         fk = self.metadata.foreign_keys[driver.fk_index]
+        if self.dp is not None and fk.context_columns is None:
+            return None  # choosing context by its dependence on the rows would not be private
         parent_name = fk.parent_table
         parent_plan = self.plans[parent_name]
         parent_table = self.metadata.table(parent_name)
@@ -527,10 +728,15 @@ class RelationalEngine:
                 if len(pk) > 1:
                     fmt["group"] = [c for c in pk if c != col]
             plan.keys[col] = fmt
-        modelled = set(plan.modelled)
+        modelled = set(plan.modelled) | set(plan.pii)
         for column in table.columns:
             name = column.name
             if name in modelled or name in pk or name in fk_cols:
+                continue
+            if column.kind == ColumnKind.PII:  # no PII wrapper: never learn from real PII, leave it empty
+                log.warning("table %s, column %s is PII and the privacy plugin is not installed: it is left "
+                            "empty (pip install 'hiveframe[privacy]' for realistic fake values)", table.name, name)
+                plan.fills[name] = {"format": {"kind": "int", "start": 1}, "unique": False, "null_rate": 1.0}
                 continue
             values = data.column(name)
             non_null = values.drop_null()
@@ -599,6 +805,7 @@ class RelationalEngine:
                 seed=derive_seed(seed, plan.index, "generator"),
             ) if (n > 0 or not plan.has_columns) else None
             own = _own_columns(plan, generated, n)
+            pii = generated.select(plan.pii) if (plan.pii and generated is not None) else None
             if driver is not None:
                 own = self._inherit(plan, own, generated_rows, drv_idx)
             for rel in plan.secondaries:
@@ -606,7 +813,7 @@ class RelationalEngine:
                                                                    out, n, seed)
             features[name] = _hstack(own, ctx if ctx is not None else _empty_like(n))
             generated_rows[name] = own
-            out[name] = self._assemble(plan, table, own, features[name], links, out, rng)
+            out[name] = self._assemble(plan, table, own, features[name], links, out, rng, pii=pii)
             if driver is not None:
                 self._recompute_aggregates(plan, out, features, drv_idx)
         return out
@@ -710,7 +917,7 @@ class RelationalEngine:
 
     def _assemble(self, plan: TablePlan, table: Table, own: pa.Table, content: pa.Table,
                   links: dict[str, dict[int, np.ndarray]], out: dict[str, pa.Table],
-                  rng: np.random.Generator) -> pa.Table:
+                  rng: np.random.Generator, pii: pa.Table | None = None) -> pa.Table:
         """Keys, foreign keys, self-references and filled columns around the generated columns."""
         import pyarrow as pa
 
@@ -719,6 +926,8 @@ class RelationalEngine:
         schema = plan.schema
         assert schema is not None
         cols: dict[str, pa.Array] = {c: _combine(own.column(c)) for c in plan.modelled}
+        if pii is not None:
+            cols.update({c: _combine(pii.column(c)) for c in plan.pii})
         for rel in plan.relations:
             fk = md.foreign_keys[rel.fk_index]
             idx = links[plan.name][rel.fk_index]
@@ -807,7 +1016,7 @@ class RelationalEngine:
                 "index": plan.index, "real_rows": plan.real_rows, "modelled": plan.modelled,
                 "summaries": [c.to_json() for c in plan.summaries], "derived": plan.derived,
                 "context": [c.to_json() for c in plan.context], "relations": rels, "self_refs": selfs,
-                "keys": plan.keys, "fills": plan.fills, "has_columns": plan.has_columns,
+                "keys": plan.keys, "fills": plan.fills, "has_columns": plan.has_columns, "pii": plan.pii,
             }
         return values, arrays, components
 
@@ -819,7 +1028,8 @@ class RelationalEngine:
         for name, t in values["tables"].items():
             prefix = f"t{t['index']}"
             plan = TablePlan(name=name, index=int(t["index"]), real_rows=int(t["real_rows"]),
-                             modelled=list(t["modelled"]), has_columns=bool(t["has_columns"]))
+                             modelled=list(t["modelled"]), has_columns=bool(t["has_columns"]),
+                             pii=list(t.get("pii", [])))
             plan.context = [ContextColumn.from_json(c) for c in t["context"]]
             plan.summaries = [SummaryColumn.from_json(c) for c in t["summaries"]]
             plan.derived = [dict(d) for d in t["derived"]]

@@ -63,6 +63,9 @@ def save_synthesizer(synth: Synthesizer, path: Path) -> Path:
                 "linkage": synth.linkage,
                 "linkage_params": synth.linkage_params,
                 "max_context_columns": synth.max_context_columns,
+                "null_handling": getattr(synth, "null_handling", {"*": "model"}),
+                "pii": synth.pii_wrapper.get_params() if getattr(synth, "pii_wrapper", None) else None,
+                "dp": synth.dp_wrapper.get_params() if getattr(synth, "dp_wrapper", None) else None,
                 "max_summary_columns": synth.max_summary_columns,
                 "drop_orphans": synth.drop_orphans,
             },
@@ -101,6 +104,7 @@ def load_synthesizer(path: Path, *, host: PluginHost | None = None) -> Synthesiz
         max_context_columns=int(config.get("max_context_columns", 5)),
         max_summary_columns=int(config.get("max_summary_columns", 2)),
         drop_orphans=bool(config.get("drop_orphans", False)),
+        null_handling=config.get("null_handling") or "model",
         seed=int(manifest.get("seed", 0)),
         host=host,
     )

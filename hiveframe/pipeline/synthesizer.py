@@ -15,10 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from hiveframe.components import Database, TableGenerator, Transformer
+from hiveframe.components import Database, PrivacyWrapper, TableGenerator, Transformer
 from hiveframe.errors import ConfigError, DataError, MetadataError, NotFittedError, Problem
 from hiveframe.metadata import ColumnKind, Metadata, Table
-from hiveframe.pipeline.engine import DEFAULT_LINKAGE, RelationalEngine, modelled_columns
+from hiveframe.pipeline.engine import (
+    DEFAULT_LINKAGE,
+    NULL_HANDLING,
+    RelationalEngine,
+    modelled_columns,
+    pii_columns,
+)
 
 if TYPE_CHECKING:
     from hiveframe.components import TrainingCallback
@@ -45,6 +51,16 @@ class Synthesizer:
     the children it drives (mean or most common value of the child columns whose siblings agree) a
     parent table learns per relationship (0: none); ``drop_orphans`` drops rows whose foreign key has
     no parent instead of refusing the data.
+
+    Privacy (the ``privacy`` plugin): PII columns (``ColumnKind.PII``) never reach a generator; every
+    table that has some gets its generator wrapped by one ``pii`` wrapper shared by all tables
+    (``pii``: its parameters, e.g. ``{"strategies": {"Customer.Email": "hash"}, "consistent": True}``,
+    or a configured wrapper; ``False``: PII columns come out empty). ``dp`` turns on differential
+    privacy for every table (the ``dp`` wrapper's parameters, e.g. ``{"epsilon": 3}``, or a configured
+    wrapper); what was spent is in :meth:`privacy_report` and in the saved model's manifest.
+    ``null_handling`` is ``"model"`` (nulls are learnt, the default), ``"mean"`` (replaced by the
+    column mean, or most common value) or ``"drop"`` (incomplete rows are left out of training), for
+    every table or per table (``{"table": "drop", "*": "model"}``).
     """
 
     def __init__(
@@ -63,6 +79,9 @@ class Synthesizer:
         drop_orphans: bool = False,
         seed: int = 0,
         host: PluginHost | None = None,
+        pii: Mapping[str, Any] | PrivacyWrapper | bool | None = None,
+        dp: Mapping[str, Any] | PrivacyWrapper | None = None,
+        null_handling: str | Mapping[str, str] = "model",
     ) -> None:
         from hiveframe.plugins import PluginHost
 
@@ -91,6 +110,37 @@ class Synthesizer:
         self.dropped_orphans: dict[str, int] = {}
         self.report_path: Path | None = None
         self.host.registration("linkage_model", linkage)  # unknown names fail now, with a hint
+        self.null_handling = _null_handling(null_handling)
+        self.pii_wrapper: PrivacyWrapper | None = self._wrapper("pii", pii) if pii not in (None, False) else None
+        self._pii_auto = pii is None
+        self.dp_wrapper: PrivacyWrapper | None = self._wrapper("dp", dp) if dp is not None else None
+        #: what the privacy wrappers spent and did (from the fit, or the loaded manifest)
+        self._privacy_report: dict[str, Any] | None = None
+
+    def _wrapper(self, name: str, spec: Any) -> PrivacyWrapper:
+        if isinstance(spec, PrivacyWrapper):
+            return spec
+        if spec is True:
+            spec = {}
+        if not isinstance(spec, Mapping):
+            raise ConfigError(f"`{name}` takes the {name!r} wrapper's parameters (a mapping) or a wrapper, "
+                              f"got {type(spec).__name__}")
+        try:
+            self.host.registration("privacy_wrapper", name)
+        except ConfigError:
+            raise ConfigError(f"`{name}` needs the privacy plugin", hint="pip install 'hiveframe[privacy]'") from None
+        return self.host.create("privacy_wrapper", name, dict(spec))
+
+    def privacy_report(self) -> dict[str, Any]:
+        """What the privacy wrappers did: PII strategies, and per table the epsilon spent under DP."""
+        if self._privacy_report is not None:
+            return dict(self._privacy_report)
+        out: dict[str, Any] = {}
+        if self.pii_wrapper is not None:
+            out["pii"] = self.pii_wrapper.report()
+        if self.dp_wrapper is not None:
+            out["dp"] = self.dp_wrapper.report()
+        return out
 
     # -- building components ---------------------------------------------------------------------
     def _generator_for(self, table: Table) -> TableGenerator:
@@ -107,6 +157,10 @@ class Synthesizer:
         overrides = self._transformer_overrides(table)
         if overrides:
             gen.transformers = {**overrides, **gen.transformers}
+        if self.dp_wrapper is not None:
+            gen = self.dp_wrapper.wrap(gen)
+        if self.pii_wrapper is not None and self.metadata is not None and pii_columns(self.metadata, table):
+            gen = self.pii_wrapper.wrap(gen)
         return gen
 
     def _transformer_overrides(self, table: Table) -> dict[str, Transformer]:
@@ -146,21 +200,40 @@ class Synthesizer:
         database = self._check(self.metadata, database,
                                self.drop_orphans if drop_orphans is None else bool(drop_orphans))
         unknown = [g for g in self.generators if not self.metadata.has_table(g)]
+        unknown += [t for t in self.null_handling if t != "*" and not self.metadata.has_table(t)]
         if unknown:
-            raise ConfigError(f"generators given for unknown table(s) {unknown}",
+            raise ConfigError(f"generators or null handling given for unknown table(s) {unknown}",
                               hint=f"tables: {self.metadata.table_names}")
+        if self._pii_auto and self.pii_wrapper is None and any(pii_columns(self.metadata, t)
+                                                               for t in self.metadata.tables):
+            self.pii_wrapper = self._default_pii()
         engine = RelationalEngine(self.metadata, self.host, linkage=self.linkage,
                                   linkage_params=self.linkage_params,
                                   max_context_columns=self.max_context_columns,
-                                  max_summary_columns=self.max_summary_columns)
+                                  max_summary_columns=self.max_summary_columns,
+                                  pii=self.pii_wrapper, dp=self.dp_wrapper, null_handling=self.null_handling)
+        self._privacy_report = None
         self.table_generators = engine.fit(
             database, make_generator=self._generator_for, seed=self.seed, callback=callback,
             workdir=Path(workdir) if workdir is not None else None)
-        self.table_rows = {name: database[name].num_rows for name in self.table_generators}
+        # the real row counts, or under DP the noisy ones the engine released
+        self.table_rows = {name: engine.plans[name].real_rows for name in self.table_generators}
         self.engine = engine
         if validate:
             self.report_path = self._write_report(database, Path(report_dir), target)
         return self
+
+    def _default_pii(self) -> PrivacyWrapper | None:
+        """The default PII wrapper (fake values), when the privacy plugin can make one."""
+        try:
+            registration = self.host.registration("privacy_wrapper", "pii")
+        except ConfigError:
+            registration = None
+        if registration is None or not registration.available:
+            log.warning("the metadata marks PII columns but the privacy plugin is not available: they will be "
+                        "generated empty (pip install 'hiveframe[privacy]' for fake values)")
+            return None
+        return self.host.create("privacy_wrapper", "pii", {})
 
     def _write_report(self, database: Database, report_dir: Path, target: str | None) -> Path:
         try:
@@ -235,18 +308,34 @@ class Synthesizer:
         from hiveframe.pipeline.store import save_engine
 
         assert self.engine is not None
-        return save_engine(self.engine, directory)
+        extra = save_engine(self.engine, directory)
+        privacy = self.privacy_report()
+        if privacy:
+            extra["privacy"] = privacy
+        return extra
 
     def _load_extra(self, directory: Path, manifest: Mapping[str, Any]) -> None:
         from hiveframe.pipeline.store import load_engine
 
         assert self.metadata is not None
         self.engine = load_engine(self, directory, manifest)
+        self._privacy_report = dict(manifest.get("privacy") or {})
 
     def _require_fitted(self) -> Metadata:
         if self.metadata is None or self.engine is None or not self.table_generators:
             raise NotFittedError("the synthesizer is not fitted", hint="call fit() or load a model directory")
         return self.metadata
+
+
+def _null_handling(spec: str | Mapping[str, str]) -> dict[str, str]:
+    """``"mean"`` or ``{"table": "drop", "*": "model"}`` as a mapping (``"*"``: every other table)."""
+    modes = {"*": spec} if isinstance(spec, str) else dict(spec)
+    bad = {t: m for t, m in modes.items() if m not in NULL_HANDLING}
+    if bad:
+        raise ConfigError(f"unknown null handling {bad}",
+                          hint="'model' (learn nulls, the default), 'mean' (replace by the column mean) or "
+                          "'drop' (leave incomplete rows out of training)")
+    return modes
 
 
 def _validate_metadata(metadata: Metadata, host: PluginHost) -> None:

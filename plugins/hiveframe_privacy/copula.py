@@ -133,7 +133,7 @@ def fit_copula_private(copula: GaussianCopula, private: PrivateTraining, table: 
         var = np.array([dim.marginal.score_var for dim in dims])
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             factor = 1.0 / np.sqrt(np.outer(var, var))
-        corr = np.where(np.isfinite(factor), corr * factor, 0.0)
+            corr = np.where(np.isfinite(factor), corr * factor, 0.0)
     limit = float(copula.max_correlation)
     corr = np.clip(corr, -limit, limit)
     np.fill_diagonal(corr, 1.0)

@@ -341,7 +341,9 @@ class DPWrapper(PrivacyWrapper):
             return float(self.preprocess_share)
         from hiveframe.builtin.copula import GaussianCopula
 
-        inner = getattr(generator, "inner", generator)
+        inner = generator
+        while inner is not None and not isinstance(inner, GaussianCopula) and hasattr(inner, "inner"):
+            inner = inner.inner
         return 0.3 if isinstance(inner, GaussianCopula) else 0.15
 
     def budget_for(self, table: Table, rows: int, *, extra_releases: int = 0,
@@ -371,6 +373,23 @@ class DPWrapper(PrivacyWrapper):
         model = DPHistogramLinkage(max_count=max_count)
         model.bind(self.budget_for(table, rows))
         return model
+
+    # -- what the relational engine asks under DP (see hiveframe_privacy.relational) -------------------
+    def noisy_share(self, budget: TableBudget, count: float, total: float, *, label: str,
+                    rng: np.random.Generator) -> float:
+        from hiveframe_privacy.relational import noisy_share
+
+        return noisy_share(budget, count, total, label=label, rng=rng)
+
+    def forest(self, parent: np.ndarray, budget: TableBudget, rng: np.random.Generator, rows: int) -> Any:
+        from hiveframe_privacy.relational import dp_forest
+
+        return dp_forest(parent, budget, rng, rows)
+
+    def key_format(self, arrow_type: Any) -> dict[str, Any]:
+        from hiveframe_privacy.relational import public_key_format
+
+        return public_key_format(arrow_type)
 
     def report(self) -> dict[str, Any]:
         tables = {name: dict(r) for name, r in self._reports.items()}

@@ -261,3 +261,20 @@ def test_conformance_kit_integer_on_integers():
     # on floats with decimals `integer` rounds by design, so the exact round trip needs integers
     check_transformer(IntegerTransformer, values=pa.array([1, 5, None, 7, 7]),
                       column=Column("n", ColumnKind.NUMERICAL, dtype="int64"))
+
+
+def test_reverse_of_zero_rows_and_of_an_all_null_column():
+    """Regression: reverse failed on 0 rows (reshape) and on null-typed columns (cast to null)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from hiveframe.builtin.transformers import FloatTransformer
+    from hiveframe.metadata import Column, ColumnKind
+
+    numbers = FloatTransformer()
+    numbers.fit(pa.chunked_array([pa.array([1.0, 2.0, None])]), Column("x", ColumnKind.NUMERICAL, "double"))
+    assert len(numbers.reverse(np.zeros((0, numbers.output_width)))) == 0
+    empty = FloatTransformer()
+    empty.fit(pa.chunked_array([pa.nulls(3)]), Column("x", ColumnKind.CATEGORICAL, "null"))
+    out = empty.reverse(np.zeros((2, empty.output_width)))
+    assert out.type == pa.null() and out.null_count == 2

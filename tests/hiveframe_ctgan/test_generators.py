@@ -6,6 +6,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+pytest.importorskip("torch")
+
 from hiveframe.errors import ConfigError, DataError, NotFittedError
 from hiveframe.metadata import Column, ColumnKind, Table
 from hiveframe.testing.conformance import check_table_generator

@@ -6,6 +6,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+pytest.importorskip("torch")
+
 from .conftest import TINY_CTGAN, TINY_TVAE
 
 

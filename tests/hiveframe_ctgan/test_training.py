@@ -8,6 +8,8 @@ import logging
 import numpy as np
 import pytest
 
+pytest.importorskip("torch")
+
 from hiveframe.errors import PluginError
 
 from .conftest import mixed_table, tiny

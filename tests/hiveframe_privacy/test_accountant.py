@@ -5,8 +5,6 @@ from __future__ import annotations
 import math
 
 import pytest
-
-from hiveframe.errors import ConfigError
 from hiveframe_privacy.accountant import (
     DEFAULT_ORDERS,
     RDPAccountant,
@@ -15,6 +13,8 @@ from hiveframe_privacy.accountant import (
     noise_for_epsilon,
     rdp_sampled_gaussian,
 )
+
+from hiveframe.errors import ConfigError
 
 
 @pytest.mark.parametrize(("q", "sigma", "steps", "delta"), [

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sqlite3
 
 import pyarrow as pa
+from hiveframe_privacy.detection import detect_pii, iban_valid, kind_from_values, luhn_valid
 
 from hiveframe.metadata import Column, ColumnKind, PIIKind
-from hiveframe_privacy.detection import detect_pii, iban_valid, kind_from_values, luhn_valid
 
 
 def _chinook_table(path, name):

@@ -11,14 +11,14 @@ import attrs
 import numpy as np
 import pyarrow as pa
 import pytest
+from hiveframe_privacy.budget import check_epsilon_delta
+from hiveframe_privacy.dp import DPWrapper, NonPrivateWarning
 
 from hiveframe.components import TableGenerator
 from hiveframe.errors import ConfigError, PluginError
 from hiveframe.metadata import Column, ColumnKind, Table
 from hiveframe.persistence import load_component, save_component
 from hiveframe.plugins import PluginHost
-from hiveframe_privacy.budget import check_epsilon_delta
-from hiveframe_privacy.dp import DPWrapper, NonPrivateWarning
 
 
 def _data(n: int = 1500, seed: int = 0) -> tuple[pa.Table, Table]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-
-from hiveframe.metadata import Column, ColumnKind, Table
 from hiveframe_privacy.dp import DPWrapper
 from hiveframe_privacy.linkage import DPHistogramLinkage
+
+from hiveframe.metadata import Column, ColumnKind, Table
 
 
 def _parents(n: int) -> pa.Table:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-
-from hiveframe.metadata import Column, ColumnKind, Table
 from hiveframe_privacy.dp import DPWrapper
 from hiveframe_privacy.relational import dp_forest, public_key_format
+
+from hiveframe.metadata import Column, ColumnKind, Table
 
 
 def test_dp_forest_is_a_valid_forest_from_noisy_counts():

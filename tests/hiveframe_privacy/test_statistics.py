@@ -7,10 +7,10 @@ import datetime as dt
 import numpy as np
 import pyarrow as pa
 import pytest
-
-from hiveframe.metadata import Column, ColumnKind, Table
 from hiveframe_privacy.budget import TableBudget
 from hiveframe_privacy.statistics import PrivateStatistics, assign_bins, numeric_bins, releases_for
+
+from hiveframe.metadata import Column, ColumnKind, Table
 
 
 def _table(n: int = 600, seed: int = 0) -> tuple[pa.Table, Table]:

@@ -134,7 +134,7 @@ def test_column_kinds():
             "empty": pa.nulls(n, pa.float64()),
         }
     )
-    metadata = detect({"t": t})
+    metadata = detect({"t": t}, detect_pii=False)
     kinds = _kinds(metadata)
     assert kinds["code"] == ("categorical", "int64")
     assert kinds["amount"] == ("numerical", "double")
@@ -155,6 +155,11 @@ def test_column_kinds():
     assert kinds["empty"] == ("categorical", "null")
     # a table without a key-named unique column has no primary key
     assert metadata.table("t").primary_key == ()
+    # with PII detection (the privacy plugin's answer to the detect hook) the postcode-like column is PII
+    with_pii = detect({"t": t})
+    assert with_pii.table("t").column("zip").kind.value == "pii"
+    assert with_pii.table("t").column("zip").pii_kind.value == "postcode"
+    assert _kinds(with_pii)["colour"] == ("categorical", "string")
 
 
 def test_datetime_strings_round_trip_through_validate_data():
