@@ -416,16 +416,49 @@ def main(argv: list[str] | None = None) -> int:
                                                               if scale_min is not None else "")])
         print(f"done: {name}", flush=True)
     path = write_json("relational_smoke" if args.smoke else "relational", results)
-    print(markdown_table(["dataset", "system", "fit s", "sample s", "card. min", "card. mean",
-                          "detection (worst table)", "integrity problems"], rows))
-    print("\ndetection accuracy per table (0.5 = indistinguishable):")
+    print(summarize(results))
+    print(f"\nwritten: {path}")
+    return 0
+
+
+def summarize(results: dict[str, Any]) -> str:
+    """The markdown RESULTS.md shows for this benchmark (also printed at the end of a run)."""
+    rows = []
+    for name, entry in results["datasets"].items():
+        for system in ("hiveframe", "hma"):
+            r = entry.get(system)
+            if not r:
+                continue
+            if "error" in r:
+                rows.append([name, system, "error", "", "", "", "", r["error"][:60]])
+                continue
+            scales = r.get("scales", {})
+            scale_min = min((s["cardinality_min"] or 1.0) for s in scales.values()) if scales else None
+            integrity = f"{len(r['integrity_problems'])} problems"
+            if scale_min is not None:
+                integrity += f"; at scales {', '.join(scales)}: min cardinality {scale_min:.3f}"
+            rows.append([name, system, r["fit_s"], r["sample_s"], r["cardinality_min"], r["cardinality_mean"],
+                         r["detection_max"], integrity])
+    settings = results.get("settings", {})
+    lines = [
+        f"Settings: hiveframe generator `{settings.get('generator')}`, hiveframe timings median of "
+        f"{settings.get('repeats')}, HMA timings from {settings.get('sdv_repeats')} run(s). Cardinality: "
+        "1 - KS of the children-per-parent distributions (min and mean over relationships). Detection: "
+        "split-half classifier accuracy on parent rows enriched with child counts and child-column means "
+        "(0.5 = indistinguishable), worst table.",
+        "",
+        markdown_table(["dataset", "system", "fit s", "sample s", "card. min", "card. mean",
+                        "detection (worst table)", "integrity"], rows),
+        "",
+        "Detection accuracy per table:",
+        "",
+    ]
     for name, entry in results["datasets"].items():
         for system in ("hiveframe", "hma"):
             r = entry.get(system)
             if r and "detection" in r:
-                print(f"  {name} / {system}: " + ", ".join(f"{t} {v:.3f}" for t, v in r["detection"].items()))
-    print(f"\nwritten: {path}")
-    return 0
+                lines.append(f"- {name} / {system}: " + ", ".join(f"{t} {v:.3f}" for t, v in r["detection"].items()))
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,8 @@ class TrainData:
     sampler: CondSampler
     val_ctx: np.ndarray | None = None
     n_val: int = 0
+    #: under differential privacy: context rows from the surrogate table, for the generator's own steps
+    surrogate_ctx: np.ndarray | None = None
 
 
 @dataclass
@@ -438,15 +440,22 @@ def train(kind: str, config: Mapping[str, Any], data: TrainData, *, seed: int, d
           patience: int | None, score: Callable[[np.ndarray], float] | None, val_seed: int,
           callback: Callable[[Mapping[str, Any]], None] | None, table_name: str,
           store: CheckpointStore | None, checkpoint_every: int | None, verbose: bool,
-          deadline: float | None) -> FitResult:
+          deadline: float | None, private: Any = None) -> FitResult:
     """Train a model; return the weights used for sampling (the best ones under validation).
 
     ``deadline`` is a ``time.perf_counter()`` value: no epoch is started that would end after it (at
-    least one epoch always runs).
+    least one epoch always runs). ``private`` (from the ``dp`` privacy wrapper) trains with DP-SGD
+    (:mod:`hiveframe_ctgan._dp`): training also stops when the privacy budget is spent, and each epoch's
+    callback event carries the epsilon spent so far.
     """
     model_cls, trainer_cls = MODELS[kind]
     model = model_cls(config, data.layout, data.ctx_layout, data.sampler.n_cats, device, training=True, seed=seed)
-    trainer = trainer_cls(model, data, seed)
+    if private is not None:
+        from hiveframe_ctgan._dp import TRAINERS
+
+        trainer = TRAINERS[kind](model, data, seed, private, epochs)
+    else:
+        trainer = trainer_cls(model, data, seed)
     sampling = model.sampling_module()
 
     start_epoch, history = 0, []
@@ -487,14 +496,16 @@ def train(kind: str, config: Mapping[str, Any], data: TrainData, *, seed: int, d
             if value is not None and value > best_score:
                 best_score, best_epoch, best_state = value, epoch, _clone_state(sampling)
             stop = bool(patience and value is not None and best_epoch is not None and epoch - best_epoch >= patience)
+            privacy = trainer.epoch_info() if hasattr(trainer, "epoch_info") else {}
+            spent = bool(getattr(trainer, "exhausted", False))  # the privacy budget allows no further step
             elapsed = time.perf_counter() - t0
             # stop when the next epoch (at the mean pace so far) would end after the deadline
             pace = (time.perf_counter() - t0) / (epoch - start_epoch)
             out_of_time = bool(deadline is not None and time.perf_counter() + pace > deadline)
             record = {"epoch": epoch, "losses": losses, "validation": value, "seconds": time.perf_counter() - e0,
-                      "validation_seconds": v_seconds, "stop": stop, "out_of_time": out_of_time}
+                      "validation_seconds": v_seconds, "stop": stop, "out_of_time": out_of_time, **privacy}
             history.append(record)
-            last = stop or out_of_time or epoch == epochs
+            last = stop or out_of_time or spent or epoch == epochs
             if store is not None and checkpoint_every and (epoch % checkpoint_every == 0 or last):
                 store.save({"epoch": epoch, "history": history, "trainer": trainer.full_state(),
                             "best_score": best_score if best_state is not None else None,
@@ -506,11 +517,13 @@ def train(kind: str, config: Mapping[str, Any], data: TrainData, *, seed: int, d
             if callback is not None:
                 callback({"table": table_name, "model": kind, "epoch": epoch, "epochs": epochs, "losses": dict(losses),
                           "validation": value, "best_epoch": best_epoch, "elapsed": elapsed,
-                          "epoch_seconds": record["seconds"]})
+                          "epoch_seconds": record["seconds"], **privacy})
             if stop:
                 log.info("%s %s: early stop at epoch %d (best %d, score %.4f)", kind, table_name, epoch, best_epoch,
                          best_score)
-            stopped = stop or out_of_time
+            if spent:
+                log.info("%s %s: privacy budget spent after epoch %d", kind, table_name, epoch)
+            stopped = stop or out_of_time or spent
     finally:
         progress.close()
     if best_state is not None:

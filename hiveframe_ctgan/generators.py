@@ -114,6 +114,7 @@ class NeuralTableGenerator(TableGenerator):
     _arrays: dict[str, np.ndarray] = attrs.field(factory=dict, init=False)
     _fit_info: dict[str, Any] = attrs.field(factory=dict, init=False)
     _model: Any = attrs.field(default=None, init=False)
+    _private: Any = attrs.field(default=None, init=False)  # set only during fit_private
 
     def __attrs_post_init__(self) -> None:
         problems = self._parameter_problems()
@@ -179,8 +180,27 @@ class NeuralTableGenerator(TableGenerator):
         return self._encoder.reverse(self._layout.backward(matrix))
 
     # -- fit ---------------------------------------------------------------------------------------
+    def fit_private(self, data: pa.Table, table: Table, *, context_columns: tuple[str, ...], seed: int | None,
+                    callback: TrainingCallback | None, workdir: Path | None, private: Any) -> None:
+        """Fit with differential privacy (the protocol of the ``dp`` privacy wrapper).
+
+        ``private`` holds the surrogate table built from noisy statistics, on which the encoders,
+        the layout and the category counts of the conditional vector are fitted, and the DP-SGD
+        machinery that alone touches ``data`` (the cleaned real rows): see :mod:`hiveframe_ctgan._dp`.
+        Validation for early stopping compares generated rows with the surrogate's noisy marginals
+        (column shapes only), and no checkpoint is written (resuming would lose the accountant).
+        """
+        self._private = private
+        try:
+            self.fit(data, table, context_columns=context_columns, seed=seed, callback=callback, workdir=None)
+        finally:
+            self._private = None
+
     def _fit(self, data: pa.Table, table: Table, *, context_columns: tuple[str, ...], seed: int | None,
              callback: TrainingCallback | None, workdir: Path | None) -> None:
+        if self._private is not None:
+            self._fit_private(data, table, context_columns=context_columns, seed=seed, callback=callback)
+            return
         import time
 
         from hiveframe_ctgan import _train
@@ -264,6 +284,75 @@ class NeuralTableGenerator(TableGenerator):
             "train_seconds": round(result.train_seconds, 4),
             "validation_seconds": round(sum(h.get("validation_seconds", 0.0) for h in result.history), 4),
             "history": [{"epoch": h["epoch"], "validation": h["validation"],
+                         **{k: round(float(v), 6) for k, v in h["losses"].items()}} for h in result.history],
+        }
+
+    def _fit_private(self, data: pa.Table, table: Table, *, context_columns: tuple[str, ...], seed: int | None,
+                     callback: TrainingCallback | None) -> None:
+        import time
+
+        from hiveframe_ctgan import _train
+
+        private = self._private
+        started = time.perf_counter()
+        seed = int(seed) if seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
+        model_cols = [c for c in table.columns if c.name not in context_columns]
+        ctx_cols = [table.column(c) for c in context_columns]
+        if not model_cols:
+            raise DataError([Problem("no columns left to model (every column is a context column)", table=table.name)])
+        surrogate = private.surrogate
+        # everything saved about the data is fitted on the surrogate (noisy marginals)
+        self._encoder = TableEncoder(self._default_transformer, overrides=self.transformers)
+        self._encoder.fit(surrogate, model_cols, seed=seed)
+        surrogate_encoded = self._encoder.transform(surrogate)
+        self._layout = build_layout(self._encoder, surrogate_encoded, self.embedding_threshold)
+        x_surrogate = self._layout.forward(surrogate_encoded)
+        x = self._layout.forward(self._encoder.transform(data))  # real rows: only for DP-SGD
+        ctx = surrogate_ctx = None
+        self._ctx_encoder, self._ctx_layout = None, None
+        if ctx_cols:
+            self._ctx_encoder = TableEncoder(self._default_transformer, overrides=self.transformers)
+            self._ctx_encoder.fit(surrogate, ctx_cols, seed=seed + 7919)
+            ctx_surrogate = self._ctx_encoder.transform(surrogate)
+            self._ctx_layout = build_layout(self._ctx_encoder, ctx_surrogate, self.embedding_threshold)
+            surrogate_ctx = self._ctx_layout.forward(ctx_surrogate)
+            ctx = self._ctx_layout.forward(self._ctx_encoder.transform(data))
+        segments = self._layout.discrete_segments
+        codes = discrete_codes(x_surrogate, segments)
+        self._counts = [np.bincount(c, minlength=s.width).astype(np.int64) for c, s in zip(codes, segments, strict=True)]
+        sampler = CondSampler(self._counts, log_frequency=getattr(self, "log_frequency", True))
+        # validation against the noisy marginals (free: post-processing), for early stopping
+        n_val = min(surrogate.num_rows, 2000) if self.validation_fraction > 0 else 0
+        scorer = FidelityScorer(surrogate.slice(0, n_val), model_cols, max_pairs=0, seed=seed) if n_val else None
+        train_data = _train.TrainData(
+            x=x, ctx=ctx, layout=self._layout, ctx_layout=self._ctx_layout, sampler=sampler,
+            val_ctx=surrogate_ctx[:n_val] if surrogate_ctx is not None and n_val else None, n_val=n_val,
+            surrogate_ctx=surrogate_ctx)
+        batch = self.batch_size
+        self._config = self._model_config(batch)
+        if "pac" in self._config and private.pac is not None:
+            self._config["pac"] = int(private.pac)
+        device = _train_device(self.device)
+        preprocess_seconds = time.perf_counter() - started
+
+        def score(matrix: np.ndarray) -> float:
+            assert scorer is not None
+            return scorer.score(self._decode(matrix))
+
+        with _torch_threads(self.threads):
+            result = _train.train(
+                self.model_kind, self._config, train_data, seed=seed, device=device, epochs=self.epochs,
+                patience=self.patience, score=score if scorer is not None else None, val_seed=seed + 104729,
+                callback=callback, table_name=table.name, store=None, checkpoint_every=None, verbose=self.verbose,
+                deadline=started + self.max_seconds if self.max_seconds is not None else None, private=private)
+        self._arrays = result.arrays
+        self._model = None
+        self._fit_info = {
+            "epochs_trained": result.epochs_trained, "best_epoch": result.best_epoch,
+            "stopped_early": result.stopped_early, "train_rows": int(private.rows), "validation_rows": 0,
+            "validation": "noisy marginals (column shapes)", "seed": seed, "device": str(device),
+            "preprocess_seconds": round(preprocess_seconds, 4), "train_seconds": round(result.train_seconds, 4),
+            "history": [{"epoch": h["epoch"], "validation": h["validation"], "epsilon": h.get("epsilon"),
                          **{k: round(float(v), 6) for k, v in h["losses"].items()}} for h in result.history],
         }
 
