@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--generators", default=",".join(GENERATORS))
     parser.add_argument("--epsilons", default=",".join(EPSILONS), help="comma-separated; 'none' = without DP")
-    parser.add_argument("--epochs", type=int, default=30, help="epochs of ctgan/tvae (same with and without DP)")
+    parser.add_argument("--epochs", type=int, default=10, help="epochs of ctgan/tvae (same with and without DP)")
     parser.add_argument("--rows", type=int, default=None, help="use only this many training rows (smoke runs)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--pac", type=int, default=1, help="CTGAN pac group size under DP")

@@ -41,10 +41,6 @@ from hiveframe_ctgan._train import CTGANTrainer
 log = logging.getLogger(__name__)
 
 
-class _Exhausted:
-    exhausted: bool = False
-
-
 def _grads_to(module: torch.nn.Module, grads: Mapping[str, torch.Tensor], prefix: str = "") -> None:
     for name, p in module.named_parameters():
         g = grads.get(prefix + name)
@@ -55,25 +51,18 @@ class DPCTGANTrainer(CTGANTrainer):
     """CTGAN epochs with a DP-SGD critic."""
 
     def __init__(self, model: Any, data: Any, seed: int, private: Any, epochs: int) -> None:
-        super().__init__(model, data, seed)  # layout lookups of the conditional loss, random streams
-        cfg = model.config
-        self.model, self.data, self.device = model, data, model.device
-        self.batch = int(cfg["batch_size"])
-        self.pac = int(cfg["pac"])
-        self.d_steps = int(cfg["discriminator_steps"])
+        # the parent sets the batch, pac, discriminator steps, the real rows as tensors, the random
+        # streams and the layout lookups of the conditional loss
+        super().__init__(model, data, seed)
         self.private = private
         self.plan = private.plan(batch_size=self.batch, epochs=epochs, steps_per_batch=self.d_steps, group=self.pac)
         self.steps = self.plan.steps_per_epoch
         if private.learning_rate is not None:
             for group in model.opt_d.param_groups:
                 group["lr"] = float(private.learning_rate)
-        self.x = torch.from_numpy(np.ascontiguousarray(data.x, dtype=np.float32)).to(self.device)
-        self.ctx = None if data.ctx is None else torch.from_numpy(
-            np.ascontiguousarray(data.ctx, dtype=np.float32)).to(self.device)
         self.gen_ctx = None if getattr(data, "surrogate_ctx", None) is None else torch.from_numpy(
             np.ascontiguousarray(data.surrogate_ctx, dtype=np.float32)).to(self.device)
-        self.rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
-        self.gen = _nn.make_generator(int(np.random.SeedSequence([seed, 2]).generate_state(1)[0]), self.device)
+        # the noise of the private gradients has a stream of its own
         self.noise_gen = _nn.make_generator(int(np.random.SeedSequence([seed, 3]).generate_state(1)[0]), self.device)
         sampler = data.sampler
         self.sampler = sampler
@@ -83,10 +72,8 @@ class DPCTGANTrainer(CTGANTrainer):
         for j, s in enumerate(segs):
             self.row_codes[:, j] = data.x[:, s.start:s.start + s.width].argmax(axis=1) + sampler.offsets[j]
         self.n_cond = model.n_cond
-        self.p_none = 0.5 if data.ctx is not None and sampler.n_columns else 0.0
         self.exhausted = False
-        self.D_params = {k: v for k, v in model.D.named_parameters()}
-        self._conds_helper = None
+        self.D_params = dict(model.D.named_parameters())
 
     # -- conditions -------------------------------------------------------------------------------
     def _real_conds(self, rows: np.ndarray) -> np.ndarray:

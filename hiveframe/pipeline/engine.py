@@ -439,9 +439,18 @@ class RelationalEngine:
         extra += sum(1 for c in table.columns if c.name not in set(table.primary_key) | md.foreign_key_columns(table.name)
                      and c.kind == ColumnKind.ID)
         learnt = modelled_columns(md, table) + pii_columns(md, table)
-        # declared context columns are learnt too (at most two releases each)
-        extra += 2 * sum(len(fk.context_columns or ()) for fk in fks if not fk.is_self_reference)
-        planned = Table(name=table.name, columns=tuple(table.column(c) for c in learnt))
+        columns = [table.column(c) for c in learnt]
+        for fk in fks:  # declared context columns are learnt with the table's own
+            parent = md.table(fk.parent_table)
+            for c in fk.context_columns or ():
+                if fk.is_self_reference:
+                    continue
+                if parent.has_column(c):
+                    columns.append(replace(parent.column(c), name=f"{fk.parent_table}.{c}"))
+                else:  # a context of the parent's context or a count: plan for the costlier kind
+                    columns.append(Column(f"{fk.parent_table}.{c}", ColumnKind.NUMERICAL, "double"))
+                    columns.append(Column(f"{fk.parent_table}.{c}~", ColumnKind.CATEGORICAL))
+        planned = Table(name=table.name, columns=tuple(columns))
         return self.dp.budget_for(planned, data.num_rows, extra_releases=extra,
                                   generator=generator_for(table) if learnt else None)
 

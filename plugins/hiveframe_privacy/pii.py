@@ -60,10 +60,16 @@ def _check_strategies(strategies: Mapping[str, str], default: str) -> None:
 
 def resolve_strategy(strategies: Mapping[str, str], default: str, table: str, column: Column) -> str:
     """The strategy for a column: by ``table.column``, then ``column``, then its PII kind, then the default."""
+    strategy = default
     for key in (f"{table}.{column.name}", column.name, column.pii_kind.value if column.pii_kind else None):
         if key is not None and key in strategies:
-            return strategies[key]
-    return default
+            strategy = strategies[key]
+            break
+    if strategy == "fake" and column.dtype not in ("string", "large_string", "utf8"):
+        # a PII column stored as a number (e.g. Berka's birth_number) keeps its type: faker's text
+        # (an SSN like '860-28-1048') cannot be cast back, a format-preserving mask of digits can
+        return "mask"
+    return strategy
 
 
 def _norm(value: Any) -> str:

@@ -157,3 +157,23 @@ def test_excluded_values_never_come_out():
 def test_salt_is_never_saved():
     wrapper = PIIWrapper(salt="topsecret")
     assert wrapper.get_params()["salt"] is None
+
+
+def test_numeric_pii_columns_keep_their_type():
+    """Regression: a PII column stored as int64 (Berka's birth_number) got faker text and broke writers."""
+    import numpy as np
+    import pyarrow as pa
+
+    from hiveframe.components import Database
+    from hiveframe.metadata import Column, ColumnKind, Metadata, PIIKind, Table
+    from hiveframe.pipeline import Synthesizer
+
+    rng = np.random.default_rng(0)
+    real = rng.integers(100_000, 999_999, 200)
+    table = Table("client", (Column("client_id", ColumnKind.ID, "int64", False),
+                             Column("birth_number", ColumnKind.PII, "int64", False, pii_kind=PIIKind.NATIONAL_ID),
+                             Column("score", ColumnKind.NUMERICAL, "double", False)), primary_key=("client_id",))
+    data = pa.table({"client_id": np.arange(200), "birth_number": real, "score": rng.normal(0, 1, 200)})
+    out = Synthesizer(Metadata((table,)), seed=0).fit(Database({"client": data})).sample(seed=1)["client"]
+    assert out.column("birth_number").type == pa.int64()
+    assert not set(out.column("birth_number").to_pylist()) & set(real.tolist())
