@@ -190,6 +190,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     p.add_argument("--drop-orphans", action="store_true",
                    help="drop child rows whose foreign key has no parent instead of failing")
+    p.add_argument("--dp", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
+                   help="train with differential privacy: epsilon=3 (required), delta, max_grad_norm, "
+                   "noise_multiplier, preprocess_share, allow_non_dp=true ... (repeatable)")
+    p.add_argument("--pii", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
+                   help="PII replacement options: default_strategy=fake|hash|mask|drop|keep, consistent=true, "
+                   "locale=de_DE (repeatable)")
+    p.add_argument("--pii-strategy", action="append", type=_key_value, default=[],
+                   metavar="TABLE.COLUMN=STRATEGY", help="PII strategy for one column, or for a PII kind "
+                   "(email=hash) (repeatable)")
+    p.add_argument("--null-handling", action="append", default=[], metavar="MODE|TABLE=MODE",
+                   help="missing values: model (default), mean, drop; for every table or one (repeatable)")
     p.add_argument("--report", metavar="DIR", default=None,
                    help="after fitting, sample once and write the quality report (report.html, report.json) to DIR")
     p.add_argument("--target", metavar="TABLE.COLUMN", default=None,
@@ -235,6 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metadata", metavar="METADATA_JSON", help="metadata JSON (default: detect on REAL)")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="report folder")
     p.add_argument("--target", metavar="COL", help="target column for train-on-synthetic, test-on-real")
+    p.add_argument("--model", metavar="MODEL_DIR", default=None,
+                   help="the model that made SYNTH: its privacy guarantees (DP budget spent, PII strategies) "
+                   "are shown beside the measured privacy figures")
     p.set_defaults(func=cmd_report)
     return parser
 
@@ -395,6 +409,14 @@ def cmd_fit(args: argparse.Namespace) -> int:
         options["generator"] = args.generator
     if args.seed is not None:
         options["seed"] = args.seed
+    if args.dp:
+        options["dp"] = dict(args.dp)
+    if args.pii or args.pii_strategy:
+        pii = dict(args.pii)
+        pii["strategies"] = {**pii.get("strategies", {}), **dict(args.pii_strategy)}
+        options["pii"] = pii
+    if args.null_handling:
+        options["null_handling"] = _null_handling(args.null_handling)
     synth = Synthesizer(metadata, **options)
     progress.total = len(metadata.tables)
     start = time.perf_counter()
@@ -402,10 +424,25 @@ def cmd_fit(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     path = synth.save(args.output)
     _out(f"fitted {len(metadata.tables)} table(s) in {seconds:.1f}s; model saved to {path}")
+    dp = synth.privacy_report().get("dp")
+    if dp:
+        _out(f"differential privacy: at most epsilon {dp.get('max_epsilon_spent', 0.0):.3f} spent per table "
+             f"(budget {dp.get('epsilon_per_table')}); {dp.get('guarantee')}")
     if args.report:
         report = synth._write_report(database, Path(args.report), args.target)
         _out(f"quality report written to {report}")
     return 0
+
+
+def _null_handling(values: Sequence[str]) -> str | dict[str, str]:
+    """``--null-handling mean`` for every table, ``--null-handling loan=drop`` for one."""
+    out: dict[str, str] = {}
+    for value in values:
+        table, sep, mode = value.rpartition("=")
+        out[table if sep else "*"] = mode
+    if list(out) == ["*"]:
+        return out["*"]
+    return out
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -536,7 +573,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         metadata = detect(real, host=host)
     out = Path(args.output)
     _progress(args)._emit(f"validating {args.synthetic} against {args.real} ({len(metadata.tables)} table(s))...")
-    result = write_report(real, synthetic, metadata, out, target=args.target, host=host)
+    privacy = None
+    if args.model:
+        from hiveframe.pipeline import Synthesizer
+
+        privacy = Synthesizer.load(args.model, host=host).privacy_report()
+    result = write_report(real, synthetic, metadata, out, target=args.target, host=host, privacy=privacy)
     _out(f"report written to {result if isinstance(result, (str, Path)) else out}")
     return 0
 

@@ -592,3 +592,35 @@ def test_verbose_logs_and_quiet_silences_progress(tmp_path, capsys):
     code, _, err = run(capsys, "fit", source, "-o", tmp_path / "m3")
     assert code == 0 and "fitting users" in err
     assert lines_verbose > len(err.splitlines())  # INFO records added to the progress lines
+
+
+def test_fit_with_dp_pii_and_null_handling_flags(tmp_path, capsys, chinook_path):
+    model = tmp_path / "m"
+    code, out, err = run(capsys, "fit", chinook_path, "-o", model, "--dp", "epsilon=2", "--pii-strategy",
+                         "Customer.Email=hash", "--null-handling", "mean", "-q")
+    assert code == 0, err
+    assert "differential privacy: at most epsilon" in out
+    from hiveframe.pipeline import Synthesizer
+
+    synth = Synthesizer.load(model)
+    report = synth.privacy_report()
+    assert report["dp"]["max_epsilon_spent"] <= 2.0
+    assert report["pii"]["strategies"] == {"Customer.Email": "hash"}
+    assert synth.null_handling == {"*": "mean"}
+
+
+def test_report_with_model_shows_guarantees(tmp_path, capsys):
+    pytest.importorskip("hiveframe_validate.report")
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    real = tmp_path / "real"
+    real.mkdir()
+    pq.write_table(pa.table({"age": rng.integers(18, 80, 2000), "city": rng.choice(["a", "b", "c"], 2000)}),
+                   real / "people.parquet")
+    model, synth, report = tmp_path / "m", tmp_path / "s", tmp_path / "r"
+    assert run(capsys, "fit", real, "-o", model, "--dp", "epsilon=3", "-q")[0] == 0
+    assert run(capsys, "sample", model, "-o", synth, "-q")[0] == 0
+    code, _, err = run(capsys, "report", real, synth, "-o", report, "--model", model)
+    assert code == 0, err
+    assert "Privacy guarantees of the model" in (report / "report.html").read_text()

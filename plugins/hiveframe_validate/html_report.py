@@ -480,6 +480,34 @@ SCRIPT = """
 """
 
 
+def _guarantee_section(doc: dict[str, Any]) -> str:
+    """What the model promises (from the model, not measured): DP budget per table, PII strategies."""
+    privacy = doc.get("privacy_guarantees") or {}
+    if not privacy:
+        return ""
+    out = ["<section id='guarantees'><h2>Privacy guarantees of the model</h2>"]
+    dp = privacy.get("dp")
+    if dp:
+        out.append(f"<p class='lead'>{escape(str(dp.get('guarantee', '')))}; budget per table: epsilon "
+                   f"{_num(dp.get('epsilon_per_table'))}.</p>")
+        rows = []
+        for name, t in (dp.get("tables") or {}).items():
+            rows.append([escape(name), escape(str(t.get("generator", ""))), "yes" if t.get("private") else "NO",
+                         _num(t.get("epsilon_spent")), _num(t.get("epsilon")), escape(f"{t.get('delta', 0):.2g}"),
+                         str(len(t.get("releases") or []))])
+        out.append(_table(["table", "generator", "private", "epsilon spent", "epsilon budget", "delta",
+                           "noisy statistics released"], rows))
+    pii = privacy.get("pii")
+    if pii:
+        strategies = ", ".join(f"{escape(k)}: {escape(str(v))}" for k, v in (pii.get("strategies") or {}).items())
+        out.append(f"<p>PII columns are never given to a generator; default strategy "
+                   f"<b>{escape(str(pii.get('default_strategy')))}</b>"
+                   f"{', consistent pseudonyms' if pii.get('consistent') else ''}"
+                   f"{'; per column: ' + strategies if strategies else ''}.</p>")
+    out.append("</section>")
+    return "".join(out)
+
+
 def render(doc: dict[str, Any]) -> str:
     """The whole page as a string."""
     title = doc.get("title") or "hiveframe quality report"
@@ -518,6 +546,7 @@ def render(doc: dict[str, Any]) -> str:
 <main>
 {_overview(doc)}
 {_summary(doc)}
+{_guarantee_section(doc)}
 {body}
 </main>
 <footer>Made by hiveframe_validate. Charts are inline SVG; hover a mark for its exact value. Every figure is also

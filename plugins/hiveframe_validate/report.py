@@ -215,18 +215,22 @@ def write_report(
     holdout: Database | Mapping[str, Any] | None = None,
     seed: int = 0,
     title: str | None = None,
+    privacy: Mapping[str, Any] | None = None,
 ) -> Path:
     """Validate ``synthetic`` against ``real`` and write ``report.html`` and ``report.json`` in ``out_dir``.
 
     ``sample_size`` caps the rows each validator uses per table (``None``: each validator's own
     default); ``holdout`` (real rows the generator never saw) makes utility and privacy unbiased.
-    Returns the path of the HTML file.
+    ``privacy`` is the model's own privacy report (``Synthesizer.privacy_report()``: DP budget spent per
+    table, PII strategies), shown beside the measured privacy figures. Returns the path of the HTML file.
     """
     from hiveframe_validate.html_report import render
 
     doc = run_validators(real, synthetic, metadata, target=target, host=host, validators=validators,
                          sample_size=sample_size, holdout=holdout, seed=seed)
     doc["title"] = title or "hiveframe quality report"
+    if privacy:
+        doc["privacy_guarantees"] = json.loads(json.dumps(privacy, default=str))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     text = json.dumps(doc, indent=1, allow_nan=False)
@@ -254,7 +258,8 @@ def validate_synthesizer(
     return write_report(real, synthetic, synthesizer.metadata, out_dir, target=target,
                         host=getattr(synthesizer, "host", None), validators=validators, sample_size=sample_size,
                         holdout=holdout, seed=0 if seed is None else int(seed),
-                        title="hiveframe quality report (after fit)")
+                        title="hiveframe quality report (after fit)",
+                        privacy=synthesizer.privacy_report() if hasattr(synthesizer, "privacy_report") else None)
 
 
 def load_report(path: str | Path) -> dict[str, Any]:

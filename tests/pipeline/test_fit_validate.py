@@ -23,3 +23,16 @@ def test_fit_validate_writes_the_report(tmp_path):
     report = json.loads((tmp_path / "r" / "report.json").read_text())
     assert "people" in json.dumps(report)
     assert (tmp_path / "r" / "report.html").read_text().startswith("<!DOCTYPE html>")
+
+
+def test_report_shows_the_dp_budget_spent(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 400
+    table = pa.table({"age": rng.integers(18, 80, n), "city": rng.choice(["a", "b", "c"], n)})
+    synth = Synthesizer(seed=1, dp={"epsilon": 2.0}).fit(Database({"people": table}), validate=True,
+                                                        report_dir=tmp_path / "r")
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    spent = report["privacy_guarantees"]["dp"]["tables"]["people"]["epsilon_spent"]
+    assert 0 < spent <= 2.0
+    html = (tmp_path / "r" / "report.html").read_text()
+    assert "Privacy guarantees of the model" in html and "epsilon spent" in html
