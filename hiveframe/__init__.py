@@ -53,6 +53,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "ConfigError", "DataError", "HiveframeError", "MetadataError", "PersistenceError", "PluginError",
-    "Problem", "SourceError", "__version__", *_LAZY,
+    "Column", "ColumnKind", "ConfigError", "Database", "DataError", "ForeignKey", "HiveframeError", "Metadata",
+    "MetadataError", "PersistenceError", "PluginError", "PluginHost", "Problem", "SourceError", "Synthesizer",
+    "Table", "__version__", "detect", "from_sdv", "read", "validate_data", "validate_metadata", "write",
 ]

@@ -19,7 +19,7 @@ from hiveframe.errors import NotFittedError
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from hiveframe.metadata import Column, Table
+    from hiveframe.metadata import Column
 
 DefaultFactory = Callable[["Column"], Transformer]
 
@@ -64,7 +64,7 @@ class TableEncoder:
 
     @property
     def spans(self) -> list[tuple[Column, list[Span]]]:
-        return [(c, t.output_spans) for c, t in zip(self.columns, self.transformers)]
+        return [(c, t.output_spans) for c, t in zip(self.columns, self.transformers, strict=True)]
 
     @property
     def widths(self) -> list[int]:
@@ -77,7 +77,7 @@ class TableEncoder:
     def transform(self, data: pa.Table) -> np.ndarray:
         if not self.transformers and self.columns:
             raise NotFittedError("TableEncoder used before fit()")
-        blocks = [t.transform(data.column(c.name)) for c, t in zip(self.columns, self.transformers)]
+        blocks = [t.transform(data.column(c.name)) for c, t in zip(self.columns, self.transformers, strict=True)]
         if not blocks:
             return np.zeros((data.num_rows, 0))
         return np.concatenate(blocks, axis=1)
@@ -96,7 +96,7 @@ class TableEncoder:
             raise ValueError(f"expected a matrix with {self.width} columns, got shape {matrix.shape}")
         return {
             c.name: t.reverse(matrix[:, sl])
-            for c, t, sl in zip(self.columns, self.transformers, self.column_slices())
+            for c, t, sl in zip(self.columns, self.transformers, self.column_slices(), strict=True)
         }
 
     # -- state -----------------------------------------------------------------------------------
@@ -114,7 +114,7 @@ class TableEncoder:
         self.columns = [by_name[n] for n in state.values["columns"]]
         self._override_keys = list(state.values["override_keys"])
         self.transformers = []
-        for i, (column, key) in enumerate(zip(self.columns, self._override_keys)):
+        for i, (column, key) in enumerate(zip(self.columns, self._override_keys, strict=True)):
             transformer = self._copy(self._overrides[key]) if key is not None else self._default(column)
             transformer.set_state(state.child(f"t{i}"))
             self.transformers.append(transformer)

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from hiveframe.errors import DataError
-from hiveframe.metadata.model import Column, ColumnKind, ForeignKey, Metadata, PIIKind, Table, find_cycle
+from hiveframe.metadata.model import Column, ColumnKind, ForeignKey, Metadata, Table, find_cycle
 from hiveframe.metadata.validate import (
     NA_TOKENS,
     as_arrow_database,
