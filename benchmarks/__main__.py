@@ -192,13 +192,18 @@ def build_results_md(results_dir: Path = RESULTS, command: str = "nox -s bench")
         name = path.stem
         bench = name[: -len("_smoke")] if name.endswith("_smoke") else name
         title = f"{bench} (smoke run)" if name.endswith("_smoke") else bench
-        lines += [f"## {title}", "", f"`benchmarks/results/{path.name}`"
-                  + (f"; command: `{runs[bench]['command']}`" if bench in runs else
-                     f"; command: `python -m benchmarks.bench_{bench}`"), ""]
+        # a results file under another name (``privacy_copula.json``) names its benchmark inside
+        module_name = bench
+        declared = data.get("benchmark") if isinstance(data, dict) else None
+        if not (HERE / f"bench_{bench}.py").is_file() and isinstance(declared, str):
+            module_name = declared
+        command = (data.get("command") if isinstance(data, dict) else None) or (
+            runs[bench]["command"] if bench in runs else f"python -m benchmarks.bench_{module_name}")
+        lines += [f"## {title}", "", f"`benchmarks/results/{path.name}`; command: `{command}`", ""]
         text = None
-        if (HERE / f"bench_{bench}.py").is_file():
+        if (HERE / f"bench_{module_name}.py").is_file():
             try:
-                module = importlib.import_module(f"benchmarks.bench_{bench}")
+                module = importlib.import_module(f"benchmarks.bench_{module_name}")
                 if hasattr(module, "summarize"):
                     text = module.summarize(data)
             except Exception as exc:  # noqa: BLE001 - fall back to the generic summary

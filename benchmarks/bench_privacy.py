@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import time
 from typing import Any
 
@@ -122,13 +123,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             for row in results:
                 if row["generator"] == generator and row["epsilon"] is not None:
                     row["fit_seconds_vs_non_dp"] = round(row["fit_seconds"] / max(times["none"], 1e-9), 2)
-    headers = ["generator", "epsilon", "spent", "TSTR AUC", "ratio", "quality", "MIA AUC", "exact", "fit s", "x non-DP"]
-    table = [[r["generator"], "none" if r["epsilon"] is None else r["epsilon"],
-              (r.get("privacy") or {}).get("epsilon_spent", "-"), r["tstr_auc"], r["tstr_auc_ratio"], r["quality"],
-              r["mia_auc"], r["exact_match_rate"], r["fit_seconds"], r.get("fit_seconds_vs_non_dp", "-")]
-             for r in results]
-    print(markdown_table(headers, table))
-    payload = {"benchmark": "privacy", "dataset": "census_adult", "train_rows": split.train.num_rows,
+    print(_runs_table(results))
+    payload = {"benchmark": "privacy", "command": "python -m benchmarks.bench_privacy " + " ".join(argv or sys.argv[1:]),
+               "dataset": "census_adult", "train_rows": split.train.num_rows,
                "test_rows": split.test.num_rows, "epochs": args.epochs, "pac_under_dp": args.pac,
                "real_data_auc": baseline, "results": results, "environment": environment(),
                "reference": "marginal-based DP generators: ~0.90 gradient-boosting AUROC on a categorical Adult "
@@ -140,3 +137,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 if __name__ == "__main__":
     main()
+
+
+def _runs_table(results: list[dict[str, Any]]) -> str:
+    headers = ["generator", "epsilon", "spent", "TSTR AUC", "ratio", "quality", "MIA AUC", "exact", "fit s", "x non-DP"]
+    table = [[r["generator"], "none" if r["epsilon"] is None else r["epsilon"],
+              (r.get("privacy") or {}).get("epsilon_spent", "-"), r["tstr_auc"], r["tstr_auc_ratio"], r["quality"],
+              r["mia_auc"], r["exact_match_rate"], r["fit_seconds"], r.get("fit_seconds_vs_non_dp", "-")]
+             for r in results]
+    return markdown_table(headers, table)
+
+
+def summarize(results: dict[str, Any]) -> str:
+    """The markdown RESULTS.md shows for one privacy run."""
+    return (f"census_adult, {results['train_rows']:,} training rows, {results['test_rows']:,} real test rows, "
+            f"{results['epochs']} epochs for ctgan/tvae (same with and without DP), pac {results['pac_under_dp']} "
+            f"under DP. TSTR AUC for `income` trained on real rows: {results['real_data_auc']:.3f}. MIA: "
+            f"nearest-neighbour membership inference (0.5 = no leak). Reference: {results['reference']}.\n\n"
+            + _runs_table(results["results"]))
