@@ -332,6 +332,21 @@ def text_table(data: pa.Table, name: str) -> pa.Table:
 
 
 # -- formatting for text outputs (CSV, JSON lines, SQLite) --------------------------------------------
+def text_friendly(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A column as formats without temporal or decimal types store it: ISO text for timestamps, dates
+    and times, floats for decimals; other types unchanged (JSON lines and SQLite share this)."""
+    import pyarrow as pa
+
+    t = col.type
+    if pa.types.is_timestamp(t):
+        return format_timestamps(col)
+    if pa.types.is_date(t) or pa.types.is_time(t):
+        return col.cast(pa.string())
+    if pa.types.is_decimal(t):
+        return col.cast(pa.float64())
+    return col
+
+
 def format_timestamps(col: pa.ChunkedArray) -> pa.ChunkedArray:
     """ISO text for a timestamp column: ``YYYY-MM-DD HH:MM:SS`` (+ fraction only when needed).
 

@@ -48,6 +48,7 @@ from hiveframe.builtin.io_arrow import (
     normalize_table,
     split_suffix,
     supported_suffixes_text,
+    text_friendly,
     text_table,
 )
 from hiveframe.components.io import Database, Reader, Writer
@@ -314,13 +315,7 @@ def _jsonable_columns(table: pa.Table) -> pa.Table:
 
     columns = []
     for col in table.columns:
-        t = col.type
-        if pa.types.is_timestamp(t):
-            col = format_timestamps(col)
-        elif pa.types.is_date(t) or pa.types.is_time(t):
-            col = col.cast(pa.string())
-        elif pa.types.is_decimal(t):
-            col = col.cast(pa.float64())
+        col = text_friendly(col)
         if pa.types.is_floating(col.type):  # JSON has no NaN/inf: they become null
             col = pc.if_else(pc.is_finite(col), col, pa.scalar(None, col.type))
         columns.append(col)

@@ -30,11 +30,11 @@ from hiveframe.builtin.io_arrow import (
     as_arrow_table,
     as_path,
     check_requested,
-    format_timestamps,
     is_sqlite_file,
     normalize_table,
     parse_temporal,
     split_suffix,
+    text_friendly,
 )
 from hiveframe.components.io import Database, Reader, Writer
 from hiveframe.errors import HiveframeError, SourceError
@@ -275,12 +275,7 @@ def _python_columns(table: pa.Table) -> list[list[Any]]:
     out = []
     for col in table.columns:
         t = col.type
-        if pa.types.is_timestamp(t):
-            col = format_timestamps(col)
-        elif pa.types.is_date(t) or pa.types.is_time(t):
-            col = col.cast(pa.string())
-        elif pa.types.is_decimal(t):
-            col = col.cast(pa.float64())
+        col = text_friendly(col)
         values = col.to_pylist()
         if pa.types.is_nested(t):
             values = [None if v is None else json.dumps(v, default=str) for v in values]
