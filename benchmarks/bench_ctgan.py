@@ -435,7 +435,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results["mode"] = mode
     results["command"] = "python -m benchmarks.bench_ctgan " + " ".join(argv if argv is not None else sys.argv[1:])
     smoke = not args.time_budget and args.epochs < 100
-    path = record(results, f"{case.name} {mode}", smoke=smoke)
+    results["seed"] = args.seed
+    key = f"{case.name} {mode}" + (f" seed {args.seed}" if args.seed else "")
+    path = record(results, key, smoke=smoke)
     print("\n" + summarize_run(results))
     print(f"\nwritten to {path}")
     return results
@@ -500,10 +502,56 @@ def summarize_run(results: dict[str, Any]) -> str:
                       "; ".join(notes) + "."])
 
 
+def summarize_seeds(runs: list[dict[str, Any]]) -> str:
+    """One table over the runs of one dataset and mode with different seeds: each seed's figure and
+    the median, per implementation; the goals are judged on the medians."""
+    import statistics
+
+    runs = sorted(runs, key=lambda r: r.get("seed", 0))
+    seeds = [r.get("seed", 0) for r in runs]
+    both = all("ctgan" in r for r in runs)
+    headers = ["figure", "hiveframe per seed", "hiveframe median"] + (
+        [f"ctgan {REFERENCE_VERSION} per seed", "ctgan median", "ratio of medians", "goal"] if both else [])
+    rows = []
+    for label, key, how in ROWS:
+        if not all(key in r["hiveframe"] for r in runs):
+            continue
+        ours = [r["hiveframe"][key] for r in runs]
+        row: list[Any] = [label, " / ".join(_short(v) for v in ours), float(statistics.median(ours))]
+        if both:
+            theirs = [r["ctgan"].get(key) for r in runs]
+            if any(v is None for v in theirs):
+                continue
+            ratio = None if how is None else statistics.median(ours) / statistics.median(theirs)
+            goal = ""
+            if key in GOALS and ratio is not None:
+                op, bound = GOALS[key]
+                met = ratio <= bound + 1e-12 if op == "<=" else ratio >= bound - 1e-12
+                goal = f"{'met' if met else 'missed'} (ratio {op} {bound:.3g})"
+            row += [" / ".join(_short(v) for v in theirs), float(statistics.median(theirs)),
+                    "" if ratio is None else float(ratio), goal]
+        rows.append(row)
+    first = runs[0]
+    head = (f"**{first['dataset']}, {first.get('mode', '')}, over seeds {', '.join(map(str, seeds))}** "
+            f"(one run per seed, each with its own command above; same train/test split, the seed changes "
+            f"only the models' randomness; timings of runs that shared the machine are noisier than the "
+            f"quality figures)")
+    return "\n".join([head, "", markdown_table(headers, rows)])
+
+
+def _short(v: Any) -> str:
+    return f"{v:.3f}" if isinstance(v, float) and abs(v) < 100 else (f"{v:.1f}" if isinstance(v, float) else str(v))
+
+
 def summarize(data: dict[str, Any]) -> str:
     """Markdown for benchmarks/RESULTS.md (called by ``python -m benchmarks``)."""
     runs = data.get("runs", {"run": data} if "hiveframe" in data else {})
-    return "\n\n".join(summarize_run(r) for r in runs.values()) or "no runs recorded"
+    parts = [summarize_run(r) for r in runs.values()]
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in runs.values():
+        groups.setdefault((r.get("dataset", ""), r.get("mode", "")), []).append(r)
+    parts += [summarize_seeds(g) for g in groups.values() if len(g) > 1]
+    return "\n\n".join(parts) or "no runs recorded"
 
 
 if __name__ == "__main__":

@@ -339,11 +339,13 @@ def run_hiveframe(db: Any, md: Any, repeats: int, seed: int, generator: str) -> 
 
 
 def evaluate_light(md: Any, real: Any, synthetic: Any) -> dict[str, Any]:
-    from hiveframe.pipeline.checks import cardinality_similarity, integrity_problems
+    from hiveframe.pipeline.checks import cardinality_bounds, cardinality_similarity, integrity_problems
 
     card = cardinality_similarity(md, real, synthetic)
     return {"integrity_problems": len(integrity_problems(md, synthetic)),
-            "cardinality_min": min(card.values()) if card else None, "cardinality": card}
+            "cardinality_min": min(card.values()) if card else None, "cardinality": card,
+            "cardinality_bound": cardinality_bounds(md, real, synthetic),
+            "parent_rows": {fk.name: synthetic[fk.parent_table].num_rows for fk in md.foreign_keys}}
 
 
 def run_hma(db: Any, md: Any, repeats: int, seed: int) -> dict[str, Any]:
@@ -458,6 +460,18 @@ def summarize(results: dict[str, Any]) -> str:
             r = entry.get(system)
             if r and "detection" in r:
                 lines.append(f"- {name} / {system}: " + ", ".join(f"{t} {v:.3f}" for t, v in r["detection"].items()))
+    low = []
+    for name, entry in results["datasets"].items():
+        for scale, ev in entry.get("hiveframe", {}).get("scales", {}).items():
+            bounds, parents = ev.get("cardinality_bound", {}), ev.get("parent_rows", {})
+            for rel, value in ev.get("cardinality", {}).items():
+                if value < 0.9:
+                    bound = f"{bounds[rel]:.3f}" if rel in bounds else "?"
+                    low.append(f"- {name} at scale {scale}: {rel} {value:.3f} with {parents.get(rel, '?')} "
+                               f"generated parent rows; the best any {parents.get(rel, '?')} parents can reach: {bound}")
+    if low:
+        lines += ["", "Relationships below 0.9 at some scale (hiveframe), with the highest 1 - KS that any set "
+                  "of that many parents can reach (`hiveframe.pipeline.checks.best_cardinality`):", ""] + low
     return "\n".join(lines)
 
 

@@ -85,13 +85,15 @@ class AssignmentModel:
 
 
 def adjust_counts(counts: np.ndarray, total: int, rng: np.random.Generator, *, low: int = 0,
-                  high: int | None = None, fine: bool = False) -> np.ndarray:
+                  high: int | None = None, fine: bool = False, largest_first: bool = False) -> np.ndarray:
     """Change a few counts so they sum to ``total``, keeping each within [low, high] while possible.
 
     A parent is picked in proportion to its squared count (a big parent absorbs a change best) and
     takes as much of the change as its bounds allow: as few parents as possible change, and each
     changed parent moves the distribution's CDF by only 1/n, however far it moves. ``fine``: one step at a time,
     parents picked in proportion to their count (for many small corrections, e.g. per group).
+    ``largest_first``: always the largest parent that can still move (the top of a heavy tail, where
+    the distribution is thinnest).
     """
     counts = np.asarray(counts, dtype=np.int64).copy()
     if len(counts) == 0:
@@ -111,10 +113,48 @@ def adjust_counts(counts: np.ndarray, total: int, rng: np.random.Generator, *, l
                 w = np.where(room > 0, counts.astype(float) ** (1 if fine else 2), 0.0)
             if w.sum() <= 0:
                 break
-            k = int(rng.choice(len(counts), p=w / w.sum()))
+            k = int(np.argmax(np.where(room > 0, counts, -1))) if largest_first else int(
+                rng.choice(len(counts), p=w / w.sum()))
             step = 1 if fine else min(abs(diff), int(room[k]))
             counts[k] += step if diff > 0 else -step
     return counts
+
+
+def bigraphic(degrees: np.ndarray, multiplicity: np.ndarray) -> np.ndarray:
+    """Degrees for the parents that unique (owner, parent) pairs can realize, changed as little as needed.
+
+    Owner o has ``multiplicity[o]`` rows, each to go to a different parent. By the Gale-Ryser theorem
+    such an assignment exists iff, with the degrees sorted in decreasing order, the j largest sum to
+    at most sum_o min(multiplicity[o], j) for every j. A parent over its bound gives the excess to the
+    next ones (the same total; what no parent can take is dropped, which only happens when the total
+    itself is impossible). Without this, the rows no parent can take spill onto parents drawn to have
+    none (a playlist drawn empty would get tracks).
+    """
+    degrees = np.asarray(degrees, dtype=np.int64)
+    mult = np.asarray(multiplicity, dtype=np.int64)
+    m = len(degrees)
+    if m == 0 or len(mult) == 0:
+        return degrees.copy()
+    hist = np.bincount(np.minimum(mult, m), minlength=m + 1)
+    at_least = np.cumsum(hist[::-1])[::-1]  # owners with at least j rows, j = 0..m
+    bound = np.cumsum(at_least[1:])  # bound[j-1] = sum_o min(mult_o, j)
+    order = np.argsort(-degrees, kind="stable")
+    d = degrees[order].copy()
+    prefix, excess = 0, 0
+    for j in range(m):
+        room = int(bound[j]) - prefix
+        if d[j] > room:
+            excess += int(d[j]) - room
+            d[j] = room
+        elif excess:
+            cap = room if j == 0 else min(room, int(d[j - 1]))  # stays sorted, so the bound stays valid
+            add = min(excess, cap - int(d[j]))
+            d[j] += add
+            excess -= add
+        prefix += int(d[j])
+    out = np.empty_like(degrees)
+    out[order] = d
+    return out
 
 
 def assign(
@@ -130,6 +170,7 @@ def assign(
     exclude: np.ndarray | None = None,
     candidates: int = 64,
     batch: int = 512,
+    sequential_parents: int = 256,
 ) -> np.ndarray:
     """Parent index for every row (rows: encoded rows (n, d); profiles: (m, d); capacity: (m,)).
 
@@ -137,13 +178,20 @@ def assign(
     slots left (after that: any parent of its group if ``hard_group``, else any parent).
     ``pair_owner``: the driver parent of each row; (owner, parent) pairs are kept unique.
     ``exclude``: a parent each row must not take (-1: none).
+    With unique pairs and at most ``sequential_parents`` parents (a link table to a few playlists),
+    owners are served one at a time instead (:func:`_assign_by_owner`).
     """
     n, m = len(rows), len(capacity)
     out = np.full(n, -1, dtype=np.int64)
     if n == 0 or m == 0:
         return out
+    if pair_owner is not None and parent_group is None and m <= sequential_parents:
+        out = _assign_by_owner(rows, profiles, capacity, rng, pair_owner, exclude)
+        if (np.bincount(out, minlength=m) > capacity).any():  # missed: the strict order never does
+            out = _assign_by_owner(rows, profiles, capacity, rng, pair_owner, exclude, strict=True)
+        return out
     remaining = np.asarray(capacity, dtype=np.float64).copy()
-    used: set[int] = set()
+    used = _PairSet(int(pair_owner.max()) + 1 if pair_owner is not None and len(pair_owner) else 0, m)
     groups = _Groups(parent_group, m) if parent_group is not None and row_group is not None else None
     tries = np.zeros(n, dtype=np.int64)
     pending = rng.permutation(n)
@@ -154,6 +202,7 @@ def assign(
         pending = pending[np.argsort(-mult[pending], kind="stable")]
     size = batch
     stuck: list[int] = []
+    direct = pair_owner is not None and used.dense  # a row that lost twice looks at every parent
     while len(pending):
         nxt: list[np.ndarray] = []
         for start in range(0, len(pending), size):
@@ -165,10 +214,8 @@ def assign(
             score[remaining[cand] <= 0] -= 1e6  # a full parent only when nothing else is offered
             if exclude is not None:
                 score[cand == exclude[b][:, None]] = -np.inf
-            if pair_owner is not None and used:
-                codes = pair_owner[b][:, None] * m + cand
-                taken = np.fromiter((c in used for c in codes.ravel()), bool, codes.size).reshape(codes.shape)
-                score[taken] = -np.inf
+            if pair_owner is not None:
+                score[used.contains(pair_owner[b][:, None] * m + cand)] = -np.inf
             best = np.argmax(score, axis=1)
             choice = cand[np.arange(len(b)), best]
             ok = np.isfinite(score[np.arange(len(b)), best])
@@ -180,17 +227,29 @@ def assign(
             first = np.r_[0, np.nonzero(sc[1:] != sc[:-1])[0] + 1]
             ranks[order] = np.arange(len(b)) - np.repeat(first, np.diff(np.r_[first, len(b)]))
             accept = ok & ((ranks < np.ceil(remaining[choice])) | overflow)
-            if pair_owner is not None:
+            if pair_owner is not None:  # one row per (owner, parent) pair, also within the batch
                 codes = pair_owner[b] * m + choice
-                for i in np.nonzero(accept)[0]:
-                    c = int(codes[i])
-                    if c in used:
-                        accept[i] = False
-                    else:
-                        used.add(c)
+                idx = np.nonzero(accept)[0]
+                _, first_of = np.unique(codes[idx], return_index=True)
+                keep = np.zeros(len(idx), dtype=bool)
+                keep[first_of] = True
+                keep &= ~used.contains(codes[idx])
+                accept[idx[~keep]] = False
+                used.add(codes[idx[keep]])
             out[b[accept]] = choice[accept]
             np.subtract.at(remaining, choice[accept], 1.0)
             tries[b[~accept]] += 1
+            if direct:
+                for r in b[~accept & (tries[b] >= 2)]:
+                    p_r = _direct(int(r), rows, profiles, remaining, used, pair_owner, exclude, row_group,
+                                  parent_group, hard_group, rng)
+                    if p_r < 0:  # no free parent left for it: only a swap can place it
+                        tries[r] = 21
+                        continue
+                    out[r] = p_r
+                    remaining[p_r] -= 1
+                    used.add(np.array([int(pair_owner[r]) * m + p_r]))
+                    accept[np.nonzero(b == r)[0]] = True
             stuck.extend(b[~accept & (tries[b] > 20)].tolist())
             nxt.append(b[~accept & (tries[b] <= 20)])
         pending = np.concatenate(nxt) if nxt else np.zeros(0, dtype=np.int64)
@@ -202,15 +261,82 @@ def assign(
         if not _swap(r, out, remaining, used, pair_owner, exclude, m, rng, keep_in):
             out[r] = _any_free(r, m, used, pair_owner, exclude, remaining, rng, keep_in)
             if pair_owner is not None:
-                used.add(int(pair_owner[r]) * m + int(out[r]))
+                used.add(np.array([int(pair_owner[r]) * m + int(out[r])]))
             remaining[out[r]] -= 1
     return out
 
 
-def _swap(r: int, out: np.ndarray, remaining: np.ndarray, used: set[int], owner: np.ndarray | None,
+def _assign_by_owner(rows: np.ndarray, profiles: np.ndarray, capacity: np.ndarray, rng: np.random.Generator,
+                     owner: np.ndarray, exclude: np.ndarray | None, *, strict: bool = False) -> np.ndarray:
+    """Unique (owner, parent) pairs with few parents, one owner at a time, as in Havel-Hakimi.
+
+    Owners with the most rows go first. A parent with as many slots left as there are owners left
+    must take one row of every one of them, so it is taken first; the owner's other rows go to the
+    parents with free slots that fit them best (likelihood x slots, with Gumbel noise, as in the
+    batch draw). When the degrees are realizable (see :func:`bigraphic`) this meets them on tight
+    instances where random candidates keep missing the few parents a row may take.
+    ``strict``: every owner takes the parents with the most slots left (Ryser's construction, which
+    meets any realizable degrees); content then only decides which row goes to which of them.
+    """
+    n, m = len(rows), len(capacity)
+    out = np.full(n, -1, dtype=np.int64)
+    remaining = np.asarray(capacity, dtype=np.int64).copy()
+    valid = owner >= 0
+    order = np.argsort(owner[valid], kind="stable")
+    row_ids = np.nonzero(valid)[0][order]
+    owners, starts, sizes = np.unique(owner[row_ids], return_index=True, return_counts=True)
+    by_size = np.argsort(-sizes + rng.random(len(sizes)) * 0.5, kind="stable")  # ties in random order
+    owners_left = len(owners)
+    for i in by_size:
+        mine = row_ids[starts[i]:starts[i] + sizes[i]]
+        c = len(mine)
+        free = remaining > 0
+        if exclude is not None:
+            for r in mine:
+                if exclude[r] >= 0:
+                    free[exclude[r]] = False
+        forced = np.nonzero(free & (remaining >= owners_left))[0]
+        forced = forced[np.argsort(-remaining[forced], kind="stable")][:c]
+        score = np.log(np.maximum(remaining, 1)).astype(float) + rng.gumbel(size=m)
+        if strict:
+            score = remaining + rng.random(m) * 0.5  # the most slots left, ties at random
+        if rows.shape[1]:
+            diff = profiles[None, :, :] - rows[mine][:, None, :]
+            fit = -0.5 * np.einsum("rkd,rkd->rk", diff, diff)  # (rows of this owner, parents)
+            if not strict:
+                score += fit.max(axis=0)
+        else:
+            fit = np.zeros((c, m))
+        score[~free] = -np.inf
+        score[forced] = np.inf
+        k = min(c, int(free.sum()))
+        chosen = np.argsort(-score, kind="stable")[:k]
+        # rows to the chosen parents: best pairs first
+        pair = fit[:, chosen] + rng.gumbel(size=(c, len(chosen)))
+        for _ in range(len(chosen)):
+            r_i, p_i = np.unravel_index(int(np.argmax(pair)), pair.shape)
+            out[mine[r_i]] = chosen[p_i]
+            pair[r_i, :] = -np.inf
+            pair[:, p_i] = -np.inf
+        remaining[chosen] -= 1
+        owners_left -= 1
+        for r in mine[out[mine] < 0]:  # more rows than parents with slots left: any parent it lacks
+            held = set(out[mine][out[mine] >= 0].tolist())
+            options = [p for p in np.argsort(-remaining, kind="stable") if p not in held
+                       and (exclude is None or p != exclude[r])]
+            out[r] = int(options[0]) if options else int(rng.integers(m))
+            remaining[out[r]] -= 1
+    return out
+
+
+def _swap(r: int, out: np.ndarray, remaining: np.ndarray, used: _PairSet, owner: np.ndarray | None,
           exclude: np.ndarray | None, m: int, rng: np.random.Generator,
-          keep_in: tuple[np.ndarray, np.ndarray] | None = None, tries: int = 4000) -> bool:
-    """Give row r the parent p' of some row r', which moves to a parent p that still has a slot."""
+          keep_in: tuple[np.ndarray, np.ndarray] | None = None, tries: int = 32) -> bool:
+    """Give row r the parent p2 of some placed row r2, which moves to a parent p that still has a slot.
+
+    Vectorized over every placed row: r2 qualifies when its owner differs from r's, r's owner does
+    not hold p2 yet, and r2's owner does not hold p yet; up to ``tries`` free parents p are tried.
+    """
     if owner is None:
         return False
     free_mask = remaining > 0
@@ -224,21 +350,99 @@ def _swap(r: int, out: np.ndarray, remaining: np.ndarray, used: set[int], owner:
     if not len(free) or not len(placed):
         return False
     o = int(owner[r])
-    for _ in range(max(1, tries // 256)):
-        p = int(free[rng.integers(len(free))])
-        for r2 in rng.choice(placed, size=min(256, len(placed)), replace=False):
-            o2, p2 = int(owner[r2]), int(out[r2])
-            if o2 == o or o * m + p2 in used or o2 * m + p in used:
-                continue
-            if exclude is not None and (p2 == exclude[r] or p == exclude[r2]):
-                continue
-            used.discard(o2 * m + p2)
-            used.add(o2 * m + p)
-            used.add(o * m + p2)
-            out[r2], out[r] = p, p2
-            remaining[p] -= 1
-            return True
+    mine = out[(owner == o) & (out >= 0)]  # parents r's owner already holds
+    p2_all = out[placed]
+    ok = (owner[placed] != o) & ~np.isin(p2_all, mine)
+    if exclude is not None:
+        ok &= p2_all != exclude[r]
+    movable = placed[ok]
+    if not len(movable):
+        return False
+    linked = out >= 0
+    for p in rng.permutation(free)[:tries]:
+        holders = owner[linked & (out == p)]  # owners already linked to p
+        good = ~np.isin(owner[movable], holders)
+        if exclude is not None:
+            good &= exclude[movable] != p
+        hits = movable[good]
+        if not len(hits):
+            continue
+        r2 = int(hits[rng.integers(len(hits))])
+        o2, p2 = int(owner[r2]), int(out[r2])
+        used.discard(o2 * m + p2)
+        used.add(np.array([o2 * m + int(p), o * m + p2]))
+        out[r2], out[r] = int(p), p2
+        remaining[p] -= 1
+        return True
     return False
+
+
+class _PairSet:
+    """The (owner, parent) pairs taken so far, as codes ``owner * m + parent``.
+
+    A dense bitmap while owners x parents stays small (then one owner's parents are a slice), a sorted
+    array beyond that; both answer membership for a whole array of codes at once.
+    """
+
+    def __init__(self, owners: int, m: int, dense_limit: int = 20_000_000) -> None:
+        self.m = m
+        self.dense = owners * m <= dense_limit
+        self.bits = np.zeros(owners * m if self.dense else 0, dtype=bool)
+        self.codes = np.zeros(0, dtype=np.int64)
+
+    def contains(self, codes: np.ndarray) -> np.ndarray:
+        codes = np.asarray(codes, dtype=np.int64)
+        if self.dense:
+            return self.bits[codes] if len(self.bits) else np.zeros(codes.shape, dtype=bool)
+        if len(self.codes) == 0:
+            return np.zeros(codes.shape, dtype=bool)
+        pos = np.minimum(np.searchsorted(self.codes, codes), len(self.codes) - 1)
+        return self.codes[pos] == codes
+
+    def add(self, codes: np.ndarray) -> None:
+        if self.dense:
+            self.bits[codes] = True
+        else:
+            self.codes = np.union1d(self.codes, codes)
+
+    def discard(self, code: int) -> None:
+        if self.dense:
+            self.bits[code] = False
+        else:
+            pos = int(np.searchsorted(self.codes, code))
+            if pos < len(self.codes) and self.codes[pos] == code:
+                self.codes = np.delete(self.codes, pos)
+
+    def held(self, owner: int) -> np.ndarray:
+        """Per parent, whether ``owner`` holds it already (dense only)."""
+        return self.bits[owner * self.m:(owner + 1) * self.m]
+
+
+def _direct(r: int, rows: np.ndarray, profiles: np.ndarray, remaining: np.ndarray, used: _PairSet,
+            owner: np.ndarray, exclude: np.ndarray | None, row_group: np.ndarray | None,
+            parent_group: np.ndarray | None, hard_group: bool, rng: np.random.Generator) -> int:
+    """Row r's parent among *every* parent it may take (-1: none), with the batch draw's odds.
+
+    For rows that lost their candidates twice: with unique (owner, parent) pairs and few parents, the
+    parents a row may still take can be so few that random candidates keep missing them.
+    """
+    valid = (remaining > 0) & ~used.held(int(owner[r]))
+    if exclude is not None and exclude[r] >= 0:
+        valid[exclude[r]] = False
+    if row_group is not None and parent_group is not None and row_group[r] >= 0:
+        inside = valid & (parent_group == row_group[r])
+        if inside.any():
+            valid = inside
+        elif hard_group:
+            return -1
+    idx = np.nonzero(valid)[0]
+    if not len(idx):
+        return -1
+    score = np.log(remaining[idx]) + rng.gumbel(size=len(idx))
+    if rows.shape[1]:
+        diff = profiles[idx] - rows[r]
+        score -= 0.5 * np.einsum("kd,kd->k", diff, diff)
+    return int(idx[np.argmax(score)])
 
 
 class _Groups:
@@ -311,7 +515,7 @@ def _scores(rows: np.ndarray, profiles: np.ndarray, cand: np.ndarray) -> np.ndar
     return -0.5 * np.einsum("bkd,bkd->bk", diff, diff)
 
 
-def _any_free(r: int, m: int, used: set[int], owner: np.ndarray | None, exclude: np.ndarray | None,
+def _any_free(r: int, m: int, used: _PairSet, owner: np.ndarray | None, exclude: np.ndarray | None,
               remaining: np.ndarray, rng: np.random.Generator,
               keep_in: tuple[np.ndarray, np.ndarray] | None = None) -> int:
     key = -remaining + rng.random(m) * 0.5
@@ -320,6 +524,6 @@ def _any_free(r: int, m: int, used: set[int], owner: np.ndarray | None, exclude:
     for p in np.argsort(key, kind="stable"):
         if exclude is not None and p == exclude[r]:
             continue
-        if owner is None or int(owner[r]) * m + int(p) not in used:
+        if owner is None or not used.contains(np.array([int(owner[r]) * m + int(p)]))[0]:
             return int(p)
     return int(rng.integers(m))

@@ -43,7 +43,7 @@ import numpy as np
 from hiveframe.errors import ConfigError, MetadataError, Problem
 from hiveframe.metadata import Column, ColumnKind, Metadata, Table
 from hiveframe.pipeline import keys as keyfmt
-from hiveframe.pipeline.assign import AssignmentModel, adjust_counts, assign
+from hiveframe.pipeline.assign import AssignmentModel, adjust_counts, assign, bigraphic
 from hiveframe.pipeline.forest import ForestModel
 
 if TYPE_CHECKING:
@@ -895,7 +895,14 @@ class RelationalEngine:
         owners = None
         if rel.unique_pair and drv_idx is not None:  # a parent can take one row per driver parent
             owners = int(len(np.unique(drv_idx[rows][drv_idx[rows] >= 0])))
-        degrees = draw_counts(rel, features[q_name], len(rows), rng, high=owners,
+        repair = None
+        if rel.unique_pair and drv_idx is not None:  # degrees that unique pairs can realize
+            sub_owner = drv_idx[rows]
+            multiplicity = np.bincount(sub_owner[sub_owner >= 0])
+
+            def repair(d: np.ndarray) -> np.ndarray:
+                return bigraphic(d, multiplicity)
+        degrees = draw_counts(rel, features[q_name], len(rows), rng, high=owners, repair=repair,
                               seed=derive_seed(seed, plan.index, "degrees", rel.fk_index))
         driver = plan.driver
         drv_parent = md.foreign_keys[driver.fk_index].parent_table if driver is not None else None
@@ -1115,7 +1122,8 @@ def _match_group_totals(draws: list[np.ndarray], parent_group: np.ndarray, row_g
 
 
 def draw_counts(rel: Relation, parents: pa.Table, target: int, rng: np.random.Generator, *, seed: int,
-                tries: int = 16, high: int | None = None) -> np.ndarray:
+                tries: int = 16, high: int | None = None, few_parents: int = 64,
+                repair: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
     """Children per parent from the linkage model, summing to ``target``.
 
     Keeps the draw (of up to ``tries``) whose total is nearest the target, then moves the few
@@ -1124,6 +1132,10 @@ def draw_counts(rel: Relation, parents: pa.Table, target: int, rng: np.random.Ge
     and a secondary 1:1 key, or a secondary parent's degrees, could then only be met by bending the
     distributions.
     """
+    cap = rel.high if high is None else min(rel.high, high)
+    repair = repair or (lambda d: d)
+    if parents.num_rows <= few_parents:
+        return _fit_few(rel, parents, target, rng, seed=seed, tries=tries, cap=cap, repair=repair)
     best = None
     for t in range(tries):
         counts = rel.linkage.sample(parents, seed=derive_seed(seed, t))
@@ -1133,9 +1145,32 @@ def draw_counts(rel: Relation, parents: pa.Table, target: int, rng: np.random.Ge
         if gap <= max(1, 0.005 * target):
             break
     assert best is not None
-    cap = rel.high if high is None else min(rel.high, high)
     counts = np.minimum(best[1], cap) if high is not None else best[1]
-    return adjust_counts(counts, target, rng, low=rel.low, high=cap)
+    return repair(adjust_counts(counts, target, rng, low=rel.low, high=cap))
+
+
+def _fit_few(rel: Relation, parents: pa.Table, target: int, rng: np.random.Generator, *, seed: int, tries: int,
+             cap: int, repair: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``draw_counts`` for a handful of parents, where meeting the total moves the distribution most.
+
+    Each of ``tries`` draws is brought to the total in two ways (random big parents, or the largest
+    first), and the result whose counts stay closest (Kolmogorov-Smirnov) to the model's own
+    distribution for these parents, pooled over all the draws, wins.
+    """
+    from hiveframe.pipeline.checks import ks_statistic
+
+    draws = [np.minimum(rel.linkage.sample(parents, seed=derive_seed(seed, t)), cap) for t in range(tries)]
+    pooled = np.concatenate(draws)
+    best: tuple[float, int, np.ndarray] | None = None
+    for counts in draws:
+        gap = abs(int(counts.sum()) - target)
+        for largest in (False, True):
+            fitted = repair(adjust_counts(counts, target, rng, low=rel.low, high=cap, largest_first=largest))
+            key = (ks_statistic(pooled, fitted), gap)
+            if best is None or key < best[:2]:
+                best = (key[0], key[1], fitted)
+    assert best is not None
+    return best[2]
 
 
 def ancestor_rows(table: str, path: list[int], links: Mapping[str, Mapping[int, np.ndarray]],

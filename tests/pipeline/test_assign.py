@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from hiveframe.pipeline.assign import AssignmentModel, adjust_counts, assign
+from hiveframe.pipeline.assign import AssignmentModel, _PairSet, adjust_counts, assign
 
 
 def test_adjust_counts_reaches_the_total_within_bounds() -> None:
@@ -55,3 +55,36 @@ def test_unique_pairs_groups_and_no_self_reference() -> None:
     assert len(set(zip(owner.tolist(), out.tolist(), strict=False))) == len(owner)  # pairs unique
     assert (out != owner).all()  # nobody points to its own driver parent
     assert (group[out] == group[owner]).all()  # and everyone stays in its group
+
+
+def test_tight_unique_pairs_are_realized_exactly() -> None:
+    """A link table whose biggest parents must take one row of *every* owner (Chinook's playlists
+    that hold every track, when ``--rows`` makes the track table tiny): random candidates keep missing
+    the few parents a row may still take, so rows that lost twice look at every parent."""
+    rng = np.random.default_rng(5)
+    owners, m = 130, 18
+    mult = np.minimum(2 + rng.poisson(0.8, size=owners), m - 3)  # rows per owner: 2 for the full parents
+    total = int(mult.sum())
+    capacity = np.zeros(m, dtype=np.int64)
+    capacity[:2] = owners  # two parents hold every owner
+    capacity[2:15] = np.diff(np.linspace(0, total - 2 * owners, 14).round().astype(np.int64))
+    owner = np.repeat(np.arange(owners), mult)
+    out = assign(rng.normal(size=(total, 2)), rng.normal(size=(m, 2)), capacity, rng, pair_owner=owner)
+    assert (out >= 0).all()
+    assert np.array_equal(np.bincount(out, minlength=m), capacity)
+    assert len(set(zip(owner.tolist(), out.tolist(), strict=False))) == total  # pairs unique
+    assert set(owner[out == 0].tolist()) == set(range(owners))  # the full parents hold every owner
+
+
+def test_pair_set_dense_and_sparse_agree() -> None:
+    rng = np.random.default_rng(2)
+    dense, sparse = _PairSet(50, 20), _PairSet(50, 20, dense_limit=0)
+    assert dense.dense and not sparse.dense
+    codes = rng.choice(1000, size=300, replace=False)
+    for s in (dense, sparse):
+        s.add(codes[:200])
+        s.discard(int(codes[0]))
+    probe = rng.integers(0, 1000, size=(40, 7))
+    expected = np.isin(probe, codes[1:200])
+    assert np.array_equal(dense.contains(probe), expected)
+    assert np.array_equal(sparse.contains(probe), expected)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -96,3 +97,20 @@ def test_engine_checks_list_every_problem_at_once() -> None:
     assert "1 orphan row" in text and "one-to-one" in text and len(problems) == 2
     cleaned, dropped = drop_orphans(md, db)
     assert dropped == {"child": 1} and cleaned["child"].num_rows == 3
+
+
+def test_best_cardinality_is_the_exact_floor_of_ks() -> None:
+    """Checked against every multiset of k counts (supports and gaps) on small random cases."""
+    import itertools
+
+    from hiveframe.pipeline.checks import best_cardinality, ks_statistic
+
+    rng = np.random.default_rng(0)
+    for _ in range(150):
+        real = rng.integers(0, 5, size=int(rng.integers(1, 8)))
+        k = int(rng.integers(1, 5))
+        brute = max(1 - ks_statistic(real, np.array(c)) for c in itertools.combinations_with_replacement(range(6), k))
+        assert best_cardinality(real, k) == pytest.approx(brute, abs=1e-12)
+    # Chinook's 5 media types, 3 generated: no generator can pass 0.9
+    assert best_cardinality(np.array([7, 11, 214, 237, 3034]), 3) == pytest.approx(13 / 15)
+    assert best_cardinality(np.array([3, 5, 8]), 3) == 1.0
