@@ -14,8 +14,8 @@ benchmark; key, id and free-text columns left out), trained on one half and scor
 alone on the schemas HMA refuses (all of Berka, Chinook, Biodegradability), plus referential
 integrity and the lowest similarity at scales 0.5, 1 and 3.
 
-Both libraries get the same data and the same keys (built here from each dataset's schema.json, and
-Chinook's declared keys); each gets its native input (Arrow for hiveframe, pandas for SDV);
+Both libraries get the same data and the same keys (from each dataset's schema.json, and Chinook's
+declared keys, by ``hiveframe.testing.load_dataset``); each gets its native input (Arrow for hiveframe, pandas for SDV);
 conversions for scoring are not timed. Prints a markdown table and writes every figure to
 ``benchmarks/results/relational.json``.
 """
@@ -23,9 +23,7 @@ conversions for scoring are not timed. Prints a markdown table and writes every 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import sqlite3
 import warnings
 from typing import Any
 
@@ -39,105 +37,21 @@ SCALES = (0.5, 1.0, 3.0)
 
 
 # -- data ------------------------------------------------------------------------------------------
-def _kind(arr: Any, n: int) -> Any:
-    import pyarrow as pa
-
-    from hiveframe.metadata import ColumnKind
-
-    t = arr.type
-    if pa.types.is_temporal(t):
-        return ColumnKind.DATETIME
-    if pa.types.is_boolean(t):
-        return ColumnKind.BOOLEAN
-    distinct = len(arr.unique())
-    if pa.types.is_integer(t) and distinct <= 20:
-        return ColumnKind.CATEGORICAL
-    if pa.types.is_integer(t) or pa.types.is_floating(t):
-        return ColumnKind.NUMERICAL
-    if distinct <= max(30, n // 2):
-        return ColumnKind.CATEGORICAL
-    return ColumnKind.TEXT
-
-
-def _metadata(tables: dict[str, Any], pks: dict[str, tuple[str, ...]], fks: list[Any]) -> Any:
-    from hiveframe.metadata import Column, ColumnKind, Metadata, Table
-
-    ids: dict[str, set[str]] = {t: set(pks[t]) for t in tables}
-    for fk in fks:
-        ids[fk.child_table].update(fk.child_columns)
-    out = []
-    for name, data in tables.items():
-        cols = []
-        for f in data.schema:
-            kind = ColumnKind.ID if f.name in ids[name] else _kind(data.column(f.name), data.num_rows)
-            cols.append(Column(f.name, kind, dtype=str(f.type), nullable=data.column(f.name).null_count > 0))
-        out.append(Table(name=name, columns=tuple(cols), primary_key=pks[name]))
-    return Metadata(tables=tuple(out), foreign_keys=tuple(fks))
+BERKA4 = ("account", "disp", "loan", "order")
 
 
 def load_dataset(name: str) -> tuple[Any, Any]:
     """(Database, Metadata) of a real dataset; ``berka4`` is HMA's 4-table Berka subset."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
     from hiveframe.components import Database
-    from hiveframe.metadata import ForeignKey
+    from hiveframe.testing import load_dataset as load
+    from hiveframe.testing import metadata_from_keys
 
-    if name == "chinook":
-        return _load_chinook()
-    folder = shared_data() / ("berka" if name == "berka4" else name)
-    schema = json.loads((folder / "schema.json").read_text())
-    names = list(schema["tables"])
-    if name == "berka4":
-        names = ["account", "disp", "loan", "order"]
-    tables = {t: pacsv.read_csv(folder / f"{t}.csv.gz") for t in names}
-    if "district" in tables:  # '?' marks missing values
-        d = tables["district"]
-        for col in ("A12", "A15"):
-            values = [None if v == "?" else float(v) for v in d.column(col).to_pylist()]
-            d = d.set_column(d.schema.get_field_index(col), col, pa.array(values, pa.float64()))
-        tables["district"] = d
-    if name == "berka4":  # keys to tables left out are not relationships here
-        tables["disp"] = tables["disp"].drop(["client_id"])
-    fks = [ForeignKey(f["child"], (f["column"],), f["parent"], (f["parent_column"],))
-           for f in schema["foreign_keys"] if f["child"] in tables and f["parent"] in tables]
-    pks = {}
-    for t in tables:
-        pk = schema["tables"][t].get("pk")
-        pks[t] = () if pk is None else ((pk,) if isinstance(pk, str) else tuple(pk))
-    return Database(tables), _metadata(tables, pks, fks)
-
-
-def _load_chinook() -> tuple[Any, Any]:
-    import pyarrow as pa
-
-    from hiveframe.components import Database
-    from hiveframe.metadata import ForeignKey
-
-    con = sqlite3.connect(shared_data() / "chinook" / "Chinook_Sqlite.sqlite")
-    names = [r[0] for r in con.execute("select name from sqlite_master where type='table' "
-                                       "and name not like 'sqlite_%' order by name")]
-    tables, pks, fks = {}, {}, []
-    for t in names:
-        info = list(con.execute(f"pragma table_info([{t}])"))
-        rows = list(con.execute(f"select * from [{t}]"))
-        arrays = []
-        for i, (_, _col, decl, *_rest) in enumerate(info):
-            values = [r[i] for r in rows]
-            decl = decl.upper()
-            if decl.startswith("INTEGER"):
-                arrays.append(pa.array(values, pa.int64()))
-            elif decl.startswith("NUMERIC"):
-                arrays.append(pa.array(values, pa.float64()))
-            elif decl.startswith("DATETIME"):
-                arrays.append(pa.array(values, pa.string()).cast(pa.timestamp("s")))
-            else:
-                arrays.append(pa.array(values, pa.string()))
-        tables[t] = pa.table(arrays, names=[r[1] for r in info])
-        pks[t] = tuple(r[1] for r in sorted((r for r in info if r[5]), key=lambda r: r[5]))
-        fks += [ForeignKey(t, (fk[3],), fk[2], (fk[4],)) for fk in con.execute(f"pragma foreign_key_list([{t}])")]
-    con.close()
-    return Database(tables), _metadata(tables, pks, fks)
+    if name != "berka4":
+        return load(shared_data(), name)
+    db, md = load(shared_data(), "berka", tables=BERKA4)
+    # keys to tables left out are not relationships here
+    tables = {**db.tables, "disp": db["disp"].drop(["client_id"])}
+    return Database(tables), metadata_from_keys(tables, {t.name: t.primary_key for t in md.tables}, md.foreign_keys)
 
 
 def limit_rows(db: Any, md: Any, roots: int, seed: int = 0) -> Any:

@@ -157,22 +157,36 @@ def read_csv_raw(path: Path) -> pa.Table:
             ),
         )
     except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
-        raise _csv_error(path, exc) from None
+        raise csv_error(path, exc) from None
 
 
-def _csv_error(path: Path, exc: Exception) -> SourceError:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return SourceError(f"cannot parse CSV file {str(path)!r}: {text}",
+def first_line(exc: Exception) -> str:
+    """The first line of an error's message (its type's name when the message is empty)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def csv_error(path: Path, exc: Exception) -> SourceError:
+    return SourceError(f"cannot parse CSV file {str(path)!r}: {first_line(exc)}",
                        hint="every row needs as many fields as the header (check delimiters and quotes); "
                        "the file must be UTF-8, comma-separated")
 
 
 def read_jsonl_bytes(path: Path) -> bytes:
+    """The bytes of a JSON lines file (gzip-aware); an empty file is an error."""
     try:
         raw = path.read_bytes()
-        return gzip.decompress(raw) if path.name.lower().endswith(".gz") else raw
+        data = gzip.decompress(raw) if path.name.lower().endswith(".gz") else raw
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
         raise SourceError(f"{str(path)!r} is not a valid gzip file ({exc})") from None
+    if not data.strip():
+        raise SourceError(f"JSON lines file {str(path)!r} is empty", hint="write one JSON object per line")
+    return data
+
+
+def jsonl_error(path: Path, exc: Exception) -> SourceError:
+    return SourceError(f"cannot parse JSON lines file {str(path)!r}: {first_line(exc)}",
+                       hint="one JSON object per line; a column must keep one type (number, text...)")
 
 
 def read_jsonl_pyarrow(path: Path) -> pa.Table:
@@ -181,8 +195,6 @@ def read_jsonl_pyarrow(path: Path) -> pa.Table:
     import pyarrow.json as pj
 
     data = read_jsonl_bytes(path)
-    if not data.strip():
-        raise SourceError(f"JSON lines file {str(path)!r} is empty", hint="write one JSON object per line")
     read_options = pj.ReadOptions(block_size=len(data) + 1)  # one block: types inferred from every row
     try:
         table = pj.read_json(io.BytesIO(data), read_options=read_options)
@@ -193,9 +205,7 @@ def read_jsonl_pyarrow(path: Path) -> pa.Table:
             table = pj.read_json(io.BytesIO(data), read_options=read_options,
                                  parse_options=pj.ParseOptions(explicit_schema=schema))
     except (pa.ArrowInvalid, OSError) as exc:
-        text = str(exc).strip().splitlines()[0]
-        raise SourceError(f"cannot parse JSON lines file {str(path)!r}: {text}",
-                          hint="one JSON object per line; a column must keep one type (number, text...)") from None
+        raise jsonl_error(path, exc) from None
     return table
 
 
@@ -210,8 +220,7 @@ def read_parquet_pyarrow(path: Path) -> pa.Table:
 
 
 def parquet_error(path: Path, exc: Exception) -> SourceError:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return SourceError(f"cannot read Parquet file {str(path)!r}: {text}",
+    return SourceError(f"cannot read Parquet file {str(path)!r}: {first_line(exc)}",
                        hint="the file is not valid Parquet (truncated or corrupt?); write it again")
 
 
@@ -248,7 +257,7 @@ class FolderReader(Reader):
     def _read(self, source: object, *, tables: Sequence[str] | None) -> Database:
         path = as_path(source)
         if path is None:
-            raise SourceError(f"the folder reader reads paths, not {type(source).__name__}",
+            raise SourceError(f"the {self.name} reader reads paths, not {type(source).__name__}",
                               hint="pass a folder or file path")
         files = list_table_files(path, tables)
         return Database(tables={name: self._read_file(file, fmt, name) for name, (file, fmt) in files.items()})

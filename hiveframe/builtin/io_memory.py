@@ -8,7 +8,7 @@ polars lives in one place. A single unnamed table is named ``"table"``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import attrs
 
@@ -24,6 +24,24 @@ from hiveframe.errors import SourceError
 
 #: the name a single table passed on its own gets.
 SINGLE_TABLE_NAME = "table"
+
+
+def in_memory_tables(source: object, tables: Sequence[str] | None, *, item: str = "table") -> dict[str, Any]:
+    """``{name: value}`` of a mapping of tables, or of one table (named :data:`SINGLE_TABLE_NAME`),
+    limited to the ``tables`` asked for (each checked to exist); shared with the polars reader.
+
+    ``item`` names a value in the hint for an empty mapping ("table", "frame").
+    """
+    if isinstance(source, Mapping):
+        mapping = tables_from_mapping(source)
+        if not mapping:
+            raise SourceError("the mapping of tables is empty", hint=f"pass {{'name': {item}, ...}}")
+    else:
+        mapping = {SINGLE_TABLE_NAME: source}
+    check_requested(mapping, tables, "the in-memory tables")
+    if tables is not None:
+        mapping = {n: v for n, v in mapping.items() if n in tables}
+    return mapping
 
 
 def _is_table(value: object) -> bool:
@@ -52,13 +70,5 @@ class MemoryReader(Reader):
                 declared_foreign_keys=[fk for fk in source.declared_foreign_keys
                                        if fk.child_table in names and fk.parent_table in names],
             )
-        if isinstance(source, Mapping):
-            mapping = tables_from_mapping(source)
-            if not mapping:
-                raise SourceError("the mapping of tables is empty", hint="pass {'name': table, ...}")
-        else:
-            mapping = {SINGLE_TABLE_NAME: source}
-        check_requested(mapping, tables, "the in-memory tables")
-        if tables is not None:
-            mapping = {n: v for n, v in mapping.items() if n in tables}
+        mapping = in_memory_tables(source, tables)
         return Database(tables={name: as_arrow_table(value, name) for name, value in mapping.items()})

@@ -9,7 +9,7 @@ metadata (keys, orphans, types) and returns the data cast to the declared dtypes
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from hiveframe.errors import DataError, MetadataError, Problem
@@ -292,16 +292,7 @@ def _table_problems(metadata: Metadata, table: Table) -> list[Problem]:
                 hint="column names must be unique within a table",
             )
         )
-    for col in table.primary_key:
-        if col not in names:
-            out.append(
-                Problem(
-                    "primary-key column does not exist",
-                    table=table.name,
-                    column=col,
-                    hint=_closest(col, names, "columns"),
-                )
-            )
+    out += _missing_columns(table.name, names, table.primary_key, "primary-key column does not exist")
     if len(set(table.primary_key)) != len(table.primary_key):
         out.append(Problem(f"primary key {list(table.primary_key)} repeats a column", table=table.name))
     if table.driver is not None:
@@ -322,17 +313,8 @@ def _table_problems(metadata: Metadata, table: Table) -> list[Problem]:
                 )
             )
     for constraint in table.constraints:
-        cols = constraint.get("columns") or ([constraint["column"]] if "column" in constraint else [])
-        for col in cols:
-            if col not in names:
-                out.append(
-                    Problem(
-                        f"constraint {dict(constraint)} names a missing column",
-                        table=table.name,
-                        column=col,
-                        hint=_closest(col, names, "columns"),
-                    )
-                )
+        out += _missing_columns(table.name, names, _constraint_columns(constraint),
+                                f"constraint {dict(constraint)} names a missing column")
     for column in table.columns:
         out += _column_problems(table.name, column)
     return out
@@ -431,28 +413,13 @@ def _foreign_key_problems(metadata: Metadata, fk: ForeignKey) -> list[Problem]:
             )
         )
     if child is not None:
-        for col in fk.child_columns:
-            if not child.has_column(col):
-                out.append(
-                    Problem(
-                        f"{where}: child column does not exist",
-                        table=fk.child_table,
-                        column=col,
-                        hint=_closest(col, child.column_names, "columns"),
-                    )
-                )
+        out += _missing_columns(fk.child_table, child.column_names, fk.child_columns,
+                                f"{where}: child column does not exist")
     if parent is None:
         return out
-    missing_parent = [c for c in fk.parent_columns if not parent.has_column(c)]
-    for col in missing_parent:
-        out.append(
-            Problem(
-                f"{where}: parent column {fk.parent_table}.{col} does not exist",
-                table=fk.parent_table,
-                column=col,
-                hint=_closest(col, parent.column_names, "columns"),
-            )
-        )
+    missing_parent = _missing_columns(fk.parent_table, parent.column_names, fk.parent_columns,
+                                      lambda col: f"{where}: parent column {fk.parent_table}.{col} does not exist")
+    out += missing_parent
     if not missing_parent and fk.parent_columns:
         keys = [set(parent.primary_key)] + [set(k) for k in unique_keys(parent)]
         if set(fk.parent_columns) not in [k for k in keys if k]:
@@ -483,16 +450,9 @@ def _foreign_key_problems(metadata: Metadata, fk: ForeignKey) -> list[Problem]:
                     )
                 )
     if fk.context_columns is not None:
-        for col in fk.context_columns:
-            if not parent.has_column(col):
-                out.append(
-                    Problem(
-                        f"{where}: context column {col!r} is not a column of the parent",
-                        table=fk.parent_table,
-                        column=col,
-                        hint=_closest(col, parent.column_names, "parent columns"),
-                    )
-                )
+        out += _missing_columns(fk.parent_table, parent.column_names, fk.context_columns,
+                                lambda col: f"{where}: context column {col!r} is not a column of the parent",
+                                what="parent columns")
     return out
 
 
@@ -516,12 +476,24 @@ def _cycle_problems(metadata: Metadata) -> list[Problem]:
 
 def unique_keys(table: Table) -> list[tuple[str, ...]]:
     """Unique keys declared as ``{"type": "unique", "columns": [...]}`` constraints."""
-    out = []
-    for c in table.constraints:
-        if c.get("type") == "unique":
-            cols = c.get("columns") or ([c["column"]] if "column" in c else [])
-            out.append(tuple(cols))
-    return out
+    return [tuple(_constraint_columns(c)) for c in table.constraints if c.get("type") == "unique"]
+
+
+def _constraint_columns(constraint: Mapping[str, Any]) -> Sequence[str]:
+    """The columns a constraint names (``columns``, or a single ``column``)."""
+    return constraint.get("columns") or ([constraint["column"]] if "column" in constraint else [])
+
+
+def _missing_columns(table: str, columns: Sequence[str], wanted: Iterable[str],
+                     message: str | Callable[[str], str], *, what: str = "columns") -> list[Problem]:
+    """A problem for each column of ``wanted`` that is not among ``columns`` (the table's), with the
+    closest name as hint; ``message`` is the text, or a function of the missing column giving it."""
+    return [
+        Problem(message(col) if callable(message) else message, table=table, column=col,
+                hint=_closest(col, columns, what))
+        for col in wanted
+        if col not in columns
+    ]
 
 
 def _closest(name: str, choices: Iterable[str], what: str) -> str:
@@ -763,9 +735,7 @@ def _cast_column(table: str, column: Column, array: Any) -> tuple[Any, list[Prob
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
         detail = str(exc).splitlines()[0]
         if src_family == "float" and dst_family == "int":
-            arr = plain(array)
-            frac = pc.not_equal(arr, pc.floor(arr))
-            bad = _first_rows(pc.fill_null(frac, False), limit=None)
+            bad = _fractional_rows(array)
             if bad:
                 return array, [
                     _bad_values_problem(
@@ -815,6 +785,25 @@ def _first_rows(mask: Any, limit: int | None = EXAMPLES) -> list[int]:
     return rows if limit is None else rows[:limit]
 
 
+def _fractional_rows(array: Any) -> list[int]:
+    """Rows (0-based) of a float array whose value is not a whole number."""
+    import pyarrow.compute as pc
+
+    arr = plain(array)
+    return _first_rows(pc.fill_null(pc.not_equal(arr, pc.floor(arr)), False), limit=None)
+
+
+def _all_valid(arrays: Iterable[Any]) -> Any:
+    """The mask of rows where every array is non-null (``None`` for no arrays)."""
+    import pyarrow.compute as pc
+
+    valid = None
+    for arr in arrays:
+        m = pc.is_valid(arr)
+        valid = m if valid is None else pc.and_(valid, m)
+    return valid
+
+
 def _fmt_rows(rows: Sequence[int]) -> str:
     return ", ".join(str(r) for r in rows) + " (0-based)"
 
@@ -827,11 +816,7 @@ def _primary_key_problems(table: Table, data: pa.Table) -> list[Problem]:
         return []
     out: list[Problem] = []
     label = ",".join(cols)
-    null_mask = None
-    for c in cols:
-        m = _null_mask(data.column(c))
-        null_mask = m if null_mask is None else pc.or_(null_mask, m)
-    nulls = _first_rows(null_mask, limit=None)
+    nulls = _first_rows(pc.invert(_all_valid(data.column(c) for c in cols)), limit=None)
     if nulls:
         out.append(
             Problem(
@@ -867,10 +852,7 @@ def has_duplicates(data: pa.Table, cols: Sequence[str]) -> bool:
     import pyarrow.compute as pc
 
     arrays = [plain(data.column(c)) for c in cols]
-    valid = None
-    for arr in arrays:
-        m = pc.is_valid(arr)
-        valid = m if valid is None else pc.and_(valid, m)
+    valid = _all_valid(arrays)
     if valid is None:
         return False
     n_valid = int(pc.sum(valid).as_py() or 0)
@@ -890,11 +872,7 @@ def duplicate_rows(data: pa.Table, cols: Sequence[str]) -> tuple[list[int], list
         return [], []
     keyed = pa.table([plain(data.column(c)) for c in cols], names=[f"k{i}" for i in range(len(cols))])
     keyed = keyed.append_column("__row", pa.array(range(data.num_rows), pa.int64()))
-    valid = None
-    for name in keyed.column_names[:-1]:
-        m = pc.is_valid(keyed.column(name))
-        valid = m if valid is None else pc.and_(valid, m)
-    keyed = keyed.filter(valid)
+    keyed = keyed.filter(_all_valid(keyed.columns[:-1]))
     keys = keyed.column_names[:-1]
     counts = keyed.group_by(keys, use_threads=False).aggregate([("__row", "count")])
     dup = counts.filter(pc.greater(counts.column("__row_count"), 1))
@@ -920,8 +898,6 @@ def _fk_checkable(metadata: Metadata, fk: ForeignKey, tables: Mapping[str, pa.Ta
 
 
 def _fk_type_problems(fk: ForeignKey, tables: Mapping[str, pa.Table]) -> list[Problem]:
-    import pyarrow.compute as pc
-
     out = []
     child, parent = tables[fk.child_table], tables[fk.parent_table]
     for ccol, pcol in zip(fk.child_columns, fk.parent_columns, strict=True):
@@ -938,8 +914,7 @@ def _fk_type_problems(fk: ForeignKey, tables: Mapping[str, pa.Table]) -> list[Pr
                 )
             )
         elif cf == "float" and pf == "int":
-            arr = plain(child.column(ccol))
-            bad = _first_rows(pc.fill_null(pc.not_equal(arr, pc.floor(arr)), False), limit=None)
+            bad = _fractional_rows(child.column(ccol))
             if bad:
                 out.append(
                     Problem(
@@ -968,11 +943,7 @@ def orphan_rows(fk: ForeignKey, child: pa.Table, parent: pa.Table) -> tuple[list
     keyed = pa.table(child_arrays, names=names).append_column(
         "__row", pa.array(range(child.num_rows), pa.int64())
     )
-    valid = None
-    for n in names:
-        m = pc.is_valid(keyed.column(n))
-        valid = m if valid is None else pc.and_(valid, m)
-    keyed = keyed.filter(valid)
+    keyed = keyed.filter(_all_valid(keyed.columns[:-1]))
     if keyed.num_rows == 0:
         return [], []
     if len(names) == 1:

@@ -7,6 +7,8 @@
   exercises its contract (shapes, dtypes, determinism, state round trip, error wrapping, parameters).
 * :mod:`hiveframe.testing.pytest_plugin` (loaded by pytest automatically when hiveframe is installed)
   provides the ``hiveframe_host``, ``hiveframe_host_factory`` and ``fake_distribution`` fixtures.
+* :func:`load_dataset` loads one of the real example databases (``../shared/data`` beside a checkout) as
+  ``(Database, Metadata)`` with the keys the dataset states, the one loader tests and benchmarks share.
 
 Importing this package is light (standard library only); the checks import pyarrow when they run.
 """
@@ -27,6 +29,9 @@ _LAZY = {
     "check_linkage_model": "hiveframe.testing.conformance",
     "check_validator": "hiveframe.testing.conformance",
     "check_privacy_wrapper": "hiveframe.testing.conformance",
+    "DATASETS": "hiveframe.testing.datasets",
+    "load_dataset": "hiveframe.testing.datasets",
+    "metadata_from_keys": "hiveframe.testing.datasets",
 }
 
 

@@ -128,19 +128,9 @@ class FakeDistribution:
             path.write_text(source, encoding="utf-8")
 
 
-def fake_distribution(
-    name: str,
-    entry_points: Mapping[str, str],
-    *,
-    version: str = "0.0.1",
-    modules: Mapping[str, str] | None = None,
-    requires: Iterable[str] = (),
-    group: str = "hiveframe",
-) -> FakeDistribution:
-    """A :class:`FakeDistribution`, not yet installed: use it as a context manager.
-
-    >>> with fake_distribution("my-plugin", {"my_gen": "my_plugin"}, modules={"my_plugin": SOURCE}):
-    ...     host = PluginHost()   # discovers plugin "my_gen" through importlib.metadata
-    """
-    return FakeDistribution(name, entry_points, version=version, modules=modules, requires=requires,
-                            group=group)
+#: The same class under a function-like name (as the pytest fixture is called); not yet installed, so
+#: use it as a context manager:
+#:
+#: >>> with fake_distribution("my-plugin", {"my_gen": "my_plugin"}, modules={"my_plugin": SOURCE}):
+#: ...     host = PluginHost()   # discovers plugin "my_gen" through importlib.metadata
+fake_distribution = FakeDistribution

@@ -17,25 +17,23 @@ import attrs
 
 from hiveframe.builtin.io_arrow import (
     as_arrow_table,
-    as_path,
-    check_requested,
     is_arrow_table,
     is_pandas_frame,
     is_polars_frame,
     normalize_table,
-    tables_from_mapping,
 )
 from hiveframe.builtin.io_folder import (
     FolderReader,
     FolderWriter,
     _check_format,
+    csv_error,
     finish_table,
-    list_table_files,
+    jsonl_error,
     parquet_error,
     read_csv_header,
     read_jsonl_bytes,
 )
-from hiveframe.builtin.io_memory import SINGLE_TABLE_NAME
+from hiveframe.builtin.io_memory import in_memory_tables
 from hiveframe.components.io import Database, Reader
 from hiveframe.errors import SourceError
 
@@ -76,15 +74,7 @@ class PolarsReader(Reader):
             is_polars_frame(v) or is_arrow_table(v) or is_pandas_frame(v) for v in values)
 
     def _read(self, source: object, *, tables: Sequence[str] | None) -> Database:
-        if isinstance(source, Mapping):
-            mapping = tables_from_mapping(source)
-            if not mapping:
-                raise SourceError("the mapping of tables is empty", hint="pass {'name': frame, ...}")
-        else:
-            mapping = {SINGLE_TABLE_NAME: source}
-        check_requested(mapping, tables, "the in-memory tables")
-        if tables is not None:
-            mapping = {n: v for n, v in mapping.items() if n in tables}
+        mapping = in_memory_tables(source, tables, item="frame")
         return Database(tables={
             name: polars_to_arrow(value, name) if is_polars_frame(value) else as_arrow_table(value, name)
             for name, value in mapping.items()
@@ -99,14 +89,6 @@ class PolarsFolderReader(FolderReader):
     requires: ClassVar[tuple[str, ...]] = ("polars",)
     extra: ClassVar[str | None] = "polars"
 
-    def _read(self, source: object, *, tables: Sequence[str] | None) -> Database:
-        path = as_path(source)
-        if path is None:
-            raise SourceError(f"the polars_folder reader reads paths, not {type(source).__name__}",
-                              hint="pass a folder or file path")
-        files = list_table_files(path, tables)
-        return Database(tables={name: self._read_file(file, fmt, name) for name, (file, fmt) in files.items()})
-
     def _read_file(self, path: Path, fmt: str, name: str) -> pa.Table:
         import polars as pl
 
@@ -117,11 +99,7 @@ class PolarsFolderReader(FolderReader):
                 # every column as text: unquoted empty cells null, quoted "" empty strings
                 frame = pl.read_csv(path, infer_schema_length=0)
             elif fmt == "jsonl":
-                data = read_jsonl_bytes(path)
-                if not data.strip():
-                    raise SourceError(f"JSON lines file {str(path)!r} is empty",
-                                      hint="write one JSON object per line")
-                frame = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
+                frame = pl.read_ndjson(io.BytesIO(read_jsonl_bytes(path)), infer_schema_length=None)
             else:
                 frame = pl.read_parquet(path)
         except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
@@ -130,15 +108,8 @@ class PolarsFolderReader(FolderReader):
 
     @staticmethod
     def _error(path: Path, fmt: str, exc: Exception) -> SourceError:
-        if fmt == "parquet":
-            return parquet_error(path, exc)
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if fmt == "csv":
-            return SourceError(f"cannot parse CSV file {str(path)!r}: {text}",
-                               hint="every row needs as many fields as the header (check delimiters and "
-                               "quotes); the file must be UTF-8, comma-separated")
-        return SourceError(f"cannot parse JSON lines file {str(path)!r}: {text}",
-                           hint="one JSON object per line; a column must keep one type (number, text...)")
+        errors = {"parquet": parquet_error, "csv": csv_error, "jsonl": jsonl_error}
+        return errors[fmt](path, exc)
 
 
 @attrs.define(kw_only=True, eq=False)

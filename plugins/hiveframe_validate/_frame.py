@@ -17,6 +17,7 @@ import numpy as np
 
 from hiveframe.errors import ConfigError, DataError, Problem
 from hiveframe.metadata import Column, ColumnKind, ForeignKey, Metadata, Table
+from hiveframe.metadata.validate import type_family
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -135,25 +136,19 @@ def analysed_columns(metadata: Metadata, table: Table) -> list[Column]:
 
 # -- type families ---------------------------------------------------------------------------------
 def family(dtype: pa.DataType) -> str:
-    """Coarse type family: values of the same family can be compared, others cannot."""
+    """Coarse type family: values of the same family can be compared, others cannot.
+
+    The kernel's :func:`~hiveframe.metadata.validate.type_family` with every number one family (a
+    validator compares integers with floats); types it has no family for compare by their exact type.
+    """
     import pyarrow as pa
 
-    t = dtype
-    if pa.types.is_dictionary(t):
-        t = t.value_type
-    if pa.types.is_null(t):
-        return "null"
-    if pa.types.is_boolean(t):
-        return "bool"
-    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+    kernel = type_family(dtype)
+    if kernel in ("int", "float", "decimal"):
         return "number"
-    if pa.types.is_temporal(t):
-        return "temporal"
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
-        return "string"
-    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
-        return "binary"
-    return str(t)
+    if kernel == "other":
+        return str(dtype.value_type if pa.types.is_dictionary(dtype) else dtype)
+    return kernel
 
 
 def type_problems(name: str, column: str, real: pa.DataType, synthetic: pa.DataType) -> list[Problem]:

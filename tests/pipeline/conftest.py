@@ -1,31 +1,25 @@
 """Fixtures for the relational engine tests: the real databases with explicit metadata, a tiny
 conditional test generator, and a host that has it.
 
-The metadata is built here from each dataset's ``schema.json`` (and Chinook's declared keys), not by
-``detect``, so these tests check the engine and nothing else.
+The metadata comes from each dataset's ``schema.json`` (and Chinook's declared keys) through
+:func:`hiveframe.testing.load_dataset`, not from ``detect``, so these tests check the engine and nothing else.
 """
 
 from __future__ import annotations
 
-import json
-import sqlite3
-from pathlib import Path
+import functools
 from typing import Any, ClassVar
 
 import attrs
 import numpy as np
 import pyarrow as pa
-import pyarrow.csv as pacsv
 
 from hiveframe.components import ComponentState, Database, TableGenerator
 from hiveframe.hookspecs import hookimpl
-from hiveframe.metadata import Column, ColumnKind, ForeignKey, Metadata, Table
+from hiveframe.metadata import Metadata
 from hiveframe.pipeline.features import FeatureEncoder
 from hiveframe.plugins import PluginHost
-
-ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared" / "data"
-CHINOOK = ROOT / "hiveframe" / "demo_data" / "chinook.sqlite"
+from hiveframe.testing import load_dataset
 
 
 # -- a small conditional generator for tests ------------------------------------------------------
@@ -101,92 +95,7 @@ def copula_available() -> bool:
     return any(getattr(g, "name", None) == "gaussian_copula" for g in GENERATORS)
 
 
-# -- the real databases with explicit metadata ------------------------------------------------------
-def _kind(arr: pa.ChunkedArray, n: int) -> ColumnKind:
-    t = arr.type
-    if pa.types.is_temporal(t):
-        return ColumnKind.DATETIME
-    if pa.types.is_boolean(t):
-        return ColumnKind.BOOLEAN
-    distinct = len(arr.unique())
-    if pa.types.is_integer(t) and distinct <= 20:
-        return ColumnKind.CATEGORICAL
-    if pa.types.is_integer(t) or pa.types.is_floating(t):
-        return ColumnKind.NUMERICAL
-    if distinct <= max(30, n // 2):
-        return ColumnKind.CATEGORICAL
-    return ColumnKind.TEXT
-
-
-def _table(name: str, data: pa.Table, pk: tuple[str, ...], id_columns: set[str]) -> Table:
-    cols = []
-    for field in data.schema:
-        kind = ColumnKind.ID if field.name in id_columns else _kind(data.column(field.name), data.num_rows)
-        cols.append(Column(field.name, kind, dtype=str(field.type), nullable=data.column(field.name).null_count > 0))
-    return Table(name=name, columns=tuple(cols), primary_key=pk)
-
-
-def load_folder(name: str) -> tuple[Database, Metadata]:
-    """airbnb, berka or biodegradability: gzipped CSVs plus schema.json."""
-    folder = SHARED / name
-    schema = json.loads((folder / "schema.json").read_text())
-    tables = {t: pacsv.read_csv(folder / f"{t}.csv.gz") for t in schema["tables"]}
-    if name == "berka":  # '?' marks missing values
-        d = tables["district"]
-        for col in ("A12", "A15"):
-            arr = d.column(col).to_pylist()
-            d = d.set_column(d.schema.get_field_index(col), col,
-                             pa.array([None if v == "?" else float(v) for v in arr], pa.float64()))
-        tables["district"] = d
-    fks = [ForeignKey(f["child"], (f["column"],), f["parent"], (f["parent_column"],)) for f in schema["foreign_keys"]]
-    ids: dict[str, set[str]] = {t: set() for t in tables}
-    for fk in fks:
-        ids[fk.child_table].update(fk.child_columns)
-    pks = {}
-    for t, spec in schema["tables"].items():
-        pk = spec.get("pk")
-        pks[t] = () if pk is None else ((pk,) if isinstance(pk, str) else tuple(pk))
-        ids[t].update(pks[t])
-    meta = Metadata(tables=tuple(_table(t, tables[t], pks[t], ids[t]) for t in tables), foreign_keys=tuple(fks))
-    return Database(tables), meta
-
-
-def load_chinook(path: Path = CHINOOK) -> tuple[Database, Metadata]:
-    con = sqlite3.connect(path)
-    names = [r[0] for r in con.execute("select name from sqlite_master where type='table' "
-                                       "and name not like 'sqlite_%' order by name")]
-    tables, pks, fks = {}, {}, []
-    for t in names:
-        info = list(con.execute(f"pragma table_info([{t}])"))
-        rows = list(con.execute(f"select * from [{t}]"))
-        arrays = []
-        for i, (_, _col, decl, *_rest) in enumerate(info):
-            values = [r[i] for r in rows]
-            decl = decl.upper()
-            if decl.startswith("INTEGER"):
-                arrays.append(pa.array(values, pa.int64()))
-            elif decl.startswith("NUMERIC"):
-                arrays.append(pa.array(values, pa.float64()))
-            elif decl.startswith("DATETIME"):
-                arrays.append(pa.array(values, pa.string()).cast(pa.timestamp("s")))
-            else:
-                arrays.append(pa.array(values, pa.string()))
-        tables[t] = pa.table(arrays, names=[r[1] for r in info])
-        pks[t] = tuple(r[1] for r in sorted((r for r in info if r[5]), key=lambda r: r[5]))
-        for fk in con.execute(f"pragma foreign_key_list([{t}])"):
-            fks.append(ForeignKey(t, (fk[3],), fk[2], (fk[4],)))
-    con.close()
-    ids: dict[str, set[str]] = {t: set(pks[t]) for t in tables}
-    for fk in fks:
-        ids[fk.child_table].update(fk.child_columns)
-    meta = Metadata(tables=tuple(_table(t, tables[t], pks[t], ids[t]) for t in names), foreign_keys=tuple(fks))
-    return Database(tables), meta
-
-
-def load(name: str) -> tuple[Database, Metadata]:
-    return load_chinook() if name == "chinook" else load_folder(name)
-
-
+# -- checks --------------------------------------------------------------------------------------------
 def check_integrity(metadata: Metadata, db: Database) -> list[Any]:
     from hiveframe.pipeline.checks import integrity_problems
 
@@ -200,11 +109,9 @@ _FITTED: dict[str, tuple] = {}
 
 
 @pytest.fixture(scope="session")
-def load_db():
+def load_db(shared_data):
     """``load_db(name)`` -> (Database, Metadata) of chinook, berka, airbnb or biodegradability."""
-    if not SHARED.is_dir():
-        pytest.fail(f"real datasets expected at {SHARED}")
-    return load
+    return functools.partial(load_dataset, shared_data)
 
 
 @pytest.fixture(scope="session")
