@@ -286,8 +286,13 @@ class GaussianCopula(TableGenerator):
     correct_attenuation: bool = True
     max_correlation: float = 0.999
     gibbs_sweeps: int = 20
+    #: a category column that another one (of the table or its context) determines to at least this
+    #: bias-corrected uncertainty coefficient is drawn from their conditional table (see
+    #: :mod:`hiveframe.builtin.follows`); ``None`` draws every column from the copula
+    follow_threshold: float | None = 0.8
 
     _encoder: TableEncoder | None = attrs.field(default=None, init=False)
+    _follows: list = attrs.field(factory=list, init=False)
     _dims: list[_Dim] = attrs.field(factory=list, init=False)
     _corr: np.ndarray = attrs.field(factory=lambda: np.zeros((0, 0)), init=False)
     _chol: np.ndarray | None = attrs.field(default=None, init=False)
@@ -302,6 +307,8 @@ class GaussianCopula(TableGenerator):
             (0.0 < float(self.max_correlation) < 1.0,
              f"max_correlation must be in (0, 1), got {self.max_correlation}"),
             (int(self.gibbs_sweeps) >= 1, f"gibbs_sweeps must be at least 1, got {self.gibbs_sweeps}"),
+            (self.follow_threshold is None or 0.0 < float(self.follow_threshold) <= 1.0,
+             f"follow_threshold must be in (0, 1] or None, got {self.follow_threshold}"),
         ]
         bad = [message for ok, message in checks if not ok]
         if bad:
@@ -341,6 +348,14 @@ class GaussianCopula(TableGenerator):
             d.marginal = m
         self._corr = self._correlation(scores, marginals, n)
         self._encoder, self._dims, self._chol = encoder, dims, None
+        self._follows = []
+        if self.follow_threshold is not None:
+            from hiveframe.builtin.follows import find_follows
+
+            self._follows = find_follows(data, list(table.columns), tuple(context_columns),
+                                         threshold=float(self.follow_threshold))
+            for f in self._follows:
+                log.info("table %r: %r follows %r (strength %.2f)", table.name, f.column, f.lead, f.strength)
         if callback is not None:
             callback({"table": table.name, "epoch": 0, "rows": n, "dimensions": len(dims)})
 
@@ -483,6 +498,10 @@ class GaussianCopula(TableGenerator):
                 arrays[column.name] = _repeat_value(conditions[column.name], num_rows, decoded[column.name].type)
             else:
                 arrays[column.name] = decoded[column.name]
+        if self._follows:
+            from hiveframe.builtin.follows import apply_follows
+
+            apply_follows(self._follows, arrays, context, set(conditions), rng)
         return pa.table({c.name: _cast(arrays[c.name], c, table.name) for c in outputs})
 
     def _onehot_dims(self) -> np.ndarray:
@@ -635,8 +654,11 @@ class GaussianCopula(TableGenerator):
     def _get_state(self) -> ComponentState:
         if self._encoder is None:
             return ComponentState()
-        state = ComponentState(values={"dims": [d.to_json() for d in self._dims]},
+        state = ComponentState(values={"dims": [d.to_json() for d in self._dims],
+                                       "follows": [f.to_json() for f in self._follows]},
                                arrays={"corr": self._corr})
+        for i, f in enumerate(self._follows):
+            state.arrays[f"follow{i}_probs"] = f.probs
         for j, d in enumerate(self._dims):
             state.arrays.update(d.marginal.arrays(f"dim{j}"))
         state.put_child("encoder", self._encoder.get_state())
@@ -653,6 +675,10 @@ class GaussianCopula(TableGenerator):
         self._encoder, self._dims = encoder, dims
         self._corr = np.asarray(state.arrays["corr"], dtype=np.float64)
         self._chol = None
+        from hiveframe.builtin.follows import Follow
+
+        self._follows = [Follow.from_json(f, state.arrays[f"follow{i}_probs"])
+                         for i, f in enumerate(state.values.get("follows", []))]
 
 
 def _models_nulls(transformer: Transformer) -> bool:
