@@ -33,6 +33,7 @@ import argparse
 import logging
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -275,32 +276,14 @@ def run_reference(case: Case, epochs: int, repeats: int, seed: int, budget: floa
         print(f"warning: ctgan {ctgan.__version__} installed, the reference is {REFERENCE_VERSION}", file=sys.stderr)
     df, discrete, dates = _reference_frame(case)
     torch.manual_seed(seed)  # the reference seeds globally; benchmark code may
-    if budget is not None:  # measure one epoch, then give it as many epochs as the budget holds
-        with Stopwatch((DataTransformer, "fit"), (DataTransformer, "transform")) as probe_prep:
-            t0 = time.perf_counter()
-            CTGAN(epochs=1, **NETWORK).fit(df, discrete)
-            probe = time.perf_counter() - t0
-        epochs = max(1, int((budget - probe_prep.seconds) / max(probe - probe_prep.seconds, 1e-6)))
-    model = CTGAN(epochs=epochs, **NETWORK)
-    with Stopwatch((DataTransformer, "fit"), (DataTransformer, "transform")) as prep:
-        start = time.perf_counter()
-        model.fit(df, discrete)
-        fit_seconds = time.perf_counter() - start
-    preprocess = prep.seconds
+    model, fit_seconds, preprocess, epochs = _timed_fit(
+        lambda e: CTGAN(epochs=e, **NETWORK), lambda m: m.fit(df, discrete),
+        ((DataTransformer, "fit"), (DataTransformer, "transform")), epochs, budget)
     n = case.train.num_rows if not case.context else case.test.num_rows
     timing, synthetic = median_time(lambda: model.sample(n), repeats)
     for name in dates:
         synthetic[name] = pd.to_datetime(synthetic[name] * 1e9, errors="coerce")
-    return {
-        "preprocess_seconds": preprocess,
-        "fit_seconds": fit_seconds,
-        "seconds_per_epoch": (fit_seconds - preprocess) / epochs,
-        "epochs": epochs,
-        "sample_rows": n,
-        "sample_seconds": timing.median,
-        "sample_rows_per_second": n / timing.median,
-        "synthetic_pd": synthetic,
-    }
+    return _reference_figures(fit_seconds, preprocess, epochs, n, timing, synthetic)
 
 
 def run_reference_sdv(case: Case, epochs: int, repeats: int, seed: int, budget: float | None) -> dict:
@@ -317,19 +300,10 @@ def run_reference_sdv(case: Case, epochs: int, repeats: int, seed: int, budget: 
     metadata = Metadata.load_from_dict({"tables": {case.name: sdv_metadata_dict(case.table)}})
     net = dict(NETWORK)
     torch.manual_seed(seed)
-    watched = ((CTGANSynthesizer, "preprocess"), (DataTransformer, "fit"), (DataTransformer, "transform"))
-    if budget is not None:
-        with Stopwatch(*watched) as probe_prep:
-            t0 = time.perf_counter()
-            CTGANSynthesizer(metadata, epochs=1, **net).fit({case.name: real})
-            probe = time.perf_counter() - t0
-        epochs = max(1, int((budget - probe_prep.seconds) / max(probe - probe_prep.seconds, 1e-6)))
-    synthesizer = CTGANSynthesizer(metadata, epochs=epochs, **net)
-    with Stopwatch(*watched) as prep:
-        start = time.perf_counter()
-        synthesizer.fit({case.name: real})
-        fit_seconds = time.perf_counter() - start
-    preprocess = prep.seconds
+    synthesizer, fit_seconds, preprocess, epochs = _timed_fit(
+        lambda e: CTGANSynthesizer(metadata, epochs=e, **net), lambda m: m.fit({case.name: real}),
+        ((CTGANSynthesizer, "preprocess"), (DataTransformer, "fit"), (DataTransformer, "transform")),
+        epochs, budget)
     n = case.test.num_rows if case.context else case.train.num_rows
 
     def sample():
@@ -337,8 +311,34 @@ def run_reference_sdv(case: Case, epochs: int, repeats: int, seed: int, budget: 
         return out[case.name] if isinstance(out, dict) else out
 
     timing, synthetic = median_time(sample, repeats)
+    return {"implementation": "sdv.single_table.CTGANSynthesizer (ctgan + RDT)",
+            **_reference_figures(fit_seconds, preprocess, epochs, n, timing, synthetic)}
+
+
+def _timed_fit(make: Callable[[int], Any], fit: Callable[[Any], Any], watched: tuple[tuple[type, str], ...],
+               epochs: int, budget: float | None) -> tuple[Any, float, float, int]:
+    """Fit ``make(epochs)`` with ``fit``, timed, and the time spent in ``watched`` (preprocessing) apart.
+
+    With a time budget, one epoch is measured first and the model gets as many epochs as the budget
+    holds. Returns the fitted model, fit seconds, preprocessing seconds and epochs.
+    """
+    if budget is not None:  # measure one epoch, then give it as many epochs as the budget holds
+        with Stopwatch(*watched) as probe_prep:
+            t0 = time.perf_counter()
+            fit(make(1))
+            probe = time.perf_counter() - t0
+        epochs = max(1, int((budget - probe_prep.seconds) / max(probe - probe_prep.seconds, 1e-6)))
+    model = make(epochs)
+    with Stopwatch(*watched) as prep:
+        start = time.perf_counter()
+        fit(model)
+        fit_seconds = time.perf_counter() - start
+    return model, fit_seconds, prep.seconds, epochs
+
+
+def _reference_figures(fit_seconds: float, preprocess: float, epochs: int, n: int, timing: Any,
+                       synthetic: Any) -> dict[str, Any]:
     return {
-        "implementation": "sdv.single_table.CTGANSynthesizer (ctgan + RDT)",
         "preprocess_seconds": preprocess,
         "fit_seconds": fit_seconds,
         "seconds_per_epoch": (fit_seconds - preprocess) / epochs,
