@@ -26,6 +26,9 @@ the normal scale (points for continuous values): the known dimensions are drawn 
 normal (exactly for one dimension, by Gibbs sweeps for several) and the others from the conditional
 normal given them (the Schur complement).
 
+A category column that another one determines (a city's country, a parent's country on an
+invoice) is then redrawn from the pairs the data showed (:mod:`hiveframe.builtin.follows`).
+
 Known limits (it is a baseline): dependence is linear on the normal scale, and each category
 column is a single latent dimension, so it can follow only one direction of dependence strongly.
 On census, husbands come out married men, but wives come out married without also coming out

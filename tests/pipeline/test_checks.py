@@ -114,3 +114,20 @@ def test_best_cardinality_is_the_exact_floor_of_ks() -> None:
     # Chinook's 5 media types, 3 generated: no generator can pass 0.9
     assert best_cardinality(np.array([7, 11, 214, 237, 3034]), 3) == pytest.approx(13 / 15)
     assert best_cardinality(np.array([3, 5, 8]), 3) == 1.0
+
+
+def test_best_cardinality_with_a_total_and_a_cap_matches_brute_force() -> None:
+    import itertools
+
+    from hiveframe.pipeline.checks import best_cardinality, ks_statistic
+
+    rng = np.random.default_rng(1)
+    for _ in range(120):
+        real = rng.integers(0, 6, size=int(rng.integers(1, 7)))
+        k, high = int(rng.integers(1, 4)), int(rng.integers(2, 8))
+        total = int(rng.integers(0, k * high + 1))
+        brute = max(1 - ks_statistic(real, np.array(c)) for c in itertools.product(range(high + 1), repeat=k)
+                    if sum(c) == total)
+        assert best_cardinality(real, k, total=total, high=high) == pytest.approx(brute, abs=1e-12)
+    # Chinook at scale 0.5: 3 media types must share the 1757 tracks
+    assert best_cardinality(np.array([7, 11, 214, 237, 3034]), 3, total=1757) == pytest.approx(0.8)
