@@ -149,13 +149,15 @@ def detection_accuracy(real, synthetic, *, seed: int = 0) -> float:
 
 
 def numeric_dates(df):
-    """Datetimes as float seconds (classifiers treat them as numbers, not as categories)."""
+    """Datetimes as float seconds (classifiers treat them as numbers, not as categories); cast to
+    nanoseconds first, so that a ``datetime64[s]`` column is not divided by 1e9 once too often."""
     import pandas as pd
 
     df = df.copy()
     for col in df.columns:
         if pd.api.types.is_datetime64_any_dtype(df[col]):
-            df[col] = df[col].astype("int64").where(df[col].notna()) / 1e9
+            ns = df[col].astype("datetime64[ns]")
+            df[col] = ns.astype("int64").where(ns.notna()) / 1e9
     return df
 
 
@@ -358,7 +360,7 @@ def _hiveframe_pandas(case: Case, synthetic) -> Any:
     df = synthetic.to_pandas()
     for c in case.table.columns:
         if c.kind is ColumnKind.DATETIME:
-            df[c.name] = pd.to_datetime(df[c.name])
+            df[c.name] = pd.to_datetime(df[c.name]).astype("datetime64[ns]")
     return df
 
 
@@ -369,8 +371,9 @@ def _real_pandas(case: Case, t) -> Any:
 
     df = t.to_pandas()
     for c in case.table.columns:
-        if c.kind is ColumnKind.DATETIME:
-            df[c.name] = pd.to_datetime(df[c.name])
+        if c.kind is ColumnKind.DATETIME:  # nanoseconds: SDV 2.0 turns a datetime64[s] column into
+            # 1970-01-01 00:00:01 on every synthetic row (AirBnB's timestamp_first_active)
+            df[c.name] = pd.to_datetime(df[c.name]).astype("datetime64[ns]")
         if c.kind is ColumnKind.BOOLEAN:
             df[c.name] = df[c.name].astype("string")
     return df

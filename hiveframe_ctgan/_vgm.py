@@ -91,14 +91,18 @@ class _DPMixtureVI:
         e_log_lam = self._digamma(p.a) - np.log(p.b)
         e_lam = p.a / p.b
         const = e_log_pi + 0.5 * e_log_lam - 0.5 * _LOG_2PI - 0.5 / p.beta
-        d = self.x[:, None] - p.m[None, :]
-        return const[None, :] - 0.5 * e_lam[None, :] * d * d
+        # const - (0.5 e_lam) d d, in place (the same operations in the same order: same bits)
+        d = np.subtract(self.x[:, None], p.m[None, :])
+        out = np.multiply(0.5 * e_lam[None, :], d)
+        out *= d
+        return np.subtract(const[None, :], out, out=out)
 
     def step(self, p: _Params) -> tuple[np.ndarray, float]:
         """q(z) given the globals, and the ELBO at that optimum of q(z)."""
-        lr = self.log_rho(p)
-        top = lr.max(axis=1, keepdims=True)
-        resp = np.exp(lr - top)
+        resp = self.log_rho(p)
+        top = resp.max(axis=1, keepdims=True)
+        resp -= top
+        np.exp(resp, out=resp)
         norm = resp.sum(axis=1, keepdims=True)
         resp /= norm
         data_term = float(self.c @ (np.log(norm[:, 0]) + top[:, 0]))

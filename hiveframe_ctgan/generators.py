@@ -16,6 +16,10 @@ context row. With context, CTGAN trains half of each batch without a conditional
 drawn uniformly) and samples that way, so generated rows follow P(row | context) rather than the
 log-frequency-balanced conditional used to cover rare categories.
 
+Null rules. When a discrete column fixes exactly whether a continuous column is null (AirBnB's
+``date_first_booking`` is null exactly for ``NDF``), generated rows are made to obey it, since a GAN
+learns such a dependence only after many epochs (see :class:`hiveframe_ctgan._data.NullRule`).
+
 Validation. A fraction of the rows (``validation_fraction``) is held out; after every epoch the model
 generates as many rows (with fixed noise) and scores them against the held-out rows with a cheap
 fidelity score (column shapes and pair trends, see :class:`hiveframe_ctgan._data.FidelityScorer`).
@@ -48,8 +52,13 @@ from hiveframe_ctgan._data import (
     CondSampler,
     FidelityScorer,
     Layout,
+    NullRule,
+    NullRulePlace,
+    apply_null_rules,
     build_layout,
     discrete_codes,
+    encode_permuted,
+    find_null_rules,
 )
 
 if TYPE_CHECKING:
@@ -110,6 +119,7 @@ class NeuralTableGenerator(TableGenerator):
     _layout: Layout | None = attrs.field(default=None, init=False)
     _ctx_layout: Layout | None = attrs.field(default=None, init=False)
     _counts: list[np.ndarray] = attrs.field(factory=list, init=False)
+    _null_rules: list[NullRule] = attrs.field(factory=list, init=False)
     _config: dict[str, Any] = attrs.field(factory=dict, init=False)
     _arrays: dict[str, np.ndarray] = attrs.field(factory=dict, init=False)
     _fit_info: dict[str, Any] = attrs.field(factory=dict, init=False)
@@ -179,6 +189,46 @@ class NeuralTableGenerator(TableGenerator):
         assert self._encoder is not None and self._layout is not None
         return self._encoder.reverse(self._layout.backward(matrix))
 
+    # -- exact null dependencies ---------------------------------------------------------------
+    def _find_null_rules(self, x_train: np.ndarray, codes: Sequence[np.ndarray]) -> list[NullRule]:
+        """Continuous columns whose nulls a discrete column fixes exactly in the training rows (see
+        :class:`hiveframe_ctgan._data.NullRule`)."""
+        from hiveframe_ctgan.transformers import VGMTransformer
+
+        assert self._encoder is not None and self._layout is not None
+        nulls = {}
+        for s in self._layout.segments:
+            t = self._encoder.transformers[s.column]
+            if not s.discrete and isinstance(t, VGMTransformer) and t.has_null_mode:
+                nulls[s.column] = x_train[:, s.start + s.width - 1] > 0.5
+        if not nulls:
+            return []
+        sources = {s.column: (c, s.width) for s, c in zip(self._layout.discrete_segments, codes, strict=True)}
+        rules = find_null_rules(nulls, sources)
+        for r in rules:
+            log.info("%s: %s is null exactly for some categories of %s; generated rows keep that", self.name,
+                     self._encoder.columns[r.target].name, self._encoder.columns[r.source].name)
+        return rules
+
+    def _null_rule_places(self) -> list[NullRulePlace]:
+        """The rules' positions in the permuted matrix."""
+        from hiveframe_ctgan.transformers import VGMTransformer
+
+        if not self._null_rules:
+            return []
+        assert self._encoder is not None and self._layout is not None
+        inverse = np.empty(len(self._layout.perm), dtype=np.int64)
+        inverse[self._layout.perm] = np.arange(len(self._layout.perm))
+        slices = self._encoder.column_slices()
+        places = []
+        for r in self._null_rules:
+            source = next(s for s in self._layout.segments if s.column == r.source and s.discrete)
+            target = next(s for s in self._layout.segments if s.column == r.target and not s.discrete)
+            t = self._encoder.transformers[r.target]
+            assert isinstance(t, VGMTransformer)
+            places.append(NullRulePlace(r, source, target, int(inverse[slices[r.target].start]), t.modes[0]))
+        return places
+
     # -- fit ---------------------------------------------------------------------------------------
     def fit_private(self, data: pa.Table, table: Table, *, context_columns: tuple[str, ...], seed: int | None,
                     callback: TrainingCallback | None, workdir: Path | None, private: Any) -> None:
@@ -215,20 +265,6 @@ class NeuralTableGenerator(TableGenerator):
         if not model_cols:
             raise DataError([Problem("no columns left to model (every column is a context column)", table=table.name)])
 
-        self._encoder = TableEncoder(self._default_transformer, overrides=self.transformers)
-        self._encoder.fit(data, model_cols, seed=seed)
-        encoded = self._encoder.transform(data)
-        self._layout = build_layout(self._encoder, encoded, self.embedding_threshold)
-        x = self._layout.forward(encoded)
-        ctx = None
-        self._ctx_encoder, self._ctx_layout = None, None
-        if ctx_cols:
-            self._ctx_encoder = TableEncoder(self._default_transformer, overrides=self.transformers)
-            self._ctx_encoder.fit(data, ctx_cols, seed=seed + 7919)
-            ctx_encoded = self._ctx_encoder.transform(data)
-            self._ctx_layout = build_layout(self._ctx_encoder, ctx_encoded, self.embedding_threshold)
-            ctx = self._ctx_layout.forward(ctx_encoded)
-
         n = data.num_rows
         rng = np.random.default_rng(np.random.SeedSequence([seed, 11]))
         n_val = int(n * float(self.validation_fraction))
@@ -239,11 +275,23 @@ class NeuralTableGenerator(TableGenerator):
             n_val = 0
         order = rng.permutation(n) if n_val else np.arange(n)
         val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
-        x_train = x[train_idx]
+
+        # encoders fitted on every row; only the training rows are encoded for the networks
+        self._encoder = TableEncoder(self._default_transformer, overrides=self.transformers)
+        self._encoder.fit(data, model_cols, seed=seed)
+        self._layout, x_train, codes = encode_permuted(self._encoder, data, self.embedding_threshold,
+                                                       rows=train_idx if n_val else None)
+        ctx = None
+        self._ctx_encoder, self._ctx_layout = None, None
+        if ctx_cols:
+            self._ctx_encoder = TableEncoder(self._default_transformer, overrides=self.transformers)
+            self._ctx_encoder.fit(data, ctx_cols, seed=seed + 7919)
+            self._ctx_layout, ctx, _ = encode_permuted(self._ctx_encoder, data, self.embedding_threshold)
         segments = self._layout.discrete_segments
-        codes = discrete_codes(x_train, segments)
         self._counts = [np.bincount(c, minlength=s.width).astype(np.int64) for c, s in zip(codes, segments, strict=True)]
         sampler = CondSampler(self._counts, codes, log_frequency=getattr(self, "log_frequency", True))
+        self._null_rules = self._find_null_rules(x_train, codes)
+        places = self._null_rule_places()
         scorer = None
         if n_val:
             scorer = FidelityScorer(data.take(val_idx), model_cols, seed=seed)
@@ -261,10 +309,11 @@ class NeuralTableGenerator(TableGenerator):
         store = None
         if workdir is not None and self.checkpoint_every:
             store = _train.CheckpointStore(Path(workdir), self.model_kind, __version__,
-                                           self._fingerprint(seed, x, ctx, table), device)
+                                           self._fingerprint(seed, x_train, ctx, table), device)
 
         def score(matrix: np.ndarray) -> float:
             assert scorer is not None
+            matrix = apply_null_rules(matrix, places, np.random.default_rng(seed + 104729))
             return scorer.score(self._decode(matrix))
 
         with _torch_threads(self.threads):
@@ -283,6 +332,8 @@ class NeuralTableGenerator(TableGenerator):
             "device": str(device), "preprocess_seconds": round(preprocess_seconds, 4),
             "train_seconds": round(result.train_seconds, 4),
             "validation_seconds": round(sum(h.get("validation_seconds", 0.0) for h in result.history), 4),
+            "null_rules": [{"column": self._encoder.columns[r.target].name,
+                            "given": self._encoder.columns[r.source].name} for r in self._null_rules],
             "history": [{"epoch": h["epoch"], "validation": h["validation"],
                          **{k: round(float(v), 6) for k, v in h["losses"].items()}} for h in result.history],
         }
@@ -319,6 +370,7 @@ class NeuralTableGenerator(TableGenerator):
             ctx = self._ctx_layout.forward(self._ctx_encoder.transform(data))
         segments = self._layout.discrete_segments
         codes = discrete_codes(x_surrogate, segments)
+        self._null_rules = []  # finding them would read the real rows outside DP-SGD
         self._counts = [np.bincount(c, minlength=s.width).astype(np.int64) for c, s in zip(codes, segments, strict=True)]
         sampler = CondSampler(self._counts, log_frequency=getattr(self, "log_frequency", True))
         # validation against the noisy marginals (free: post-processing), for early stopping
@@ -407,7 +459,7 @@ class NeuralTableGenerator(TableGenerator):
         else:
             cond = (np.full(num_rows, sampler.n_cats, dtype=np.int64) if ctx is not None
                     else sampler.sample_original(num_rows, rng))
-            matrix = model.generate(num_rows, cond, ctx, gen)
+            matrix = apply_null_rules(model.generate(num_rows, cond, ctx, gen), self._null_rule_places(), rng)
         return _to_table(self._decode(matrix), out_columns)
 
     def _sample_conditional(self, model, n: int, ctx: np.ndarray | None, conditions: Mapping[str, Any],
@@ -461,6 +513,7 @@ class NeuralTableGenerator(TableGenerator):
             return ok
 
         out = np.zeros((n, self._layout.width), dtype=np.float32)
+        places = self._null_rule_places()
         pending = np.arange(n)
         rate = 1.0
         generated = 0
@@ -474,6 +527,7 @@ class NeuralTableGenerator(TableGenerator):
                     np.full(len(slots), sampler.n_cats, dtype=np.int64) if ctx is not None
                     else sampler.sample_original(len(slots), rng))
             m = model.generate(len(slots), cond, ctx[slots] if ctx is not None else None, gen)
+            m = apply_null_rules(m, places, rng)
             ok = accept(m)
             generated += len(slots)
             rate = max(float(ok.mean()), 1e-6)
@@ -498,6 +552,7 @@ class NeuralTableGenerator(TableGenerator):
             "layout": self._layout.to_json(),
             "ctx_layout": self._ctx_layout.to_json() if self._ctx_layout is not None else None,
             "n_counts": len(self._counts), "fit": self._fit_info,
+            "null_rules": [r.to_json() for r in self._null_rules],
         })
         state.put_child("encoder", self._encoder.get_state())
         if self._ctx_encoder is not None:
@@ -525,6 +580,7 @@ class NeuralTableGenerator(TableGenerator):
             self._ctx_encoder = TableEncoder(self._default_transformer, overrides=self.transformers)
             self._ctx_encoder.set_state(state.child("ctx_encoder"), columns)
         self._counts = [np.asarray(state.arrays[f"counts/{i}"], dtype=np.int64) for i in range(int(v["n_counts"]))]
+        self._null_rules = [NullRule.from_json(r) for r in v.get("null_rules") or []]
         self._arrays = {k[4:]: a for k, a in state.arrays.items() if k.startswith("net/")}
         self._fit_info = dict(v.get("fit") or {})
         self._model = None

@@ -74,6 +74,11 @@ class VGMTransformer(Transformer):
         return len(self._means)
 
     @property
+    def has_null_mode(self) -> bool:
+        """Whether the mode one-hot ends with the null slot."""
+        return self._has_nulls
+
+    @property
     def modes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(weights, means, standard deviations) of the kept modes, in the encoded unit."""
         return self._weights.copy(), self._means.copy(), self._stds.copy()
