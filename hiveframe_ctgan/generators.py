@@ -96,9 +96,11 @@ class NeuralTableGenerator(TableGenerator):
     batch_size: int = 500
     embedding_dim: int = 128
     embedding_threshold: int = 50
-    #: epochs without a better validation score before stopping; None trains all ``epochs``
+    #: epochs without a better validation score before stopping; None trains all ``epochs`` on every
+    #: row and keeps the last weights (no rows are held out)
     patience: int | None = 30
-    #: share of rows held out for the validation score; 0 disables validation and early stopping
+    #: share of rows held out for the validation score (with ``patience``); 0 disables validation and
+    #: early stopping
     validation_fraction: float = 0.1
     #: write a checkpoint every N epochs when the engine gives a work folder (None: never)
     checkpoint_every: int | None = 10
@@ -267,7 +269,9 @@ class NeuralTableGenerator(TableGenerator):
 
         n = data.num_rows
         rng = np.random.default_rng(np.random.SeedSequence([seed, 11]))
-        n_val = int(n * float(self.validation_fraction))
+        # a fixed number of epochs (no patience) trains on every row: holding rows out, and then
+        # keeping the epoch a fidelity proxy liked best, cost census 0.02 of TSTR AUC at 100 epochs
+        n_val = int(n * float(self.validation_fraction)) if self.patience is not None else 0
         if 0 < n_val < _MIN_VALIDATION_ROWS or n - n_val < _MIN_VALIDATION_ROWS:
             if n_val:
                 log.info("%s %s: %d rows are too few to hold out a validation set; early stopping is off",

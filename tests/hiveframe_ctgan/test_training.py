@@ -79,11 +79,20 @@ def test_best_weights_are_the_ones_sampled(kind, monkeypatch):
     for epochs, script in ((2, [0.5, 0.9]), (5, [0.5, 0.9, 0.7, 0.6, 0.65])):
         it = iter(script)
         monkeypatch.setattr(_data.FidelityScorer, "score", lambda self, synthetic, it=it: next(it))
-        gen = tiny(kind, epochs=epochs, patience=None, validation_fraction=0.1).fit(data, table, seed=0)
+        gen = tiny(kind, epochs=epochs, patience=10, validation_fraction=0.1).fit(data, table, seed=0)
         if epochs == 2:
             reference = gen.sample(50, seed=1)
     assert gen.fit_info["epochs_trained"] == 5 and gen.fit_info["best_epoch"] == 2
     assert gen.sample(50, seed=1).equals(reference)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_fixed_number_of_epochs_trains_on_every_row_and_keeps_the_last_weights(kind):
+    data, table = mixed_table(1200)
+    gen = tiny(kind, epochs=3, patience=None, validation_fraction=0.1).fit(data, table, seed=0)
+    info = gen.fit_info
+    assert info["train_rows"] == 1200 and info["validation_rows"] == 0
+    assert info["epochs_trained"] == 3 and info["best_epoch"] is None
 
 
 def test_real_validation_score_is_a_fidelity_in_unit_range():
