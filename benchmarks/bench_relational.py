@@ -385,7 +385,9 @@ def summarize(results: dict[str, Any]) -> str:
                                f"generated parent rows; the best any {parents.get(rel, '?')} parents can reach: {bound}")
     if low:
         lines += ["", "Relationships below 0.9 at some scale (hiveframe), with the highest 1 - KS that any set "
-                  "of that many parents can reach (`hiveframe.pipeline.checks.best_cardinality`):", ""] + low
+                  "of that many parents can reach while sharing the children the scale gives them, at most one "
+                  "per row of the other parent in a link table (`hiveframe.pipeline.checks.cardinality_bounds`, "
+                  "exact):", ""] + low
     return "\n".join(lines)
 
 
