@@ -178,14 +178,16 @@ def assign(
     slots left (after that: any parent of its group if ``hard_group``, else any parent).
     ``pair_owner``: the driver parent of each row; (owner, parent) pairs are kept unique.
     ``exclude``: a parent each row must not take (-1: none).
-    With unique pairs and at most ``sequential_parents`` parents (a link table to a few playlists),
-    owners are served one at a time instead (:func:`_assign_by_owner`).
+    With unique pairs, at most ``sequential_parents`` parents and a parent that must take at least
+    half of all owners (a playlist holding most tracks), owners are served one at a time instead
+    (:func:`_assign_by_owner`): a Python loop per owner, kept to the instances random candidates miss.
     """
     n, m = len(rows), len(capacity)
     out = np.full(n, -1, dtype=np.int64)
     if n == 0 or m == 0:
         return out
-    if pair_owner is not None and parent_group is None and m <= sequential_parents:
+    if (pair_owner is not None and parent_group is None and m <= sequential_parents
+            and _tight(capacity, pair_owner)):
         out = _assign_by_owner(rows, profiles, capacity, rng, pair_owner, exclude)
         if (np.bincount(out, minlength=m) > capacity).any():  # missed: the strict order never does
             out = _assign_by_owner(rows, profiles, capacity, rng, pair_owner, exclude, strict=True)
@@ -264,6 +266,12 @@ def assign(
                 used.add(np.array([int(pair_owner[r]) * m + int(out[r])]))
             remaining[out[r]] -= 1
     return out
+
+
+def _tight(capacity: np.ndarray, owner: np.ndarray) -> bool:
+    """Whether some parent needs a row from at least half of the owners."""
+    owners = len(np.unique(owner[owner >= 0]))
+    return bool(len(capacity) and owners and float(np.max(capacity)) >= 0.5 * owners)
 
 
 def _assign_by_owner(rows: np.ndarray, profiles: np.ndarray, capacity: np.ndarray, rng: np.random.Generator,
