@@ -397,7 +397,7 @@ ROWS = [
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=300)
-    parser.add_argument("--repeats", type=int, default=1, help="sampling timings (median)")
+    parser.add_argument("--repeats", type=int, default=5, help="sampling timings (median of this many calls)")
     parser.add_argument("--dataset", choices=sorted(CASES), default="census")
     parser.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
                         help="give each library this wall clock for fitting instead of equal epochs")
