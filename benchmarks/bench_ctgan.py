@@ -542,8 +542,7 @@ def summarize_seeds(runs: list[dict[str, Any]]) -> str:
     first = runs[0]
     head = (f"**{first['dataset']}, {first.get('mode', '')}, over seeds {', '.join(map(str, seeds))}** "
             f"(one run per seed, each with its own command above; same train/test split, the seed changes "
-            f"only the models' randomness; timings of runs that shared the machine are noisier than the "
-            f"quality figures)")
+            f"only the models' randomness; each run's load average at start is in its heading above)")
     return "\n".join([head, "", markdown_table(headers, rows)])
 
 
