@@ -82,6 +82,12 @@ class Layout:
         """Width of a row once its wide segments are replaced by their embeddings."""
         return self.narrow_end + sum(embedding_dim(s.width) for s in self.wide_segments)
 
+    def positions(self) -> np.ndarray:
+        """For each encoded column, its position in the permuted matrix (the inverse of ``perm``)."""
+        out = np.empty(self.width, dtype=np.int64)
+        out[self.perm] = np.arange(self.width)
+        return out
+
     def segment_ids(self) -> np.ndarray:
         """For each one-hot position (``n_scalar`` onwards), the index of its segment."""
         return np.repeat(np.arange(len(self.segments)), [s.width for s in self.segments]).astype(np.int64)
@@ -174,8 +180,7 @@ def encode_permuted(encoder: TableEncoder, data: pa.Table, embedding_threshold: 
     """
     layout, scalars, bounded = _plan(encoder, embedding_threshold)
     n = data.num_rows if rows is None else len(rows)
-    inverse = np.empty(layout.width, dtype=np.int64)
-    inverse[layout.perm] = np.arange(layout.width)
+    inverse = layout.positions()
     scalar_index = {p: i for i, p in enumerate(scalars)}
     out = np.zeros((n, layout.width), dtype=np.float32)
     codes_of: dict[int, np.ndarray] = {}  # permuted segment start -> codes

@@ -219,8 +219,7 @@ class NeuralTableGenerator(TableGenerator):
         if not self._null_rules:
             return []
         assert self._encoder is not None and self._layout is not None
-        inverse = np.empty(len(self._layout.perm), dtype=np.int64)
-        inverse[self._layout.perm] = np.arange(len(self._layout.perm))
+        inverse = self._layout.positions()
         slices = self._encoder.column_slices()
         places = []
         for r in self._null_rules:
