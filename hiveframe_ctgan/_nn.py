@@ -227,9 +227,18 @@ class PacCond(nn.Module):
         return F.embedding(idx, self.table, padding_idx=self.pad).sum(dim=1)
 
 
-def dropout(x: torch.Tensor, p: float, gen: torch.Generator) -> torch.Tensor:
-    keep = torch.rand(x.shape, generator=gen, device=x.device) >= p
-    return x * keep / (1.0 - p)
+def leaky_relu_dropout(h: torch.Tensor, p: float, gen: torch.Generator, slope: float = 0.2) -> torch.Tensor:
+    """``dropout(leaky_relu(h, slope), p)`` as one product ``h * factor``.
+
+    The factor (``1/(1-p)`` or ``slope/(1-p)`` by the sign of ``h``, zero where dropped) is
+    piecewise constant in ``h``, so it carries no gradient: the backward pass, and the gradient
+    penalty's backward of a backward, become a single multiply each instead of a chain of three.
+    For ``p = 0.5`` the values equal the two-step form bit for bit (scaling by 2 is exact).
+    """
+    scale = 1.0 / (1.0 - p)
+    keep = torch.rand(h.shape, generator=gen, device=h.device) >= p
+    factor = torch.where(h.detach() > 0, scale, slope * scale).to(h.dtype) * keep
+    return h * factor
 
 
 class Discriminator(nn.Module):
@@ -259,9 +268,9 @@ class Discriminator(nn.Module):
             h = torch.addmm(self.cond(cond) + self.first.bias, h, self.first.weight.t())
         else:
             h = self.first(h)
-        h = dropout(F.leaky_relu(h, 0.2), p, gen)
+        h = leaky_relu_dropout(h, p, gen)
         for lin in self.rest:
-            h = dropout(F.leaky_relu(lin(h), 0.2), p, gen)
+            h = leaky_relu_dropout(lin(h), p, gen)
         return self.out(h)
 
 

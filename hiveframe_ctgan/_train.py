@@ -132,6 +132,8 @@ class CTGANTrainer:
         self.pac = int(cfg["pac"])
         self.d_steps = int(cfg["discriminator_steps"])
         self.steps = steps_per_epoch(len(data.x), self.batch)
+        assert model.D is not None
+        self.d_params = list(model.D.parameters())
         self.x = _as_tensor(data.x, self.device)
         self.ctx = _as_tensor(data.ctx, self.device)
         self.p_none = 0.5 if data.ctx is not None and data.sampler.n_columns else 0.0
@@ -210,7 +212,8 @@ class CTGANTrainer:
                     half = both.shape[0] // 2
                     loss_d = both[half:].mean() - both[:half].mean() + self._penalty(real, fake, cond, ctx)
                 m.opt_d.zero_grad(set_to_none=True)
-                loss_d.backward()
+                # only the critic's weights: the penalty's interpolated rows need no gradient of their own
+                loss_d.backward(inputs=self.d_params)
                 m.opt_d.step()
                 d_total += loss_d.detach()
             D.requires_grad_(False)  # the critic's weight gradients are not needed here

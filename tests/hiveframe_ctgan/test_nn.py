@@ -73,8 +73,28 @@ def test_init_is_reproducible_from_the_generator_only():
         torch.testing.assert_close(va, vb, msg=k)
 
 
-def test_dropout_uses_the_generator():
+def test_leaky_relu_dropout_uses_the_generator():
     x = torch.ones(100, 10)
-    a = _nn.dropout(x, 0.5, torch.Generator().manual_seed(3))
-    b = _nn.dropout(x, 0.5, torch.Generator().manual_seed(3))
+    a = _nn.leaky_relu_dropout(x, 0.5, torch.Generator().manual_seed(3))
+    b = _nn.leaky_relu_dropout(x, 0.5, torch.Generator().manual_seed(3))
     assert torch.equal(a, b) and set(a.unique().tolist()) == {0.0, 2.0}
+
+
+def test_leaky_relu_dropout_equals_the_two_step_form_through_a_gradient_penalty():
+    """Values, gradients and the penalty's gradient of a gradient match leaky_relu then dropout bit for bit."""
+
+    def two_step(h: torch.Tensor, p: float, gen: torch.Generator) -> torch.Tensor:
+        keep = torch.rand(h.shape, generator=gen) >= p
+        return torch.nn.functional.leaky_relu(h, 0.2) * keep / (1.0 - p)
+
+    x0 = torch.randn(32, 64, generator=torch.Generator().manual_seed(0))
+    w0 = torch.randn(64, 48, generator=torch.Generator().manual_seed(1))
+    results = []
+    for act in (two_step, _nn.leaky_relu_dropout):
+        x, w = x0.clone().requires_grad_(True), w0.clone().requires_grad_(True)
+        y = act(x @ w, 0.5, torch.Generator().manual_seed(3))
+        (gx,) = torch.autograd.grad(y.pow(2).sum(), x, create_graph=True)
+        (gw,) = torch.autograd.grad(gx.norm(), w)
+        results.append((y, gx, gw))
+    for ours, reference in zip(*results, strict=True):
+        assert torch.equal(ours, reference)
