@@ -102,10 +102,9 @@ class Layout:
     def backward(self, matrix: np.ndarray) -> np.ndarray:
         m = np.asarray(matrix, dtype=np.float64)
         out = np.empty_like(m)
-        fixed = m.copy()
-        if self.n_scalar:
-            fixed[:, : self.n_scalar] = fixed[:, : self.n_scalar] * self.scale + self.shift
-        out[:, self.perm] = fixed
+        out[:, self.perm] = m
+        if self.n_scalar:  # the scalars, unscaled, overwrite their raw copies
+            out[:, self.perm[: self.n_scalar]] = m[:, : self.n_scalar] * self.scale + self.shift
         return out
 
     # -- JSON ------------------------------------------------------------------------------------
