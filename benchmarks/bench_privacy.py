@@ -135,9 +135,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     return payload
 
 
-if __name__ == "__main__":
-    main()
-
 
 def _runs_table(results: list[dict[str, Any]]) -> str:
     headers = ["generator", "epsilon", "spent", "TSTR AUC", "ratio", "quality", "MIA AUC", "exact", "fit s", "x non-DP"]
@@ -155,3 +152,7 @@ def summarize(results: dict[str, Any]) -> str:
             f"under DP. TSTR AUC for `income` trained on real rows: {results['real_data_auc']:.3f}. MIA: "
             f"nearest-neighbour membership inference (0.5 = no leak). Reference: {results['reference']}.\n\n"
             + _runs_table(results["results"]))
+
+
+if __name__ == "__main__":
+    main()
