@@ -163,6 +163,8 @@ class DPCTGANTrainer(CTGANTrainer):
         m.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         m.opt_g.step()
+        self.generator_updates += 1
+        m.update_average(self.generator_updates)  # post-processing of the generator: no privacy cost
         return float(loss.detach())
 
     def train_epoch(self) -> dict[str, float]:

@@ -9,6 +9,7 @@ uninterrupted one).
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_NAME = "checkpoint.pt"
 CHECKPOINT_FORMAT = "hiveframe_ctgan-checkpoint"
-CHECKPOINT_FORMAT_VERSION = 1
+CHECKPOINT_FORMAT_VERSION = 2  # 2: the generator's weight average is part of the trainer state
 GEN_CHUNK = 8192
 
 
@@ -78,7 +79,14 @@ def _adam(params, lr: float, betas: tuple[float, float], weight_decay: float) ->
 
 # -- CTGAN -----------------------------------------------------------------------------------------
 class CTGANModel:
-    """The generator (and, when training, the critic and optimisers) of CTGAN."""
+    """The generator (and, when training, the critic, the optimisers and the weight average) of CTGAN.
+
+    With ``ema_decay`` in the config, sampling uses an exponential moving average of the generator's
+    weights over the training steps (Polyak averaging of the iterates) rather than the last step's
+    weights. A GAN's generator keeps circling its equilibrium; the average sits nearer it. Census TSTR
+    AUC at 100 epochs, seeds 0-4: 0.887/0.879/0.865/0.877/0.873 from the last weights,
+    0.887/0.887/0.880/0.879/0.882 averaged (decay 0.999), at no measurable cost per step.
+    """
 
     def __init__(self, config: Mapping[str, Any], layout: Layout, ctx_layout: Layout | None, n_cond: int,
                  device: torch.device, *, training: bool, seed: int = 0) -> None:
@@ -91,6 +99,8 @@ class CTGANModel:
         _nn.init_parameters(self.G, init_gen)
         self.G.to(device)
         self.D: _nn.Discriminator | None = None
+        self.G_average: _nn.Generator | None = None
+        self.ema_decay = float(config.get("ema_decay") or 0.0)
         if training:
             self.D = _nn.Discriminator(layout, ctx_layout, n_cond, config["discriminator_dim"], int(config["pac"]))
             _nn.init_parameters(self.D, init_gen)
@@ -98,15 +108,33 @@ class CTGANModel:
             self.opt_g = _adam(self.G.parameters(), config["generator_lr"], (0.5, 0.9), config["generator_decay"])
             self.opt_d = _adam(self.D.parameters(), config["discriminator_lr"], (0.5, 0.9),
                                config["discriminator_decay"])
+            if self.ema_decay:
+                self.G_average = copy.deepcopy(self.G).requires_grad_(False)
 
     # -- sampling ----------------------------------------------------------------------------------
     def sampling_module(self) -> torch.nn.Module:
-        return self.G
+        return self.G_average if self.G_average is not None else self.G
+
+    @torch.no_grad()
+    def update_average(self, step: int) -> None:
+        """Move the averaged weights toward the generator's after its ``step``-th update.
+
+        The decay warms up as ``(1 + step) / (10 + step)`` until it reaches ``ema_decay``, so a short
+        fit averages about its last tenth of steps rather than dragging its random initial weights
+        along. Batch-norm statistics are copied: they already are running averages of the live model.
+        """
+        if self.G_average is None:
+            return
+        decay = min(self.ema_decay, (1.0 + step) / (10.0 + step))
+        torch._foreach_lerp_(list(self.G_average.parameters()), list(self.G.parameters()), 1.0 - decay)
+        for mine, live in zip(self.G_average.buffers(), self.G.buffers(), strict=True):
+            mine.copy_(live)
 
     @torch.no_grad()
     def generate(self, n: int, cond: np.ndarray, ctx: np.ndarray | None, gen: torch.Generator) -> np.ndarray:
-        was_training = self.G.training
-        self.G.eval()
+        G = self.sampling_module()
+        was_training = G.training
+        G.eval()
         out = []
         try:
             for start in range(0, n, GEN_CHUNK):
@@ -114,10 +142,10 @@ class CTGANModel:
                 c = torch.from_numpy(cond[start:stop]).to(self.device)
                 x = _as_tensor(ctx[start:stop], self.device) if ctx is not None else None
                 z = torch.randn(stop - start, self.z_dim, generator=gen, device=self.device)
-                fake = _nn.ctgan_activate(self.G(z, c, x), self.seg, gen)
+                fake = _nn.ctgan_activate(G(z, c, x), self.seg, gen)
                 out.append(fake.cpu().numpy())
         finally:
-            self.G.train(was_training)
+            G.train(was_training)
         return np.concatenate(out) if out else np.zeros((0, self.layout.width), dtype=np.float32)
 
 
@@ -132,6 +160,7 @@ class CTGANTrainer:
         self.pac = int(cfg["pac"])
         self.d_steps = int(cfg["discriminator_steps"])
         self.steps = steps_per_epoch(len(data.x), self.batch)
+        self.generator_updates = 0  # the weight average's step count
         assert model.D is not None
         self.d_params = list(model.D.parameters())
         self.x = _as_tensor(data.x, self.device)
@@ -185,7 +214,8 @@ class CTGANTrainer:
         gradient flows back into the generator. The paper draws a fresh batch for the generator from
         the same distribution; reusing one spares a generator forward pass per step, about a seventh
         of an epoch on census. Census TSTR AUC at 100 epochs, seeds 0/1/2: 0.887/0.879/0.865 reusing,
-        0.879/0.886/0.874 drawing anew, within the spread between seeds.
+        0.879/0.886/0.874 drawing anew (both sampling from the last weights), within the spread between
+        seeds.
         """
         m = self.model
         G, D = m.G, m.D
@@ -225,6 +255,8 @@ class CTGANTrainer:
             m.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             m.opt_g.step()
+            self.generator_updates += 1
+            m.update_average(self.generator_updates)
             g_total += loss_g.detach()
         return {"generator": float(g_total) / self.steps,
                 "discriminator": float(d_total) / (self.steps * self.d_steps)}
@@ -233,8 +265,10 @@ class CTGANTrainer:
     def full_state(self) -> dict[str, Any]:
         m = self.model
         assert m.D is not None
+        average = {} if m.G_average is None else {"G_average": m.G_average.state_dict()}
         return {"G": m.G.state_dict(), "D": m.D.state_dict(), "opt_g": m.opt_g.state_dict(),
-                "opt_d": m.opt_d.state_dict(), **_rng_state(self.rng, self.gen)}
+                "opt_d": m.opt_d.state_dict(), "generator_updates": self.generator_updates, **average,
+                **_rng_state(self.rng, self.gen)}
 
     def load_full_state(self, state: Mapping[str, Any]) -> None:
         m = self.model
@@ -243,6 +277,9 @@ class CTGANTrainer:
         m.D.load_state_dict(state["D"])
         m.opt_g.load_state_dict(state["opt_g"])
         m.opt_d.load_state_dict(state["opt_d"])
+        self.generator_updates = int(state["generator_updates"])
+        if m.G_average is not None:
+            m.G_average.load_state_dict(state["G_average"])
         _load_rng_state(state, self.rng, self.gen)
 
 

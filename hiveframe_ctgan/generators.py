@@ -681,6 +681,9 @@ class CTGANGenerator(NeuralTableGenerator):
     pac: int = 10
     #: training-by-sampling draws categories with log(1 + frequency) (the paper); False: frequency
     log_frequency: bool = True
+    #: sample from an exponential moving average of the generator's weights with this decay per step
+    #: (warmed up over the first steps); None: from the last step's weights, as the paper does
+    ema_decay: float | None = 0.999
 
     def _parameter_problems(self) -> list[str]:
         out = super()._parameter_problems()
@@ -690,6 +693,9 @@ class CTGANGenerator(NeuralTableGenerator):
             out.append(f"discriminator_steps must be a positive integer, got {self.discriminator_steps!r}")
         if not self.discriminator_dim:
             out.append("discriminator_dim needs at least one layer")
+        decay = self.ema_decay
+        if decay is not None and (isinstance(decay, bool) or not isinstance(decay, float | int) or not 0 < decay < 1):
+            out.append(f"ema_decay must be a number in (0, 1) or None, got {self.ema_decay!r}")
         return out
 
     def _effective_batch_size(self) -> int:
@@ -705,7 +711,7 @@ class CTGANGenerator(NeuralTableGenerator):
                 "discriminator_dim": list(self.discriminator_dim), "generator_lr": self.generator_lr,
                 "generator_decay": self.generator_decay, "discriminator_lr": self.discriminator_lr,
                 "discriminator_decay": self.discriminator_decay, "discriminator_steps": self.discriminator_steps,
-                "pac": self.pac}
+                "pac": self.pac, "ema_decay": self.ema_decay}
 
 
 @attrs.define(kw_only=True, eq=False)

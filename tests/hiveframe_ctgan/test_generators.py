@@ -226,6 +226,12 @@ def test_embedding_threshold_below_two_is_refused(value):
         TVAEGenerator.from_params({"embedding_threshold": value})
 
 
+@pytest.mark.parametrize("value", [0, 1, 1.5, -0.1, "0.9", True])
+def test_ema_decay_outside_zero_to_one_is_refused(value):
+    with pytest.raises(ConfigError, match="ema_decay must be a number in \\(0, 1\\) or None"):
+        tiny("ctgan", ema_decay=value)
+
+
 def test_all_parameter_problems_are_listed_at_once():
     from hiveframe_ctgan.generators import CTGANGenerator
 

@@ -212,3 +212,40 @@ def test_progress_bar_redraws_one_line_on_a_terminal():
     silent = Terminal()
     Progress(4, "x", enabled=False, stream=silent).update(1, "y")
     assert silent.getvalue() == ""
+
+
+# -- weight average ------------------------------------------------------------------------------
+def test_weight_average_moves_toward_the_generator_with_a_warmed_up_decay():
+    import torch
+
+    from hiveframe_ctgan._train import CTGANModel
+
+    model = object.__new__(CTGANModel)  # only the two generators and the decay matter here
+    model.ema_decay = 0.9
+    model.G = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    model.G_average = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    with torch.no_grad():
+        for p in model.G.parameters():
+            p.fill_(1.0)
+        for p in model.G_average.parameters():
+            p.fill_(0.0)
+        model.G[1].running_mean.fill_(5.0)
+    model.update_average(1)  # warm-up: decay (1 + 1) / (10 + 1)
+    assert torch.allclose(model.G_average[0].weight, torch.full((2, 3), 1 - 2 / 11))
+    assert torch.equal(model.G_average[1].running_mean, torch.full((2,), 5.0))  # statistics are copied
+    model.update_average(1000)  # past the warm-up: the configured decay
+    assert torch.allclose(model.G_average[0].bias, torch.full((2,), 1 - 0.9 * (2 / 11)))
+    assert model.sampling_module() is model.G_average
+
+
+def test_sampling_uses_the_averaged_weights_unless_ema_decay_is_none(mixed):
+    data, table = mixed
+    averaged_losses: list = []
+    last_losses: list = []
+    averaged = tiny("ctgan", epochs=3, ema_decay=0.9).fit(data, table, seed=0,
+                                                           callback=lambda e: averaged_losses.append(e["losses"]))
+    last = tiny("ctgan", epochs=3, ema_decay=None).fit(data, table, seed=0,
+                                                       callback=lambda e: last_losses.append(e["losses"]))
+    assert not averaged.sample(60, seed=9).equals(last.sample(60, seed=9))
+    # averaging only changes which weights sample: training itself (its losses) is the same
+    assert averaged_losses == last_losses and len(last_losses) == 3
