@@ -8,7 +8,8 @@
 
 Equal-epochs mode trains both for ``--epochs`` epochs with the same network sizes (generator and
 critic 256x256, batch 500, pac 10, learning rates 2e-4); hiveframe's early stopping is switched off
-(``patience=None``) so both train every epoch on every training row and keep their last weights.
+(``patience=None``) so both train every epoch on every training row; ctgan samples from its last
+weights, hiveframe from its default moving average of the generator's weights (``ema_decay``).
 Time-budget mode gives each library the same
 wall clock for the whole fit: hiveframe trains with ``max_seconds`` and its default early stopping;
 ctgan, which has no time limit, gets as many epochs as fit in the budget at its measured speed.
