@@ -12,6 +12,10 @@ form, not in substance, from a literal reading of the paper:
 * one-hot segments wider than the embedding threshold enter the discriminator, the TVAE encoder and
   the context inputs through a learned embedding (:class:`SpanEmbed`); generators still output a
   softmax over all the categories;
+* the gradient penalty interpolates the critic's first-layer outputs of a real pack and its fake
+  pack rather than the rows (equal, since that layer is linear and alpha is shared within a pack),
+  and takes the rows' gradient back through the first layer explicitly
+  (:meth:`Discriminator.row_gradient`): the penalty needs no first-layer pass of its own;
 * every random draw (initialisation, noise, Gumbel noise, dropout) takes an explicit
   ``torch.Generator``: no global seeding, and the same seed gives the same model on a CPU.
 """
@@ -66,6 +70,16 @@ class SpanEmbed(nn.Module):
         parts = [x[:, : self.narrow_end]]
         for (start, width), table in zip(self.spans, self.tables, strict=True):
             parts.append(x[:, start : start + width] @ table)
+        return torch.cat(parts, dim=1)
+
+    def transpose(self, g: torch.Tensor) -> torch.Tensor:
+        """Map a gradient with respect to the embedded rows back to the rows (the map is linear)."""
+        if not self.spans:
+            return g
+        parts, offset = [g[:, : self.narrow_end]], self.narrow_end
+        for table in self.tables:
+            parts.append(g[:, offset : offset + table.shape[1]] @ table.t())
+            offset += table.shape[1]
         return torch.cat(parts, dim=1)
 
 
@@ -250,6 +264,7 @@ class Discriminator(nn.Module):
         self.row_embed = SpanEmbed(layout)
         self.ctx_embed = SpanEmbed(ctx_layout) if ctx_layout is not None and ctx_layout.width else None
         row_dim = self.row_embed.out_dim + (self.ctx_embed.out_dim if self.ctx_embed is not None else 0)
+        self.row_dim, self.width = row_dim, layout.width
         in_dim = pac * row_dim
         self.first = nn.Linear(in_dim, dims[0])
         self.cond = PacCond(n_cond, pac, dims[0], in_dim + pac * n_cond) if n_cond else None
@@ -260,18 +275,30 @@ class Discriminator(nn.Module):
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor, ctx: torch.Tensor | None, gen: torch.Generator,
                 p: float = 0.5) -> torch.Tensor:
+        return self.tail(self.first_layer(x, cond, ctx), gen, p)
+
+    def first_layer(self, x: torch.Tensor, cond: torch.Tensor, ctx: torch.Tensor | None) -> torch.Tensor:
+        """The first layer's pre-activation, one row per pack: a linear function of the rows."""
         h = self.row_embed(x)
         if self.ctx_embed is not None and ctx is not None:
             h = torch.cat([h, self.ctx_embed(ctx)], dim=1)
         h = h.reshape(-1, h.shape[1] * self.pac)
         if self.cond is not None:
-            h = torch.addmm(self.cond(cond) + self.first.bias, h, self.first.weight.t())
-        else:
-            h = self.first(h)
+            return torch.addmm(self.cond(cond) + self.first.bias, h, self.first.weight.t())
+        return self.first(h)
+
+    def tail(self, h: torch.Tensor, gen: torch.Generator, p: float = 0.5) -> torch.Tensor:
+        """Everything after the first layer's pre-activation."""
         h = leaky_relu_dropout(h, p, gen)
         for lin in self.rest:
             h = leaky_relu_dropout(lin(h), p, gen)
         return self.out(h)
+
+    def row_gradient(self, grad_first: torch.Tensor) -> torch.Tensor:
+        """The gradient with respect to each pack's rows (flattened per pack, context left out), from
+        the gradient with respect to the first layer's pre-activation; differentiable in the weights."""
+        g = (grad_first @ self.first.weight).reshape(-1, self.row_dim)[:, : self.row_embed.out_dim]
+        return self.row_embed.transpose(g).reshape(-1, self.pac * self.width)
 
 
 # -- TVAE ------------------------------------------------------------------------------------------

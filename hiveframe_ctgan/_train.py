@@ -196,14 +196,23 @@ class CTGANTrainer:
         norm = lse.gather(1, self.seg_of_cat[c][:, None])[:, 0]
         return -((picked - norm) * has).sum() / logits.shape[0]
 
-    def _penalty(self, real: torch.Tensor, fake: torch.Tensor, cond: torch.Tensor, ctx: torch.Tensor | None) -> torch.Tensor:
-        groups = real.shape[0] // self.pac
-        alpha = torch.rand(groups, 1, 1, generator=self.gen, device=self.device)
-        alpha = alpha.expand(groups, self.pac, 1).reshape(-1, 1)
-        interp = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
-        out = self.model.D(interp, cond, ctx, self.gen).float()
-        (grad,) = torch.autograd.grad(out.sum(), interp, create_graph=True)
-        norm = grad.reshape(groups, -1).norm(2, dim=1)
+    def _penalty(self, first: torch.Tensor) -> torch.Tensor:
+        """WGAN-GP's gradient penalty on packs interpolated between each real pack and its fake pack.
+
+        ``first`` is the critic's first-layer output for the real packs, then the fake packs. That
+        layer is linear in the rows and ``alpha`` is shared by the rows of a pack, so the
+        interpolated packs' first-layer output is the same interpolation of the real and fake
+        packs' outputs: the penalty needs no first-layer pass (forward, or weight gradient) of its
+        own. The gradient with respect to the rows is taken back through that layer explicitly.
+        """
+        D = self.model.D
+        assert D is not None
+        groups = first.shape[0] // 2
+        alpha = torch.rand(groups, 1, generator=self.gen, device=self.device)
+        h = alpha * first[:groups] + (1 - alpha) * first[groups:]
+        out = D.tail(h, self.gen).float()
+        (grad_first,) = torch.autograd.grad(out.sum(), h, create_graph=True)
+        norm = D.row_gradient(grad_first.float()).norm(2, dim=1)
         return 10.0 * ((norm - 1.0) ** 2).mean()
 
     def train_epoch(self) -> dict[str, float]:
@@ -237,10 +246,11 @@ class CTGANTrainer:
                     with torch.no_grad(), self.autocast():
                         fake = _nn.ctgan_activate(G(z, cond, ctx).float(), m.seg, self.gen)
                 with self.autocast():
-                    both = D(torch.cat([real, fake]), torch.cat([cond, cond]),
-                             torch.cat([ctx, ctx]) if ctx is not None else None, self.gen).float()
+                    first = D.first_layer(torch.cat([real, fake]), torch.cat([cond, cond]),
+                                          torch.cat([ctx, ctx]) if ctx is not None else None)
+                    both = D.tail(first, self.gen).float()
                     half = both.shape[0] // 2
-                    loss_d = both[half:].mean() - both[:half].mean() + self._penalty(real, fake, cond, ctx)
+                    loss_d = both[half:].mean() - both[:half].mean() + self._penalty(first)
                 m.opt_d.zero_grad(set_to_none=True)
                 # only the critic's weights: the penalty's interpolated rows need no gradient of their own
                 loss_d.backward(inputs=self.d_params)

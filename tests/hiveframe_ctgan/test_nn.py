@@ -98,3 +98,45 @@ def test_leaky_relu_dropout_equals_the_two_step_form_through_a_gradient_penalty(
         results.append((y, gx, gw))
     for ours, reference in zip(*results, strict=True):
         assert torch.equal(ours, reference)
+
+
+def test_critic_row_gradient_through_the_first_layer_equals_autograd_on_interpolated_rows():
+    """The penalty interpolates first-layer outputs instead of rows; with wide (embedded) spans and
+    context, the rows' gradient and the penalty's weight gradients equal the literal form."""
+    torch.manual_seed(0)
+    segs = [Segment(2, 3, 0, True, False), Segment(5, 6, 1, True, True), Segment(11, 7, 2, True, True)]
+    rows = Layout(18, np.arange(18), 2, segs, np.zeros(2), np.ones(2))
+    ctx = Layout(4, np.arange(4), 1, [Segment(1, 3, 0, True, False)], np.zeros(1), np.ones(1))
+    pac, n_cond, groups = 3, 16, 4
+    D = _nn.Discriminator(rows, ctx, n_cond, (8, 8), pac).double()
+    _nn.init_parameters(D, torch.Generator().manual_seed(1))
+    n = pac * groups
+    real, fake = torch.rand(n, 18, dtype=torch.float64), torch.rand(n, 18, dtype=torch.float64)
+    context = torch.rand(n, 4, dtype=torch.float64)
+    cond = torch.randint(0, n_cond + 1, (n,))
+    alpha = torch.rand(groups, 1, dtype=torch.float64)
+
+    def literal():
+        a = alpha.repeat_interleave(pac, dim=0)
+        interp = (a * real + (1 - a) * fake).requires_grad_(True)
+        out = D(interp, cond, context, torch.Generator().manual_seed(5))
+        (g,) = torch.autograd.grad(out.sum(), interp, create_graph=True)
+        return g.reshape(groups, -1)
+
+    def interpolated_first_layer():
+        first = D.first_layer(torch.cat([real, fake]), torch.cat([cond, cond]), torch.cat([context, context]))
+        h = alpha * first[:groups] + (1 - alpha) * first[groups:]
+        out = D.tail(h, torch.Generator().manual_seed(5))
+        (g,) = torch.autograd.grad(out.sum(), h, create_graph=True)
+        return D.row_gradient(g)
+
+    results = []
+    for form in (literal, interpolated_first_layer):
+        g = form()
+        penalty = ((g.norm(2, dim=1) - 1) ** 2).mean()
+        grads = torch.autograd.grad(penalty, list(D.parameters()), allow_unused=True)
+        # the first layer's bias and the condition table shift it, so they get no gradient
+        results.append((g, [torch.zeros_like(p) if d is None else d for p, d in zip(D.parameters(), grads, strict=True)]))
+    torch.testing.assert_close(results[1][0], results[0][0])
+    for ours, reference in zip(results[1][1], results[0][1], strict=True):
+        torch.testing.assert_close(ours, reference)
