@@ -16,6 +16,9 @@ form, not in substance, from a literal reading of the paper:
   pack rather than the rows (equal, since that layer is linear and alpha is shared within a pack),
   and takes the rows' gradient back through the first layer explicitly
   (:meth:`Discriminator.row_gradient`): the penalty needs no first-layer pass of its own;
+* the generator's residual layers take the noise and the earlier layers' outputs as separate
+  blocks of one input (:class:`_ResidualLinear`), so the backward pass multiplies the output
+  gradient only by the weight columns facing the blocks that need a gradient (not the noise's);
 * every random draw (initialisation, noise, Gumbel noise, dropout) takes an explicit
   ``torch.Generator``: no global seeding, and the same seed gives the same model on a CPU.
 """
@@ -93,12 +96,52 @@ class CondLinear(nn.Module):
         self.cond = nn.Parameter(torch.zeros(n_cond + 1, out_dim)) if n_cond else None
         self.fan_in = in_dim + n_cond
 
-    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        if self.cond is None:
-            return self.linear(x)
-        # bias + E[cond] + x W^T in one addmm (no extra pass over the output)
-        shift = F.embedding(cond, self.cond, padding_idx=self.n_cond) + self.linear.bias
+    def forward(self, x: torch.Tensor, cond: torch.Tensor, hidden: Sequence[torch.Tensor] = ()) -> torch.Tensor:
+        """The layer applied to ``concat(x, *hidden)`` (and the condition).
+
+        Given ``hidden`` separately, the backward pass computes no gradient for the ``x`` block of the
+        input unless ``x`` needs one: a residual generator's noise needs none, which spares a slice
+        of every layer's input-gradient product (:class:`_ResidualLinear`).
+        """
+        shift = self.linear.bias
+        if self.cond is not None:  # bias + E[cond] + x W^T in one addmm (no extra pass over the output)
+            shift = F.embedding(cond, self.cond, padding_idx=self.n_cond) + shift
+        if hidden:
+            return _ResidualLinear.apply(shift, self.linear.weight, x, *hidden)
         return torch.addmm(shift, x, self.linear.weight.t())
+
+
+class _ResidualLinear(torch.autograd.Function):
+    """``shift + concat(x, *hidden) @ weight.T``, with the input gradient taken for the blocks that need it.
+
+    Autograd would multiply the output gradient by the whole weight and drop the columns facing
+    ``x`` when ``x`` needs no gradient; this multiplies by the columns facing ``hidden`` only.
+    """
+
+    @staticmethod
+    def forward(ctx, shift: torch.Tensor, weight: torch.Tensor, x: torch.Tensor,  # type: ignore[override]
+                *hidden: torch.Tensor) -> torch.Tensor:
+        joined = torch.cat([x, *hidden], dim=1)
+        ctx.save_for_backward(joined, weight)
+        ctx.shift_shape = shift.shape
+        ctx.widths = [x.shape[1]] + [h.shape[1] for h in hidden]
+        return torch.addmm(shift, joined, weight.t())
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        joined, weight = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        grad, joined = grad.to(weight.dtype), joined.to(weight.dtype)  # under autocast: back in the weights' dtype
+        grad_shift = grad.sum_to_size(ctx.shift_shape) if need[0] else None
+        grad_weight = grad.t() @ joined if need[1] else None
+        grad_x: torch.Tensor | None = None
+        grad_hidden: Sequence[torch.Tensor | None] = [None] * (len(ctx.widths) - 1)
+        if need[2]:
+            grad_x, *grad_hidden = (grad @ weight).split(ctx.widths, dim=1)
+        elif any(need[3:]):
+            grad_hidden = (grad @ weight[:, ctx.widths[0]:]).split(ctx.widths[1:], dim=1)
+        return grad_shift, grad_weight, grad_x, *grad_hidden
 
 
 def init_parameters(module: nn.Module, gen: torch.Generator) -> None:
@@ -219,9 +262,10 @@ class Generator(nn.Module):
 
     def forward(self, z: torch.Tensor, cond: torch.Tensor, ctx: torch.Tensor | None) -> torch.Tensor:
         x = z if self.ctx_embed is None or ctx is None else torch.cat([z, self.ctx_embed(ctx)], dim=1)
+        hidden: list[torch.Tensor] = []
         for lin, bn in zip(self.hidden, self.norms, strict=True):
-            x = torch.cat([x, F.relu(bn(lin(x, cond)))], dim=1)
-        return self.out(x, cond)
+            hidden.append(F.relu(bn(lin(x, cond, hidden))))
+        return self.out(x, cond, hidden)
 
 
 class PacCond(nn.Module):

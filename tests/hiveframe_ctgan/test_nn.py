@@ -140,3 +140,33 @@ def test_critic_row_gradient_through_the_first_layer_equals_autograd_on_interpol
     torch.testing.assert_close(results[1][0], results[0][0])
     for ours, reference in zip(results[1][1], results[0][1], strict=True):
         torch.testing.assert_close(ours, reference)
+
+
+@pytest.mark.parametrize("wide_context", [False, True])
+def test_generator_gradients_equal_the_literal_residual_concatenation(wide_context):
+    """The residual layers skip the noise block's input gradient; every weight gradient (and, with a
+    learned context embedding, the embedding's) equals autograd through literal concatenations."""
+    segs = [Segment(1, 3, 0, True, False)] + ([Segment(4, 60, 1, True, True)] if wide_context else [])
+    ctx_layout = Layout(4 + 60 * wide_context, np.arange(4 + 60 * wide_context), 1, segs, np.zeros(1), np.ones(1))
+    G = _nn.Generator(6, ctx_layout, 5, (8, 7), 9).double()
+    _nn.init_parameters(G, torch.Generator().manual_seed(0))
+    z = torch.randn(12, 6, dtype=torch.float64)
+    ctx = torch.rand(12, ctx_layout.width, dtype=torch.float64)
+    cond = torch.randint(0, 6, (12,))
+    weights = torch.randn(12, 9, dtype=torch.float64)
+
+    has_cond = (cond < 5)[:, None]  # 5: no condition, whose row of the table stays zero
+
+    def literal():
+        x = torch.cat([z, G.ctx_embed(ctx)], dim=1)
+        for lin, bn in zip(G.hidden, G.norms, strict=True):
+            x = torch.cat([x, torch.relu(bn(lin.linear(x) + lin.cond[cond] * has_cond))], dim=1)
+        return G.out.linear(x) + G.out.cond[cond] * has_cond
+
+    results = []
+    for form in (literal, lambda: G(z, cond, ctx)):
+        out = form()
+        results.append((out, torch.autograd.grad((out * weights).sum(), list(G.parameters()))))
+    torch.testing.assert_close(results[1][0], results[0][0])
+    for ours, reference in zip(results[1][1], results[0][1], strict=True):
+        torch.testing.assert_close(ours, reference)
