@@ -146,6 +146,7 @@ def test_critic_row_gradient_through_the_first_layer_equals_autograd_on_interpol
 def test_generator_gradients_equal_the_literal_residual_concatenation(wide_context):
     """The residual layers skip the noise block's input gradient; every weight gradient (and, with a
     learned context embedding, the embedding's) equals autograd through literal concatenations."""
+    torch.manual_seed(0)
     segs = [Segment(1, 3, 0, True, False)] + ([Segment(4, 60, 1, True, True)] if wide_context else [])
     ctx_layout = Layout(4 + 60 * wide_context, np.arange(4 + 60 * wide_context), 1, segs, np.zeros(1), np.ones(1))
     G = _nn.Generator(6, ctx_layout, 5, (8, 7), 9).double()
@@ -154,7 +155,6 @@ def test_generator_gradients_equal_the_literal_residual_concatenation(wide_conte
     ctx = torch.rand(12, ctx_layout.width, dtype=torch.float64)
     cond = torch.randint(0, 6, (12,))
     weights = torch.randn(12, 9, dtype=torch.float64)
-
     has_cond = (cond < 5)[:, None]  # 5: no condition, whose row of the table stays zero
 
     def literal():
