@@ -4,6 +4,7 @@ from hiveframe.components.base import Component, ComponentState
 from hiveframe.components.generators import TableGenerator, TrainingCallback
 from hiveframe.components.io import Database, Reader, Writer
 from hiveframe.components.linkage import LinkageModel
+from hiveframe.components.noise import NoiseSource, secret_token
 from hiveframe.components.privacy import PrivacyWrapper
 from hiveframe.components.transformers import Span, Transformer
 from hiveframe.components.validators import ValidationResult, Validator
@@ -25,7 +26,7 @@ BASES: dict[str, type[Component]] = {
 }
 
 __all__ = [
-    "BASES", "FAMILIES", "Component", "ComponentState", "Database", "LinkageModel", "PrivacyWrapper",
+    "BASES", "FAMILIES", "Component", "ComponentState", "Database", "LinkageModel", "NoiseSource", "PrivacyWrapper",
     "Reader", "Span", "TableGenerator", "TrainingCallback", "Transformer", "ValidationResult",
-    "Validator", "Writer",
+    "Validator", "Writer", "secret_token",
 ]
