@@ -231,3 +231,21 @@ def test_the_fake_pool_cannot_be_replayed_from_the_seed(tmp_path):
     loaded = Synthesizer.load(model)
     assert loaded.sample(seed=5)["people"].column("first_name").to_pylist() == \
         loaded.sample(seed=5)["people"].column("first_name").to_pylist() == a  # sampling stays reproducible
+
+
+def test_a_declared_pii_primary_key_gets_surrogates_too():
+    """SDV metadata imports an email primary key as kind pii: it is a key, and no real email comes out."""
+    from hiveframe.metadata import ForeignKey
+
+    users = pa.table({"email": [f"p{i}@x.org" for i in range(40)], "age": np.arange(40.0)})
+    orders = pa.table({"oid": np.arange(100), "email": [f"p{i % 40}@x.org" for i in range(100)],
+                       "v": np.arange(100.0)})
+    email = Column("email", ColumnKind.PII, "string", False, pii_kind=PIIKind.EMAIL)
+    md = Metadata((Table("users", (email, Column("age", ColumnKind.NUMERICAL, "double")), primary_key=("email",)),
+                   Table("orders", (Column("oid", ColumnKind.ID, "int64", False), email,
+                                    Column("v", ColumnKind.NUMERICAL, "double")), primary_key=("oid",))),
+                  foreign_keys=(ForeignKey("orders", ("email",), "users", ("email",)),))
+    out = Synthesizer(md, seed=0).fit(Database({"users": users, "orders": orders})).sample(seed=1)
+    keys = set(out["users"].column("email").to_pylist())
+    assert keys and all(k.endswith("@example.invalid") for k in keys)
+    assert set(out["orders"].column("email").to_pylist()) <= keys
