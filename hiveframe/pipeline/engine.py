@@ -80,6 +80,15 @@ def pii_columns(metadata: Metadata, table: Table) -> list[str]:
     return [c.name for c in table.columns if c.name not in skip and c.kind == ColumnKind.PII]
 
 
+def _holds_pii(column: Column) -> bool:
+    """A key or id column that holds personal data (its metadata gives a ``pii_kind``)."""
+    return column.kind == ColumnKind.PII or column.pii_kind is not None
+
+
+def _pii_label(column: Column) -> str:
+    return column.pii_kind.value if column.pii_kind is not None else "pii"
+
+
 NULL_HANDLING = ("model", "mean", "drop")
 
 
@@ -722,6 +731,12 @@ class RelationalEngine:
         for col in pk:
             if col in fk_cols:
                 continue
+            if _holds_pii(table.column(col)):  # an email or phone used as a key: surrogates, nothing real
+                fmt = keyfmt.surrogate_format(_pii_label(table.column(col)), data.schema.field(col).type)
+                if len(pk) > 1:
+                    fmt["group"] = [c for c in pk if c != col]
+                plan.keys[col] = fmt
+                continue
             fmt = keyfmt.detect_concat(data, col, sorted(fk_cols) + [c for c in pk if c != col])
             if fmt is None:
                 for fk in md.parents_of(table.name):
@@ -750,7 +765,9 @@ class RelationalEngine:
             values = data.column(name)
             non_null = values.drop_null()
             unique = len(non_null) > 1 and len(pc.unique(non_null)) == len(non_null)
-            plan.fills[name] = {"format": keyfmt.learn_format(values), "unique": bool(unique),
+            fmt = (keyfmt.surrogate_format(_pii_label(column), values.type) if _holds_pii(column)
+                   else keyfmt.learn_format(values))
+            plan.fills[name] = {"format": fmt, "unique": bool(unique),
                                 "null_rate": float(values.null_count / max(1, len(values)))}
 
     # ============================================================================================
