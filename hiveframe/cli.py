@@ -202,8 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--drop-orphans", action="store_true",
                    help="drop child rows whose foreign key has no parent instead of failing")
     p.add_argument("--dp", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
-                   help="train with differential privacy: epsilon=3 (required), delta, max_grad_norm, "
-                   "noise_multiplier, preprocess_share, allow_non_dp=true ... (repeatable)")
+                   help="train with differential privacy, per person (root entity): epsilon=3 (required), "
+                   "max_children=10, delta, max_grad_norm, noise_multiplier, preprocess_share, allow_non_dp=true, "
+                   "detect_metadata=true ... (repeatable; needs --metadata unless detect_metadata=true)")
     p.add_argument("--pii", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
                    help="PII replacement options: default_strategy=fake|hash|mask|drop|keep, consistent=true, "
                    "locale=de_DE (repeatable)")
@@ -442,12 +443,12 @@ def cmd_fit(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     path = synth.save(args.output)
     _out(f"fitted {len(metadata.tables)} table(s) in {seconds:.1f}s; model saved to {path}")
-    dp = synth.privacy_report().get("dp")
-    if dp:
-        _out(_dp_line(dp))
     if args.report:
         report = synth._write_report(database, Path(args.report), args.target)
         _out(f"quality report written to {report}")
+    dp = synth.privacy_report().get("dp")
+    if dp:  # the last line: what the privacy guarantee is
+        _out(_dp_line(dp))
     return 0
 
 
