@@ -1109,4 +1109,29 @@ def check_privacy_wrapper(
         json.dumps(rep, default=_iso)
 
     ck.rule("report() is a JSON-able dict", report)
+    if cls.differentially_private:
+        _check_dp_wrapper(ck, cls, instance, params, data, table, seed)
     return ck.finish()
+
+
+#: what the relational engine calls on a differentially private wrapper (declared by PrivacyWrapper)
+DP_WRAPPER_METHODS = ("begin", "table_budget", "linkage_model", "noisy_share", "forest", "key_format",
+                      "set_null_handling")
+
+
+def _check_dp_wrapper(ck: _Checker, cls: type[PrivacyWrapper], instance: PrivacyWrapper | None,
+                      params: Mapping[str, Any] | None, data: pa.Table, table: Table, seed: int) -> None:
+    def implements_engine_methods() -> None:
+        missing = [m for m in DP_WRAPPER_METHODS if getattr(cls, m) is getattr(PrivacyWrapper, m)]
+        assert not missing, f"differentially_private = True but {', '.join(missing)} not implemented"
+
+    def refuses_non_dp_generators() -> None:
+        wrapped = _fresh(cls, instance, params).wrap(BootstrapGenerator())
+        try:
+            wrapped.fit(data, table, seed=seed)
+        except ConfigError:
+            return
+        raise AssertionError("a generator without supports_dp was trained under differential privacy")
+
+    ck.rule("differentially private: implements what the engine asks", implements_engine_methods)
+    ck.rule("differentially private: refuses a generator without supports_dp", refuses_non_dp_generators)

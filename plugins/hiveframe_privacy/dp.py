@@ -372,8 +372,16 @@ class DPWrapper(PrivacyWrapper):
     _units: PrivacyUnits | None = attrs.field(default=None, init=False)
     _metadata_detected: bool = attrs.field(default=False, init=False)
     _md: Metadata | None = attrs.field(default=None, init=False)
-    #: the secret source of every DP draw this wrapper makes (tests may set a fixed one)
-    noise: NoiseSource = attrs.field(factory=NoiseSource, init=False)
+    #: the secret source of every DP draw this wrapper makes (never a parameter, never saved)
+    _noise: NoiseSource = attrs.field(factory=NoiseSource, init=False)
+
+    @property
+    def noise(self) -> NoiseSource:
+        return self._noise
+
+    def use_noise(self, source: NoiseSource) -> None:
+        """Draw from ``source`` (tests: ``NoiseSource.fixed(...)`` replays the noise; not private)."""
+        self._noise = source
 
     def set_null_handling(self, table: str, mode: str) -> None:
         """``"mean"``: nulls become the released mean or most common category; ``"drop"``: rows left out."""
