@@ -4,8 +4,10 @@ A *root entity* is a row of a table without parent (self-references aside) toget
 that hangs below it. Differential privacy protects the addition or removal of one whole entity, so
 what one entity may contribute must be bounded: every foreign key has a cap on the children per
 parent row (``max_children``: one number for every relationship, or per foreign key), and rows beyond
-it are left out of training (chosen at random within their parent, so no position is favoured). Rows
-whose parent was left out are left out too (down the chain).
+it are left out of training (chosen at random within their parent, so no position is favoured, by a
+secret keyed hash of the parent's key and the child's position among its siblings, so that the choice
+for one entity never depends on another entity's rows). Rows whose parent was left out are left out
+too (down the chain).
 
 One entity of root ``r`` then owns at most ``m[t][r] = sum over t's foreign keys (child -> p) of
 cap * m[p][r]`` rows of table ``t`` (``m[r][r] = 1``): the product of the caps down a chain, summed
@@ -62,6 +64,27 @@ def cap_for(spec: Any, fk: ForeignKey) -> int:
     return DEFAULT_MAX_CHILDREN
 
 
+def _priorities(parent: pa.Table, parent_columns: tuple[str, ...], idx: np.ndarray, rows: np.ndarray,
+                salt: bytes) -> np.ndarray:
+    """A secret random priority for each of ``rows``, a function of its parent's key and its position
+    among that parent's children only: removing another entity changes no one else's choice."""
+    import hashlib
+
+    from hiveframe.pipeline.checks import key_strings
+
+    keys = key_strings(parent, parent_columns).to_pylist()
+    parents = idx[rows]
+    order = np.argsort(parents, kind="stable")
+    sorted_parents = parents[order]
+    position = np.empty(rows.size, dtype=np.int64)
+    position[order] = np.arange(rows.size) - np.searchsorted(sorted_parents, sorted_parents, side="left")
+    out = np.empty(rows.size, dtype=np.uint64)
+    for i, (p, k) in enumerate(zip(parents.tolist(), position.tolist(), strict=True)):
+        digest = hashlib.blake2b(f"{keys[p]!r}\x00{k}".encode(), key=salt, digest_size=8).digest()
+        out[i] = int.from_bytes(digest, "little")
+    return out
+
+
 @dataclass
 class PrivacyUnits:
     """The privacy unit of one database, and the rows a cap left out."""
@@ -97,6 +120,7 @@ def plan_units(metadata: Metadata, tables: dict[str, pa.Table], spec: Any,
                           hint="max_children bounds what one person contributes (e.g. 10 sessions per user)")
     order = metadata.topological_order()
     fks = list(enumerate(metadata.foreign_keys))
+    salt = rng.bytes(16)  # secret: which children are kept is unpredictable, and never saved
     caps = {j: cap_for(spec, fk) for j, fk in fks if not fk.is_self_reference}
     keep: dict[str, np.ndarray] = {}
     per_root: dict[str, dict[str, float]] = {}
@@ -113,14 +137,13 @@ def plan_units(metadata: Metadata, tables: dict[str, pa.Table], spec: Any,
             links[j] = idx
             has = idx >= 0
             mask &= ~has | np.where(has, keep[fk.parent_table][np.maximum(idx, 0)], True)
-        for j, _fk in parents:  # at most `cap` children per parent row, chosen at random
+        for j, fk in parents:  # at most `cap` children per parent row, chosen at random
             idx = links[j]
             cand = np.flatnonzero(mask & (idx >= 0))
             if not cand.size:
                 continue
-            cand = cand[rng.permutation(cand.size)]
-            order_ = np.argsort(idx[cand], kind="stable")
-            cand = cand[order_]
+            priority = _priorities(tables[fk.parent_table], fk.parent_columns, idx, cand, salt)
+            cand = cand[np.lexsort((priority, idx[cand]))]
             groups = idx[cand]
             starts = np.searchsorted(groups, groups, side="left")
             rank = np.arange(cand.size) - starts
