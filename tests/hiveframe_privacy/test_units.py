@@ -249,8 +249,9 @@ def test_removing_one_user_moves_every_release_by_at_most_its_declared_sensitivi
     """The neighbouring-database attack on the declared sensitivities: D and D minus its heaviest user
     (50 sessions), capped at 5; every statistic released in both must differ by at most its declared
     per-row sensitivity times the table's rows per user."""
-    from hiveframe.components import NoiseSource
     from hiveframe_privacy.budget import TableBudget
+
+    from hiveframe.components import NoiseSource
 
     seen: dict[str, list] = {}
     release = TableBudget.release
