@@ -60,15 +60,25 @@ def main(argv: list[str] | None = None) -> int:
         for cap in ([int(c) for c in args.caps.split(",")] if epsilon is not None else [0]):
             rows.append(_run(db, md, epsilon, cap, args.seed))
             print(rows[-1], flush=True)
-    write_json("user_dp", {"environment": environment(), "dataset": "airbnb (users 10,000, sessions 47,217)",
-                           "generator": "gaussian_copula", "seed": args.seed, "rows": rows})
+    results = {"environment": environment(), "dataset": "airbnb (users 10,000, sessions 47,217)",
+               "generator": "gaussian_copula", "seed": args.seed, "rows": rows}
+    write_json("user_dp", results)
+    print(summarize(results))
+    return 0
+
+
+def summarize(results: dict[str, Any]) -> str:
+    """The RESULTS.md section: one row per (epsilon, cap)."""
     headers = ["epsilon", "cap", "eps/user", "eps/row", "sessions left out", "det. users", "det. sessions",
                "sessions/user sim.", "fit s"]
-    print(markdown_table(headers, [[r["epsilon"] or "none", r["max_children"] or "-", r.get("epsilon_per_user", "-"),
-                                    r.get("epsilon_per_row", "-"), (r.get("rows_left_out") or {}).get("sessions", 0),
-                                    r["detection_auc"].get("users"), r["detection_auc"].get("sessions"),
-                                    r["sessions_per_user_similarity"], r["fit_seconds"]] for r in rows]))
-    return 0
+    rows = results["rows"]
+    table = markdown_table(headers, [[r["epsilon"] or "none", r["max_children"] or "-", r.get("epsilon_per_user", "-"),
+                                      r.get("epsilon_per_row", "-"), (r.get("rows_left_out") or {}).get("sessions", 0),
+                                      r["detection_auc"].get("users"), r["detection_auc"].get("sessions"),
+                                      r["sessions_per_user_similarity"], r["fit_seconds"]] for r in rows])
+    return ("AirBnB, DP Gaussian copula, privacy unit a user with all their sessions "
+            "(`python -m benchmarks.bench_user_dp`; detection: ROC AUC of real vs synthetic rows, 0.5 is best).\n\n"
+            + table)
 
 
 if __name__ == "__main__":
