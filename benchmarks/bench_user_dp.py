@@ -40,7 +40,8 @@ def _run(db: Any, md: Any, epsilon: float | None, cap: int, seed: int) -> dict[s
     report = synth.privacy_report().get("dp")
     if report:
         row.update({"privacy_unit": report["privacy_unit"], "epsilon_per_user": round(report["epsilon_per_entity"], 4),
-                    "epsilon_per_row": round(report["epsilon_per_row"], 4), "rows_left_out": report["rows_left_out"]})
+                    "epsilon_per_row": round(report["epsilon_per_row"], 4),
+                    "rows_left_out": synth.dp_wrapper.rows_left_out()})
     return row
 
 

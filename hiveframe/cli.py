@@ -112,12 +112,12 @@ def _parse_value(text: str) -> Any:
         return text
 
 
-def _dp_line(dp: dict[str, Any]) -> str:
-    """The fit's last line under DP: epsilon per root entity, the per-row figure, what was left out."""
+def _dp_line(dp: dict[str, Any], left: Mapping[str, int]) -> str:
+    """The fit's last line under DP: epsilon per root entity, the per-row figure, what the caps left out
+    (exact counts, shown to whoever runs the fit and never saved in the model)."""
     unit = dp.get("privacy_unit", "row")
     text = (f"differential privacy: epsilon {dp.get('epsilon_spent', 0.0):.3f} per {unit} "
             f"(budget {float(dp.get('epsilon') or 0):g}), epsilon {dp.get('epsilon_per_row', 0.0):.3f} per row")
-    left = dp.get("rows_left_out") or {}
     if left:
         text += "; left out of training (children beyond the cap): " + ", ".join(f"{t} {n}" for t, n in left.items())
     return f"{text}; {dp.get('guarantee')}"
@@ -448,7 +448,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         _out(f"quality report written to {report}")
     dp = synth.privacy_report().get("dp")
     if dp:  # the last line: what the privacy guarantee is
-        _out(_dp_line(dp))
+        _out(_dp_line(dp, synth.dp_wrapper.rows_left_out() if synth.dp_wrapper is not None else {}))
     return 0
 
 

@@ -603,6 +603,8 @@ def test_fit_with_dp_pii_and_null_handling_flags(tmp_path, capsys, chinook_path)
     last = out.strip().splitlines()[-1]
     assert last.startswith("differential privacy: epsilon ") and " entity (budget 2)" in last
     assert " per row" in last and "detected from the private data, outside the guarantee" in last
+    assert "left out of training (children beyond the cap): " in last  # Chinook has albums of 10+ tracks
+    assert "rows_left_out" not in (model / "manifest.json").read_text()  # exact counts stay out of the model
     from hiveframe.pipeline import Synthesizer
 
     synth = Synthesizer.load(model)

@@ -140,6 +140,11 @@ class PrivacyWrapper(Component):
     def _wrap(self, generator: TableGenerator) -> TableGenerator:
         raise NotImplementedError
 
+    def rows_left_out(self) -> dict[str, int]:
+        """Per table, real rows left out of the last fit (e.g. beyond a per-parent cap): exact, so shown
+        to whoever runs the fit and never saved in the model."""
+        return {}
+
     # -- what the relational engine asks a differentially private wrapper --------------------------
     def begin(self, metadata: Metadata, database: Any, *, generator_for: Callable[[Table], TableGenerator],
               metadata_detected: bool = False) -> Any:

@@ -460,7 +460,18 @@ class DPWrapper(PrivacyWrapper):
                                         trainers=[n for n in planned if n in private], noise=self.noise,
                                         rows={n: capped[n].num_rows for n in plan})
         self._budgets = dict(self._database.tables)
+        self._reports = {}  # a second fit with this wrapper starts a new account
         return capped
+
+    def rows_left_out(self) -> dict[str, int]:
+        """Per table, the real rows the caps left out of the last fit.
+
+        Exact counts of the private data: shown to whoever runs the fit (log, the CLI's last line),
+        never put in the report or the model.
+        """
+        if self._units is None:
+            return {}
+        return {t: n for t, n in self._units.left_out.items() if n}
 
     def units_of(self, table: str, rows: int) -> np.ndarray | None:
         """The root entity of each training row of ``table`` (None: a row is its own unit)."""
@@ -560,7 +571,6 @@ class DPWrapper(PrivacyWrapper):
                 "delta_spent": db.delta_spent(), "delta_conversion": db.delta_rdp,
                 "preprocessing_noise_multiplier": db.sigma_pre,
                 "max_children": {self._fk_label(j): c for j, c in units.caps.items()},
-                "rows_left_out": {t: n for t, n in units.left_out.items() if n},
                 "unit_rows": {t: units.unit_rows(t) for t in units.per_root},
                 "metadata": ("DETECTED from the private data (detect_metadata=true): kinds, keys and formats are "
                              "outside the guarantee" if self._metadata_detected else "declared (public)"),

@@ -492,10 +492,10 @@ def _guarantee_section(doc: dict[str, Any]) -> str:
         out.append(f"<p class='lead'>epsilon {_num(dp.get('epsilon_spent'))} per {escape(unit)} (budget "
                    f"{_num(dp.get('epsilon'))}), epsilon {_num(dp.get('epsilon_per_row'))} per row: "
                    f"{escape(str(dp.get('guarantee', '')))}.</p>")
-        left = dp.get("rows_left_out") or {}
-        if left:
-            out.append("<p>Left out of training (children beyond the per-parent cap): "
-                       + ", ".join(f"{escape(t)}: {int(n)} rows" for t, n in left.items()) + ".</p>")
+        caps = dp.get("max_children") or {}
+        if caps:
+            out.append("<p>Children kept per parent row (the rest is left out of training): "
+                       + ", ".join(f"{escape(k)}: {escape(str(v))}" for k, v in caps.items()) + ".</p>")
         if str(dp.get("metadata", "")).startswith("DETECTED"):
             out.append(f"<p><b>{escape(str(dp['metadata']))}.</b></p>")
         rows = []
