@@ -153,3 +153,14 @@ def test_explicit_noise_too_small_for_the_budget_is_refused_for_the_copula():
                                                                                    "gaussian_copula"))
     with pytest.raises((ConfigError, PluginError), match="would exceed epsilon"):
         gen.fit(data, table, seed=0)
+
+
+def test_the_dp_wrapper_passes_the_conformance_kit():
+    from hiveframe.builtin.copula import GaussianCopula
+    from hiveframe.testing.conformance import check_privacy_wrapper, sample_table
+
+    report = check_privacy_wrapper(DPWrapper, params={"epsilon": 3.0, "max_children": {"*": 5}},
+                                   generator=GaussianCopula(), data=sample_table(2000))
+    assert "parameters round-trip as JSON through get_params/from_params" in report.passed
+    assert "differentially private: implements what the engine asks" in report.passed
+    assert "differentially private: refuses a generator without supports_dp" in report.passed
