@@ -141,22 +141,36 @@ def test_provenance_is_recorded(tmp_path, host):
     assert manifest["written_by"] == "hiveframe"
 
 
-def test_rewrite_replaces_own_files_and_keeps_unrelated_ones(tmp_path, host):
+def test_rewrite_replaces_own_output_whole(tmp_path, host):
+    out = tmp_path / "o"
+    tables = rich_tables()
+    host.write(tables, out)
+    host.write({"shop": tables["shop"]}, out, format="csv")  # sale gone, shop now csv
+    assert sorted(p.name for p in out.iterdir()) == ["_provenance.json", "shop.csv"]
+    assert host.read(out)["shop"].equals(tables["shop"])
+    host.write(tables, out, format="csv")
+    assert host.read(out).names == ["sale", "shop"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o"]  # no staging left beside it
+
+
+def test_rewrite_refuses_a_file_hiveframe_did_not_write_unless_overwrite(tmp_path, host):
     out = tmp_path / "o"
     tables = rich_tables()
     host.write(tables, out)
     (out / "README.md").write_text("mine")
-    host.write({"shop": tables["shop"]}, out, format="csv")  # sale gone, shop now csv
-    assert sorted(p.name for p in out.iterdir()) == ["README.md", "_provenance.json", "shop.csv"]
-    assert host.read(out)["shop"].equals(tables["shop"])
-    host.write(tables, out, format="csv")  # overwrite in place
+    with pytest.raises(SourceError, match="README.md") as err:
+        host.write(tables, out, format="csv")
+    assert "--overwrite" in err.value.hint
+    assert (out / "README.md").read_text() == "mine"
     assert host.read(out).names == ["sale", "shop"]
+    host.write({"shop": tables["shop"]}, out, format="csv", overwrite=True)  # asked for: the whole folder
+    assert sorted(p.name for p in out.iterdir()) == ["_provenance.json", "shop.csv"]
 
 
 def test_writer_refuses_to_make_a_folder_ambiguous(tmp_path, host):
     tables = rich_tables()
     (tmp_path / "shop.csv").write_text("a\n1\n")
-    with pytest.raises(SourceError, match="shop.csv.*not written by hiveframe") as err:
+    with pytest.raises(SourceError, match="did not write: shop.csv") as err:
         host.write(tables, tmp_path)
     assert err.value.hint
     assert not (tmp_path / "sale.parquet").exists()  # nothing written
