@@ -144,8 +144,23 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(err, os.strerror(err), str(b))
 
 
+def _fsync(path: Path) -> None:
+    """Flush a file, or a folder's files and the folder itself, to disk (a power cut after the swap
+    must not leave renamed but empty files)."""
+    paths = [path]
+    if path.is_dir():
+        paths = [Path(root) / name for root, _, names in os.walk(path) for name in names] + [path]
+    for item in paths:
+        fd = os.open(item, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 def swap_in(staging: Path, path: Path) -> None:
     """Put the complete folder ``staging`` at ``path``; whatever was there is removed afterwards."""
+    _fsync(staging)
     if not path.exists() and not path.is_symlink():
         os.rename(staging, path)
         crash_point("swap:new-in")
@@ -194,6 +209,7 @@ def staged_file(path: Path) -> Iterator[Path]:
     try:
         with _terminate_as_exit():
             yield staging
+            _fsync(staging)
             crash_point("file:before-replace")
             os.replace(staging, path)
     finally:
