@@ -54,6 +54,7 @@ def save_synthesizer(synth: Synthesizer, path: Path) -> Path:
             "hiveframe_version": hiveframe.__version__,
             "versions": {p: versions.get(p) for p in sorted(plugins)},
             "seed": synth.seed,
+            "source": getattr(synth, "source", None),
             "config": {
                 "generator": _spec_name(synth.generator),
                 "generators": {t: _spec_name(g) for t, g in synth.generators.items()},
