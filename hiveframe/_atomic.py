@@ -37,6 +37,8 @@ STAGE_TAG = "hf-stage"
 OLD_TAG = "hf-old"
 #: test hook: the process kills itself (SIGKILL) at the named crash point (see :func:`crash_point`).
 KILL_AT_ENV = "HIVEFRAME_TEST_KILL_AT"
+#: test hook: the signal sent at the crash point instead of SIGKILL (``TERM`` or ``INT``).
+KILL_SIGNAL_ENV = "HIVEFRAME_TEST_KILL_SIGNAL"
 #: test hook: swap with two renames even where an atomic exchange exists.
 NO_EXCHANGE_ENV = "HIVEFRAME_TEST_NO_EXCHANGE"
 
@@ -45,9 +47,11 @@ _LEFTOVER = re.compile(rf"^\.(?P<name>.+)\.(?P<tag>{STAGE_TAG}|{OLD_TAG})-(?P<pi
 
 
 def crash_point(name: str) -> None:
-    """Kill this process here when ``HIVEFRAME_TEST_KILL_AT`` names this point (kill -9 tests only)."""
+    """Kill this process here when ``HIVEFRAME_TEST_KILL_AT`` names this point (kill -9 tests only):
+    a deterministic stand-in for a kill, an out-of-memory kill or a power cut at the worst moment."""
     if os.environ.get(KILL_AT_ENV) == name:
-        os.kill(os.getpid(), signal.SIGKILL)
+        signum = getattr(signal, "SIG" + os.environ.get(KILL_SIGNAL_ENV, "KILL").upper())
+        os.kill(os.getpid(), signum)
 
 
 def sibling(path: Path, tag: str) -> Path:
