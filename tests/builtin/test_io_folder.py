@@ -167,6 +167,42 @@ def test_rewrite_refuses_a_file_hiveframe_did_not_write_unless_overwrite(tmp_pat
     assert sorted(p.name for p in out.iterdir()) == ["_provenance.json", "shop.csv"]
 
 
+def test_writer_never_replaces_a_users_table_files(tmp_path, host):
+    """The folder a model was fitted from (or any folder with unrelated files of the same names)."""
+    real = {"shop.csv": "region,shop_no\nwest,7\n", "sale.csv": "sale_id\n1\n", "notes/": None}
+    for name, text in real.items():
+        (tmp_path / name).mkdir() if text is None else (tmp_path / name).write_text(text)
+    for options in ({"format": "csv"}, {"format": "csv", "overwrite": True}, {}):
+        with pytest.raises(SourceError, match="sale.csv, shop.csv") as err:
+            host.write(rich_tables(), tmp_path, **options)
+        assert "notes/" in str(err.value) and err.value.hint
+        assert "provenance" in str(err.value) if options.get("overwrite") else "did not write" in str(err.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes", "sale.csv", "shop.csv"]
+    assert (tmp_path / "shop.csv").read_text() == real["shop.csv"]
+
+
+def test_a_write_that_fails_midway_keeps_the_old_output_whole(tmp_path, host, monkeypatch):
+    out = tmp_path / "o"
+    tables = rich_tables()
+    host.write(tables, out, format="csv", provenance={"seed": 1})
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    written = []
+
+    def disk_full_at_the_second_table(self, table, path):
+        if written:
+            raise OSError(28, "No space left on device")
+        written.append(path)
+        write_table(self, table, path)
+
+    write_table = FolderWriter._write_table
+    monkeypatch.setattr(FolderWriter, "_write_table", disk_full_at_the_second_table)
+    with pytest.raises(SourceError, match="No space left on device") as err:
+        host.write(tables, out, format="csv", provenance={"seed": 2})
+    assert err.value.hint
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # old tables and provenance, no mix
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o"]  # the staging folder is gone
+
+
 def test_writer_refuses_to_make_a_folder_ambiguous(tmp_path, host):
     tables = rich_tables()
     (tmp_path / "shop.csv").write_text("a\n1\n")
