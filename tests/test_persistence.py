@@ -360,3 +360,21 @@ def test_unsafe_table_names_make_safe_keys_and_checkpoint_folders(tmp_path, hive
     model = synth.save(tmp_path / "model")
     assert Synthesizer.load(model, host=hiveframe_host).sample(seed=2).names == names
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # nothing escaped beside it
+
+
+def test_a_save_that_fails_keeps_the_old_model_and_no_staging(saved_model, hiveframe_host, monkeypatch):
+    from hiveframe.pipeline import Synthesizer
+    from hiveframe.pipeline import store
+
+    before = {p.relative_to(saved_model): p.read_bytes() for p in saved_model.rglob("*") if p.is_file()}
+    synth = Synthesizer.load(saved_model, host=hiveframe_host)
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store, "write_manifest", disk_full)
+    with pytest.raises(PersistenceError, match="No space left on device") as err:
+        synth.save(saved_model)
+    assert err.value.hint
+    assert {p.relative_to(saved_model): p.read_bytes() for p in saved_model.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in saved_model.parent.iterdir()) == ["model"]

@@ -72,6 +72,8 @@ FORMAT_SUFFIX = {"parquet": ".parquet", "csv": ".csv", "jsonl": ".jsonl"}
 def list_table_files(path: Path, tables: Sequence[str] | None = None) -> dict[str, tuple[Path, str]]:
     """``{table: (file, format)}`` for a folder or a single file, with clear errors for bad paths."""
     if not path.exists():
+        recover(path)  # a replacement killed between its two renames: the previous output is beside it
+    if not path.exists():
         where = "" if path.is_absolute() else f" (relative to {Path.cwd()})"
         raise SourceError(f"path {str(path)!r} does not exist{where}",
                           hint="pass a folder of table files, one table file, or a SQLite file")

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
-from hiveframe._atomic import crash_point, recover, staged_file
+from hiveframe._atomic import crash_point, staged_file
 from hiveframe.builtin.io_arrow import (
     SQLITE_SUFFIXES,
     as_arrow_table,
@@ -336,7 +336,6 @@ class SqliteWriter(Writer):
         path = as_path(target)
         if path is None:
             raise SourceError(f"the sqlite writer writes to a file path, not {type(target).__name__}")
-        recover(path)
         self._check_target(path)
         if not tables:
             raise SourceError("nothing to write: the database has no tables")

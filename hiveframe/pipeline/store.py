@@ -28,11 +28,20 @@ if TYPE_CHECKING:
 
 def save_synthesizer(synth: Synthesizer, path: Path) -> Path:
     """Write the model to a fresh folder, then swap it in: an old model survives a failed save."""
+    metadata = synth._require_fitted()
+    try:
+        recover(path)
+        _check_replaceable(path)
+        return _save(synth, metadata, path)
+    except OSError as exc:
+        raise PersistenceError(f"cannot save the model to {str(path)!r}: {exc.strerror or exc}",
+                               hint="check that the folder's parent is writable and the disk has room (the "
+                               "model is written beside the folder, then swapped in)") from None
+
+
+def _save(synth: Synthesizer, metadata: Metadata, path: Path) -> Path:
     import hiveframe
 
-    metadata = synth._require_fitted()
-    recover(path)
-    _check_replaceable(path)
     with staged_folder(path) as staging:
         (staging / "metadata.json").write_text(metadata.to_json() + "\n", encoding="utf-8")
         plugins = {"builtin"}

@@ -203,6 +203,20 @@ def test_a_write_that_fails_midway_keeps_the_old_output_whole(tmp_path, host, mo
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o"]  # the staging folder is gone
 
 
+def test_reading_an_output_whose_replacement_was_killed_between_renames(tmp_path, host, caplog):
+    import subprocess
+    import sys
+
+    host.write(rich_tables(), tmp_path / "o")
+    pid = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                             text=True).stdout)
+    (tmp_path / "o").rename(tmp_path / f".o.hf-old-{pid}-0a1b")  # what a kill between the renames leaves
+    with caplog.at_level("WARNING"):
+        assert host.read(tmp_path / "o").names == ["sale", "shop"]
+    assert "restored the previous output" in caplog.text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o"]
+
+
 def test_writer_refuses_to_make_a_folder_ambiguous(tmp_path, host):
     tables = rich_tables()
     (tmp_path / "shop.csv").write_text("a\n1\n")
