@@ -363,8 +363,7 @@ def test_unsafe_table_names_make_safe_keys_and_checkpoint_folders(tmp_path, hive
 
 
 def test_a_save_that_fails_keeps_the_old_model_and_no_staging(saved_model, hiveframe_host, monkeypatch):
-    from hiveframe.pipeline import Synthesizer
-    from hiveframe.pipeline import store
+    from hiveframe.pipeline import Synthesizer, store
 
     before = {p.relative_to(saved_model): p.read_bytes() for p in saved_model.rglob("*") if p.is_file()}
     synth = Synthesizer.load(saved_model, host=hiveframe_host)
