@@ -232,6 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="random seed (default: the model's)")
     p.add_argument("--format", choices=FORMATS, default=None,
                    help="output format (default: sqlite for a .sqlite OUT, else parquet)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace OUT whole when it holds hiveframe output, even with other files in it "
+                   "(a folder or database hiveframe did not write is never replaced)")
     p.add_argument("--engine", choices=("local", "spark"), default="local",
                    help="local: in this process; spark: generate in partitions on Spark executors and write "
                    "straight to storage (needs hiveframe[spark])")
@@ -440,6 +443,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     progress.total = len(metadata.tables)
     start = time.perf_counter()
     synth.fit(database, callback=progress.callback)
+    synth.source = str(Path(args.source).resolve())  # `sample` refuses to write over it
     seconds = time.perf_counter() - start
     path = synth.save(args.output)
     _out(f"fitted {len(metadata.tables)} table(s) in {seconds:.1f}s; model saved to {path}")
@@ -469,6 +473,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     progress = _progress(args)
     host = _host(args, progress)
     synth = Synthesizer.load(args.model, host=host)
+    _check_sample_output(args.output, args.model, synth.source)
     metadata = synth.metadata
     rows = dict(args.rows or [])
     if rows:
@@ -483,10 +488,25 @@ def cmd_sample(args: argparse.Namespace) -> int:
     fmt = _output_format(args.output, args.format)
     provenance = {"generator": "hiveframe", "hiveframe_version": __version__, "model": str(args.model),
                   "seed": synth.seed if args.seed is None else args.seed}
-    host.write(database, args.output, format=fmt, metadata=metadata, provenance=provenance)
+    host.write(database, args.output, format=fmt, metadata=metadata, provenance=provenance,
+               overwrite=args.overwrite)
     total = sum(t.num_rows for t in database.tables.values())
     _out(f"sampled {len(database)} table(s), {total} rows in {seconds:.1f}s; written to {args.output} ({fmt})")
     return 0
+
+
+def _check_sample_output(output: str, model: str, source: str | None) -> None:
+    """Synthetic data never goes over the real data the model learnt from, nor into the model."""
+    out = Path(output).resolve()
+    model_dir = Path(model).resolve()
+    if out == model_dir or model_dir in out.parents:
+        raise ConfigError(f"-o {output!r} is {'the model folder' if out == model_dir else 'inside the model folder'} "
+                          f"{model!r}; writing there would damage the model",
+                          hint="write the synthetic data to a folder outside the model")
+    if source is not None and out == Path(source):
+        raise ConfigError(f"-o {output!r} is the source the model was fitted from ({source}); "
+                          "sampling there would replace the real data with synthetic data",
+                          hint="write the synthetic data to a new folder or file")
 
 
 def _sample_on_spark(args: argparse.Namespace, rows: dict[str, int]) -> int:
@@ -503,7 +523,7 @@ def _sample_on_spark(args: argparse.Namespace, rows: dict[str, int]) -> int:
     start = time.perf_counter()
     result = sample_to(args.model, args.output, scale=args.scale if args.scale is not None else 1.0,
                        rows=rows or None, seed=args.seed, partitions=args.partitions, format=fmt,
-                       master=args.master)
+                       master=args.master, mode="overwrite" if args.overwrite else "errorifexists")
     total = sum(t["rows"] for t in result["tables"].values())
     _out(f"sampled {len(result['tables'])} table(s), {total} rows on Spark in "
          f"{time.perf_counter() - start:.1f}s; written to {args.output} ({fmt})")

@@ -9,7 +9,13 @@ A model is a directory::
     components/<key>.npz   its arrays (loaded with allow_pickle=False)
 
 Loading looks components up by registered name in the host's registry, so a model file can never name
-code to import or run. Versions are checked; a file whose digest does not match is refused.
+code to import or run. Versions are checked; a file whose digest does not match is refused. Every path
+a model names (manifest files, component keys, the relational plan) must resolve inside the model
+folder: absolute paths, ``..`` and symbolic links anywhere in the folder are refused.
+
+The digests are unkeyed SHA-256: they catch accidents (a truncated copy, a hand edit, a file added or
+lost), not tampering, since whoever can edit a model can recompute them. Trust a model as you trust its
+source (see docs/api.md, "Model folders").
 """
 
 from __future__ import annotations
@@ -49,10 +55,32 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def inside(directory: Path, rel: object, *, what: str = "file") -> Path:
+    """``directory / rel``, refused unless it stays inside ``directory`` with no symbolic link on the way."""
+    if not isinstance(rel, str) or not rel or "\\" in rel or "\x00" in rel:
+        raise PersistenceError(f"model {str(directory)!r} names an invalid {what} path {rel!r}",
+                               hint="the model folder is damaged or was edited; refit the model")
+    parts = rel.split("/")
+    if rel.startswith("/") or Path(rel).is_absolute() or any(p in ("", ".", "..") for p in parts):
+        raise PersistenceError(f"model {str(directory)!r} names a {what} outside the model folder: {rel!r}",
+                               hint="a model reads only its own files (no absolute paths, no '..'); refit the model")
+    path = directory
+    for part in parts:
+        path = path / part
+        if path.is_symlink():
+            raise PersistenceError(f"model {str(directory)!r}: {path.relative_to(directory).as_posix()!r} is a "
+                                   "symbolic link; models never follow links",
+                                   hint="copy the model with its files (cp -rL), not with links")
+    return path
+
+
 def _component_path(directory: Path, key: str) -> Path:
-    if not _SAFE_KEY.match(key) or ".." in key.split("/"):
-        raise PersistenceError(f"unsafe component key {key!r} in model directory")
-    return directory / "components" / key
+    if (not isinstance(key, str) or not _SAFE_KEY.match(key) or key.startswith("/")
+            or any(p in ("", ".", "..") for p in key.split("/"))):
+        raise PersistenceError(f"unsafe component key {key!r} in model directory {str(directory)!r}: a model "
+                               "reads only its own files (no absolute paths, no '..')",
+                               hint="the model folder is damaged or was edited; refit the model")
+    return inside(directory, f"components/{key}", what="component")
 
 
 def _with(base: Path, suffix: str) -> Path:
@@ -61,10 +89,17 @@ def _with(base: Path, suffix: str) -> Path:
 
 
 def component_key(*parts: str) -> str:
-    """A filesystem-safe key from table/column names (which may hold any character)."""
+    """A filesystem-safe key from table/column names (which may hold any character).
+
+    Each part becomes one file name: characters other than letters, digits, ``_``, ``.`` and ``-``
+    become ``_``, and a leading dot gets a ``_`` before it (no hidden names, no ``.`` or ``..``); a
+    changed part gets a short hash of the original so that distinct names stay distinct.
+    """
     cleaned = []
     for part in parts:
         safe = re.sub(r"[^A-Za-z0-9_.\-]", "_", part)
+        if not safe or safe.startswith("."):
+            safe = "_" + safe
         if safe != part:
             safe += "-" + hashlib.sha1(part.encode()).hexdigest()[:8]
         cleaned.append(safe)
@@ -195,6 +230,10 @@ def read_manifest(directory: str | Path, *, installed_versions: Mapping[str, str
     if not directory.is_dir():
         raise PersistenceError(f"model directory {str(directory)!r} does not exist",
                                hint="create one with `hiveframe fit SOURCE -o MODEL_DIR`")
+    links = _symlinks(directory)
+    if links:
+        raise PersistenceError(f"model {str(directory)!r} holds symbolic links ({', '.join(links[:5])}); "
+                               "models never follow links", hint="copy the model with its files (cp -rL), not links")
     if not path.is_file():
         raise PersistenceError(f"{str(directory)!r} is not a hiveframe model (no {MANIFEST})")
     try:
@@ -216,10 +255,10 @@ def read_manifest(directory: str | Path, *, installed_versions: Mapping[str, str
             f"(hiveframe {manifest.get('versions', {}).get('builtin', '?')})",
         )
     files = manifest.get("files", {})
+    if not isinstance(files, dict):
+        raise PersistenceError(f"{MANIFEST} in {str(directory)!r} has no valid file list", hint="refit the model")
     for rel, digest in files.items():
-        if Path(rel).is_absolute() or ".." in Path(rel).parts:
-            raise PersistenceError(f"{MANIFEST} in {str(directory)!r} lists a file outside the model: {rel!r}")
-        file = directory / rel
+        file = inside(directory, rel)
         if not file.is_file():
             raise PersistenceError(f"model file {rel!r} is missing from {str(directory)!r}")
         if _sha256(file) != digest:
@@ -246,6 +285,26 @@ def read_manifest(directory: str | Path, *, installed_versions: Mapping[str, str
                 hint=f"install {plugin} {'.'.join(_major_minor(saved_version))}.x or refit the model",
             )
     return manifest
+
+
+def _symlinks(directory: Path) -> list[str]:
+    """Every symbolic link under ``directory`` (not followed), as paths relative to it."""
+    found = []
+    for root, dirs, names in os.walk(directory, followlinks=False):
+        for name in dirs + names:
+            path = Path(root) / name
+            if path.is_symlink():
+                found.append(path.relative_to(directory).as_posix())
+    return sorted(found)
+
+
+def covered_file(directory: Path, manifest: Mapping[str, Any], rel: object, *, what: str) -> Path:
+    """A file the manifest lists (so its digest was checked), inside the model folder."""
+    path = inside(directory, rel, what=what)
+    if rel not in manifest.get("files", {}):
+        raise PersistenceError(f"model {str(directory)!r} names {what} {rel!r}, which its manifest does not "
+                               "list (no digest covers it)", hint="the model folder was edited; refit the model")
+    return path
 
 
 def _major_minor(version: str) -> tuple[str, ...]:

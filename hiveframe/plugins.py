@@ -322,7 +322,7 @@ class PluginHost:
 
     def write(self, database: Any, target: object, *, format: str | None = None,
               writer: str | Component | None = None, metadata: Metadata | None = None,
-              provenance: Mapping[str, Any] | None = None) -> Any:
+              provenance: Mapping[str, Any] | None = None, overwrite: bool = False) -> Any:
         from hiveframe.errors import SourceError
 
         if writer is None:
@@ -333,7 +333,8 @@ class PluginHost:
                     hint="write to a folder (--format parquet|csv|jsonl) or a file ending in .sqlite; "
                     "writers: " + ", ".join(self.names("writer")),
                 )
-        return self.create("writer", writer).write(database, target, metadata=metadata, provenance=provenance)
+        return self.create("writer", writer).write(database, target, metadata=metadata, provenance=provenance,
+                                                   overwrite=overwrite)
 
 
 class Hooks:

@@ -166,6 +166,7 @@ class SparkWriter(Writer, _SparkComponent):
     requires: ClassVar[tuple[str, ...]] = ("pyspark",)
     extra: ClassVar[str | None] = "spark"
     formats: ClassVar[tuple[str, ...]] = WRITE_FORMATS
+    supports_overwrite: ClassVar[bool] = True
 
     format: str = "parquet"
     mode: str = "errorifexists"
@@ -189,14 +190,15 @@ class SparkWriter(Writer, _SparkComponent):
         return False
 
     def _write(self, tables: dict[str, pa.Table], target: object, *, metadata: Metadata | None,
-               provenance: Mapping[str, Any] | None) -> dict[str, str]:
+               provenance: Mapping[str, Any] | None, overwrite: bool = False) -> dict[str, str]:
         from hiveframe_spark.types import to_spark
 
         spark = self.session()
         rec = prov.record(provenance)
         dest = parse_target(target)
         locations = {name: self._location(dest, name) for name in tables}
-        self._check_free(spark, dest, locations)
+        mode = "overwrite" if overwrite else self.mode
+        self._check_free(spark, dest, locations, mode)
         problems: list[Problem] = []
         frames = {}
         for name, arrow in tables.items():
@@ -208,7 +210,7 @@ class SparkWriter(Writer, _SparkComponent):
         DataError.raise_if_any(problems, title="tables Spark cannot store unchanged")
         for name, df in frames.items():
             table_rec = {**rec, "table": name, "rows": tables[name].num_rows}
-            write_frame(spark, df, dest, locations[name], table_rec, fmt=self.format, mode=self.mode,
+            write_frame(spark, df, dest, locations[name], table_rec, fmt=self.format, mode=mode,
                         partitions=self.partitions)
             log.info("wrote synthetic table %s (%d rows) to %s", name, tables[name].num_rows, locations[name])
         if dest[0] == "path":
@@ -221,8 +223,10 @@ class SparkWriter(Writer, _SparkComponent):
             return f"{where}.{self.table_prefix}{table}"
         return f"{where.rstrip('/')}/{self.table_prefix}{table}"
 
-    def _check_free(self, spark: SparkSession, dest: tuple[str, str], locations: Mapping[str, str]) -> None:
-        if self.mode == "overwrite":
+    def _check_free(self, spark: SparkSession, dest: tuple[str, str], locations: Mapping[str, str],
+                    mode: str) -> None:
+        if mode == "overwrite":
+            refuse_foreign(spark, dest, locations)
             return
         taken = []
         for table, loc in locations.items():
@@ -234,6 +238,28 @@ class SparkWriter(Writer, _SparkComponent):
         if taken:
             raise SourceError("\n".join(["cannot write: targets already exist"] + [f"  - {p.render()}" for p in taken]),
                               hint="choose a new target, or pass mode='overwrite'")
+
+
+def refuse_foreign(spark: SparkSession, dest: tuple[str, str], locations: Mapping[str, str]) -> None:
+    """Overwrite replaces only hiveframe output: an existing table or folder must carry its provenance."""
+    foreign = []
+    for table, loc in locations.items():
+        if dest[0] == "catalog":
+            if spark.catalog.tableExists(loc):
+                props = {r["key"]: r["value"] for r in spark.sql(f"SHOW TBLPROPERTIES {loc}").collect()}
+                if prov.KEY_PROVENANCE not in props:
+                    foreign.append(Problem(f"catalog table {loc!r} was not written by hiveframe", table=table))
+            continue
+        entries = _list(spark, loc)
+        if entries is None:
+            continue
+        if entries == "file" or prov.FILE_NAME not in {name for name, is_dir in entries if not is_dir}:
+            foreign.append(Problem(f"{loc!r} exists and was not written by hiveframe (no {prov.FILE_NAME})",
+                                   table=table))
+    if foreign:
+        raise SourceError("\n".join(["overwrite replaces only hiveframe output; not replacing:"]
+                                    + [f"  - {p.render()}" for p in foreign]),
+                          hint="write to a new target, or move those tables or folders away")
 
 
 def parse_target(target: object) -> tuple[str, str]:
@@ -295,9 +321,13 @@ def _metadata_types(metadata: Metadata | None, table: str) -> dict[str, Any] | N
 
 
 def _exists(spark: SparkSession, location: str) -> bool:
-    from hiveframe_spark.source import _list
-
     return _list(spark, location) is not None
+
+
+def _list(spark: SparkSession, location: str) -> list[tuple[str, bool]] | str | None:
+    from hiveframe_spark.source import _list as list_location
+
+    return list_location(spark, location)
 
 
 READERS = [SparkReader]

@@ -436,9 +436,10 @@ def _prefix_sums(values: list[int]) -> list[int]:
 
 def _check_targets(spark: SparkSession, dest: tuple[str, str], locations: Mapping[str, str], mode: str) -> None:
     from hiveframe.errors import SourceError
-    from hiveframe_spark.io import _exists
+    from hiveframe_spark.io import _exists, refuse_foreign
 
     if mode == "overwrite":
+        refuse_foreign(spark, dest, locations)
         return
     taken = [loc for loc in locations.values()
              if (spark.catalog.tableExists(loc) if dest[0] == "catalog" else _exists(spark, loc))]

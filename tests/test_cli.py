@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -255,6 +258,161 @@ def test_same_seed_same_output(census_model, tmp_path, capsys):
     assert a.num_rows == round(48842 * 0.05)
     assert a.equals(b)
     assert not a.equals(c)
+
+
+# -- outputs: never over the user's data, whole or not at all ------------------------------------
+TINY_USERS = "id,age,name\n1,30,a\n2,40,b\n3,50,a\n4,35,c\n5,41,b\n6,29,a\n"
+TINY_ORDERS = "oid,user_id,amt\n1,1,3.5\n2,2,4.5\n3,2,1.0\n4,3,2.0\n5,5,9.0\n6,6,1.5\n"
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A two-table source folder and a model fitted from it (seed 1), plus the same fitted with seed 2."""
+    root = tmp_path_factory.mktemp("tiny")
+    write_files(root / "src", {"users.csv": TINY_USERS, "orders.csv": TINY_ORDERS})
+    for name, seed in (("model", "1"), ("model-seed2", "2")):
+        assert main(["fit", str(root / "src"), "-o", str(root / name), "--seed", seed, "-q"]) == 0
+    return root
+
+
+def snapshot(path: Path) -> dict[str, bytes]:
+    """Every file under a folder (or the rows of a SQLite file), to compare whole outputs."""
+    if path.is_file():
+        conn = sqlite3.connect(path)
+        try:
+            return {"dump": "\n".join(conn.iterdump()).encode()}
+        finally:
+            conn.close()
+    return {p.relative_to(path).as_posix(): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def test_sample_never_writes_over_the_source_or_the_model(tiny, tmp_path, capsys):
+    before = snapshot(tiny / "src"), snapshot(tiny / "model")
+    for out, what in ((tiny / "src", "the source the model was fitted from"), (tiny / "model", "the model folder"),
+                      (tiny / "model" / "out", "inside the model folder")):
+        for extra in ((), ("--overwrite",), ("--format", "csv")):
+            code, _, err = run(capsys, "sample", tiny / "model", "-o", out, *extra)
+            assert code == 2 and what in single_error(err, "sample")
+    assert (snapshot(tiny / "src"), snapshot(tiny / "model")) == before
+
+
+def test_sample_never_replaces_unrelated_files(tiny, tmp_path, capsys):
+    folder = write_files(tmp_path / "real", {"users.csv": "id\n1\n", "orders.csv": "oid\n1\n"})
+    database = tmp_path / "real.sqlite"
+    conn = sqlite3.connect(database)
+    conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY)")
+    conn.execute("CREATE TABLE _hiveframe_provenance (key TEXT, value TEXT)")
+    conn.commit()
+    conn.close()
+    before = snapshot(folder), snapshot(database)
+    for out, extra in ((folder, ("--format", "csv")), (folder, ("--format", "csv", "--overwrite")), (database, ()),
+                       (database, ("--overwrite",))):
+        code, _, err = run(capsys, "sample", tiny / "model", "-o", out, *extra)
+        message = single_error(err, "sample")
+        assert code == 1 and ("orders.csv, users.csv" in message or "not written by hiveframe" in message)
+        assert "hint:" in message
+    assert (snapshot(folder), snapshot(database)) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["real", "real.sqlite"]
+
+
+def test_sample_overwrite_replaces_a_hiveframe_output_whole(tiny, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert run(capsys, "sample", tiny / "model", "-o", out, "--format", "csv", "-q")[0] == 0
+    first = snapshot(out)
+    assert run(capsys, "sample", tiny / "model", "-o", out, "--format", "csv", "-q")[0] == 0  # a rerun: its own
+    assert snapshot(out) == first
+    (out / "notes.txt").write_text("mine")
+    code, _, err = run(capsys, "sample", tiny / "model", "-o", out, "--seed", "2")
+    assert code == 1 and "notes.txt" in single_error(err, "sample") and "--overwrite" in err
+    assert run(capsys, "sample", tiny / "model", "-o", out, "--seed", "2", "--overwrite", "-q")[0] == 0
+    assert sorted(snapshot(out)) == ["_provenance.json", "orders.parquet", "users.parquet"]
+    assert json.loads((out / "_provenance.json").read_text())["provenance"]["seed"] == 2
+
+
+def kill_at(points: list[tuple[str, bool]], argv_for) -> None:
+    """Run the CLI once per crash point, all at once, each killing itself (SIGKILL) at its point."""
+    procs = []
+    for point, two_renames in points:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "HIVEFRAME_TEST_KILL_AT": point}
+        if two_renames:
+            env["HIVEFRAME_TEST_NO_EXCHANGE"] = "1"
+        procs.append(subprocess.Popen([sys.executable, "-m", "hiveframe.cli", *map(str, argv_for(point))], env=env,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    for (point, _), proc in zip(points, procs, strict=True):
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == -signal.SIGKILL, f"{point}: not killed (exit {proc.returncode}): {err}"
+
+
+def slug(point: str) -> str:
+    return point.replace(":", "-")
+
+
+# (crash point, swap with two renames instead of one exchange, what the path holds right after the kill)
+FOLDER_KILLS = [("folder:table-0", False, "old"), ("folder:table-1", False, "old"), ("swap:exchanged", False, "new"),
+                ("swap:old-aside", True, "missing"), ("swap:new-in", True, "new")]
+SQLITE_KILLS = [("sqlite:table-0", False, "old"), ("sqlite:table-1", False, "old"),
+                ("file:before-replace", False, "old")]
+MODEL_KILLS = [("model:staged", False, "old"), ("swap:exchanged", False, "new"), ("swap:old-aside", True, "missing"),
+               ("swap:new-in", True, "new")]
+
+
+def check_killed_then_rerun(cases, path_of, reference, rerun, capsys) -> None:
+    """Right after each kill the path holds the old or the new whole output (or, with two renames, it is
+    missing with the old one beside it); the next run repairs and leaves no temporary file."""
+    for point, _, expected in cases:
+        path = path_of(point)
+        if expected == "missing":
+            assert not path.exists(), point
+            assert [p.name for p in path.parent.iterdir() if ".hf-old-" in p.name], point
+        else:
+            assert snapshot(path) == reference[expected], point
+        assert len(list(path.parent.iterdir())) > 1, f"{point}: the kill left nothing to clean up?"
+        code, _, err = run(capsys, *rerun(path))
+        assert code == 0, err
+        if expected == "missing":
+            assert "restored the previous output" in err
+        assert "interrupted hiveframe run" in err or "interrupted replacement" in err, (point, err)
+        assert snapshot(path) == reference["new"], point
+        assert [p.name for p in path.parent.iterdir()] == [path.name], point
+
+
+def test_kill_9_during_sample_to_a_folder(tiny, tmp_path, capsys):
+    argv = ["sample", tiny / "model", "--format", "csv", "--seed"]
+    reference = {}
+    for seed, name in ((1, "old"), (2, "new")):
+        assert run(capsys, *argv, seed, "-o", tmp_path / name, "-q")[0] == 0
+        reference[name] = snapshot(tmp_path / name)
+    assert reference["old"] != reference["new"]
+    path_of = {point: tmp_path / slug(point) / "out" for point, _, _ in FOLDER_KILLS}
+    for path in path_of.values():
+        shutil.copytree(tmp_path / "old", path)
+    kill_at([(p, two) for p, two, _ in FOLDER_KILLS], lambda point: [*argv, 2, "-o", path_of[point]])
+    check_killed_then_rerun(FOLDER_KILLS, path_of.get, reference, lambda path: [*argv, 2, "-o", path], capsys)
+
+
+def test_kill_9_during_sample_to_sqlite(tiny, tmp_path, capsys):
+    argv = ["sample", tiny / "model", "--seed"]
+    reference = {}
+    for seed, name in ((1, "old"), (2, "new")):
+        assert run(capsys, *argv, seed, "-o", tmp_path / f"{name}.sqlite", "-q")[0] == 0
+        reference[name] = snapshot(tmp_path / f"{name}.sqlite")
+    path_of = {point: tmp_path / slug(point) / "out.sqlite" for point, _, _ in SQLITE_KILLS}
+    for path in path_of.values():
+        path.parent.mkdir()
+        shutil.copy(tmp_path / "old.sqlite", path)
+    kill_at([(p, two) for p, two, _ in SQLITE_KILLS], lambda point: [*argv, 2, "-o", path_of[point]])
+    check_killed_then_rerun(SQLITE_KILLS, path_of.get, reference, lambda path: [*argv, 2, "-o", path], capsys)
+
+
+def test_kill_9_while_replacing_a_model(tiny, tmp_path, capsys):
+    reference = {"old": snapshot(tiny / "model"), "new": snapshot(tiny / "model-seed2")}
+    assert reference["old"] != reference["new"]
+    path_of = {point: tmp_path / slug(point) / "model" for point, _, _ in MODEL_KILLS}
+    for path in path_of.values():
+        shutil.copytree(tiny / "model", path)
+    argv = ["fit", tiny / "src", "--seed", "2", "-o"]
+    kill_at([(p, two) for p, two, _ in MODEL_KILLS], lambda point: [*argv, path_of[point]])
+    check_killed_then_rerun(MODEL_KILLS, path_of.get, reference, lambda path: [*argv, path], capsys)
 
 
 def test_fit_with_table_params_and_drop_orphans(tmp_path, capsys):

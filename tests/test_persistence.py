@@ -267,3 +267,113 @@ def test_object_arrays_are_never_saved(tmp_path):
     gen = Weird().fit(data, sample_metadata(data))
     with pytest.raises(PersistenceError, match="dtype object"):
         save_component(tmp_path, "gen", gen)
+
+
+# -- every path a model names stays inside it -----------------------------------------------------
+@pytest.fixture
+def saved_model(tmp_path, hiveframe_host):
+    from hiveframe.pipeline import Synthesizer
+
+    synth = Synthesizer(seed=5, host=hiveframe_host).fit({"people": sample_table(80, seed=2)})
+    return synth.save(tmp_path / "model")
+
+
+def load_error(model: Path, host) -> PersistenceError:
+    from hiveframe.pipeline import Synthesizer
+
+    with pytest.raises(PersistenceError) as err:
+        Synthesizer.load(model, host=host)
+    assert err.value.hint
+    return err.value
+
+
+def set_relational(field: str, value: str):
+    return lambda m: m["relational"].update({field: value})
+
+
+@pytest.mark.parametrize("field", ["plan", "arrays"])
+@pytest.mark.parametrize("value", ["/etc/passwd", "../relational.json", "components/../../x", "", "a\\b"])
+def test_relational_files_outside_the_model_are_refused(saved_model, hiveframe_host, field, value):
+    (saved_model.parent / "relational.json").write_text((saved_model / "relational.json").read_text())
+    resign(saved_model, set_relational(field, value))
+    error = load_error(saved_model, hiveframe_host)
+    assert repr(value) in str(error) and ("outside the model" in str(error) or "invalid" in str(error))
+
+
+def test_relational_file_no_digest_covers_is_refused(saved_model, hiveframe_host):
+    (saved_model / "plan2.json").write_text((saved_model / "relational.json").read_text())
+    resign(saved_model, set_relational("plan", "plan2.json"))
+    assert "does not list" in str(load_error(saved_model, hiveframe_host))
+
+
+def test_component_keys_in_manifest_and_plan_stay_inside(saved_model, hiveframe_host):
+    resign(saved_model, lambda m: m["tables"]["people"].update({"generator": "/etc/passwd"}))
+    assert "unsafe component key '/etc/passwd'" in str(load_error(saved_model, hiveframe_host))
+
+
+def test_component_keys_in_the_relational_plan_stay_inside(saved_model, hiveframe_host):
+    plan = saved_model / "relational.json"
+    values = json.loads(plan.read_text())
+    values["components"] = {"people": "../../../etc/hosts"}
+    plan.write_text(json.dumps(values))
+    digest = hashlib.sha256(plan.read_bytes()).hexdigest()
+    resign(saved_model, lambda m: m["files"].update({"relational.json": digest}))
+    assert "unsafe component key '../../../etc/hosts'" in str(load_error(saved_model, hiveframe_host))
+
+
+@pytest.mark.parametrize("link", ["relational.npz", "components/tables", "metadata.json"])
+def test_symlinks_in_a_model_are_refused(saved_model, hiveframe_host, link):
+    path = saved_model / link
+    outside = saved_model.parent / ("outside-" + path.name)
+    path.rename(outside)
+    path.symlink_to(outside)  # same bytes, so only the link itself can give it away
+    error = load_error(saved_model, hiveframe_host)
+    assert "symbolic link" in str(error) and link in str(error)
+
+
+def test_a_model_folder_with_other_files_is_not_replaced(saved_model, hiveframe_host):
+    from hiveframe.pipeline import Synthesizer
+
+    synth = Synthesizer.load(saved_model, host=hiveframe_host)
+    (saved_model / "notes.txt").write_text("mine")
+    with pytest.raises(PersistenceError, match="notes.txt") as err:
+        synth.save(saved_model)
+    assert err.value.hint and (saved_model / "notes.txt").read_text() == "mine"
+    (saved_model / "notes.txt").unlink()
+    synth.save(saved_model)  # its own model: replaced whole
+    assert sorted(p.name for p in saved_model.parent.iterdir()) == ["model"]
+
+
+def test_unsafe_table_names_make_safe_keys_and_checkpoint_folders(tmp_path, hiveframe_host, monkeypatch):
+    from hiveframe.pipeline import Synthesizer
+
+    for name in ("..", ".", ".hidden", "", "../esc", "/abs"):
+        key = component_key(name)
+        assert "/" not in key and not key.startswith(".") and key
+    seen = []
+    fit_table = hiveframe_host.hooks.fit_table
+    monkeypatch.setattr(hiveframe_host.hooks, "fit_table", lambda **kw: seen.append(kw["workdir"]) or fit_table(**kw))
+    names = ["../esc", "/abs", ".."]
+    synth = Synthesizer(seed=1, host=hiveframe_host).fit(
+        {name: sample_table(40, seed=i) for i, name in enumerate(names)}, workdir=tmp_path / "work")
+    assert len(seen) == 3 and all(path.parent == tmp_path / "work" for path in seen)
+    model = synth.save(tmp_path / "model")
+    assert Synthesizer.load(model, host=hiveframe_host).sample(seed=2).names == names
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # nothing escaped beside it
+
+
+def test_a_save_that_fails_keeps_the_old_model_and_no_staging(saved_model, hiveframe_host, monkeypatch):
+    from hiveframe.pipeline import Synthesizer, store
+
+    before = {p.relative_to(saved_model): p.read_bytes() for p in saved_model.rglob("*") if p.is_file()}
+    synth = Synthesizer.load(saved_model, host=hiveframe_host)
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store, "write_manifest", disk_full)
+    with pytest.raises(PersistenceError, match="No space left on device") as err:
+        synth.save(saved_model)
+    assert err.value.hint
+    assert {p.relative_to(saved_model): p.read_bytes() for p in saved_model.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in saved_model.parent.iterdir()) == ["model"]

@@ -4,13 +4,15 @@ Reading: ``.parquet``, ``.csv``, ``.csv.gz``, ``.jsonl``/``.ndjson`` (optionally
 in one folder; hidden files, sub-folders and files with other suffixes (``schema.json``, a README,
 ``_provenance.json``) are skipped. A single file path reads as a one-table database.
 
-Writing (decided): the writer overwrites the table files it writes, in place, so ``-o OUT`` can be
-run again. It never deletes a file it did not write: it keeps a manifest in ``_provenance.json``
-(with the caller's provenance) and only removes files listed there by an earlier run (tables that
-are gone, or the same table in another format). A file of another origin that would make the folder
-ambiguous (``users.csv`` beside a new ``users.parquet``) is an error, raised before anything is
-written. Each file is written to a temporary name and moved into place, so a failed run leaves no
-half-written table.
+Writing (decided): the output appears whole or not at all, and nothing hiveframe did not write is
+ever replaced. Every table and ``_provenance.json`` (the list of files written, with the caller's
+provenance) are written into a sibling staging folder, which is then swapped in for the target
+(:mod:`hiveframe._atomic`): a kill at any point leaves the old complete output or the new one. An
+existing folder is replaced only when every entry in it is listed by its own ``_provenance.json``
+(an earlier hiveframe output, so ``-o OUT`` can be run again); any other entry (a user's
+``parent.csv``, a README) is refused before anything is written, naming the files. ``overwrite=True``
+(``--overwrite``) replaces a hiveframe output folder whole even when it holds other files; a folder
+without hiveframe's provenance is never replaced.
 
 Parsing and type decisions live in :mod:`hiveframe.builtin.io_arrow` and are shared with the polars
 plugin, so both give the same Database for the same folder.
@@ -23,7 +25,6 @@ import gzip
 import io
 import json
 import logging
-import os
 import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
+from hiveframe._atomic import crash_point, recover, staged_folder
 from hiveframe.builtin.io_arrow import (
     DEFAULT_NULL_VALUES,
     SQLITE_SUFFIXES,
@@ -69,6 +71,8 @@ FORMAT_SUFFIX = {"parquet": ".parquet", "csv": ".csv", "jsonl": ".jsonl"}
 # -- finding the table files -------------------------------------------------------------------------
 def list_table_files(path: Path, tables: Sequence[str] | None = None) -> dict[str, tuple[Path, str]]:
     """``{table: (file, format)}`` for a folder or a single file, with clear errors for bad paths."""
+    if not path.exists():
+        recover(path)  # a replacement killed between its two renames: the previous output is beside it
     if not path.exists():
         where = "" if path.is_absolute() else f" (relative to {Path.cwd()})"
         raise SourceError(f"path {str(path)!r} does not exist{where}",
@@ -367,6 +371,7 @@ class FolderWriter(Writer):
 
     name: ClassVar[str] = "folder"
     formats: ClassVar[tuple[str, ...]] = FOLDER_FORMATS
+    supports_overwrite: ClassVar[bool] = True
     #: the format a resolution with ``format=None`` gives this writer.
     default_for: ClassVar[tuple[str | None, ...]] = (None, "parquet")
 
@@ -380,7 +385,7 @@ class FolderWriter(Writer):
         return split_suffix(path)[1] not in SQLITE_SUFFIXES
 
     def _write(self, tables: dict[str, pa.Table], target: object, *, metadata: Metadata | None,
-               provenance: Mapping[str, Any] | None) -> Path:
+               provenance: Mapping[str, Any] | None, overwrite: bool = False) -> Path:
         folder = as_path(target)
         if folder is None:
             raise SourceError(f"the folder writer writes to a folder path, not {type(target).__name__}")
@@ -388,22 +393,18 @@ class FolderWriter(Writer):
         suffix = FORMAT_SUFFIX[self.format]
         files = {name: name + suffix for name in data}
         try:
-            self._clear_the_way(folder, files)
-            folder.mkdir(parents=True, exist_ok=True)
-            for name, table in data.items():
-                final = folder / files[name]
-                tmp = folder / f".{files[name]}.tmp-{os.getpid()}"
-                try:
-                    self._write_table(table, tmp)
-                    os.replace(tmp, final)
-                finally:
-                    if tmp.exists():
-                        tmp.unlink()
-                log.debug("wrote table %r (%d rows) to %s", name, table.num_rows, final)
-            self._write_manifest(folder, files, provenance)
+            recover(folder)
+            self._check_target(folder, overwrite=overwrite)
+            with staged_folder(folder) as staging:
+                for index, (name, table) in enumerate(data.items()):
+                    self._write_table(table, staging / files[name])
+                    log.debug("wrote table %r (%d rows)", name, table.num_rows)
+                    crash_point(f"folder:table-{index}")
+                self._write_manifest(staging, files, provenance)
         except OSError as exc:
             raise SourceError(f"cannot write to folder {str(folder)!r}: {exc.strerror or exc}",
-                              hint="check that the path is a folder you can write to") from None
+                              hint="check that the folder and its parent are writable and the disk has room "
+                              "(the output is written beside the folder, then swapped in)") from None
         return folder
 
     def _prepare(self, tables: Mapping[str, Any], folder: Path) -> dict[str, pa.Table]:
@@ -435,31 +436,31 @@ class FolderWriter(Writer):
                               hint="write parquet (format='parquet'), or convert the columns to text first")
         return data
 
-    def _clear_the_way(self, folder: Path, files: Mapping[str, str]) -> None:
-        """Remove files an earlier hiveframe run wrote that would clash; refuse to touch any other."""
+    @staticmethod
+    def _check_target(folder: Path, *, overwrite: bool) -> None:
+        """Refuse to replace a folder that holds anything hiveframe did not write (see module doc)."""
         if not folder.is_dir():
             return
-        ours = set(_read_manifest(folder).get("files", {}).values())
-        new = set(files.values())
-        remove: list[Path] = []
-        clashes: list[str] = []
-        for entry in folder.iterdir():
-            if not entry.is_file() or entry.name in new:
-                continue
-            stem, suffix = split_suffix(entry)
-            if entry.name in ours:
-                remove.append(entry)  # a table file we wrote before: gone, or now in another format
-            elif suffix in TABLE_SUFFIXES and stem in files:
-                clashes.append(entry.name)
-        if clashes:
-            raise SourceError(
-                f"folder {str(folder)!r} already has {', '.join(sorted(clashes))}, not written by hiveframe; "
-                "with the new files it would hold two files for the same table",
-                hint="write to another folder, or remove those files",
-            )
-        for entry in remove:
-            log.info("removing %s (written by an earlier run, not part of this output)", entry)
-            entry.unlink()
+        manifest = _read_manifest(folder)
+        ours = {name for name in manifest.get("files", {}).values() if isinstance(name, str)}
+        ours.add(PROVENANCE_FILE)
+        foreign = sorted(e.name + ("/" if e.is_dir() else "") for e in folder.iterdir()
+                         if e.name not in ours or not e.is_file() or e.is_symlink())
+        if not foreign:
+            return
+        listed = ", ".join(foreign[:10]) + (f" and {len(foreign) - 10} more" if len(foreign) > 10 else "")
+        if overwrite and manifest:
+            log.warning("overwrite: replacing folder %s whole, with files hiveframe did not write: %s", folder, listed)
+            return
+        if overwrite:
+            raise SourceError(f"folder {str(folder)!r} does not hold hiveframe output (no {PROVENANCE_FILE}); "
+                              f"overwrite replaces only hiveframe output, never files like {listed}",
+                              hint="write to a new or empty folder")
+        more = (" or, to replace the whole folder with them, pass --overwrite (overwrite=True)" if manifest
+                else "")
+        raise SourceError(f"folder {str(folder)!r} holds files hiveframe did not write: {listed}; "
+                          "not replacing them",
+                          hint=f"write to a new or empty folder, move those files away{more}")
 
     def _write_manifest(self, folder: Path, files: Mapping[str, str],
                         provenance: Mapping[str, Any] | None) -> None:
@@ -473,9 +474,7 @@ class FolderWriter(Writer):
             "files": dict(files),
             "provenance": dict(provenance or {}),
         }
-        tmp = folder / f".{PROVENANCE_FILE}.tmp-{os.getpid()}"
-        tmp.write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
-        os.replace(tmp, folder / PROVENANCE_FILE)
+        (folder / PROVENANCE_FILE).write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
 
     def _write_table(self, table: pa.Table, path: Path) -> None:
         """Write one table file (the polars plugin overrides this to write through polars)."""

@@ -9,15 +9,18 @@ its values are, with a warning naming the table and column.
 
 Writing creates each table with its declared ``PRIMARY KEY`` (composite too) and ``FOREIGN KEY ...
 REFERENCES`` clauses from the metadata, inserts tables parents first, writes timestamps and dates as
-ISO text, records provenance in a ``_hiveframe_provenance (key, value)`` table, and replaces the
-target atomically. It refuses to replace a file it did not write.
+ISO text, records provenance in a ``_hiveframe_provenance (key, value)`` table, and marks the file as
+hiveframe's with SQLite's ``application_id`` header field (:data:`APPLICATION_ID`; a table a user
+creates cannot set it). The file is written under a temporary sibling name and moved into place, so
+the path holds the old database or the new one. An existing file is replaced only when both marks say
+hiveframe wrote it; a user's database is never replaced, and the reader hides a
+``_hiveframe_provenance`` table only in hiveframe's own files.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import sqlite3
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -25,6 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
+from hiveframe._atomic import crash_point, staged_file
 from hiveframe.builtin.io_arrow import (
     SQLITE_SUFFIXES,
     as_arrow_table,
@@ -47,6 +51,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PROVENANCE_TABLE = "_hiveframe_provenance"
+#: SQLite header field 68 ("application_id") of every file hiveframe writes: the bytes "HvFr".
+APPLICATION_ID = 0x48764672
+#: SQLite header field 60 ("user_version"): the layout of hiveframe's SQLite output.
+OUTPUT_VERSION = 1
 
 
 def quote(identifier: str) -> str:
@@ -135,12 +143,23 @@ def _connect_read_only(path: Path) -> sqlite3.Connection:
         raise SourceError(f"cannot open SQLite database {str(path)!r}: {exc}") from None
 
 
+def is_hiveframe_database(conn: sqlite3.Connection) -> bool:
+    """Whether hiveframe wrote this database: its header's application_id and its provenance table."""
+    if conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+        return False
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                        (PROVENANCE_TABLE,)).fetchone() is not None
+
+
 def _user_tables(conn: sqlite3.Connection) -> list[str]:
     rows = conn.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
         "ORDER BY name"
     ).fetchall()
-    return [r[0] for r in rows if r[0] != PROVENANCE_TABLE]
+    names = [r[0] for r in rows]
+    if PROVENANCE_TABLE in names and is_hiveframe_database(conn):
+        names.remove(PROVENANCE_TABLE)  # hiveframe's own record; in anyone else's file it is a user table
+    return names
 
 
 def read_sqlite(conn: sqlite3.Connection, label: str, tables: Sequence[str] | None) -> Database:
@@ -289,13 +308,11 @@ def _written_by_hiveframe(path: Path) -> bool:
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
-            row = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                               (PROVENANCE_TABLE,)).fetchone()
+            return is_hiveframe_database(conn)
         finally:
             conn.close()
     except sqlite3.Error:
         return False
-    return row is not None
 
 
 @attrs.define(kw_only=True, eq=False)
@@ -304,6 +321,8 @@ class SqliteWriter(Writer):
 
     name: ClassVar[str] = "sqlite"
     formats: ClassVar[tuple[str, ...]] = ("sqlite",)
+    #: accepted for symmetry with folders: a hiveframe file is replaced either way, a user's never.
+    supports_overwrite: ClassVar[bool] = True
 
     @classmethod
     def claims(cls, target: object, format: str | None) -> bool:
@@ -313,7 +332,7 @@ class SqliteWriter(Writer):
         return format == "sqlite" or split_suffix(path)[1] in SQLITE_SUFFIXES
 
     def _write(self, tables: dict[str, pa.Table], target: object, *, metadata: Metadata | None,
-               provenance: Mapping[str, Any] | None) -> Path:
+               provenance: Mapping[str, Any] | None, overwrite: bool = False) -> Path:
         path = as_path(target)
         if path is None:
             raise SourceError(f"the sqlite writer writes to a file path, not {type(target).__name__}")
@@ -327,24 +346,18 @@ class SqliteWriter(Writer):
             data[name] = as_arrow_table(value, name)
         order = self._order(data, metadata)
         ddl = self._create_statements(data, metadata)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if tmp.exists():
-                tmp.unlink()
-            conn = sqlite3.connect(tmp)
-            try:
-                self._fill(conn, data, order, ddl, provenance)
-                violations = conn.execute("PRAGMA foreign_key_check").fetchall()
-            finally:
-                conn.close()
-            os.replace(tmp, path)
+            with staged_file(path) as tmp:
+                conn = sqlite3.connect(tmp)
+                try:
+                    self._fill(conn, data, order, ddl, provenance)
+                    violations = conn.execute("PRAGMA foreign_key_check").fetchall()
+                finally:
+                    conn.close()
         except (OSError, sqlite3.Error) as exc:
             raise SourceError(f"cannot write SQLite file {str(path)!r}: {getattr(exc, 'strerror', None) or exc}",
-                              hint="check that the folder exists (or can be created) and is writable") from None
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+                              hint="check that the folder exists (or can be created), is writable and has "
+                              "room") from None
         if violations:
             counts: dict[str, int] = {}
             for row in violations:
@@ -358,8 +371,9 @@ class SqliteWriter(Writer):
         if path.is_dir():
             raise SourceError(f"{str(path)!r} is a folder", hint="give a file name ending in .sqlite")
         if path.exists() and path.stat().st_size > 0 and not _written_by_hiveframe(path):
-            raise SourceError(f"{str(path)!r} exists and was not written by hiveframe; not replacing it",
-                              hint="choose another file name, or remove the file first")
+            raise SourceError(f"{str(path)!r} exists and was not written by hiveframe; not replacing it "
+                              "(hiveframe replaces only its own SQLite output, with or without overwrite)",
+                              hint="choose another file name, or move the file away first")
 
     @staticmethod
     def _order(data: Mapping[str, pa.Table], metadata: Metadata | None) -> list[str]:
@@ -427,10 +441,13 @@ class SqliteWriter(Writer):
 
         conn.execute("PRAGMA journal_mode = OFF")  # a temporary file, moved into place when complete
         conn.execute("PRAGMA synchronous = OFF")
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        conn.execute(f"PRAGMA user_version = {OUTPUT_VERSION}")
         conn.execute("PRAGMA foreign_keys = OFF")  # self-references and cycles load in any row order
         for name in order:
             conn.execute(ddl[name])
-        for name in order:
+        for index, name in enumerate(order):
+            crash_point(f"sqlite:table-{index}")
             table = data[name]
             marks = ", ".join("?" for _ in table.column_names)
             sql = f"INSERT INTO {quote(name)} VALUES ({marks})"

@@ -83,16 +83,30 @@ class Writer(Component):
     kind: ClassVar[str] = "writer"
     #: formats this writer produces, e.g. ("parquet",).
     formats: ClassVar[tuple[str, ...]] = ()
+    #: whether ``_write`` takes ``overwrite=True`` (replace an earlier hiveframe output, whole).
+    supports_overwrite: ClassVar[bool] = False
 
     @classmethod
     def claims(cls, target: object, format: str | None) -> bool:
         return False
 
     def write(self, database: Database | Mapping[str, pa.Table], target: object, *,
-              metadata: Metadata | None = None, provenance: Mapping[str, Any] | None = None) -> Any:
+              metadata: Metadata | None = None, provenance: Mapping[str, Any] | None = None,
+              overwrite: bool = False) -> Any:
+        """Write ``database`` to ``target``. Writers never replace what hiveframe did not write;
+        ``overwrite=True`` lets a writer that supports it replace an earlier hiveframe output whole."""
         self.check_available()
         tables = database.tables if isinstance(database, Database) else dict(database)
-        return self._call("write", self._write, tables, target, metadata=metadata, provenance=provenance)
+        extra: dict[str, Any] = {}
+        if overwrite:
+            if not self.supports_overwrite:
+                from hiveframe.errors import ConfigError
+
+                raise ConfigError(f"the {self.name} writer has no overwrite option",
+                                  hint="write to a new target, or remove the old output first")
+            extra["overwrite"] = True
+        return self._call("write", self._write, tables, target, metadata=metadata, provenance=provenance,
+                          **extra)
 
     def _write(self, tables: dict[str, pa.Table], target: object, *, metadata: Metadata | None,
                provenance: Mapping[str, Any] | None) -> Any:

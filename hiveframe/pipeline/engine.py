@@ -43,6 +43,7 @@ import numpy as np
 
 from hiveframe.errors import ConfigError, MetadataError, Problem
 from hiveframe.metadata import Column, ColumnKind, Metadata, Table
+from hiveframe.persistence import component_key
 from hiveframe.pipeline import keys as keyfmt
 from hiveframe.pipeline.assign import AssignmentModel, adjust_counts, assign, bigraphic
 from hiveframe.pipeline.forest import ForestModel
@@ -334,7 +335,7 @@ class RelationalEngine:
             fitted = self.host.hooks.fit_table(
                 table_name=name, generator=generator, data=fit_data, table=model_table,
                 context_columns=tuple(plan.context_names), seed=derive_seed(seed, index, "generator"),
-                callback=callback, workdir=(workdir / name) if workdir is not None else None,
+                callback=callback, workdir=(workdir / component_key(name)) if workdir is not None else None,
             )
             generators[name] = fitted if fitted is not None else generator
             # what children and relational models may see: never PII

@@ -27,8 +27,13 @@ def read(source: Any, *, host: PluginHost | None = None, reader: str | None = No
 
 
 def write(database: Database | Mapping[str, Any], target: Any, *, format: str | None = None,
-          host: PluginHost | None = None, **kwargs: Any) -> Any:
-    """Write a Database to a folder (parquet/csv/jsonl) or a ``.sqlite`` file."""
+          host: PluginHost | None = None, overwrite: bool = False, **kwargs: Any) -> Any:
+    """Write a Database to a folder (parquet/csv/jsonl) or a ``.sqlite`` file.
+
+    The output appears whole or not at all. An existing target is replaced only when it holds
+    hiveframe output; ``overwrite=True`` also replaces a hiveframe output folder that holds other
+    files (they are deleted with it). A folder or database hiveframe did not write is never replaced.
+    """
     from hiveframe.plugins import PluginHost
 
-    return (host or PluginHost()).write(database, target, format=format, **kwargs)
+    return (host or PluginHost()).write(database, target, format=format, overwrite=overwrite, **kwargs)

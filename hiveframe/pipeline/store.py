@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
+import os
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hiveframe._atomic import crash_point, recover, staged_folder
 from hiveframe.errors import PersistenceError
 from hiveframe.metadata import Metadata
 from hiveframe.persistence import (
     MANIFEST,
     component_key,
+    covered_file,
     load_component,
     read_manifest,
     save_component,
@@ -26,15 +28,21 @@ if TYPE_CHECKING:
 
 def save_synthesizer(synth: Synthesizer, path: Path) -> Path:
     """Write the model to a fresh folder, then swap it in: an old model survives a failed save."""
+    metadata = synth._require_fitted()
+    try:
+        recover(path)
+        _check_replaceable(path)
+        return _save(synth, metadata, path)
+    except OSError as exc:
+        raise PersistenceError(f"cannot save the model to {str(path)!r}: {exc.strerror or exc}",
+                               hint="check that the folder's parent is writable and the disk has room (the "
+                               "model is written beside the folder, then swapped in)") from None
+
+
+def _save(synth: Synthesizer, metadata: Metadata, path: Path) -> Path:
     import hiveframe
 
-    metadata = synth._require_fitted()
-    if path.exists() and (not path.is_dir() or (any(path.iterdir()) and not (path / MANIFEST).exists())):
-        raise PersistenceError(f"{str(path)!r} exists and is not a hiveframe model directory",
-                               hint="choose a new folder; hiveframe only overwrites its own models")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
+    with staged_folder(path) as staging:
         (staging / "metadata.json").write_text(metadata.to_json() + "\n", encoding="utf-8")
         plugins = {"builtin"}
         tables: dict[str, Any] = {}
@@ -58,6 +66,7 @@ def save_synthesizer(synth: Synthesizer, path: Path) -> Path:
             "hiveframe_version": hiveframe.__version__,
             "versions": {p: versions.get(p) for p in sorted(plugins)},
             "seed": synth.seed,
+            "source": getattr(synth, "source", None),
             "config": {
                 "generator": _spec_name(synth.generator),
                 "generators": {t: _spec_name(g) for t, g in synth.generators.items()},
@@ -76,17 +85,34 @@ def save_synthesizer(synth: Synthesizer, path: Path) -> Path:
             **extra,
         }
         write_manifest(staging, json.loads(json.dumps(manifest, default=str)))
-        if path.exists():
-            backup = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
-            path.rename(backup / "model")
-            staging.rename(path)
-            shutil.rmtree(backup, ignore_errors=True)
-        else:
-            staging.rename(path)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+        crash_point("model:staged")
     return path
+
+
+def _check_replaceable(path: Path) -> None:
+    """An existing folder is replaced only when it is a hiveframe model and holds nothing else."""
+    if not path.exists():
+        return
+    if not path.is_dir() or (any(path.iterdir()) and not (path / MANIFEST).is_file()):
+        raise PersistenceError(f"{str(path)!r} exists and is not a hiveframe model directory",
+                               hint="choose a new folder; hiveframe only replaces its own models")
+    try:
+        listed = set(json.loads((path / MANIFEST).read_text(encoding="utf-8")).get("files", {}))
+    except (OSError, ValueError, AttributeError):
+        listed = set()
+    foreign = []
+    for root, dirs, names in os.walk(path, followlinks=False):
+        rel_root = Path(root).relative_to(path)
+        if "checkpoints" in rel_root.parts:
+            continue
+        for name in names + [d for d in dirs if (Path(root) / d).is_symlink()]:
+            rel = (rel_root / name).as_posix()
+            if rel != MANIFEST and rel not in listed:
+                foreign.append(rel)
+    if foreign:
+        shown = ", ".join(sorted(foreign)[:10]) + (f" and {len(foreign) - 10} more" if len(foreign) > 10 else "")
+        raise PersistenceError(f"model folder {str(path)!r} holds files the model does not list: {shown}; "
+                               "not replacing it", hint="move those files away, or save the model to a new folder")
 
 
 def load_synthesizer(path: Path, *, host: PluginHost | None = None) -> Synthesizer:
@@ -94,8 +120,9 @@ def load_synthesizer(path: Path, *, host: PluginHost | None = None) -> Synthesiz
     from hiveframe.plugins import PluginHost
 
     host = host or PluginHost()
+    recover(path)
     manifest = read_manifest(path, installed_versions=host.versions())
-    metadata = Metadata.from_json(path / "metadata.json")
+    metadata = Metadata.from_json(covered_file(path, manifest, "metadata.json", what="metadata file"))
     config = manifest.get("config", {})
     synth = Synthesizer(
         metadata,
@@ -168,13 +195,20 @@ def load_engine(synth: Any, directory: Path, manifest: dict[str, Any]) -> Any:
     entry = manifest.get("relational")
     if not entry:
         raise PersistenceError(f"model {str(directory)!r} has no relational plan", hint="refit the model")
+    if not isinstance(entry, dict):
+        raise PersistenceError(f"model {str(directory)!r} has an invalid relational entry", hint="refit the model")
+    plan = covered_file(directory, manifest, entry.get("plan"), what="relational plan")
+    arrays_file = covered_file(directory, manifest, entry.get("arrays"), what="relational arrays")
     try:
-        values = json.loads((directory / entry["plan"]).read_text(encoding="utf-8"))
-        with np.load(directory / entry["arrays"], allow_pickle=False) as npz:
+        values = json.loads(plan.read_text(encoding="utf-8"))
+        with np.load(arrays_file, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise PersistenceError(f"the relational plan of {str(directory)!r} cannot be read: {exc}") from None
-    components = {name: load_component(directory, key, synth.host) for name, key in values["components"].items()}
+    keys = values.get("components") if isinstance(values, dict) else None
+    if not isinstance(keys, dict):
+        raise PersistenceError(f"the relational plan of {str(directory)!r} lists no components", hint="refit the model")
+    components = {name: load_component(directory, key, synth.host) for name, key in keys.items()}
     engine = RelationalEngine(synth.metadata, synth.host, linkage=values["linkage"],
                               linkage_params=values["linkage_params"],
                               max_context_columns=int(values["max_context_columns"]),

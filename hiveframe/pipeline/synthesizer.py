@@ -115,6 +115,9 @@ class Synthesizer:
         #: rows dropped as orphans in the last fit, per table.
         self.dropped_orphans: dict[str, int] = {}
         self.report_path: Path | None = None
+        #: the folder or file the model was fitted from, when it was a path (saved with the model, so
+        #: that ``hiveframe sample`` can refuse to write over the real data).
+        self.source: str | None = None
         self.host.registration("linkage_model", linkage)  # unknown names fail now, with a hint
         self.null_handling = _null_handling(null_handling)
         self.pii_wrapper: PrivacyWrapper | None = self._wrapper("pii", pii) if pii not in (None, False) else None
@@ -199,6 +202,8 @@ class Synthesizer:
         from hiveframe.pipeline.io import as_database
 
         database = as_database(data, host=self.host)
+        if isinstance(data, (str, Path)):
+            self.source = str(Path(data).resolve())
         if self.metadata is None:
             from hiveframe.metadata import detect
 
@@ -328,6 +333,8 @@ class Synthesizer:
         assert self.metadata is not None
         self.engine = load_engine(self, directory, manifest)
         self._privacy_report = dict(manifest.get("privacy") or {})
+        source = manifest.get("source")
+        self.source = source if isinstance(source, str) else None
 
     def _require_fitted(self) -> Metadata:
         if self.metadata is None or self.engine is None or not self.table_generators:

@@ -141,22 +141,86 @@ def test_provenance_is_recorded(tmp_path, host):
     assert manifest["written_by"] == "hiveframe"
 
 
-def test_rewrite_replaces_own_files_and_keeps_unrelated_ones(tmp_path, host):
+def test_rewrite_replaces_own_output_whole(tmp_path, host):
+    out = tmp_path / "o"
+    tables = rich_tables()
+    host.write(tables, out)
+    host.write({"shop": tables["shop"]}, out, format="csv")  # sale gone, shop now csv
+    assert sorted(p.name for p in out.iterdir()) == ["_provenance.json", "shop.csv"]
+    assert host.read(out)["shop"].equals(tables["shop"])
+    host.write(tables, out, format="csv")
+    assert host.read(out).names == ["sale", "shop"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o"]  # no staging left beside it
+
+
+def test_rewrite_refuses_a_file_hiveframe_did_not_write_unless_overwrite(tmp_path, host):
     out = tmp_path / "o"
     tables = rich_tables()
     host.write(tables, out)
     (out / "README.md").write_text("mine")
-    host.write({"shop": tables["shop"]}, out, format="csv")  # sale gone, shop now csv
-    assert sorted(p.name for p in out.iterdir()) == ["README.md", "_provenance.json", "shop.csv"]
-    assert host.read(out)["shop"].equals(tables["shop"])
-    host.write(tables, out, format="csv")  # overwrite in place
+    with pytest.raises(SourceError, match="README.md") as err:
+        host.write(tables, out, format="csv")
+    assert "--overwrite" in err.value.hint
+    assert (out / "README.md").read_text() == "mine"
     assert host.read(out).names == ["sale", "shop"]
+    host.write({"shop": tables["shop"]}, out, format="csv", overwrite=True)  # asked for: the whole folder
+    assert sorted(p.name for p in out.iterdir()) == ["_provenance.json", "shop.csv"]
+
+
+def test_writer_never_replaces_a_users_table_files(tmp_path, host):
+    """The folder a model was fitted from (or any folder with unrelated files of the same names)."""
+    real = {"shop.csv": "region,shop_no\nwest,7\n", "sale.csv": "sale_id\n1\n", "notes/": None}
+    for name, text in real.items():
+        (tmp_path / name).mkdir() if text is None else (tmp_path / name).write_text(text)
+    for options in ({"format": "csv"}, {"format": "csv", "overwrite": True}, {}):
+        with pytest.raises(SourceError, match="sale.csv, shop.csv") as err:
+            host.write(rich_tables(), tmp_path, **options)
+        assert "notes/" in str(err.value) and err.value.hint
+        assert "provenance" in str(err.value) if options.get("overwrite") else "did not write" in str(err.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes", "sale.csv", "shop.csv"]
+    assert (tmp_path / "shop.csv").read_text() == real["shop.csv"]
+
+
+def test_a_write_that_fails_midway_keeps_the_old_output_whole(tmp_path, host, monkeypatch):
+    out = tmp_path / "o"
+    tables = rich_tables()
+    host.write(tables, out, format="csv", provenance={"seed": 1})
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    written = []
+
+    def disk_full_at_the_second_table(self, table, path):
+        if written:
+            raise OSError(28, "No space left on device")
+        written.append(path)
+        write_table(self, table, path)
+
+    write_table = FolderWriter._write_table
+    monkeypatch.setattr(FolderWriter, "_write_table", disk_full_at_the_second_table)
+    with pytest.raises(SourceError, match="No space left on device") as err:
+        host.write(tables, out, format="csv", provenance={"seed": 2})
+    assert err.value.hint
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # old tables and provenance, no mix
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o"]  # the staging folder is gone
+
+
+def test_reading_an_output_whose_replacement_was_killed_between_renames(tmp_path, host, caplog):
+    import subprocess
+    import sys
+
+    host.write(rich_tables(), tmp_path / "o")
+    pid = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                             text=True).stdout)
+    (tmp_path / "o").rename(tmp_path / f".o.hf-old-{pid}-0a1b")  # what a kill between the renames leaves
+    with caplog.at_level("WARNING"):
+        assert host.read(tmp_path / "o").names == ["sale", "shop"]
+    assert "restored the previous output" in caplog.text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o"]
 
 
 def test_writer_refuses_to_make_a_folder_ambiguous(tmp_path, host):
     tables = rich_tables()
     (tmp_path / "shop.csv").write_text("a\n1\n")
-    with pytest.raises(SourceError, match="shop.csv.*not written by hiveframe") as err:
+    with pytest.raises(SourceError, match="did not write: shop.csv") as err:
         host.write(tables, tmp_path)
     assert err.value.hint
     assert not (tmp_path / "sale.parquet").exists()  # nothing written

@@ -6,11 +6,19 @@ import datetime as dt
 import json
 import logging
 import sqlite3
+import subprocess
+import sys
 
 import pyarrow as pa
 import pytest
 
-from hiveframe.builtin.io_sqlite import SqliteReader, SqliteWriter, declared_arrow_type
+from hiveframe.builtin.io_sqlite import (
+    APPLICATION_ID,
+    PROVENANCE_TABLE,
+    SqliteReader,
+    SqliteWriter,
+    declared_arrow_type,
+)
 from hiveframe.components import Database
 from hiveframe.errors import SourceError
 from hiveframe.metadata import Column, ColumnKind, ForeignKey, Metadata, Table
@@ -199,6 +207,71 @@ def test_overwrite_rules(tmp_path, chinook_path):
     with pytest.raises(SourceError, match="not written by hiveframe"):
         SqliteWriter().write({"a": pa.table({"x": [1]})}, foreign)
     assert foreign.read_bytes() == chinook_path.read_bytes()
+    with pytest.raises(SourceError, match="not written by hiveframe"):  # overwrite changes nothing here
+        SqliteWriter().write({"a": pa.table({"x": [1]})}, foreign, overwrite=True)
+    assert foreign.read_bytes() == chinook_path.read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.sqlite", "real.sqlite"]  # no temporary files
+
+
+def user_database_with_a_provenance_table(path) -> bytes:
+    """A user's database that happens to hold a table named like hiveframe's provenance record."""
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+    conn.executemany("INSERT INTO users VALUES (?, ?)", [(1, "ann"), (2, "bob")])
+    conn.execute(f"CREATE TABLE {PROVENANCE_TABLE} (key TEXT PRIMARY KEY, value TEXT)")
+    conn.execute(f"INSERT INTO {PROVENANCE_TABLE} VALUES ('written_by', '\"hiveframe\"')")
+    conn.commit()
+    conn.close()
+    return path.read_bytes()
+
+
+def test_a_users_provenance_named_table_is_neither_hidden_nor_a_licence_to_replace(tmp_path, host):
+    path = tmp_path / "users.sqlite"
+    before = user_database_with_a_provenance_table(path)
+    assert host.read(path).names == [PROVENANCE_TABLE, "users"]  # read like any user table
+    with pytest.raises(SourceError, match="not written by hiveframe") as err:
+        host.write({"users": pa.table({"id": [9]})}, path)
+    assert err.value.hint
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["users.sqlite"]
+
+
+def test_hiveframe_files_carry_the_application_id(tmp_path, host):
+    path = tmp_path / "o.sqlite"
+    host.write({"a": pa.table({"x": [1]})}, path, provenance={"seed": 3})
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert dict(conn.execute(f"SELECT * FROM {PROVENANCE_TABLE}").fetchall())["seed"] == "3"
+    conn.execute("PRAGMA application_id = 0")  # a copy whose mark is gone is no longer ours
+    conn.commit()
+    conn.close()
+    assert host.read(path).names == [PROVENANCE_TABLE, "a"]
+    with pytest.raises(SourceError, match="not written by hiveframe"):
+        host.write({"a": pa.table({"x": [2]})}, path)
+
+
+def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary_file(tmp_path):
+    path = tmp_path / "o.sqlite"
+    SqliteWriter().write({"a": pa.table({"x": [1]})}, path)
+    before = path.read_bytes()
+    with pytest.raises(SourceError, match="table 'b'"):
+        SqliteWriter().write({"a": pa.table({"x": [2]}), "b": pa.table({"k": [1, 1]})}, path,
+                             metadata=Metadata(tables=(Table(name="a", columns=(Column("x", ColumnKind.NUMERICAL),)),
+                                                       Table(name="b", columns=(Column("k", ColumnKind.ID),),
+                                                             primary_key=("k",)))))
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.sqlite"]
+
+
+def test_leftover_of_a_killed_write_is_removed_with_a_message(tmp_path, caplog):
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    leftover = tmp_path / f".o.sqlite.hf-stage-{int(proc.stdout)}-0a1b"
+    leftover.write_bytes(b"SQLite format 3\x00 half written")
+    with caplog.at_level(logging.WARNING):
+        SqliteWriter().write({"a": pa.table({"x": [1]})}, tmp_path / "o.sqlite")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.sqlite"]
+    assert "interrupted" in caplog.text and leftover.name in caplog.text
 
 
 def test_declared_types_and_mismatched_values(tmp_path, caplog):

@@ -12,6 +12,7 @@ import pytest
 from hiveframe_polars.components import PolarsFolderReader, PolarsFolderWriter, PolarsReader
 
 from hiveframe.builtin.io_folder import FolderReader, FolderWriter
+from hiveframe.errors import SourceError
 from hiveframe.plugins import PluginHost
 
 UTC = dt.timezone.utc
@@ -107,6 +108,15 @@ def test_polars_writer_round_trip(tmp_path, host, fmt):
                 # quoted "?" is a null marker like any other: a literal "?" does not survive CSV
                 table = table.set_column(4, "code", pa.array(["0171", None, None, "1000"]))
             assert back[name].equals(table), (reader, name, back[name].to_pylist())
+
+
+def test_polars_writer_never_replaces_files_it_did_not_write(tmp_path, host):
+    (tmp_path / "shop.csv").write_text("region\nwest\n")
+    for overwrite in (False, True):
+        with pytest.raises(SourceError, match="shop.csv"):
+            host.write(sample_tables(), tmp_path, writer=PolarsFolderWriter(format="csv"), overwrite=overwrite)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shop.csv"]
+    assert (tmp_path / "shop.csv").read_text() == "region\nwest\n"
 
 
 def test_polars_components_never_replace_the_builtin_defaults(host, tmp_path):

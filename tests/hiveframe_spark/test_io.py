@@ -150,6 +150,16 @@ def test_writer_parquet_with_provenance(spark, tmp_path):
     assert pq.read_table(out / "people").num_rows == 3
 
 
+def test_writer_overwrite_never_replaces_a_folder_hiveframe_did_not_write(spark, tmp_path):
+    mine = tmp_path / "out" / "people"
+    mine.mkdir(parents=True)
+    (mine / "real.csv").write_text("id\n1\n")
+    with pytest.raises(SourceError, match="not written by hiveframe") as err:
+        SparkWriter(spark=spark).write({"people": people(3)}, tmp_path / "out", overwrite=True)
+    assert "people" in str(err.value) and err.value.hint
+    assert (mine / "real.csv").read_text() == "id\n1\n"
+
+
 def test_writer_catalog_tables_with_properties(spark):
     SparkWriter(spark=spark).write({"people": people(10)}, "catalog:hf_synth",
                                    provenance={"model_id": "m-9", "seed": 1})

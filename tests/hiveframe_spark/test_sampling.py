@@ -124,6 +124,10 @@ def test_bad_requests(spark, berka_model, tmp_path):
     (tmp_path / "taken" / "district").mkdir(parents=True)
     with pytest.raises(SourceError, match="already exist"):
         sample_to(berka_model, tmp_path / "taken", spark=spark, partitions=2)
+    (tmp_path / "taken" / "district" / "real.csv").write_text("id\n1\n")
+    with pytest.raises(SourceError, match="not written by hiveframe"):  # overwrite: only hiveframe output
+        sample_to(berka_model, tmp_path / "taken", spark=spark, partitions=2, mode="overwrite")
+    assert (tmp_path / "taken" / "district" / "real.csv").read_text() == "id\n1\n"
 
 
 def test_cli_sample_with_spark_engine(spark, berka_model, tmp_path, capsys):
