@@ -171,8 +171,10 @@ class Synthesizer:
             params.update(self.table_params.get(table.name, {}))
             try:
                 gen = self.host.create("table_generator", spec, params)
-            except ConfigError as exc:  # name the table whose parameters are wrong
-                raise ConfigError(f"table {table.name!r}: {exc.message}", hint=exc.hint) from None
+            except ConfigError as exc:  # name the table whose generator or parameters are wrong
+                exc.message = f"table {table.name!r}: {exc.message}"
+                exc.args = (exc.message,)
+                raise
         overrides = self._transformer_overrides(table)
         if overrides:
             gen.transformers = {**overrides, **gen.transformers}
