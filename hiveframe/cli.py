@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 import time
 import traceback
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from hiveframe._version import __version__
-from hiveframe.errors import ConfigError, HiveframeError, SourceError, did_you_mean
+from hiveframe.errors import ConfigError, HiveframeError, SourceError, describe_os_error, did_you_mean
 from hiveframe.hookspecs import hookimpl
 
 if TYPE_CHECKING:
@@ -154,8 +155,28 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         value = -1.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
 
 
@@ -198,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="generator parameter, VALUE parsed as JSON when possible (repeatable)")
     p.add_argument("--table-param", action="append", type=_table_key_value, default=[],
                    metavar="TABLE.KEY=VALUE", help="generator parameter for one table (repeatable)")
-    p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    p.add_argument("--seed", type=_seed, default=None, help="random seed (default 0)")
     p.add_argument("--drop-orphans", action="store_true",
                    help="drop child rows whose foreign key has no parent instead of failing")
     p.add_argument("--dp", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
@@ -217,6 +238,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="after fitting, sample once and write the quality report (report.html, report.json) to DIR")
     p.add_argument("--target", metavar="TABLE.COLUMN", default=None,
                    help="with --report: the column for train-on-synthetic utility figures")
+    p.add_argument("--checkpoint-dir", metavar="DIR", default=None,
+                   help="keep training checkpoints in DIR (generators that support them, e.g. ctgan), so that "
+                   "an interrupted fit can be continued with --resume")
+    p.add_argument("--resume", action="store_true",
+                   help="with --checkpoint-dir: continue an interrupted fit from its last checkpoints "
+                   "(same source, metadata and parameters give the same model as an uninterrupted fit)")
     p.set_defaults(func=cmd_fit)
 
     p = sub.add_parser("sample", parents=[common], help="sample a synthetic database from a model",
@@ -229,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="size relative to the real data (default 1)")
     size.add_argument("--rows", action="append", type=_table_rows, default=None, metavar="TABLE=N",
                       help="rows of a root table (repeatable)")
-    p.add_argument("--seed", type=int, default=None, help="random seed (default: the model's)")
+    p.add_argument("--seed", type=_seed, default=None, help="random seed (default: the model's)")
     p.add_argument("--format", choices=FORMATS, default=None,
                    help="output format (default: sqlite for a .sqlite OUT, else parquet)")
     p.add_argument("--overwrite", action="store_true",
@@ -238,9 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=("local", "spark"), default="local",
                    help="local: in this process; spark: generate in partitions on Spark executors and write "
                    "straight to storage (needs hiveframe[spark])")
-    p.add_argument("--partitions", type=int, default=None,
+    p.add_argument("--partitions", type=_positive_int, default=None,
                    help="with --engine spark: partitions of the root tables (same seed + partitions, same output)")
-    p.add_argument("--master", default="local[2]", help="with --engine spark: Spark master (default local[2])")
+    p.add_argument("--master", default=None, help="with --engine spark: Spark master (default local[2])")
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("plugins", parents=[common], help="list plugins, their status and components")
@@ -251,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Fit the bundled Chinook database with the default generator and write "
                        "a synthetic SQLite copy with a short summary.")
     p.add_argument("-o", "--output", default=DEMO_DIR, metavar="OUT", help=f"output folder (default {DEMO_DIR})")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("report", parents=[common], help="compare synthetic data with real data",
@@ -274,20 +301,35 @@ class _Formatter(logging.Formatter):
         super().__init__("%(levelname)s %(name)s: %(message)s" if debug else "%(message)s")
 
 
+def _plugin_packages() -> list[str]:
+    """Top-level packages of the installed plugins (``hiveframe_ctgan``...): their loggers are shown too.
+
+    Read from the entry points without importing anything.
+    """
+    from importlib.metadata import entry_points
+
+    names = {ep.value.split(":")[0].split(".")[0] for ep in entry_points(group="hiveframe")}
+    return sorted(n for n in names if n and n != "hiveframe")
+
+
 def _configure_logging(debug: bool, verbose: bool) -> Callable[[], None]:
-    """Send hiveframe's log records to stderr; returns a function that undoes it (for in-process use)."""
+    """Send hiveframe's and its plugins' log records to stderr; returns a function that undoes it
+    (for in-process use). The level is also what Spark's own log follows (``hiveframe_spark``)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Formatter(debug))
-    logger = logging.getLogger("hiveframe")
-    saved = (logger.level, logger.propagate)
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING)
-    logger.propagate = False
+    level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
+    loggers = [logging.getLogger(name) for name in ["hiveframe", *_plugin_packages()]]
+    saved = [(logger.level, logger.propagate) for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = False
 
     def restore() -> None:
-        logger.removeHandler(handler)
-        logger.setLevel(saved[0])
-        logger.propagate = saved[1]
+        for logger, (old_level, old_propagate) in zip(loggers, saved, strict=True):
+            logger.removeHandler(handler)
+            logger.setLevel(old_level)
+            logger.propagate = old_propagate
 
     return restore
 
@@ -296,6 +338,10 @@ def _host(args: argparse.Namespace, progress: ProgressPlugin | None = None) -> P
     from hiveframe.plugins import PluginHost
 
     host = PluginHost(block=getattr(args, "block_plugin", None) or ())
+    unknown = sorted(set(getattr(args, "block_plugin", None) or ()) - set(host.infos))
+    if unknown:
+        log.warning("--block-plugin: no plugin named %s is installed (%s)", ", ".join(map(repr, unknown)),
+                    did_you_mean(unknown[0], host.infos) or "no plugins")
     if progress is not None:
         host.register(progress, name="cli-progress")
     return host
@@ -389,8 +435,14 @@ def cmd_detect(args: argparse.Namespace) -> int:
     summary = _describe_metadata(metadata, database)
     if args.output:
         out = Path(args.output)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        metadata.to_json(out)
+        if out.is_dir():
+            raise ConfigError(f"-o {str(out)!r} is a folder; detect writes one metadata JSON file",
+                              hint=f"give a file name, e.g. -o {str(out / 'metadata.json')!r}")
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            metadata.to_json(out)
+        except OSError as exc:
+            raise describe_os_error("write the metadata to", exc) from None
         summary.append(f"metadata written to {out}")
         _out("\n".join(summary))
     else:
@@ -403,6 +455,12 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from hiveframe.metadata import detect
     from hiveframe.pipeline import Synthesizer
 
+    if args.target and not args.report:
+        raise ConfigError("--target only chooses the column of the quality report's utility figures",
+                          hint="add --report DIR, or drop --target")
+    if args.resume and not args.checkpoint_dir:
+        raise ConfigError("--resume needs --checkpoint-dir DIR: the folder the interrupted fit wrote its checkpoints to")
+    workdir = _checkpoint_dir(args.checkpoint_dir, args.resume) if args.checkpoint_dir else None
     progress = _progress(args)
     host = _host(args, progress)
     if args.generator:  # fail on a misspelled name or a missing extra before reading any data
@@ -442,7 +500,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     synth = Synthesizer(metadata, **options)
     progress.total = len(metadata.tables)
     start = time.perf_counter()
-    synth.fit(database, callback=progress.callback)
+    synth.fit(database, callback=progress.callback, workdir=workdir)
     synth.source = str(Path(args.source).resolve())  # `sample` refuses to write over it
     seconds = time.perf_counter() - start
     path = synth.save(args.output)
@@ -454,6 +512,25 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if dp:  # the last line: what the privacy guarantee is
         _out(_dp_line(dp, synth.dp_wrapper.rows_left_out() if synth.dp_wrapper is not None else {}))
     return 0
+
+
+def _checkpoint_dir(path: str, resume: bool) -> Path:
+    """The checkpoint folder: a fresh fit wants it empty (or new), ``--resume`` wants the earlier one.
+
+    Refusing a folder that holds checkpoints unless ``--resume`` is given keeps a fit from silently
+    continuing someone else's training.
+    """
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"--checkpoint-dir {path!r} is a file", hint="give a folder")
+    used = folder.is_dir() and any(folder.iterdir())
+    if resume and not used:
+        raise ConfigError(f"--resume: --checkpoint-dir {path!r} holds no checkpoints to continue from",
+                          hint="drop --resume to start a fit that writes checkpoints there")
+    if used and not resume:
+        raise ConfigError(f"--checkpoint-dir {path!r} already holds checkpoints of an earlier fit",
+                          hint="add --resume to continue that fit, or choose an empty folder")
+    return folder
 
 
 def _null_handling(values: Sequence[str]) -> str | dict[str, str]:
@@ -480,6 +557,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
         _check_tables(metadata, list(rows), "--rows")
     if args.engine == "spark":
         return _sample_on_spark(args, rows)
+    spark_only = [flag for flag, value in (("--partitions", args.partitions), ("--master", args.master))
+                  if value is not None]
+    if spark_only:
+        raise ConfigError(f"{' and '.join(spark_only)} only apply with --engine spark",
+                          hint="add --engine spark, or drop " + " and ".join(spark_only))
     progress.total = len(metadata.tables)
     start = time.perf_counter()
     database = synth.sample(scale=args.scale if args.scale is not None else 1.0, rows=rows or None,
@@ -523,7 +605,7 @@ def _sample_on_spark(args: argparse.Namespace, rows: dict[str, int]) -> int:
     start = time.perf_counter()
     result = sample_to(args.model, args.output, scale=args.scale if args.scale is not None else 1.0,
                        rows=rows or None, seed=args.seed, partitions=args.partitions, format=fmt,
-                       master=args.master, mode="overwrite" if args.overwrite else "errorifexists")
+                       master=args.master or "local[2]", mode="overwrite" if args.overwrite else "errorifexists")
     total = sum(t["rows"] for t in result["tables"].values())
     _out(f"sampled {len(result['tables'])} table(s), {total} rows on Spark in "
          f"{time.perf_counter() - start:.1f}s; written to {args.output} ({fmt})")
@@ -622,6 +704,17 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 # -- entry point ----------------------------------------------------------------------------------
+def _broken_pipe() -> int:
+    """`hiveframe plugins | head`: the reader left; stop quietly."""
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (captured)
+        pass
+    return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0 ok, 1 error, 2 usage or configuration error)."""
     parser = build_parser()
@@ -638,13 +731,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hiveframe: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # `hiveframe plugins | head`: the reader left; stop quietly
-        import os
-
-        try:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        except (OSError, ValueError):  # stdout is not a real file (captured)
-            pass
+    except OSError as exc:  # a full disk, a read-only folder, a path through a file: the user's to fix
+        if debug:
+            traceback.print_exc()
+        if isinstance(exc, BrokenPipeError):
+            return _broken_pipe()
+        print(f"hiveframe {args.command}: error: {describe_os_error('read or write', exc)}", file=sys.stderr)
         return 1
     except Exception as exc:  # noqa: BLE001 - a bug still gets one readable line
         if debug:

@@ -147,3 +147,22 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str | None:
     if options:
         return f"registered: {', '.join(options)}"
     return None
+
+
+def os_error_hint(exc: OSError) -> str:
+    """A hint for an operating-system error met while writing or reading a user's path."""
+    import errno
+
+    if exc.errno == errno.ENOSPC:
+        return "the disk is full: free some space, or write somewhere else"
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return "that location is not writable here: choose another path, or fix its permissions"
+    if exc.errno in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
+        return "a file stands where a folder is needed (or the other way round): choose another path"
+    return "check the path and the disk"
+
+
+def describe_os_error(action: str, exc: OSError) -> SourceError:
+    """``cannot ACTION 'PATH': reason`` as a :class:`SourceError` with a hint."""
+    where = f" {str(exc.filename)!r}" if exc.filename else ""
+    return SourceError(f"cannot {action}{where}: {exc.strerror or exc}", hint=os_error_hint(exc))

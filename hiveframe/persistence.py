@@ -241,7 +241,8 @@ def read_manifest(directory: str | Path, *, installed_versions: Mapping[str, str
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise PersistenceError(f"{MANIFEST} in {str(directory)!r} is corrupt: {exc}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != MODEL_FORMAT:
-        raise PersistenceError(f"{str(directory)!r} is not a hiveframe model directory")
+        raise PersistenceError(f"{str(directory)!r} is not a hiveframe model directory (its {MANIFEST} is not "
+                               "a hiveframe model manifest)", hint="give the folder `hiveframe fit -o` wrote")
     claimed = manifest.pop("manifest_digest", None)
     body = json.dumps(manifest, indent=2, sort_keys=True)
     if claimed != hashlib.sha256(body.encode()).hexdigest():

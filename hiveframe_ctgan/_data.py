@@ -251,16 +251,17 @@ class CondSampler:
     """
 
     def __init__(self, counts: Sequence[np.ndarray], codes: Sequence[np.ndarray] | None = None, *,
-                 log_frequency: bool = True) -> None:
+                 log_frequency: bool = True, n_rows: int | None = None) -> None:
         self.widths = np.array([len(c) for c in counts], dtype=np.int64)
         self.offsets = np.concatenate([[0], np.cumsum(self.widths)]).astype(np.int64)
         self.n_cats = int(self.offsets[-1])
         self.counts = [np.asarray(c, dtype=np.float64) for c in counts]
         self._log_cum = self._cumulative([np.log1p(c) if log_frequency else c for c in self.counts])
         self._freq_cum = self._cumulative(self.counts)
-        self.n_rows = 0
+        # the training rows; given explicitly for a table with no discrete column (no codes to count)
+        self.n_rows = 0 if n_rows is None else int(n_rows)
         if codes is not None:
-            self.n_rows = len(codes[0]) if len(codes) else 0
+            self.n_rows = len(codes[0]) if len(codes) else self.n_rows
             rows, starts = [], []
             for d, code in enumerate(codes):
                 order = np.argsort(code, kind="stable")

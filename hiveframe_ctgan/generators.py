@@ -33,7 +33,6 @@ import hashlib
 import json
 import logging
 import math
-import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -76,8 +75,24 @@ _RUN_PARAMS = {"epochs", "patience", "checkpoint_every", "verbose", "device", "m
 _MIN_VALIDATION_ROWS = 100
 
 
-def _dims(value: Any) -> tuple[int, ...]:
-    return tuple(int(v) for v in value)
+def _dims(value: Any) -> Any:
+    """Layer sizes as a tuple of ints; anything else is kept as given and refused, by name, when checked."""
+    if isinstance(value, (list, tuple)) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return tuple(value)
+    return value
+
+
+def _dims_problem(name: str, value: Any, *, allow_empty: bool = True) -> str | None:
+    if (isinstance(value, tuple) and all(v >= 1 for v in value) and (allow_empty or value)):
+        return None
+    return f"{name} must be a list of positive layer sizes, e.g. [256, 256], got {value!r}"
+
+
+def _rate_problem(name: str, value: Any, *, zero: bool = False) -> str | None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if ok and (value >= 0 if zero else value > 0):
+        return None
+    return f"{name} must be a {'non-negative' if zero else 'positive'} number, got {value!r}"
 
 
 def _device_ok(device: str) -> bool:
@@ -293,7 +308,8 @@ class NeuralTableGenerator(TableGenerator):
             self._ctx_layout, ctx, _ = encode_permuted(self._ctx_encoder, data, self.embedding_threshold)
         segments = self._layout.discrete_segments
         self._counts = [np.bincount(c, minlength=s.width).astype(np.int64) for c, s in zip(codes, segments, strict=True)]
-        sampler = CondSampler(self._counts, codes, log_frequency=getattr(self, "log_frequency", True))
+        sampler = CondSampler(self._counts, codes, log_frequency=getattr(self, "log_frequency", True),
+                              n_rows=len(x_train))
         self._null_rules = self._find_null_rules(x_train, codes)
         places = self._null_rule_places()
         scorer = None
@@ -692,8 +708,12 @@ class CTGANGenerator(NeuralTableGenerator):
             out.append(f"pac must be a positive integer, got {self.pac!r}")
         if not isinstance(self.discriminator_steps, int) or self.discriminator_steps < 1:
             out.append(f"discriminator_steps must be a positive integer, got {self.discriminator_steps!r}")
-        if not self.discriminator_dim:
-            out.append("discriminator_dim needs at least one layer")
+        out += [p for p in (
+            _dims_problem("generator_dim", self.generator_dim),
+            _dims_problem("discriminator_dim", self.discriminator_dim, allow_empty=False),
+            _rate_problem("generator_lr", self.generator_lr), _rate_problem("discriminator_lr", self.discriminator_lr),
+            _rate_problem("generator_decay", self.generator_decay, zero=True),
+            _rate_problem("discriminator_decay", self.discriminator_decay, zero=True)) if p]
         decay = self.ema_decay
         if decay is not None and (isinstance(decay, bool) or not isinstance(decay, float | int) or not 0 < decay < 1):
             out.append(f"ema_decay must be a number in (0, 1) or None, got {self.ema_decay!r}")
@@ -702,8 +722,9 @@ class CTGANGenerator(NeuralTableGenerator):
     def _effective_batch_size(self) -> int:
         if self.batch_size % self.pac:
             fixed = self.pac * math.ceil(self.batch_size / self.pac)
-            warnings.warn(f"ctgan: batch_size={self.batch_size} is not a multiple of pac={self.pac}; "
-                          f"using batch_size={fixed}", UserWarning, stacklevel=2)
+            # logged, not warnings.warn: the CLI shows hiveframe's log, and a user must see this
+            log.warning("ctgan: batch_size=%d is not a multiple of pac=%d; using batch_size=%d",
+                        self.batch_size, self.pac, fixed)
             return fixed
         return self.batch_size
 
@@ -727,6 +748,14 @@ class TVAEGenerator(NeuralTableGenerator):
     learning_rate: float = 1e-3
     l2scale: float = 1e-5
     loss_factor: float = 2.0
+
+    def _parameter_problems(self) -> list[str]:
+        out = super()._parameter_problems()
+        out += [p for p in (
+            _dims_problem("compress_dims", self.compress_dims), _dims_problem("decompress_dims", self.decompress_dims),
+            _rate_problem("learning_rate", self.learning_rate), _rate_problem("l2scale", self.l2scale, zero=True),
+            _rate_problem("loss_factor", self.loss_factor)) if p]
+        return out
 
     def _model_config(self, batch_size: int) -> dict[str, Any]:
         return {**super()._model_config(batch_size), "compress_dims": list(self.compress_dims),

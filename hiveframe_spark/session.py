@@ -141,8 +141,13 @@ def _start_local(*, master: str, app_name: str, config: Mapping[str, Any] | None
     if problem is not None:
         raise SparkUnavailableError(f"Spark cannot start: {problem}", hint=JAVA_HINT)
     builder = SparkSession.builder.master(master).appName(app_name)
-    for key, value in {**LOCAL_DEFAULTS, **{k: str(v) for k, v in (config or {}).items()}}.items():
+    settings = {**LOCAL_DEFAULTS, **local_settings(master, config), **{k: str(v) for k, v in (config or {}).items()}}
+    for key, value in settings.items():
         builder = builder.config(key, value)
+    if "spark.pyspark.python" in settings and not os.environ.get("PYSPARK_PYTHON"):
+        # pyspark's SparkContext reads the workers' interpreter from this variable only (the setting
+        # covers the JVM side); unset means the user left the choice to us
+        os.environ["PYSPARK_PYTHON"] = settings["spark.pyspark.python"]
     log.info("starting a local Spark session (%s)", master)
     try:
         spark = builder.getOrCreate()
@@ -152,10 +157,72 @@ def _start_local(*, master: str, app_name: str, config: Mapping[str, Any] | None
             f"Spark failed to start: {type(exc).__name__}: {_first_line(exc)}", hint=JAVA_HINT,
         ) from None
     try:
-        spark.sparkContext.setLogLevel("ERROR")
+        spark.sparkContext.setLogLevel(spark_log_level())
     except Exception:  # noqa: BLE001 - Spark Connect has no SparkContext
         pass
     return spark
+
+
+def spark_log_level(level: int | None = None) -> str:
+    """Spark's log level for hiveframe's (the ``hiveframe`` logger's effective level by default).
+
+    Spark is one step quieter than hiveframe: hiveframe's INFO (``-v``) shows Spark's warnings, its DEBUG
+    (``--debug``) Spark's INFO; by default only Spark's errors get through.
+    """
+    if level is None:
+        level = logging.getLogger("hiveframe").getEffectiveLevel()
+    if level <= logging.DEBUG:
+        return "INFO"
+    if level <= logging.INFO:
+        return "WARN"
+    return "ERROR"
+
+
+def local_settings(master: str, config: Mapping[str, Any] | None = None,
+                   env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Settings of a local session that depend on this process.
+
+    - The Python workers run this very interpreter (``sys.executable``), unless the user chose one
+      (``PYSPARK_PYTHON`` or ``spark.pyspark.python``): otherwise Spark starts the first ``python3`` on
+      PATH, which lacks hiveframe whenever the CLI runs from a virtualenv that is not activated.
+    - The JVM starts with its root log level following hiveframe's (see :func:`spark_log_level`), so
+      the lines Spark prints before a log level can be set (log4j, NativeCodeLoader) follow it too.
+    """
+    import sys
+
+    env = os.environ if env is None else env
+    config = config or {}
+    out: dict[str, str] = {}
+    if master.startswith("local") and not env.get("PYSPARK_PYTHON") and "spark.pyspark.python" not in config:
+        out["spark.pyspark.python"] = sys.executable
+    if "spark.driver.extraJavaOptions" not in config:
+        out["spark.driver.extraJavaOptions"] = f"-Dlog4j.configurationFile={_log4j_file(spark_log_level())}"
+    return out
+
+
+def _log4j_file(level: str) -> str:
+    """A log4j2 configuration (stderr, the given root level) in the temp folder, written once per level.
+
+    The JVM reads it as it starts, before any Python code could call ``setLogLevel``.
+    """
+    import tempfile
+    from pathlib import Path
+
+    path = Path(tempfile.gettempdir()) / f"hiveframe-spark-log4j2-{level}.properties"
+    text = (f"rootLogger.level = {level}\nrootLogger.appenderRef.stderr.ref = console\n"
+            "appender.console.type = Console\nappender.console.name = console\n"
+            "appender.console.target = SYSTEM_ERR\nappender.console.layout.type = PatternLayout\n"
+            "appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex\n"
+            # pyspark's gateway counts as a shell: Spark sets the root level to this logger's (WARN
+            # unless configured) and says so on stderr; the same level keeps it quiet
+            f"logger.repl.name = org.apache.spark.repl.Main\nlogger.repl.level = {level}\n"
+            f"logger.gateway.name = org.apache.spark.api.python.PythonGatewayServer\n"
+            f"logger.gateway.level = {level}\n")
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    return str(path)
 
 
 def _first_line(exc: BaseException) -> str:

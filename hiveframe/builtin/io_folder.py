@@ -119,13 +119,55 @@ def list_table_files(path: Path, tables: Sequence[str] | None = None) -> dict[st
 
 
 # -- reading one file with pyarrow -----------------------------------------------------------------------
-def read_csv_header(path: Path) -> list[str]:
+#: delimiters a CSV file may use besides the comma (semicolons are common where the comma is decimal)
+OTHER_DELIMITERS = (";", "\t", "|")
+
+
+def _choose_delimiter(lines: Sequence[str]) -> str:
+    """The comma, unless the header has no comma and another delimiter splits every sampled line alike.
+
+    A semicolon-separated file read with commas is one text column whose values look like ``85;156;x2``:
+    it parses, and generating from it is silent corruption. A file whose header holds no delimiter at all
+    is a genuine one-column table and stays one.
+    """
+    rows = [next(csv.reader([line]), []) for line in lines if line.strip()]
+    if not rows or len(rows[0]) > 1:
+        return ","
+    for delimiter in OTHER_DELIMITERS:
+        split = [next(csv.reader([line], delimiter=delimiter), []) for line in lines if line.strip()]
+        width = len(split[0])
+        if width > 1 and all(len(r) == width for r in split):
+            return delimiter
+    return ","
+
+
+def csv_delimiter(path: Path) -> str:
+    """The delimiter of a CSV file, from its first lines (see :func:`_choose_delimiter`); logs a choice
+    other than the comma, naming the file."""
+    gz = path.name.lower().endswith(".gz")
+    try:
+        opener = gzip.open if gz else open
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:  # type: ignore[operator]
+            lines = [line for _, line in zip(range(20), fh, strict=False)]
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError):
+        return ","  # read_csv_header reports these with a message
+    if len(lines) == 20:
+        lines = lines[:-1]  # the last one may be cut inside a quoted value
+    delimiter = _choose_delimiter(lines)
+    if delimiter != ",":
+        log.warning("CSV file %r is %s-separated, not comma-separated: read with delimiter %r (%d columns)",
+                    str(path), {";": "semicolon", "\t": "tab", "|": "pipe"}[delimiter], delimiter,
+                    len(next(csv.reader(lines[:1], delimiter=delimiter), [])))
+    return delimiter
+
+
+def read_csv_header(path: Path, delimiter: str = ",") -> list[str]:
     """Column names from the first CSV record (gzip-aware), with errors a user can act on."""
     gz = path.name.lower().endswith(".gz")
     try:
         opener = gzip.open if gz else open
         with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:  # type: ignore[operator]
-            header = next(csv.reader(fh), None)
+            header = next(csv.reader(fh, delimiter=delimiter), None)
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
         raise SourceError(f"{str(path)!r} is not a valid gzip file ({exc})",
                           hint="is the download complete? a .gz suffix needs gzip content") from None
@@ -148,11 +190,12 @@ def read_csv_raw(path: Path) -> pa.Table:
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    header = read_csv_header(path)
+    delimiter = csv_delimiter(path)
+    header = read_csv_header(path, delimiter)
     try:
         return pcsv.read_csv(
             path,
-            parse_options=pcsv.ParseOptions(newlines_in_values=True),
+            parse_options=pcsv.ParseOptions(newlines_in_values=True, delimiter=delimiter),
             convert_options=pcsv.ConvertOptions(
                 column_types={name: pa.string() for name in header},
                 null_values=[""],
@@ -173,7 +216,7 @@ def first_line(exc: Exception) -> str:
 def csv_error(path: Path, exc: Exception) -> SourceError:
     return SourceError(f"cannot parse CSV file {str(path)!r}: {first_line(exc)}",
                        hint="every row needs as many fields as the header (check delimiters and quotes); "
-                       "the file must be UTF-8, comma-separated")
+                       "the file must be UTF-8, separated by commas (or by ';', tab or '|' throughout)")
 
 
 def read_jsonl_bytes(path: Path) -> bytes:

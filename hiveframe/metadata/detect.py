@@ -10,6 +10,7 @@ is always referentially intact on the data it was detected from.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -273,6 +274,7 @@ def _classify_strings(
         return Column(
             name=name, kind=ColumnKind.DATETIME, dtype=dtype, nullable=nullable, datetime_format=fmt or None
         )
+    _warn_almost_typed(table, name, arr)
     distinct = len(unique_arr)
     id_name = _is_id_name(name)
     key_like = (
@@ -293,6 +295,62 @@ def _classify_strings(
             name=name, kind=ColumnKind.ID, dtype=dtype, nullable=nullable, id_format=id_format(uniques)
         )
     return Column(name=name, kind=ColumnKind.TEXT, dtype=dtype, nullable=nullable)
+
+
+#: share of a text column's values that, when they are numbers (or dates), makes the rest suspect
+ALMOST = 0.8
+#: date formats recognised only to report a column that mixes them (never chosen as a column's format)
+_REPORTED_DATE_FORMATS = (*DATETIME_FORMATS, "%b %d %Y", "%d %B %Y", "%B %d, %Y", "%B %d %Y", "%d-%b-%Y")
+
+
+def _as_number(text: str) -> float | None:
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _date_format_of(text: str) -> str | None:
+    for fmt in _REPORTED_DATE_FORMATS:
+        try:
+            datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        return fmt
+    return None
+
+
+def _warn_almost_typed(table: str, name: str, arr: Any) -> None:
+    """A text column whose values are nearly all numbers, or dates in several formats, is kept as text,
+    but never silently: the warning counts the rows and shows the values that spoil it."""
+    import pyarrow.compute as pc
+
+    counts = pc.value_counts(arr.drop_null() if hasattr(arr, "drop_null") else arr)
+    pairs = [(v, n) for v, n in zip(counts.field("values").to_pylist()[:_CHECK],
+                                     counts.field("counts").to_pylist()[:_CHECK], strict=True)
+             if v is not None and str(v).strip() not in NA_TOKENS]
+    total = sum(n for _, n in pairs)
+    if not total:
+        return
+    bad = [(v, n) for v, n in pairs if _as_number(str(v).strip()) is None]
+    good = total - sum(n for _, n in bad)
+    if bad and good >= ALMOST * total:
+        log.warning("detect: %s.%s: %d of %d values are numbers but %d are not (%s): the column is read as "
+                    "text; fix those values, or mark them missing, to model it as a number", table, name, good,
+                    total, total - good, ", ".join(repr(v) for v, _ in bad[:5]))
+        return
+    formats: dict[str | None, int] = {}
+    for v, n in pairs:
+        fmt = _date_format_of(str(v).strip())
+        formats[fmt] = formats.get(fmt, 0) + n
+    dated = total - formats.get(None, 0)
+    if dated >= ALMOST * total and len([f for f in formats if f is not None]) > 1:
+        shown = ", ".join(f"{n} as {f!r}" for f, n in formats.items() if f is not None)
+        log.warning("detect: %s.%s holds dates in %d formats (%s%s): the column is read as text; write every "
+                    "date in one format (ISO 8601, YYYY-MM-DD, is best) to model it as a date", table, name,
+                    len(formats) - (None in formats), shown,
+                    f", {formats[None]} unparsed" if formats.get(None) else "")
 
 
 def _numbers_in_strings(uniques: Sequence[str]) -> str | None:

@@ -14,7 +14,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from hiveframe.errors import MetadataError, Problem
+from hiveframe.errors import MetadataError, Problem, did_you_mean
 
 SPEC_VERSION = 1
 
@@ -336,6 +336,9 @@ class Metadata:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Metadata:
+        if not isinstance(data, Mapping):
+            raise MetadataError([Problem(f"metadata must be a JSON object, got {type(data).__name__}",
+                                         hint='{"spec_version": 1, "tables": {...}, "foreign_keys": [...]}')])
         version = data.get("spec_version")
         if version is None:
             sdv_version = _sdv_spec_version(data)
@@ -358,6 +361,9 @@ class Metadata:
                     )
                 ]
             )
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise MetadataError([Problem(f"spec_version must be an integer, got {version!r}",
+                                         hint=f"this hiveframe writes spec_version {SPEC_VERSION}")])
         if int(version) > SPEC_VERSION:
             raise MetadataError(
                 [
@@ -368,6 +374,7 @@ class Metadata:
                     )
                 ]
             )
+        MetadataError.raise_if_any(_shape_problems(data))
         return cls(
             tables=tuple(Table.from_dict(n, t) for n, t in data.get("tables", {}).items()),
             foreign_keys=tuple(ForeignKey.from_dict(f) for f in data.get("foreign_keys", ())),
@@ -390,6 +397,91 @@ class Metadata:
         except json.JSONDecodeError as exc:
             raise MetadataError([Problem(f"metadata is not valid JSON: {exc}")]) from None
         return cls.from_dict(data)
+
+
+_FK_FIELDS = ("child_table", "child_columns", "parent_table", "parent_columns")
+
+
+def _names(value: Any) -> bool:
+    """A column name or a list of column names, as keys and foreign keys are written."""
+    return isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+
+
+def _shape_problems(data: Mapping[str, Any]) -> list[Problem]:
+    """Every place where metadata JSON does not have the shape hiveframe writes, before anything reads it.
+
+    Hand-written metadata fails here with the table and column at fault instead of deep inside the
+    loader (a ``KeyError`` or ``'list' object has no attribute 'items'``).
+    """
+    problems: list[Problem] = []
+    tables = data.get("tables", {})
+    if not isinstance(tables, Mapping):
+        return [Problem(f'"tables" must be an object keyed by table name, got {type(tables).__name__}',
+                        hint='write {"tables": {"users": {"columns": {...}, "primary_key": ["id"]}}}')]
+    kinds = [k.value for k in ColumnKind]
+    for name, table in tables.items():
+        if not isinstance(table, Mapping):
+            problems.append(Problem(f"a table must be an object, got {type(table).__name__}", table=name,
+                                    hint='{"columns": {...}, "primary_key": [...]}'))
+            continue
+        columns = table.get("columns", {})
+        if not isinstance(columns, Mapping):
+            problems.append(Problem(f'"columns" must be an object keyed by column name, got '
+                                    f"{type(columns).__name__}", table=name,
+                                    hint='{"columns": {"id": {"kind": "id"}, "age": {"kind": "numerical"}}}'))
+            columns = {}
+        for col_name, column in columns.items():
+            if not isinstance(column, Mapping):
+                problems.append(Problem(f"a column must be an object, got {column!r}", table=name, column=col_name,
+                                        hint='{"kind": "numerical", "dtype": "double"}'))
+                continue
+            kind = column.get("kind")
+            if kind is None:
+                problems.append(Problem('the column has no "kind"', table=name, column=col_name,
+                                        hint=f"one of: {', '.join(kinds)}"))
+            elif kind not in kinds:
+                problems.append(Problem(f"unknown kind {kind!r}", table=name, column=col_name,
+                                        hint=did_you_mean(str(kind), kinds)))
+            pii = column.get("pii_kind")
+            if pii is not None and pii not in [k.value for k in PIIKind]:
+                problems.append(Problem(f"unknown pii_kind {pii!r}", table=name, column=col_name,
+                                        hint=did_you_mean(str(pii), [k.value for k in PIIKind])))
+            if "nullable" in column and not isinstance(column["nullable"], bool):
+                problems.append(Problem(f"nullable must be true or false, got {column['nullable']!r}",
+                                        table=name, column=col_name))
+            if column.get("categories") is not None and not isinstance(column["categories"], list):
+                problems.append(Problem(f"categories must be a list, got {column['categories']!r}",
+                                        table=name, column=col_name, hint='"categories": ["a", "b"]'))
+            for bound in ("low", "high"):
+                value = column.get(bound)
+                if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                    problems.append(Problem(f"{bound} must be a number, got {value!r}", table=name,
+                                            column=col_name))
+        pk = table.get("primary_key")
+        if pk is not None and not _names(pk):
+            problems.append(Problem(f"primary_key must be a column name or a list of them, got {pk!r}",
+                                    table=name, hint='"primary_key": ["id"]'))
+    fks = data.get("foreign_keys", [])
+    if not isinstance(fks, list):
+        return problems + [Problem(f'"foreign_keys" must be a list, got {type(fks).__name__}',
+                                   hint='[{"child_table": ..., "child_columns": [...], "parent_table": ..., '
+                                   '"parent_columns": [...]}]')]
+    for i, fk in enumerate(fks):
+        if not isinstance(fk, Mapping):
+            problems.append(Problem(f"foreign_keys[{i}] must be an object, got {fk!r}"))
+            continue
+        missing = [f for f in _FK_FIELDS if f not in fk]
+        if missing:
+            problems.append(Problem(f"foreign_keys[{i}] lacks {', '.join(missing)}", table=fk.get("child_table"),
+                                    hint=f"a foreign key needs {', '.join(_FK_FIELDS)}"))
+        for f in ("child_columns", "parent_columns"):
+            if f in fk and not _names(fk[f]):
+                problems.append(Problem(f"foreign_keys[{i}].{f} must be a column name or a list of them, "
+                                        f"got {fk[f]!r}", table=fk.get("child_table")))
+        for f in ("child_table", "parent_table"):
+            if f in fk and not isinstance(fk[f], str):
+                problems.append(Problem(f"foreign_keys[{i}].{f} must be a table name, got {fk[f]!r}"))
+    return problems
 
 
 def _sdv_spec_version(data: Mapping[str, Any]) -> str | None:

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hiveframe.errors import MetadataError, Problem, SourceError
+from hiveframe.errors import MetadataError, Problem, SourceError, did_you_mean
 from hiveframe.metadata.model import Column, ColumnKind, ForeignKey, Metadata, PIIKind, Table
 
 if TYPE_CHECKING:
@@ -97,6 +97,7 @@ def from_sdv(
     """
     data = _load(data_or_path)
     problems: list[Problem] = []
+    unknown_sdtypes: list[str] = []  # sdtypes read as PII, warned about once
     version = data.get("METADATA_SPEC_VERSION")
     if version is not None and str(version) not in KNOWN_VERSIONS:
         log.warning("from_sdv: unknown METADATA_SPEC_VERSION %r; reading it as V1/V2", version)
@@ -106,7 +107,7 @@ def from_sdv(
             raise MetadataError([Problem("SDV metadata: 'tables' must be an object of table name -> table")])
         tables, fks = [], []
         for name, raw in raw_tables.items():
-            table, table_fks = _table(str(name), raw, bounds, problems)
+            table, table_fks = _table(str(name), raw, bounds, problems, unknown_sdtypes)
             tables.append(table)
             fks += table_fks
         for rel in data.get("relationships", ()):
@@ -114,7 +115,7 @@ def from_sdv(
             if fk is not None:
                 fks.append(fk)
     elif "columns" in data or "fields" in data:
-        table, fks = _table(table_name, data, bounds, problems)
+        table, fks = _table(table_name, data, bounds, problems, unknown_sdtypes)
         tables = [table]
     else:
         raise MetadataError(
@@ -125,11 +126,35 @@ def from_sdv(
                 )
             ]
         )
+    names = {t.name for t in tables}
+    for fk in fks:
+        for role, table_name in (("parent", fk.parent_table), ("child", fk.child_table)):
+            if table_name not in names:
+                problems.append(Problem(f"SDV relationship names unknown {role} table {table_name!r}",
+                                        table=table_name, hint=did_you_mean(table_name, names)))
     MetadataError.raise_if_any(problems, title="cannot import SDV metadata")
+    _warn_unknown_sdtypes(unknown_sdtypes)
     metadata = Metadata(tables=tuple(tables), foreign_keys=tuple(fks))
     if database is not None:
         metadata = _with_data_types(metadata, database)
     return metadata
+
+
+#: the sdtypes SDV itself defines; any other is a Faker-style semantic type (personal data)
+BASIC_SDTYPES = ("numerical", "categorical", "ordinal", "boolean", "datetime", "id", "text", "unknown")
+
+
+def _warn_unknown_sdtypes(unknown: list[str]) -> None:
+    """SDV reads any sdtype it does not define as personal data; so do we, but never silently.
+
+    A typo (``"numerica"``) or a made-up sdtype would otherwise replace a real column by fake values
+    without a word.
+    """
+    if unknown:
+        log.warning("SDV metadata: %d column(s) have an sdtype that is neither one of SDV's (%s) nor a known "
+                    "kind of personal data, and are treated as PII (generated as fake values): %s; if one "
+                    "is not personal data, give it a basic sdtype or \"pii\": false",
+                    len(unknown), ", ".join(BASIC_SDTYPES), ", ".join(unknown))
 
 
 def _load(data_or_path: Mapping[str, Any] | str | Path) -> Mapping[str, Any]:
@@ -158,7 +183,8 @@ def _keys(value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in value)
 
 
-def _table(name: str, raw: Any, bounds: bool, problems: list[Problem]) -> tuple[Table, list[ForeignKey]]:
+def _table(name: str, raw: Any, bounds: bool, problems: list[Problem],
+           unknown_sdtypes: list[str]) -> tuple[Table, list[ForeignKey]]:
     if not isinstance(raw, Mapping):
         problems.append(Problem("SDV table metadata must be an object", table=name))
         return Table(name=name, columns=()), []
@@ -177,6 +203,9 @@ def _table(name: str, raw: Any, bounds: bool, problems: list[Problem]) -> tuple[
             )
             continue
         columns.append(_column(str(col), spec, bounds))
+        sdtype = str(spec["sdtype"])
+        if sdtype not in BASIC_SDTYPES and sdtype not in PII_SDTYPES and spec.get("pii") is not False:
+            unknown_sdtypes.append(f"{name}.{col} (sdtype {sdtype!r})")
     constraints = tuple({"type": "unique", "columns": list(_keys(k))} for k in raw.get("alternate_keys", ()))
     return Table(
         name=name, columns=tuple(columns), primary_key=_keys(raw.get("primary_key")), constraints=constraints

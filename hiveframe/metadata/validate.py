@@ -9,6 +9,7 @@ metadata (keys, orphans, types) and returns the data cast to the declared dtypes
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -629,6 +630,8 @@ def _check_table(table: Table, data: pa.Table) -> tuple[pa.Table, list[Problem]]
             continue
         array, found = _cast_column(table.name, column, data.column(column.name))
         problems += found
+        if not found:
+            _warn_lossy_values(table.name, column, array)
         arrays.append(array)
         names.append(column.name)
         if data.num_rows and array.null_count == len(array) and column.dtype != "null":
@@ -654,6 +657,37 @@ def _check_table(table: Table, data: pa.Table) -> tuple[pa.Table, list[Problem]]
                 )
             )
     return pa.table(arrays, names=names) if names else data.select([]), problems
+
+
+#: the largest magnitude float64 holds to the unit; decimals beyond it are modelled with rounding
+EXACT_FLOAT = 2**53
+
+
+def _warn_lossy_values(table: str, column: Column, array: Any) -> None:
+    """Values the models cannot represent are handled, never silently: infinities are learnt as
+    missing values, and decimals beyond float64's 15-16 significant digits are rounded."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = plain(array)
+    if pa.types.is_floating(values.type):
+        pos = int(pc.sum(pc.equal(values, float("inf"))).as_py() or 0)
+        neg = int(pc.sum(pc.equal(values, float("-inf"))).as_py() or 0)
+        if pos or neg:
+            rows = _first_rows(pc.fill_null(pc.is_inf(values), False))
+            log.warning("table %r, column %r: %d infinite value(s) (%d +inf, %d -inf; first at rows %s) are "
+                        "treated as missing: the synthetic column has nulls in their place; replace them by a "
+                        "finite value if they mean a bound", table, column.name, pos + neg, pos, neg,
+                        _fmt_rows(rows))
+    elif pa.types.is_decimal(values.type) and len(values) > values.null_count:
+        scale = values.type.scale
+        biggest = max(abs(pc.min(values).as_py()), abs(pc.max(values).as_py()))
+        if biggest * 10**scale >= EXACT_FLOAT:
+            step = 2.0 ** max(0, math.frexp(float(biggest))[1] - 53)
+            log.warning("table %r, column %r: decimal values up to %s need more digits than the models keep "
+                        "(float64, 15-16 significant digits): generated values are rounded to multiples of "
+                        "about %g; subtract an offset or scale the column to keep its detail",
+                        table, column.name, biggest, max(step, 10.0 ** -scale))
 
 
 def _cast_column(table: str, column: Column, array: Any) -> tuple[Any, list[Problem]]:

@@ -8,6 +8,7 @@ all at once; ``drop_orphans`` removes orphan rows (and rows orphaned by their re
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
 
     from hiveframe.components import Database
     from hiveframe.metadata import ForeignKey, Metadata
+
+log = logging.getLogger(__name__)
 
 _SEP = "\x1f"
 
@@ -150,6 +153,8 @@ def relational_problems(metadata: Metadata, database: Database) -> list[Problem]
                 f"{where}: {n_orphans} orphan row(s) whose value has no parent (e.g. {sample})",
                 table=fk.child_table, column=fk.child_columns[0],
                 hint="pass drop_orphans=True (hiveframe fit --drop-orphans) to drop them, or fix the data"))
+        if fk.is_self_reference:
+            problems += _self_cycle_problems(metadata, fk, idx)
         if fk.one_to_one:
             counts = np.bincount(idx[idx >= 0], minlength=parent.num_rows)
             over = int((counts > 1).sum())
@@ -159,6 +164,33 @@ def relational_problems(metadata: Metadata, database: Database) -> list[Problem]
                     f"(up to {int(counts.max())})", table=fk.child_table, column=fk.child_columns[0],
                     hint="remove one_to_one from the foreign key, or fix the data"))
     return problems
+
+
+def _self_cycle_problems(metadata: Metadata, fk: ForeignKey, idx: np.ndarray) -> list[Problem]:
+    """Rows of a self-reference that never reach a root (they sit on, or hang below, a cycle).
+
+    Self-references are generated as forests, whose roots hold a null: rows on cycles are learnt as
+    roots. Where the column allows nulls that is a warning with the count; where it is declared not
+    nullable the synthetic column could not keep its promise, so it is an error.
+    """
+    from hiveframe.pipeline.forest import depths
+
+    cyclic = int(((depths(idx) == 0) & (idx >= 0)).sum())
+    if not cyclic:
+        return []
+    table = metadata.table(fk.child_table)
+    column = fk.child_columns[0]
+    nullable = all(table.column(c).nullable for c in fk.child_columns if table.has_column(c))
+    text = (f"self-reference {fk.name}: {cyclic} of {len(idx)} row(s) form cycles (following {column} never "
+            "reaches a row whose reference is null)")
+    if not nullable:
+        return [Problem(text + "; hiveframe generates self-references as trees, whose roots hold a null, but "
+                        "the column is declared not nullable", table=fk.child_table, column=column,
+                        hint="declare the column nullable, or break the cycles (set the reference of one row of "
+                        "each cycle to null)")]
+    log.warning("table %r, column %r: %s; they are learnt as roots, so the synthetic rows in their place get a "
+                "null %s", fk.child_table, column, text, column)
+    return []
 
 
 def drop_orphans(metadata: Metadata, database: Database) -> tuple[Database, dict[str, int]]:

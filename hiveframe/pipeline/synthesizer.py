@@ -9,14 +9,26 @@ conditional rows -> secondary keys -> keys) -> write. The relational work is don
 from __future__ import annotations
 
 import logging
+import math
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
+import numpy as np
 
 from hiveframe.components import Database, PrivacyWrapper, TableGenerator, Transformer
-from hiveframe.errors import ConfigError, DataError, MetadataError, NotFittedError, Problem
+from hiveframe.errors import (
+    ConfigError,
+    DataError,
+    MetadataError,
+    NotFittedError,
+    PersistenceError,
+    Problem,
+    did_you_mean,
+    os_error_hint,
+)
 from hiveframe.metadata import ColumnKind, Metadata, Table
 from hiveframe.pipeline.engine import (
     DEFAULT_LINKAGE,
@@ -92,9 +104,13 @@ class Synthesizer:
         if isinstance(generator, TableGenerator):
             raise ConfigError("`generator` (the default for every table) takes a name or a class",
                               hint="pass a configured instance per table with generators={'table': instance}")
-        if int(max_context_columns) < 0:
-            raise ConfigError(f"max_context_columns must be >= 0, got {max_context_columns}")
+        for option, value in (("max_context_columns", max_context_columns),
+                              ("max_summary_columns", max_summary_columns)):
+            if not _is_int(value) or value < 0:
+                raise ConfigError(f"{option} must be an integer >= 0, got {value!r}")
         self.host = host or PluginHost()
+        if isinstance(generator, str):
+            self.host.registration("table_generator", generator)  # a misspelled name fails now, with a hint
         self.metadata = metadata
         #: the metadata was detected from the data (by the caller, or by fit() when none was given)
         self.metadata_detected = bool(metadata_detected)
@@ -108,7 +124,7 @@ class Synthesizer:
         self.max_context_columns = int(max_context_columns)
         self.max_summary_columns = int(max_summary_columns)
         self.drop_orphans = bool(drop_orphans)
-        self.seed = int(seed)
+        self.seed = check_seed(seed)
         self.table_generators: dict[str, TableGenerator] = {}
         self.table_rows: dict[str, int] = {}
         self.engine: RelationalEngine | None = None
@@ -162,7 +178,12 @@ class Synthesizer:
         else:
             params = {} if table.name in self.generators else dict(self.generator_params)
             params.update(self.table_params.get(table.name, {}))
-            gen = self.host.create("table_generator", spec, params)
+            try:
+                gen = self.host.create("table_generator", spec, params)
+            except ConfigError as exc:  # name the table whose generator or parameters are wrong
+                exc.message = f"table {table.name!r}: {exc.message}"
+                exc.args = (exc.message,)
+                raise
         overrides = self._transformer_overrides(table)
         if overrides:
             gen.transformers = {**overrides, **gen.transformers}
@@ -216,6 +237,7 @@ class Synthesizer:
         if unknown:
             raise ConfigError(f"generators or null handling given for unknown table(s) {unknown}",
                               hint=f"tables: {self.metadata.table_names}")
+        self._check_transformer_keys(self.metadata)
         if self._pii_auto and self.pii_wrapper is None and any(pii_columns(self.metadata, t)
                                                                for t in self.metadata.tables):
             self.pii_wrapper = self._default_pii()
@@ -235,6 +257,15 @@ class Synthesizer:
         if validate:
             self.report_path = self._write_report(database, Path(report_dir), target)
         return self
+
+    def _check_transformer_keys(self, metadata: Metadata) -> None:
+        """Every ``transformers`` key names a column kind or an existing ``table.column``."""
+        kinds = [k.value for k in ColumnKind]
+        columns = [f"{t.name}.{c}" for t in metadata.tables for c in t.column_names]
+        wrong = [key for key in self.transformers if key not in kinds and key not in columns]
+        if wrong:
+            raise ConfigError(f"transformers given for unknown column(s) {', '.join(map(repr, wrong))}",
+                              hint=did_you_mean(wrong[0], kinds + columns))
 
     def _default_pii(self) -> PrivacyWrapper | None:
         """The default PII wrapper (fake values), when the privacy plugin can make one."""
@@ -284,8 +315,12 @@ class Synthesizer:
         """Generate a synthetic database: ``scale`` times the real size, ``rows`` per root table."""
         metadata = self._require_fitted()
         assert self.engine is not None
-        if not scale or scale <= 0:
-            raise ConfigError(f"scale must be positive, got {scale}")
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale <= 0:
+            raise ConfigError(f"scale must be a positive finite number, got {scale!r}",
+                              hint="1 gives the real size, 0.1 a tenth, 2 twice as many rows")
+        if rows is not None and not isinstance(rows, Mapping):
+            raise ConfigError(f"rows must map root table names to row counts, got {type(rows).__name__}",
+                              hint="rows={'users': 1000}")
         rows = dict(rows or {})
         unknown = [t for t in rows if not metadata.has_table(t)]
         if unknown:
@@ -293,11 +328,41 @@ class Synthesizer:
         bad = {t: n for t, n in rows.items() if not isinstance(n, int) or n < 0}
         if bad:
             raise ConfigError(f"rows must be non-negative integers, got {bad}")
-        seed = self.seed if seed is None else int(seed)
+        seed = self.seed if seed is None else check_seed(seed)
+        self._check_memory(float(scale), rows)
         tables = self.engine.sample(self.table_generators, scale=float(scale), rows=rows, seed=seed)
         return Database({name: tables[name] for name in metadata.table_names if name in tables},
                         {t.name: tuple(t.primary_key) for t in metadata.tables if t.primary_key},
                         list(metadata.foreign_keys))
+
+    def _check_memory(self, scale: float, rows: Mapping[str, int]) -> None:
+        """Refuse, before any work, a size that cannot fit in this machine's memory.
+
+        The estimate is the rows every table will have (children grow with the largest growth of a
+        root table) times its columns, at 8 bytes a value and ``MEMORY_COPIES`` working copies: the
+        generators and reverse transforms hold a few arrays of the full size at once.
+        """
+        metadata = self._require_fitted()
+        growth = scale
+        roots = [t for t in metadata.table_names if t in rows and self.table_rows.get(t)]
+        if roots:
+            growth = max([rows[t] / self.table_rows[t] for t in roots] + ([scale] if len(roots) < len(
+                [t for t in metadata.table_names if not metadata.parents_of(t)]) else []))
+        total_rows = 0.0
+        values = 0.0
+        for table in metadata.tables:
+            n = rows[table.name] if table.name in rows else self.table_rows.get(table.name, 0) * growth
+            total_rows += n
+            values += n * max(1, len(table.columns))
+        needed = values * 8 * MEMORY_COPIES
+        available = _available_memory()
+        if available is not None and needed > available:
+            raise ConfigError(
+                f"sampling {total_rows:,.0f} rows (scale {scale:g}"
+                + (f", rows {dict(rows)}" if rows else "") + f") needs about {_gib(needed)} of memory; "
+                f"{_gib(available)} is available",
+                hint="choose a smaller scale or rows, or sample with `hiveframe sample --engine spark`, "
+                "which writes partitions without holding the whole database in memory")
 
     def describe(self) -> dict[str, Any]:
         """Per table: the driver relationship, secondary keys, context columns, key formats."""
@@ -309,7 +374,11 @@ class Synthesizer:
     def save(self, path: str | Path) -> Path:
         from hiveframe.pipeline.store import save_synthesizer
 
-        return save_synthesizer(self, Path(path))
+        try:
+            return save_synthesizer(self, Path(path))
+        except OSError as exc:
+            raise PersistenceError(f"cannot save the model to {str(path)!r}: {exc.strerror or exc}",
+                                   hint=os_error_hint(exc)) from None
 
     @classmethod
     def load(cls, path: str | Path, *, host: PluginHost | None = None) -> Synthesizer:
@@ -340,6 +409,40 @@ class Synthesizer:
         if self.metadata is None or self.engine is None or not self.table_generators:
             raise NotFittedError("the synthesizer is not fitted", hint="call fit() or load a model directory")
         return self.metadata
+
+
+#: working copies of the output a local sample holds at once (see ``Synthesizer._check_memory``)
+MEMORY_COPIES = 3
+
+
+def _gib(size: float) -> str:
+    return f"{size / 2**30:,.1f} GiB"
+
+
+def _available_memory() -> int | None:
+    """Memory this process can still use: MemAvailable on Linux, else physical memory, else unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def check_seed(seed: Any) -> int:
+    """A seed is a non-negative integer (numpy's generators refuse the rest, deep inside)."""
+    if not _is_int(seed) or seed < 0:
+        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}", hint="e.g. seed=0")
+    return int(seed)
 
 
 def _null_handling(spec: str | Mapping[str, str]) -> dict[str, str]:

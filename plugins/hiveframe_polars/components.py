@@ -26,6 +26,7 @@ from hiveframe.builtin.io_folder import (
     FolderReader,
     FolderWriter,
     _check_format,
+    csv_delimiter,
     csv_error,
     finish_table,
     jsonl_error,
@@ -95,9 +96,10 @@ class PolarsFolderReader(FolderReader):
         log.debug("reading table %r from %s with polars", name, path)
         try:
             if fmt == "csv":
-                read_csv_header(path)  # same checks and messages as the builtin reader (empty, not UTF-8...)
+                delimiter = csv_delimiter(path)  # the builtin reader's choice, and its warning
+                read_csv_header(path, delimiter)  # same checks and messages as the builtin reader (empty, not UTF-8...)
                 # every column as text: unquoted empty cells null, quoted "" empty strings
-                frame = pl.read_csv(path, infer_schema_length=0)
+                frame = pl.read_csv(path, infer_schema_length=0, separator=delimiter)
             elif fmt == "jsonl":
                 frame = pl.read_ndjson(io.BytesIO(read_jsonl_bytes(path)), infer_schema_length=None)
             else:

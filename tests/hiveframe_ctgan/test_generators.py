@@ -242,11 +242,12 @@ def test_all_parameter_problems_are_listed_at_once():
         assert name in text
 
 
-def test_batch_size_not_divisible_by_pac_is_raised_with_a_warning(mixed):
+def test_batch_size_not_divisible_by_pac_is_raised_with_a_warning(mixed, caplog):
     data, table = mixed
     gen = tiny("ctgan", batch_size=52, pac=5)
-    with pytest.warns(UserWarning, match="batch_size=52 is not a multiple of pac=5; using batch_size=55"):
+    with caplog.at_level("WARNING", logger="hiveframe_ctgan"):
         gen.fit(data, table, seed=0)
+    assert "batch_size=52 is not a multiple of pac=5; using batch_size=55" in caplog.text
     assert gen._config["batch_size"] == 55
 
 
