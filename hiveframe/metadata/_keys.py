@@ -359,7 +359,8 @@ def choose_primary_key(candidates: list[Proposal], options: KeyOptions) -> Propo
     best = ranked[0]
     ties = [c for c in ranked[1:] if round(c.confidence, 6) == round(best.confidence, 6)
             and c.referenced == best.referenced and c.name_score == best.name_score]
-    best.alternatives = [f"{','.join(c.columns)} ({c.confidence:.2f})" for c in ranked[1:4]]
+    best.alternatives = [f"{','.join(c.columns)} ({c.confidence:.2f})" for c in ranked[1:4]
+                         if c.confidence >= options.threshold / 2]
     if ties:
         best.evidence.append(f"tie with {', '.join(','.join(t.columns) for t in ties)}: the leftmost column wins")
     if best.confidence + 1e-9 < options.threshold:
@@ -589,7 +590,7 @@ def detect_keys(db: Database, *, options: KeyOptions, declared_pks: Mapping[str,
             if ok:
                 best = ok[0]
                 best.alternatives = [f"{p.parent_table}.{p.parent_columns[0]} ({p.confidence:.2f})"
-                                     for p in props if p is not best][:3]
+                                     for p in props if p is not best and p.confidence >= options.threshold / 2][:3]
                 accepted.append(best)
             else:
                 best = props[0]

@@ -362,6 +362,16 @@ class Metadata:
     def with_column(self, table: str, column: Column) -> Metadata:
         return self.with_table(self.table(table).with_column(column))
 
+    def without_detection(self) -> Metadata:
+        """The same keys and columns without what ``detect`` recorded (its evidence quotes exact
+        counts of the data, which a fitted model must not carry)."""
+        return replace(
+            self,
+            tables=tuple(replace(t, detection=None) for t in self.tables),
+            foreign_keys=tuple(replace(f, detection=None) for f in self.foreign_keys),
+            detection=None,
+        )
+
     # -- JSON ----------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         out = {
