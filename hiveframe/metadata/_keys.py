@@ -77,8 +77,9 @@ ENTITY_ROLES: tuple[tuple[frozenset[str], frozenset[str]], ...] = (
 )
 #: Evidence weights.
 _NAME_SAME_KEY, _NAME_TABLE, _NAME_ROLE_PREFIX, _NAME_TABLE_INSIDE, _NAME_ROLE_WORD = 1.0, 0.9, 0.8, 0.7, 0.6
-#: A link found by values alone can reach at most this confidence.
-_VALUES_ONLY = 0.6
+#: A link found by values alone can reach at most this confidence: codes (strings) rarely land in
+#: another table's key by luck, small integers often do.
+_VALUES_ONLY = {"string": 0.6, "int": 0.4}
 
 
 @dataclass(frozen=True)
@@ -418,7 +419,7 @@ def score_foreign_key(child: Profile, parent: Profile, options: KeyOptions) -> P
     evidence.append(f"values: {c.found_distinct} of {c.distinct} distinct values found in "
                     f"{parent.table}.{parent.name}" + (f" ({c.chance:.0%} of that range is keys)"
                                                        if child.family == "int" else ""))
-    value_weight = 1.0 if name else _VALUES_ONLY
+    value_weight = 1.0 if name else _VALUES_ONLY[child.family]
     confidence = noisy_or(name, values * value_weight) * (1.0 - orphan_share) ** 2
     scale = child.rows / max(1, child.sample_rows)
     orphans = int(round((c.rows - c.found_rows) * scale))
