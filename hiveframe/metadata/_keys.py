@@ -462,8 +462,9 @@ def composite_primary_key(table: str, data: pa.Table, profiles: Sequence[Profile
     for size in range(2, min(options.max_composite, len(parts)) + 1):
         combos = sorted(itertools.combinations(parts, size),
                         key=lambda cs: (-sum(c in fk_columns for c in cs), [data.column_names.index(c) for c in cs]))
+        temporal = {c for c in parts if type_family(data.column(c).type) == "temporal"}
         for cols in combos:
-            if not any(c in fk_columns for c in cols):
+            if not any(c in fk_columns for c in cols) and any(c in temporal for c in cols):
                 continue
             if has_duplicates(data, list(cols)):
                 continue

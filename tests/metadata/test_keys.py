@@ -203,3 +203,16 @@ def test_large_tables_are_sampled_and_say_so():
     fk = metadata.foreign_keys[0]
     assert fk.name == "orders.customer_id->customers" and fk.detection["checked_rows"] == 5000
     assert metadata.table("orders").primary_key == ("order_id",)  # uniqueness is checked on every row
+
+
+def test_composite_primary_and_foreign_keys():
+    shops = pa.table({"region_code": ["N", "N", "S", "S", "E"], "shop_no": [1, 2, 1, 2, 1],
+                      "size": [10.5, 20.0, 15.0, 30.0, 12.0]})
+    sales = pa.table({"sale_id": list(range(40)), "region_code": [["N", "S", "E"][i % 3] for i in range(40)],
+                      "shop_no": [1 + (i % 2 if i % 3 != 2 else 0) for i in range(40)],
+                      "amount": [i * 1.5 for i in range(40)]})
+    metadata = detect(_db(shop=shops, sale=sales), detect_pii=False)
+    assert metadata.table("shop").primary_key == ("region_code", "shop_no")
+    assert [(fk.name, fk.parent_columns) for fk in metadata.foreign_keys] == [
+        ("sale.region_code,shop_no->shop", ("region_code", "shop_no"))]
+    validate_data(metadata, _db(shop=shops, sale=sales))

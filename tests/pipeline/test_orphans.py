@@ -130,3 +130,22 @@ def test_keep_with_integer_keys_counts_above_the_parents():
     depts = set(out["dept"].column("dept_id").to_pylist())
     dangling = [v for v in out["staff"].column("dept_id").to_pylist() if v not in depts]
     assert 2 <= len(dangling) <= 25 and min(dangling) > max(depts)
+
+
+def test_keep_writes_a_sqlite_file_whose_declared_keys_all_hold(flights, tmp_path):
+    import sqlite3
+
+    from hiveframe.plugins import PluginHost
+
+    database, metadata = flights
+    synth = Synthesizer(metadata, orphans="keep", seed=0).fit(database)
+    out = synth.sample(seed=3)
+    target = tmp_path / "flights.sqlite"
+    PluginHost(load_entry_points=False).write(out, str(target), format="sqlite", metadata=synth.metadata)
+    con = sqlite3.connect(target)
+    try:
+        declared = {(row[2], row[3]) for row in con.execute("PRAGMA foreign_key_list(flights)")}
+        assert declared == {("airlines", "carrier"), ("airports", "origin")}  # the dirty keys are not declared
+        assert con.execute("PRAGMA foreign_key_check").fetchall() == []
+    finally:
+        con.close()
