@@ -537,7 +537,7 @@ def detect_keys(db: Database, *, options: KeyOptions, declared_pks: Mapping[str,
     targets = {(t, c.columns[0]) for t, cs in candidates.items() for c in cs}
     targets |= {(t, pk[0]) for t, pk in declared_pks.items() if len(pk) == 1 and (t, pk[0]) in by_column}
     scored: list[Proposal] = []
-    if infer_foreign_keys or infer_primary_keys:
+    if infer_foreign_keys or any(candidates.values()):  # references are evidence for undeclared keys
         for child in profiles.values():
             for cprof in child:
                 if not cprof.family or cprof.distinct is None:
@@ -579,13 +579,13 @@ def detect_keys(db: Database, *, options: KeyOptions, declared_pks: Mapping[str,
     for fk in declared_fks:
         if not fk.is_self_reference:
             deps[fk.child_table].add(fk.parent_table)
+    accepted: list[Proposal] = []
     if infer_foreign_keys:
         chosen = {(t, pk[0]) for t, pk in primary_keys.items() if len(pk) == 1}
         per_column: dict[tuple[str, str], list[Proposal]] = {}
         for prop in scored:
             if (prop.parent_table, prop.parent_columns[0]) in chosen and (prop.table, prop.columns[0]) not in taken:
                 per_column.setdefault((prop.table, prop.columns[0]), []).append(prop)
-        accepted: list[Proposal] = []
         for props in per_column.values():
             props.sort(key=lambda p: (-p.confidence, p.orphan_share))
             ok = [p for p in props if not _acceptable(p, options)]
@@ -600,20 +600,21 @@ def detect_keys(db: Database, *, options: KeyOptions, declared_pks: Mapping[str,
                     best.reason = _acceptable(best, options)
                     rejected.append(best)
                     _log_near_miss(best)
-        # composite keys for tables still without one, then composite foreign keys
-        fk_cols = {}
-        for p in accepted:
-            fk_cols.setdefault(p.table, set()).add(p.columns[0])
-        for fk in declared_fks:
-            fk_cols.setdefault(fk.child_table, set()).update(fk.child_columns)
-        if infer_primary_keys:
-            for name, data in db.tables.items():
-                if primary_keys.get(name) or data.num_rows == 0:
-                    continue
-                comp = composite_primary_key(name, data, profiles[name], fk_cols.get(name, set()), options)
-                if comp is not None and comp.confidence >= options.threshold:
-                    primary_keys[name] = comp.columns
-                    pk_props[name] = comp
+    # composite keys for tables still without one (from their foreign keys), then composite foreign keys
+    fk_cols: dict[str, set[str]] = {}
+    for p in accepted:
+        fk_cols.setdefault(p.table, set()).add(p.columns[0])
+    for fk in declared_fks:
+        fk_cols.setdefault(fk.child_table, set()).update(fk.child_columns)
+    if infer_primary_keys:
+        for name, data in db.tables.items():
+            if primary_keys.get(name) or data.num_rows == 0:
+                continue
+            comp = composite_primary_key(name, data, profiles[name], fk_cols.get(name, set()), options)
+            if comp is not None and comp.confidence >= options.threshold:
+                primary_keys[name] = comp.columns
+                pk_props[name] = comp
+    if infer_foreign_keys:
         used = {(p.table, c) for p in accepted for c in p.columns} | taken
         for prop in composite_foreign_keys(db, primary_keys, taken, options):
             if _acceptable(prop, options):
