@@ -216,3 +216,17 @@ def test_composite_primary_and_foreign_keys():
     assert [(fk.name, fk.parent_columns) for fk in metadata.foreign_keys] == [
         ("sale.region_code,shop_no->shop", ("region_code", "shop_no"))]
     validate_data(metadata, _db(shop=shops, sale=sales))
+
+
+def test_an_email_key_and_a_manager_self_reference():
+    users = pa.table({"email": [f"user{i}@example.org" for i in range(30)],
+                      "name": [f"User Number {i}" for i in range(30)]})
+    orders = pa.table({"order_id": list(range(80)), "customer_email": [f"user{i % 25}@example.org" for i in range(80)]})
+    staff = pa.table({"staff_id": list(range(1, 21)), "manager": [None] + [1 + (i // 5) for i in range(19)],
+                      "level": [i % 3 for i in range(20)]})
+    metadata = detect(_db(users=users, orders=orders, staff=staff), detect_pii=False)
+    assert metadata.table("users").primary_key == ("email",)
+    names = {fk.name for fk in metadata.foreign_keys}
+    assert names == {"orders.customer_email->users", "staff.manager->staff"}
+    # an integer column of the same table without a role word is no self-reference
+    assert "staff.level->staff" not in names
