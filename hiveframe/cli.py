@@ -39,6 +39,7 @@ log = logging.getLogger("hiveframe.cli")
 SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
 FORMATS = ("parquet", "csv", "jsonl", "sqlite")
 DEMO_DIR = "hiveframe-demo"
+ORPHAN_CHOICES = ("drop", "null", "keep")
 
 
 # -- progress: a plugin registered on the CLI's host ----------------------------------------------
@@ -150,6 +151,16 @@ def _table_rows(text: str) -> tuple[str, int]:
     return table, rows
 
 
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}")
+    return value
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -206,6 +217,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("source", help="folder of .parquet/.csv/.csv.gz/.jsonl files, or a SQLite file")
     p.add_argument("-o", "--output", metavar="METADATA_JSON",
                    help="where to write the metadata JSON (default: print it)")
+    p.add_argument("--threshold", type=_share, default=0.5, metavar="CONFIDENCE",
+                   help="keep inferred keys whose confidence reaches this (0-1, default 0.5)")
+    p.add_argument("--max-orphan-share", type=_share, default=0.1, metavar="SHARE",
+                   help="propose a foreign key whose child rows find no parent up to this share (default 0.1)")
+    p.add_argument("--sample-rows", type=int, default=200_000, metavar="N",
+                   help="check value containment on at most N rows per table (default 200000)")
     p.set_defaults(func=cmd_detect)
 
     p = sub.add_parser("fit", parents=[common], help="fit a model on real data and save it",
@@ -220,8 +237,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--table-param", action="append", type=_table_key_value, default=[],
                    metavar="TABLE.KEY=VALUE", help="generator parameter for one table (repeatable)")
     p.add_argument("--seed", type=_seed, default=None, help="random seed (default 0)")
-    p.add_argument("--drop-orphans", action="store_true",
-                   help="drop child rows whose foreign key has no parent instead of failing")
+    p.add_argument("--orphans", choices=ORPHAN_CHOICES, default=None,
+                   help="child rows whose foreign key has no parent: drop them, set their key to null, or keep "
+                   "them (parent-less rows generated at the real rate); default: an error listing them. A policy "
+                   "in the metadata (\"orphans\" on a foreign key) wins")
+    p.add_argument("--drop-orphans", action="store_true", help="the same as --orphans drop")
     p.add_argument("--dp", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
                    help="train with differential privacy, per person (root entity): epsilon=3 (required), "
                    "max_children=10, delta, max_grad_norm, noise_multiplier, preprocess_share, allow_non_dp=true, "
@@ -419,6 +439,54 @@ def _describe_metadata(metadata: Metadata, database: Database | None = None) -> 
     return lines
 
 
+def _describe_keys(metadata: Metadata) -> list[str]:
+    """The keys detect inferred, with confidence and evidence; what it left out; what it sampled."""
+    lines: list[str] = []
+    rows: list[list[Any]] = [["table", "primary key", "confidence", "evidence"]]
+    for t in metadata.tables:
+        if t.primary_key and t.detection:
+            rows.append([t.name, ", ".join(t.primary_key), f"{t.detection.get('confidence', 0):.2f}",
+                         "; ".join(t.detection.get("evidence", ()))])
+    if len(rows) > 1:
+        lines += ["primary keys (inferred)"] + ["  " + line for line in _left_table(rows)]
+    rows = [["foreign key", "references", "confidence", "orphans", "evidence"]]
+    for fk in metadata.foreign_keys:
+        if fk.detection:
+            d = fk.detection
+            orphans = f"{d.get('orphans', 0)} ({d.get('orphan_share', 0):.1%})" if d.get("orphans") else "0"
+            rows.append([f"{fk.child_table}.{','.join(fk.child_columns)}",
+                         f"{fk.parent_table}.{','.join(fk.parent_columns)}", f"{d.get('confidence', 0):.2f}",
+                         orphans, "; ".join(d.get("evidence", ()))])
+    if len(rows) > 1:
+        lines += ["foreign keys (inferred)"] + ["  " + line for line in _left_table(rows)]
+    detection = metadata.detection or {}
+    rejected = detection.get("rejected") or []
+    if rejected:
+        rows = [["left out", "confidence", "because"]]
+        for r in rejected:
+            if r.get("kind") == "primary_key":
+                what = f"{r['table']}({','.join(r['columns'])}) as primary key"
+            else:
+                what = (f"{r['child_table']}.{','.join(r['child_columns'])} -> "
+                        f"{r['parent_table']}.{','.join(r['parent_columns'])}")
+            rows.append([what, f"{r.get('confidence', 0):.2f}", r.get("rejected_because", "")])
+        lines += [f"proposals left out (threshold {detection.get('threshold')})"]
+        lines += ["  " + line for line in _left_table(rows)]
+    for table, s in (detection.get("sampled") or {}).items():
+        lines.append(f"sampled: {table} has {s['rows']:,} rows; values were checked on {s['checked_rows']:,} of them")
+    if "seconds" in detection:
+        lines.append(f"keys detected in {detection['seconds']:.2f}s; dirty foreign keys need an orphan policy at "
+                     "fit (--orphans drop|null|keep, or \"orphans\" on the key in the metadata)"
+                     if any((fk.detection or {}).get("orphans") for fk in metadata.foreign_keys)
+                     else f"keys detected in {detection['seconds']:.2f}s")
+    return lines
+
+
+def _left_table(rows: Sequence[Sequence[Any]]) -> list[str]:
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+
+
 def _output_format(target: str, fmt: str | None) -> str:
     if fmt is not None:
         return fmt
@@ -431,8 +499,13 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
     host = _host(args)
     database = _read(host, args.source)
-    metadata = detect(database, host=host)
-    summary = _describe_metadata(metadata, database)
+    if args.sample_rows < 1000:
+        raise ConfigError(f"--sample-rows must be at least 1000, got {args.sample_rows}")
+    if args.threshold <= 0:
+        raise ConfigError("--threshold must be above 0", hint="0.5 is the default")
+    metadata = detect(database, host=host, key_threshold=args.threshold, max_orphan_share=args.max_orphan_share,
+                      sample_rows=args.sample_rows)
+    summary = _describe_metadata(metadata, database) + _describe_keys(metadata)
     if args.output:
         out = Path(args.output)
         if out.is_dir():
@@ -482,8 +555,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
         metadata = detect(database, host=host)
     _check_tables(metadata, list(table_params), "--table-param")
     options: dict[str, Any] = {"generator_params": params, "table_params": table_params, "host": host}
-    if args.drop_orphans:
-        options["drop_orphans"] = True  # the engine drops them and logs how many, per table
+    if args.orphans or args.drop_orphans:
+        if args.orphans and args.drop_orphans and args.orphans != "drop":
+            raise ConfigError(f"--drop-orphans contradicts --orphans {args.orphans}", hint="give one of them")
+        options["orphans"] = args.orphans or "drop"  # what happens, per foreign key, is logged and reported
     if args.generator:
         options["generator"] = args.generator
     if args.seed is not None:

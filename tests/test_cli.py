@@ -794,3 +794,49 @@ def test_report_with_model_shows_guarantees(tmp_path, capsys):
     code, _, err = run(capsys, "report", real, synth, "-o", report, "--model", model)
     assert code == 0, err
     assert "Privacy guarantees of the model" in (report / "report.html").read_text()
+
+
+# -- keys: detect's evidence, orphan policies ------------------------------------------------------
+def test_detect_prints_keys_with_evidence_and_fit_takes_an_orphan_policy(tmp_path, capsys):
+    import pyarrow.csv as pv
+
+    from hiveframe.metadata import Metadata
+    from hiveframe.testing.keys import flights_database
+
+    folder = tmp_path / "flights"
+    folder.mkdir()
+    for name, table in flights_database(seed=0, flights=600).tables.items():
+        pv.write_csv(table, folder / f"{name}.csv")
+    code, out, _ = run(capsys, "detect", folder, "-o", tmp_path / "md.json")
+    assert code == 0
+    assert "primary keys (inferred)" in out and "foreign keys (inferred)" in out
+    line = next(x for x in out.splitlines() if x.strip().startswith("flights.tailnum"))
+    assert "planes.tailnum" in line and "%)" in line and "same name as the parent key" in line
+    assert "proposals left out" in out and "--orphans drop|null|keep" in out
+    metadata = Metadata.from_json(tmp_path / "md.json")
+    assert metadata.detection["threshold"] == 0.5
+
+    code, _, err = run(capsys, "fit", folder, "--metadata", tmp_path / "md.json", "-o", tmp_path / "m", "-q")
+    assert code == 1 and "--orphans null" in single_error(err, "fit")
+    code, out, err = run(capsys, "fit", folder, "--metadata", tmp_path / "md.json", "-o", tmp_path / "m", "-q",
+                         "--orphans", "keep")
+    assert code == 0, err
+    assert "orphan policy 'keep'" in err and "flights.tailnum->planes" in err
+    code, out, err = run(capsys, "sample", tmp_path / "m", "-o", tmp_path / "out", "-q", "--format", "csv")
+    assert code == 0, err
+    saved = Metadata.from_json(tmp_path / "m" / "metadata.json")
+    assert {fk.name: fk.orphans for fk in saved.foreign_keys if fk.orphans} == {
+        "flights.tailnum->planes": "keep", "flights.dest->airports": "keep"}
+
+    code, _, err = run(capsys, "fit", folder, "-o", tmp_path / "m2", "--orphans", "keep", "--drop-orphans")
+    assert code == 2 and "contradicts" in err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["detect", str(folder), "--threshold", "1.5"])
+    assert exit_info.value.code == 2 and "between 0 and 1" in capsys.readouterr().err
+
+
+def test_detect_threshold_and_sampling_options(tmp_path, capsys, shared_data):
+    code, out, _ = run(capsys, "detect", shared_data / "airbnb", "-o", tmp_path / "md.json", "--sample-rows", "5000")
+    assert code == 0
+    assert "sampled: sessions has 47,217 rows; values were checked on 5,000 of them" in out
+    assert "sessions.user_id  users.id" in out

@@ -409,6 +409,9 @@ class SqliteWriter(Writer):
                             if c not in data[fk.parent_table].column_names]
                 if missing:
                     problems.append(f"foreign key {fk.name}: column(s) {missing} not in the data")
+                elif fk.orphans == "keep":  # declared dirty: a constraint the rows break would make a broken file
+                    log.info("sqlite writer: foreign key %s keeps parent-less rows (orphan policy 'keep'); "
+                             "written without a FOREIGN KEY clause", fk.name)
                 else:
                     fks.append(fk)
         if problems:

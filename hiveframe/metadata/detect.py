@@ -1,10 +1,10 @@
 """Metadata detection from data: column kinds and dtypes, primary keys, foreign keys.
 
-Declared keys (a SQLite schema, a Spark catalog) always win. Otherwise keys are inferred from names
-*and* values: a primary key is a unique, non-null column named like ``id``/``<table>_id``; a foreign key
-is a column named after a parent's key whose values are all found in that key. A name match whose
-values are not all contained is never linked, only logged as a near miss, so a detected foreign key
-is always referentially intact on the data it was detected from.
+Declared keys (a SQLite schema, a Spark catalog) always win. Otherwise keys are inferred from names,
+values, uniqueness and types together (:mod:`hiveframe.metadata._keys`): every inferred key carries
+its confidence and evidence in the metadata (``detection``), and a foreign key whose values are found
+in its parent only up to a small share is proposed with its orphan count, for ``fit`` to handle by a
+declared policy.
 """
 
 from __future__ import annotations
@@ -18,11 +18,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from hiveframe.errors import DataError
-from hiveframe.metadata.model import Column, ColumnKind, ForeignKey, Metadata, Table, find_cycle
+from hiveframe.metadata.model import Column, ColumnKind, ForeignKey, Metadata, Table
 from hiveframe.metadata.validate import (
     NA_TOKENS,
     as_arrow_database,
-    key_families_compatible,
     plain,
     type_family,
 )
@@ -35,8 +34,6 @@ log = logging.getLogger(__name__)
 
 #: Last name tokens that make a column look like an identifier.
 ID_TOKENS = frozenset({"id", "uuid", "guid", "key", "pk"})
-#: Key names too generic to link two tables by name alone (``a.id`` is no evidence for ``b.id``).
-GENERIC_KEY_NAMES = frozenset({"id", "uuid", "guid", "key", "pk", "code", "name"})
 #: Formats tried, in order, on strings that may be dates.
 DATETIME_FORMATS = (
     "%Y-%m-%d",
@@ -88,6 +85,9 @@ def detect(
     infer_primary_keys: bool = True,
     infer_foreign_keys: bool | None = None,
     detect_pii: bool = True,
+    key_threshold: float = 0.5,
+    max_orphan_share: float = 0.1,
+    sample_rows: int = 200_000,
 ) -> Metadata:
     """Build :class:`Metadata` from data.
 
@@ -103,8 +103,13 @@ def detect(
     with their ``datetime_format``. Key columns are ids.
 
     Keys: declared ones first. ``infer_foreign_keys=None`` infers foreign keys only when the source
-    declares none (a SQLite schema is trusted as complete).
+    declares none (a SQLite schema is trusted as complete). An inferred key is kept when its
+    confidence reaches ``key_threshold``; a foreign key may have up to ``max_orphan_share`` of its
+    rows without a parent (they are counted in its ``detection``). Containment is checked on at most
+    ``sample_rows`` rows per table. See :mod:`hiveframe.metadata._keys` and docs/metadata.md.
     """
+    from hiveframe.metadata._keys import KeyOptions, detect_keys
+
     db, problems = as_arrow_database(database, host=host)
     DataError.raise_if_any(problems, title="cannot detect metadata")
     opts = DetectOptions(
@@ -120,11 +125,17 @@ def detect(
         name: [_classify(name, col, data.column(col), opts) for col in data.column_names]
         for name, data in db.tables.items()
     }
-    primary_keys = _primary_keys(db, infer=infer_primary_keys)
-    declared = _declared_foreign_keys(db, primary_keys)
+    key_options = KeyOptions(threshold=key_threshold, max_orphan_share=max_orphan_share, sample_rows=sample_rows)
+    _check_key_options(key_options)
+    declared_pks = _declared_primary_keys(db)
+    declared = _declared_foreign_keys(db, declared_pks)
     if infer_foreign_keys is None:
         infer_foreign_keys = not declared
-    inferred = _infer_foreign_keys(db, primary_keys, declared) if infer_foreign_keys else []
+    found = detect_keys(db, options=key_options, declared_pks=declared_pks, infer_primary_keys=infer_primary_keys,
+                        infer_foreign_keys=infer_foreign_keys, declared_fks=declared)
+    primary_keys = found.primary_keys
+    declared = _declared_foreign_keys(db, primary_keys)  # "REFERENCES parent": its key, inferred or not
+    inferred = [fk for fk, _ in found.foreign_keys]
     foreign_keys = [_with_cardinality(fk, db) for fk in declared + inferred]
 
     key_columns: dict[str, set[str]] = {name: set(pk) for name, pk in primary_keys.items()}
@@ -136,17 +147,34 @@ def detect(
         cols = [_as_id(c, db.tables[name].column(c.name)) if c.name in keys else c for c in cols]
         if detect_pii:
             cols = _plugin_refinements(name, db.tables[name], cols, keys, host)
-        tables.append(Table(name=name, columns=tuple(cols), primary_key=primary_keys.get(name, ())))
-    metadata = Metadata(tables=tuple(tables), foreign_keys=tuple(foreign_keys))
+        pk_found = found.primary_key_proposals.get(name)
+        tables.append(Table(name=name, columns=tuple(cols), primary_key=primary_keys.get(name, ()),
+                            detection=pk_found.detection() if pk_found is not None else None))
+    metadata = Metadata(tables=tuple(tables), foreign_keys=tuple(foreign_keys),
+                        detection=found.summary(key_options))
     log.info(
-        "detected %d table(s), %d primary key(s), %d foreign key(s) (%d declared, %d inferred)",
+        "detected %d table(s), %d primary key(s), %d foreign key(s) (%d declared, %d inferred) in %.2fs",
         len(tables),
         sum(1 for t in tables if t.primary_key),
         len(foreign_keys),
         len(declared),
         len(inferred),
+        found.seconds,
     )
     return metadata
+
+
+def _check_key_options(options: Any) -> None:
+    from hiveframe.errors import ConfigError
+
+    if not 0.0 < options.threshold <= 1.0:
+        raise ConfigError(f"key_threshold must be in (0, 1], got {options.threshold}",
+                          hint="0.5 (the default) keeps keys with at least one clear piece of evidence")
+    if not 0.0 <= options.max_orphan_share < 1.0:
+        raise ConfigError(f"max_orphan_share must be in [0, 1), got {options.max_orphan_share}",
+                          hint="0 accepts clean foreign keys only; 0.1 (the default) tolerates a few percent")
+    if options.sample_rows < 1000:
+        raise ConfigError(f"sample_rows must be at least 1000, got {options.sample_rows}")
 
 
 def _plugin_refinements(table: str, data: Any, cols: list[Column], keys: set[str],
@@ -457,80 +485,18 @@ def _is_id_name(name: str) -> bool:
     return bool(toks) and toks[-1] in ID_TOKENS
 
 
-def _variants(table: str) -> set[str]:
-    """The table name normalised, singular and plural (``users`` -> ``users``, ``user``)."""
-    base = "".join(_tokens(table)) or table.lower()
-    out = {base, base + "s"}
-    if base.endswith("ies"):
-        out.add(base[:-3] + "y")
-    if base.endswith("es"):
-        out.add(base[:-2])
-    if base.endswith("s"):
-        out.add(base[:-1])
-    if base.endswith("y"):
-        out.add(base[:-1] + "ies")
-    return out
-
-
-def _pk_name_match(table: str, column: str) -> bool:
-    norm = "".join(_tokens(column))
-    return norm == "id" or norm in {v + "id" for v in _variants(table)}
-
-
-def _fk_name_rank(column: str, parent: str, parent_key: str) -> int | None:
-    """How well a column name points at ``parent`` (0 best), or ``None`` if it does not."""
-    ctoks, ptoks = _tokens(column), _tokens(parent_key)
-    if not ctoks:
-        return None
-    cnorm, pnorm = "".join(ctoks), "".join(ptoks)
-    generic = pnorm in GENERIC_KEY_NAMES
-    if not generic and cnorm == pnorm:
-        return 0
-    named = {v + "id" for v in _variants(parent)}
-    if cnorm in named:
-        return 1
-    targets = set(named)
-    if not generic and len(ptoks) >= 2:
-        targets.add(pnorm)
-    for k in range(1, len(ctoks)):  # role prefixes: sender_account_id, atom_id2 -> atom_id
-        if "".join(ctoks[k:]) in targets:
-            return 2
-    return None
-
-
 # -- keys ------------------------------------------------------------------------------------------
-def _unique_non_null(array: Any) -> bool:
-    import pyarrow.compute as pc
-
-    arr = plain(array)
-    if len(arr) == 0 or arr.null_count:
-        return False
-    return len(pc.unique(arr)) == len(arr)
-
-
-def _primary_keys(db: Database, *, infer: bool) -> dict[str, tuple[str, ...]]:
+def _declared_primary_keys(db: Database) -> dict[str, tuple[str, ...]]:
     out: dict[str, tuple[str, ...]] = {}
     for name, data in db.tables.items():
         declared = tuple(db.declared_primary_keys.get(name) or ())
-        if declared:
-            missing = [c for c in declared if c not in data.column_names]
-            if missing:
-                log.warning(
-                    "detect: declared primary key of %r names missing column(s) %s; ignored", name, missing
-                )
-            else:
-                out[name] = declared
-                continue
-        if not infer or data.num_rows == 0:
+        if not declared:
             continue
-        candidates = [c for c in data.column_names if type_family(data.column(c).type) in ("int", "string")]
-        named = [c for c in candidates if _pk_name_match(name, c)]
-        fallback = [c for c in candidates if _is_id_name(c) and c not in named]
-        for col in named + fallback:
-            if _unique_non_null(data.column(col)):
-                out[name] = (col,)
-                log.debug("detect: primary key of %r is %r", name, col)
-                break
+        missing = [c for c in declared if c not in data.column_names]
+        if missing:
+            log.warning("detect: declared primary key of %r names missing column(s) %s; ignored", name, missing)
+            continue
+        out[name] = declared
     return out
 
 
@@ -541,101 +507,8 @@ def _declared_foreign_keys(db: Database, primary_keys: Mapping[str, tuple[str, .
             log.warning("detect: declared foreign key %s names a table that was not read; ignored", fk.name)
             continue
         if not fk.parent_columns:  # SQL allows "REFERENCES parent" meaning its primary key
-            pk = primary_keys.get(fk.parent_table, ())
-            fk = ForeignKey(
-                fk.child_table, fk.child_columns, fk.parent_table, pk, fk.context_columns, fk.one_to_one
-            )
+            fk = replace(fk, parent_columns=primary_keys.get(fk.parent_table, ()))
         out.append(fk)
-    return out
-
-
-def _infer_foreign_keys(
-    db: Database, primary_keys: Mapping[str, tuple[str, ...]], declared: Sequence[ForeignKey]
-) -> list[ForeignKey]:
-    import pyarrow.compute as pc
-
-    taken = {(fk.child_table, c) for fk in declared for c in fk.child_columns}
-    deps: dict[str, set[str]] = {t: set() for t in db.tables}
-    for fk in declared:
-        if not fk.is_self_reference:
-            deps[fk.child_table].add(fk.parent_table)
-    parent_values: dict[str, Any] = {}
-    out: list[ForeignKey] = []
-    for child, data in db.tables.items():
-        for col in data.column_names:
-            if (child, col) in taken:
-                continue
-            carr = plain(data.column(col))
-            cfam = type_family(carr.type)
-            if cfam not in ("int", "string", "float") or len(carr) == carr.null_count:
-                continue
-            candidates = []
-            for parent, pk in primary_keys.items():
-                if parent == child or len(pk) != 1:
-                    continue
-                rank = _fk_name_rank(col, parent, pk[0])
-                if rank is not None:
-                    candidates.append((rank, parent, pk[0]))
-            for _rank, parent, pcol in sorted(candidates):
-                parr = plain(db.tables[parent].column(pcol))
-                if not key_families_compatible(cfam, type_family(parr.type)):
-                    log.info(
-                        "detect: %s.%s is named like a key of %r but its type %s cannot match %s",
-                        child,
-                        col,
-                        parent,
-                        carr.type,
-                        parr.type,
-                    )
-                    continue
-                values = carr.drop_null()
-                if cfam == "float" and not pc.all(pc.equal(values, pc.floor(values))).as_py():
-                    continue
-                if parent not in parent_values:
-                    parent_values[parent] = parr
-                pvals = parent_values[parent]
-                if type_family(values.type) != type_family(pvals.type):
-                    values, pvals = values.cast("double"), pvals.cast("double")
-                elif values.type != pvals.type:
-                    values = values.cast(pvals.type)
-                found = pc.is_in(values, value_set=pvals)
-                missing = len(values) - int(pc.sum(found).as_py() or 0)
-                if missing:
-                    share = 1 - missing / len(values)
-                    level = logging.WARNING if share >= 0.5 else logging.DEBUG
-                    examples = pc.unique(values.filter(pc.invert(found)))[:5].to_pylist()
-                    log.log(
-                        level,
-                        "detect: %s.%s looks like a foreign key to %s.%s but %d of %d values have "
-                        "no parent (e.g. %s); not linked (declare it, then validate_data(..., "
-                        "drop_orphans=True) drops the orphans)",
-                        child,
-                        col,
-                        parent,
-                        pcol,
-                        missing,
-                        len(values),
-                        examples,
-                    )
-                    continue
-                deps[child].add(parent)
-                if find_cycle(deps):
-                    deps[child].discard(parent)
-                    log.info(
-                        "detect: %s.%s -> %s.%s would close a cycle of foreign keys; not linked",
-                        child,
-                        col,
-                        parent,
-                        pcol,
-                    )
-                    continue
-                out.append(
-                    ForeignKey(
-                        child_table=child, child_columns=(col,), parent_table=parent, parent_columns=(pcol,)
-                    )
-                )
-                log.debug("detect: foreign key %s.%s -> %s.%s", child, col, parent, pcol)
-                break
     return out
 
 
@@ -658,11 +531,4 @@ def _with_cardinality(fk: ForeignKey, db: Database) -> ForeignKey:
         return fk
     if has_duplicates(data, list(fk.child_columns)):
         return fk
-    return ForeignKey(
-        fk.child_table,
-        fk.child_columns,
-        fk.parent_table,
-        fk.parent_columns,
-        fk.context_columns,
-        one_to_one=True,
-    )
+    return replace(fk, one_to_one=True)

@@ -17,6 +17,8 @@ from typing import Any
 from hiveframe.errors import MetadataError, Problem, did_you_mean
 
 SPEC_VERSION = 1
+#: What ``fit`` may do with child rows whose foreign key has no parent.
+ORPHAN_POLICIES = ("drop", "null", "keep")
 
 
 class ColumnKind(str, Enum):
@@ -110,7 +112,9 @@ class Table:
     ``driver`` names the foreign key (by its first child column) whose parent generates this
     table's rows when the table has several parents; ``None`` lets the engine choose.
     ``constraints`` are plain dicts (``{"type": "range", "column": ..., "low": ..., "high": ...}``)
-    kept here so validators and generators that understand them can use them.
+    kept here so validators and generators that understand them can use them. ``detection`` is what
+    ``detect`` wrote about a primary key it inferred (confidence, evidence, alternatives): a record
+    for the reader, ignored by fitting and by equality.
     """
 
     name: str
@@ -118,6 +122,7 @@ class Table:
     primary_key: tuple[str, ...] = ()
     driver: str | None = None
     constraints: tuple[Mapping[str, Any], ...] = ()
+    detection: Mapping[str, Any] | None = field(default=None, compare=False, hash=False)
 
     @property
     def column_names(self) -> list[str]:
@@ -150,6 +155,8 @@ class Table:
             out["driver"] = self.driver
         if self.constraints:
             out["constraints"] = [dict(c) for c in self.constraints]
+        if self.detection is not None:
+            out["detection"] = dict(self.detection)
         return out
 
     @classmethod
@@ -163,6 +170,7 @@ class Table:
             primary_key=tuple(pk),
             driver=data.get("driver"),
             constraints=tuple(dict(c) for c in data.get("constraints", ())),
+            detection=dict(data["detection"]) if data.get("detection") is not None else None,
         )
 
 
@@ -172,7 +180,10 @@ class ForeignKey:
 
     ``context_columns`` overrides which parent columns condition the child's generator
     (``None``: chosen automatically; ``()``: none). ``one_to_one`` marks a link where every parent
-    has at most one child and it must stay so.
+    has at most one child and it must stay so. ``orphans`` is the declared policy for child rows
+    whose key has no parent (``"drop"``, ``"null"`` or ``"keep"``; ``None``: such rows are an
+    error unless ``fit`` is given a policy). ``detection`` is what ``detect`` wrote about an inferred
+    link (confidence, evidence, orphan count): a record for the reader, ignored by equality.
     """
 
     child_table: str
@@ -181,6 +192,16 @@ class ForeignKey:
     parent_columns: tuple[str, ...]
     context_columns: tuple[str, ...] | None = None
     one_to_one: bool = False
+    orphans: str | None = None
+    detection: Mapping[str, Any] | None = field(default=None, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        if self.orphans is not None and self.orphans not in ORPHAN_POLICIES:
+            raise MetadataError([Problem(
+                f"foreign key {self.name}: unknown orphan policy {self.orphans!r}", table=self.child_table,
+                column=",".join(self.child_columns),
+                hint="'drop' (leave the rows out), 'null' (set their key to null) or 'keep' (generate "
+                     "parent-less rows at the real rate)")])
 
     @property
     def name(self) -> str:
@@ -201,6 +222,10 @@ class ForeignKey:
             out["context_columns"] = list(self.context_columns)
         if self.one_to_one:
             out["one_to_one"] = True
+        if self.orphans is not None:
+            out["orphans"] = self.orphans
+        if self.detection is not None:
+            out["detection"] = dict(self.detection)
         return out
 
     @classmethod
@@ -216,16 +241,23 @@ class ForeignKey:
             parent_columns=cols(data["parent_columns"]),
             context_columns=tuple(ctx) if ctx is not None else None,
             one_to_one=bool(data.get("one_to_one", False)),
+            orphans=data.get("orphans"),
+            detection=dict(data["detection"]) if data.get("detection") is not None else None,
         )
 
 
 @dataclass(frozen=True)
 class Metadata:
-    """A whole database's structure. Immutable; every change returns a new object."""
+    """A whole database's structure. Immutable; every change returns a new object.
+
+    ``detection`` is what ``detect`` wrote about the whole run (threshold, sampled tables, time, the
+    key proposals it left out with their evidence); ignored by fitting and by equality.
+    """
 
     tables: tuple[Table, ...]
     foreign_keys: tuple[ForeignKey, ...] = ()
     spec_version: int = SPEC_VERSION
+    detection: Mapping[str, Any] | None = field(default=None, compare=False, hash=False)
     _index: dict[str, Table] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -317,16 +349,39 @@ class Metadata:
         )
         return replace(self, foreign_keys=kept + (fk,))
 
+    def without_foreign_key(self, child_table: str, child_columns: str | Iterable[str]) -> Metadata:
+        """Drop the foreign key of ``child_table`` on ``child_columns`` (a column name or several)."""
+        cols = (child_columns,) if isinstance(child_columns, str) else tuple(child_columns)
+        kept = tuple(f for f in self.foreign_keys if not (f.child_table == child_table and f.child_columns == cols))
+        if len(kept) == len(self.foreign_keys):
+            raise MetadataError([Problem(
+                f"no foreign key on {child_table}({', '.join(cols)})", table=child_table,
+                hint="foreign keys: " + (", ".join(f.name for f in self.foreign_keys) or "none"))])
+        return replace(self, foreign_keys=kept)
+
     def with_column(self, table: str, column: Column) -> Metadata:
         return self.with_table(self.table(table).with_column(column))
 
+    def without_detection(self) -> Metadata:
+        """The same keys and columns without what ``detect`` recorded (its evidence quotes exact
+        counts of the data, which a fitted model must not carry)."""
+        return replace(
+            self,
+            tables=tuple(replace(t, detection=None) for t in self.tables),
+            foreign_keys=tuple(replace(f, detection=None) for f in self.foreign_keys),
+            detection=None,
+        )
+
     # -- JSON ----------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "spec_version": self.spec_version,
             "tables": {t.name: t.to_dict() for t in self.tables},
             "foreign_keys": [fk.to_dict() for fk in self.foreign_keys],
         }
+        if self.detection is not None:
+            out["detection"] = dict(self.detection)
+        return out
 
     def to_json(self, path: str | Path | None = None) -> str:
         text = json.dumps(self.to_dict(), indent=2, default=_json_default)
@@ -379,6 +434,7 @@ class Metadata:
             tables=tuple(Table.from_dict(n, t) for n, t in data.get("tables", {}).items()),
             foreign_keys=tuple(ForeignKey.from_dict(f) for f in data.get("foreign_keys", ())),
             spec_version=SPEC_VERSION,
+            detection=dict(data["detection"]) if data.get("detection") is not None else None,
         )
 
     @classmethod

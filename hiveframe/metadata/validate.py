@@ -572,10 +572,15 @@ def validate_data(
             )
         )
     checked = [fk for fk in type_ok if fk not in empty_parents]
-    if drop_orphans:
-        tables = _drop_orphans(metadata, checked, tables)
-    else:
-        for fk in checked:
+    # orphans: each foreign key's declared policy ("orphans"), else drop_orphans, else a problem
+    to_drop = [fk for fk in checked if fk.orphans == "drop" or (fk.orphans is None and drop_orphans)]
+    if to_drop:
+        tables = _drop_orphans(metadata, to_drop, tables)
+    for fk in checked:
+        if fk.orphans == "null":
+            tables, found = _null_orphans(fk, metadata, tables)
+            problems += found
+        elif fk.orphans is None and not drop_orphans:
             problems += _orphan_problems(fk, tables)
     for fk in checked:
         if fk.one_to_one:
@@ -1035,10 +1040,41 @@ def _orphan_problems(fk: ForeignKey, tables: Mapping[str, pa.Table]) -> list[Pro
             table=fk.child_table,
             column=",".join(fk.child_columns),
             row=rows[0],
-            hint="add the missing parent rows, set these keys to null, or pass drop_orphans=True to drop "
-            "these rows (and, in cascade, rows that depended on them)",
+            hint="add the missing parent rows, or declare what to do with them: drop_orphans=True (fit "
+            "--orphans drop) drops these rows (and, in cascade, rows that depended on them); --orphans null "
+            "sets their key to null; --orphans keep generates parent-less rows at this rate; or \"orphans\" "
+            "on this foreign key in the metadata",
         )
     ]
+
+
+def _null_orphans(fk: ForeignKey, metadata: Metadata, tables: dict[str, pa.Table]
+                  ) -> tuple[dict[str, pa.Table], list[Problem]]:
+    """Orphan policy ``null``: the foreign key of rows without a parent becomes null (the rows stay)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    child = tables[fk.child_table]
+    rows, values = orphan_rows(fk, child, tables[fk.parent_table])
+    if not rows:
+        return tables, []
+    in_key = [c for c in fk.child_columns if c in metadata.table(fk.child_table).primary_key]
+    if in_key:
+        return tables, [Problem(
+            f"foreign key {fk.name}: {len(rows)} orphan row(s) cannot have their key set to null: "
+            f"{', '.join(in_key)} is part of the primary key", table=fk.child_table, column=",".join(in_key),
+            row=rows[0], hint="use the orphan policy 'drop' or 'keep' for this foreign key")]
+    mask = np.zeros(child.num_rows, dtype=bool)
+    mask[np.asarray(rows, dtype=np.int64)] = True
+    for col in fk.child_columns:
+        arr = child.column(col)
+        nulled = pc.if_else(pa.array(mask), pa.scalar(None, arr.type), arr)
+        child = child.set_column(child.schema.get_field_index(col), col, nulled)
+    log.warning("validate_data: %d row(s) of %r whose %s has no parent in %r (e.g. %s): key set to null "
+                "(orphan policy 'null')", len(rows), fk.child_table, ",".join(fk.child_columns), fk.parent_table,
+                ", ".join(map(repr, values)))
+    return {**tables, fk.child_table: child}, []
 
 
 def _drop_orphans(

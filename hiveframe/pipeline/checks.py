@@ -147,7 +147,7 @@ def relational_problems(metadata: Metadata, database: Database) -> list[Problem]
             continue
         idx, orphans = resolve(child, fk.child_columns, parent, fk.parent_columns)
         n_orphans = int(orphans.sum())
-        if n_orphans:
+        if n_orphans and fk.orphans != "keep":  # "keep": parent-less rows are declared part of the data
             sample = key_strings(child, fk.child_columns).filter(orphans).slice(0, 3).to_pylist()
             problems.append(Problem(
                 f"{where}: {n_orphans} orphan row(s) whose value has no parent (e.g. {sample})",

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hiveframe.errors import ConfigError, MetadataError, Problem
-from hiveframe.metadata import Column, ColumnKind, Metadata, Table
+from hiveframe.metadata import Column, ColumnKind, ForeignKey, Metadata, Table
 from hiveframe.persistence import component_key
 from hiveframe.pipeline import keys as keyfmt
 from hiveframe.pipeline.assign import AssignmentModel, adjust_counts, assign, bigraphic
@@ -151,6 +151,9 @@ class Relation:
     ancestor: dict[str, Any] | None = None
     unique_pair: bool = False
     no_self: bool = False
+    #: orphan policy "keep": {"share": of the rows without a parent, those with a key no parent has;
+    #: "distinct": distinct such keys per row; "formats": per child column, the format of those keys}
+    dangling: dict[str, Any] | None = None
 
 
 @dataclass
@@ -269,12 +272,15 @@ class RelationalEngine:
                 if fk.child_table != name or fk.is_self_reference:
                     continue
                 parent = database[fk.parent_table]
-                idx, _ = resolve(data, fk.child_columns, parent, fk.parent_columns)
+                idx, orphans = resolve(data, fk.child_columns, parent, fk.parent_columns)
                 links[name][j] = idx
                 valid = idx >= 0
                 counts = np.bincount(idx[valid], minlength=parent.num_rows)
-                relations[name].append(policy.relation(j, table, data, counts, int((~valid).sum()), database,
-                                                       seed=derive_seed(seed, index, "linkage", j)))
+                rel = policy.relation(j, table, data, counts, int((~valid).sum()), database,
+                                      seed=derive_seed(seed, index, "linkage", j))
+                if self.dp is None:  # orphan policy 'keep' is refused under DP
+                    rel.dangling = _dangling_model(fk, data, orphans, int((~valid).sum()))
+                relations[name].append(rel)
             driver = self._choose_driver(table, relations[name])
             if driver is not None:
                 driver.role = "driver"
@@ -865,6 +871,8 @@ class RelationalEngine:
             parent = out[fk.parent_table]
             for cc, pc_ in zip(fk.child_columns, fk.parent_columns, strict=False):
                 cols[cc] = _take(parent.column(pc_), idx)
+            if rel.dangling and n:
+                cols.update(_dangling_keys(rel.dangling, fk, idx, parent, cols, rng))
         pk = list(table.primary_key)
         for col in pk:
             if col in cols:
@@ -931,6 +939,8 @@ class RelationalEngine:
                          "total": rel.total,
                          "ancestor": rel.ancestor, "unique_pair": rel.unique_pair, "no_self": rel.no_self,
                          "linkage": key}
+                if rel.dangling is not None:
+                    entry["dangling"] = rel.dangling
                 if rel.assign is not None:
                     v, a = rel.assign.to_state()
                     entry["assign"] = v
@@ -970,7 +980,8 @@ class RelationalEngine:
                                low=int(r["low"]), high=int(r["high"]), coverage=float(r["coverage"]),
                                exact_one=bool(r["exact_one"]), linkage=components[key], ancestor=r["ancestor"],
                                parent_rows=int(r["parent_rows"]), total=int(r["total"]),
-                               unique_pair=bool(r["unique_pair"]), no_self=bool(r["no_self"]))
+                               unique_pair=bool(r["unique_pair"]), no_self=bool(r["no_self"]),
+                               dangling=dict(r["dangling"]) if r.get("dangling") else None)
                 if "assign" in r:
                     sub = {k[len(key) + 8:]: v for k, v in arrays.items() if k.startswith(f"{key}_assign_")}
                     rel.assign = AssignmentModel.from_state(r["assign"], sub)
@@ -1006,6 +1017,45 @@ class RelationalEngine:
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+def _dangling_model(fk: ForeignKey, data: pa.Table, orphans: np.ndarray, unlinked: int) -> dict[str, Any] | None:
+    """Orphan policy ``keep``: how many parent-less rows carry a key no parent has, and its format."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if fk.orphans != "keep" or not orphans.any() or unlinked == 0:
+        return None
+    mask = pa.array(orphans)
+    formats = {c: keyfmt.learn_format(data.column(c).filter(mask)) for c in fk.child_columns}
+    first = data.column(fk.child_columns[0]).filter(mask)
+    return {"share": float(orphans.sum() / unlinked),
+            "distinct": float(len(pc.unique(first)) / max(1, len(first))), "formats": formats}
+
+
+def _dangling_keys(dangling: Mapping[str, Any], fk: ForeignKey, idx: np.ndarray, parent: pa.Table,
+                   cols: Mapping[str, pa.Array], rng: np.random.Generator) -> dict[str, pa.Array]:
+    """Keys for the parent-less rows of a ``keep`` relationship, absent from the generated parent keys
+    (the first column's values alone already differ from every parent's, so the tuple does too)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    free = np.nonzero(idx < 0)[0]
+    rows = free[rng.random(len(free)) < float(dangling["share"])]
+    if not len(rows):
+        return {}
+    pool_size = max(1, int(round(len(rows) * float(dangling["distinct"]))))
+    draw = rng.integers(0, pool_size, size=len(rows))
+    mask = np.zeros(len(idx), dtype=bool)
+    mask[rows] = True
+    out = {}
+    for j, (cc, pc_) in enumerate(zip(fk.child_columns, fk.parent_columns, strict=False)):
+        taken = set(parent.column(pc_).drop_null().to_pylist()) if j == 0 else set()
+        pool = keyfmt.generate_absent(dangling["formats"][cc], pool_size, rng, taken)
+        current = cols[cc]
+        values = keyfmt.to_arrow([pool[k] for k in draw], current.type)  # in row order: rows are sorted
+        out[cc] = pc.replace_with_mask(current, pa.array(mask), values)
+    return out
+
+
 def _match_group_totals(draws: list[np.ndarray], parent_group: np.ndarray, row_group: np.ndarray,
                         rng: np.random.Generator, rel: Relation) -> np.ndarray:
     """Degrees whose sum in every group is the number of rows of that group.

@@ -52,6 +52,13 @@ def learn_format(values: pa.Array | pa.ChunkedArray) -> dict[str, Any]:
 
     t = values.type
     non_null = values.drop_null() if hasattr(values, "drop_null") else pc.drop_null(values)
+    if pa.types.is_timestamp(t) or pa.types.is_date(t):  # a time stamp in a composite key (station, hour)
+        ticks = np.unique(np.asarray(pc.cast(pc.cast(non_null, pa.int32() if pa.types.is_date32(t) else pa.int64()),
+                                             pa.int64()).to_numpy(zero_copy_only=False)))
+        steps = np.diff(ticks)
+        values_, counts = np.unique(steps, return_counts=True) if len(steps) else (np.array([1]), np.array([1]))
+        return {"kind": "int", "start": int(ticks.min()) if len(ticks) else 0,
+                "step": int(values_[np.argmax(counts)])}
     if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
         nums = np.asarray(pc.cast(non_null, pa.float64()).to_numpy(zero_copy_only=False))
         start = int(nums.min()) if len(nums) else 1
@@ -252,9 +259,10 @@ def generate(fmt: dict[str, Any], n: int, rng: np.random.Generator, *, unique: b
     """
     kind = fmt["kind"]
     if kind == "int":
+        step = int(fmt.get("step", 1))
         if group is not None:
-            return int(fmt["start"]) + _rank_in_group(group)
-        return int(fmt["start"]) + np.arange(n, dtype=np.int64)
+            return int(fmt["start"]) + step * _rank_in_group(group)
+        return int(fmt["start"]) + step * np.arange(n, dtype=np.int64)
     if kind == "counter":
         return _gen_counter(fmt, n, rng)
     if kind == "template":
@@ -265,6 +273,19 @@ def generate(fmt: dict[str, Any], n: int, rng: np.random.Generator, *, unique: b
         assert parent_keys is not None
         return _gen_prefixed(fmt, parent_keys, rng, unique=unique)
     raise ValueError(f"unknown key format {kind!r}")
+
+
+def generate_absent(fmt: dict[str, Any], n: int, rng: np.random.Generator, taken: set[Any]) -> list[Any]:
+    """``n`` distinct values in format ``fmt``, none of them in ``taken`` (keys that no generated
+    parent has, for the parent-less rows of a foreign key whose orphans are kept)."""
+    if fmt["kind"] == "int":
+        start = max([int(fmt["start"])] + [int(v) + 1 for v in taken if isinstance(v, (int, float))])
+        return list(range(start, start + n))
+    strings = {str(v) for v in taken}
+    if fmt["kind"] == "template":
+        return _gen_template(fmt["templates"], n, rng, unique=True, taken=strings)
+    values = [str(v) for v in generate(fmt, n, rng, unique=True)]
+    return _make_unique(values, lambda k: [], strings, rounds=0)
 
 
 def _rank_in_group(group: np.ndarray) -> np.ndarray:
@@ -389,6 +410,8 @@ def to_arrow(values: Any, dtype: pa.DataType) -> pa.Array:
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     arr = values if isinstance(values, pa.Array) else pa.array(values)
+    if pa.types.is_date32(dtype) and pa.types.is_integer(arr.type):
+        arr = arr.cast(pa.int32())
     if arr.type != dtype:
         arr = arr.cast(dtype)
     return arr

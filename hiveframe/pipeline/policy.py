@@ -15,6 +15,7 @@ The engine picks one policy per fit (:func:`fit_policy`) instead of branching on
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,8 @@ from hiveframe.pipeline.engine import (
     modelled_columns,
     pii_columns,
 )
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -95,7 +98,11 @@ class PlainFit:
         md = self.engine.metadata
         for j, fk in enumerate(md.foreign_keys):
             if fk.child_table == table.name and fk.is_self_reference:
-                idx, _ = resolve(data, fk.child_columns, data, fk.parent_columns)
+                idx, orphans = resolve(data, fk.child_columns, data, fk.parent_columns)
+                if fk.orphans == "keep" and orphans.any():
+                    log.warning("self-reference %s: %d row(s) point at no row of %s; under the orphan policy "
+                                "'keep' they are generated as roots (null), since a generated key must never "
+                                "collide with a generated row", fk.name, int(orphans.sum()), table.name)
                 plan.self_refs.append(SelfRef(j, ForestModel().fit(idx, features[table.name])))
         self.engine._fit_keys(plan, table, data, database)
 
@@ -191,7 +198,11 @@ class PrivateFit(PlainFit):
 
         for j, fk in enumerate(self.engine.metadata.foreign_keys):
             if fk.child_table == table.name and fk.is_self_reference:
-                idx, _ = resolve(data, fk.child_columns, data, fk.parent_columns)
+                idx, orphans = resolve(data, fk.child_columns, data, fk.parent_columns)
+                if fk.orphans == "keep" and orphans.any():
+                    log.warning("self-reference %s: %d row(s) point at no row of %s; under the orphan policy "
+                                "'keep' they are generated as roots (null), since a generated key must never "
+                                "collide with a generated row", fk.name, int(orphans.sum()), table.name)
                 plan.self_refs.append(SelfRef(j, self.dp.forest(table.name, idx, plan.real_rows)))
         self._fit_keys(plan, table, data)
 

@@ -12,6 +12,7 @@ import logging
 import math
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,7 @@ from hiveframe.errors import (
     os_error_hint,
 )
 from hiveframe.metadata import ColumnKind, Metadata, Table
+from hiveframe.metadata.model import ORPHAN_POLICIES
 from hiveframe.pipeline.engine import (
     DEFAULT_LINKAGE,
     NULL_HANDLING,
@@ -61,8 +63,13 @@ class Synthesizer:
     the default, or ``"empirical"``; ``linkage_params`` its parameters); ``max_context_columns`` bounds
     how many parent columns condition each child table; ``max_summary_columns`` how many summaries of
     the children it drives (mean or most common value of the child columns whose siblings agree) a
-    parent table learns per relationship (0: none); ``drop_orphans`` drops rows whose foreign key has
-    no parent instead of refusing the data.
+    parent table learns per relationship (0: none). ``orphans`` says what to do with child rows whose
+    foreign key has no parent: ``"drop"`` them (and, in cascade, their own children), set their key to
+    ``"null"``, or ``"keep"`` them (the engine then generates parent-less rows at the real rate, with
+    keys that no generated parent has, while every other key stays intact); ``None`` refuses such data
+    with an error that counts them. A policy declared on a foreign key (``ForeignKey.orphans``) wins.
+    ``drop_orphans=True`` is ``orphans="drop"``. What was done is logged and kept in
+    :attr:`orphan_report`.
 
     Privacy (the ``privacy`` plugin): PII columns (``ColumnKind.PII``) never reach a generator; every
     table that has some gets its generator wrapped by one ``pii`` wrapper shared by all tables
@@ -92,6 +99,7 @@ class Synthesizer:
         max_context_columns: int = 5,
         max_summary_columns: int = 2,
         drop_orphans: bool = False,
+        orphans: str | None = None,
         seed: int = 0,
         host: PluginHost | None = None,
         pii: Mapping[str, Any] | PrivacyWrapper | bool | None = None,
@@ -123,7 +131,16 @@ class Synthesizer:
         self.linkage_params = dict(linkage_params or {})
         self.max_context_columns = int(max_context_columns)
         self.max_summary_columns = int(max_summary_columns)
-        self.drop_orphans = bool(drop_orphans)
+        if orphans is not None and orphans not in ORPHAN_POLICIES:
+            raise ConfigError(f"unknown orphan policy {orphans!r}",
+                              hint="'drop' (leave the rows out), 'null' (set their key to null) or 'keep' "
+                              "(generate parent-less rows at the real rate)")
+        if drop_orphans and orphans not in (None, "drop"):
+            raise ConfigError(f"drop_orphans=True contradicts orphans={orphans!r}", hint="give one of them")
+        self.orphans = orphans or ("drop" if drop_orphans else None)
+        self.drop_orphans = self.orphans == "drop"
+        #: per foreign key with orphans in the last fit: {"orphans", "rows", "policy"}
+        self.orphan_report: dict[str, dict[str, Any]] = {}
         self.seed = check_seed(seed)
         self.table_generators: dict[str, TableGenerator] = {}
         self.table_rows: dict[str, int] = {}
@@ -230,8 +247,9 @@ class Synthesizer:
 
             self.metadata = detect(database)
             self.metadata_detected = True
-        database = self._check(self.metadata, database,
-                               self.drop_orphans if drop_orphans is None else bool(drop_orphans))
+        policy = self.orphans if drop_orphans is None else ("drop" if drop_orphans else self.orphans)
+        self.metadata = self._orphan_policies(self.metadata.without_detection(), database, policy)
+        database = self._check(self.metadata, database, policy == "drop")
         unknown = [g for g in self.generators if not self.metadata.has_table(g)]
         unknown += [t for t in self.null_handling if t != "*" and not self.metadata.has_table(t)]
         if unknown:
@@ -286,6 +304,57 @@ class Synthesizer:
             raise ConfigError("fit(validate=True) needs the validators plugin",
                               hint="pip install 'hiveframe[validate]'") from None
         return validate_synthesizer(self, database, report_dir, target=target)
+
+    def _orphan_policies(self, metadata: Metadata, database: Database, default: str | None) -> Metadata:
+        """The metadata with the orphan policy of every foreign key that has orphans, said aloud.
+
+        A policy declared on the foreign key wins over ``default``; under ``null`` the key columns
+        become nullable (the nulls are then learnt and generated at their rate). ``keep`` is refused
+        under differential privacy: the orphan share would be released without noise.
+        """
+        from hiveframe.metadata.validate import orphan_rows
+
+        self.orphan_report = {}
+        fks = list(metadata.foreign_keys)
+        problems: list[Problem] = []
+        for i, fk in enumerate(fks):
+            if fk.child_table not in database or fk.parent_table not in database:
+                continue
+            child, parent = database[fk.child_table], database[fk.parent_table]
+            if not (set(fk.child_columns) <= set(child.column_names)
+                    and set(fk.parent_columns) <= set(parent.column_names)):
+                continue  # the data check names the missing columns
+            try:
+                rows, _ = orphan_rows(fk, child, parent)
+            except Exception:  # noqa: BLE001 - incomparable types: the data check reports them
+                continue
+            if not rows:
+                continue
+            policy = fk.orphans or default
+            with_key = child.num_rows - max(child.column(c).null_count for c in fk.child_columns)
+            self.orphan_report[fk.name] = {"orphans": len(rows), "rows": with_key, "policy": policy}
+            if policy is None:
+                continue  # validate_data lists them as an error, with the choices
+            if policy == "keep" and self.dp_wrapper is not None:
+                problems.append(Problem(
+                    f"foreign key {fk.name}: the orphan policy 'keep' is not available under differential "
+                    "privacy (the share of parent-less rows would be released without noise)",
+                    table=fk.child_table, column=",".join(fk.child_columns), hint="use 'drop' or 'null'"))
+                continue
+            what = {"drop": "dropped (with the rows that depend on them)", "null": "their key set to null",
+                    "keep": "kept: parent-less rows are generated at this rate, with keys no parent has"}[policy]
+            log.warning("foreign key %s: %d of %d rows (%.1f%%) have no parent in %s: %s (orphan policy %r%s)",
+                        fk.name, len(rows), with_key, 100.0 * len(rows) / max(1, with_key), fk.parent_table, what,
+                        policy, ", declared on the key" if fk.orphans else "")
+            fks[i] = replace(fk, orphans=policy)
+            if policy == "null":
+                table = metadata.table(fk.child_table)
+                for col in fk.child_columns:
+                    if table.has_column(col) and not table.column(col).nullable:
+                        table = table.with_column(replace(table.column(col), nullable=True))
+                metadata = metadata.with_table(table)
+        MetadataError.raise_if_any(problems)
+        return replace(metadata, foreign_keys=tuple(fks))
 
     def _check(self, metadata: Metadata, database: Database, drop_orphans: bool) -> Database:
         """The metadata and data checks (hiveframe.metadata.validate), then the engine's own.

@@ -266,7 +266,7 @@ def test_key_problems_listed_together():
     assert (p.table, p.column) == ("items", "order_id,product_id") and "(10, 100)" in p.message
     p = _one(problems, "2 of 3 rows reference a customers.customer_id that does not exist")
     assert (p.table, p.column, p.row) == ("orders", "customer_id", 1) and "7, 8" in p.message
-    assert "drop_orphans=True" in p.hint
+    assert "drop_orphans=True" in p.hint and "--orphans null" in p.hint
     # item row 4 references order 13, which is gone
     p = _one(problems, "items.order_id->orders")
     assert "13" in p.message and p.row == 4
