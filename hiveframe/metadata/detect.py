@@ -141,13 +141,24 @@ def detect(
     key_columns: dict[str, set[str]] = {name: set(pk) for name, pk in primary_keys.items()}
     for fk in foreign_keys:
         key_columns.setdefault(fk.child_table, set()).update(fk.child_columns)
+    referenced = {fk.parent_table for fk in foreign_keys}
     tables = []
     for name, cols in columns.items():
         keys = key_columns.get(name, set())
+        pk = primary_keys.get(name, ())
+        if detect_pii and pk and name not in referenced and not declared_pks.get(name):
+            # an inferred key nothing references links no tables: if it holds personal data (a unique email
+            # column), protecting it as PII beats keeping it as a key whose synthetic values are surrogates
+            trial = _plugin_refinements(name, db.tables[name], cols, keys - set(pk), host)
+            if any(c.kind == ColumnKind.PII for c in trial if c.name in pk):
+                log.info("detect: %s.%s holds personal data and no table references it: proposed as PII, "
+                         "not as the primary key", name, ",".join(pk))
+                keys = keys - set(pk)
+                primary_keys = {t: k for t, k in primary_keys.items() if t != name}
         cols = [_as_id(c, db.tables[name].column(c.name)) if c.name in keys else c for c in cols]
         if detect_pii:
             cols = _plugin_refinements(name, db.tables[name], cols, keys, host)
-        pk_found = found.primary_key_proposals.get(name)
+        pk_found = found.primary_key_proposals.get(name) if name in primary_keys else None
         tables.append(Table(name=name, columns=tuple(cols), primary_key=primary_keys.get(name, ()),
                             detection=pk_found.detection() if pk_found is not None else None))
     metadata = Metadata(tables=tuple(tables), foreign_keys=tuple(foreign_keys),

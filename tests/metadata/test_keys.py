@@ -230,3 +230,23 @@ def test_an_email_key_and_a_manager_self_reference():
     assert names == {"orders.customer_email->users", "staff.manager->staff"}
     # an integer column of the same table without a role word is no self-reference
     assert "staff.level->staff" not in names
+
+
+def test_unique_email_column_nothing_references_is_pii_not_a_key():
+    """A natural key that links no table gains nothing as a key; as PII its values are replaced."""
+    from hiveframe.metadata import ColumnKind
+
+    emails = [f"{name}.{i}@example.org" for i, name in enumerate(["ann", "bob", "cy", "dee", "eve"] * 40)]
+    users = pa.table({"email": emails, "spend": np.linspace(1, 100, len(emails))})
+    md = detect(Database({"users": users}))
+    assert md.table("users").primary_key == ()
+    assert md.table("users").column("email").kind == ColumnKind.PII
+
+
+def test_unique_email_column_that_another_table_references_stays_the_key():
+    emails = [f"{name}.{i}@example.org" for i, name in enumerate(["ann", "bob", "cy", "dee", "eve"] * 40)]
+    users = pa.table({"email": emails, "spend": np.linspace(1, 100, len(emails))})
+    orders = pa.table({"order_id": np.arange(400), "user_email": [emails[i % 200] for i in range(400)]})
+    md = detect(Database({"users": users, "orders": orders}))
+    assert md.table("users").primary_key == ("email",)
+    assert any(fk.parent_table == "users" and fk.child_table == "orders" for fk in md.foreign_keys)
