@@ -148,6 +148,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     # Global options work before or after the command (`hiveframe --debug fit ...` or `fit ... --debug`):
     # SUPPRESS keeps a subcommand's unset option from overwriting the top-level one.
@@ -205,6 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="after fitting, sample once and write the quality report (report.html, report.json) to DIR")
     p.add_argument("--target", metavar="TABLE.COLUMN", default=None,
                    help="with --report: the column for train-on-synthetic utility figures")
+    p.add_argument("--holdout", type=_fraction, default=None, metavar="FRACTION",
+                   help="keep this share of the entities (e.g. 0.2) out of training, recorded in the model, so "
+                   "the report compares with real rows the generator never saw")
     p.set_defaults(func=cmd_fit)
 
     p = sub.add_parser("sample", parents=[common], help="sample a synthetic database from a model",
@@ -245,10 +258,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("synthetic", help="synthetic data (folder or SQLite file)")
     p.add_argument("--metadata", metavar="METADATA_JSON", help="metadata JSON (default: detect on REAL)")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="report folder")
-    p.add_argument("--target", metavar="COL", help="target column for train-on-synthetic, test-on-real")
+    p.add_argument("--target", metavar="TABLE.COLUMN",
+                   help="target column for train-on-synthetic, test-on-real (COLUMN alone when one table has it)")
     p.add_argument("--model", metavar="MODEL_DIR", default=None,
-                   help="the model that made SYNTH: its privacy guarantees (DP budget spent, PII strategies) "
-                   "are shown beside the measured privacy figures")
+                   help="the model that made SYNTH: its seed, its privacy guarantees (DP budget spent, PII "
+                   "strategies) and the holdout it kept at fit time (fit --holdout) are used")
+    p.add_argument("--holdout", metavar="HOLDOUT", default=None,
+                   help="real rows the generator never saw (folder or SQLite file, same tables as REAL): "
+                   "unbiased privacy and utility figures and the membership-inference attack")
     p.set_defaults(func=cmd_report)
     return parser
 
@@ -417,6 +434,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         options["pii"] = pii
     if args.null_handling:
         options["null_handling"] = _null_handling(args.null_handling)
+    if args.holdout:
+        options["holdout"] = args.holdout
     synth = Synthesizer(metadata, **options)
     progress.total = len(metadata.tables)
     start = time.perf_counter()
@@ -428,9 +447,17 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if dp:
         _out(f"differential privacy: at most epsilon {dp.get('max_epsilon_spent', 0.0):.3f} spent per table "
              f"(budget {dp.get('epsilon_per_table')}); {dp.get('guarantee')}")
+    if args.holdout:
+        _out(f"holdout: {args.holdout:g} of the entities of {', '.join(synth.holdout_split['roots'])} kept "
+             f"out of training (hiveframe report --model {path} uses them)")
     if args.report:
-        report = synth._write_report(database, Path(args.report), args.target)
+        from hiveframe.pipeline.report import verdict_line
+
+        train, holdout = synth.split_holdout(database)
+        report = synth._write_report(train, Path(args.report), args.target, holdout=holdout)
         _out(f"quality report written to {report}")
+        if synth.report_summary:
+            _out(verdict_line(synth.report_summary))
     return 0
 
 
@@ -551,35 +578,33 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from hiveframe.metadata import detect
+    from hiveframe.pipeline.report import verdict_line, write_report
 
-    try:
-        from hiveframe_validate.report import write_report
-    except ModuleNotFoundError as exc:
-        if exc.name and (exc.name == "hiveframe_validate" or exc.name.startswith("hiveframe_validate.")):
-            raise HiveframeError(
-                "`hiveframe report` needs the validators plugin (hiveframe_validate), which is not installed",
-                hint="pip install 'hiveframe[validate]'",
-            ) from None
-        from hiveframe.errors import MissingDependencyError
-
-        raise MissingDependencyError(f"the validators plugin needs {exc.name!r}, which is not installed",
-                                     plugin="validate", hint="pip install 'hiveframe[validate]'") from None
     host = _host(args)
     real = _read(host, args.real)
     synthetic = _read(host, args.synthetic)
+    holdout = _read(host, args.holdout) if args.holdout else None
     if args.metadata:
         metadata = _load_metadata(args.metadata, real)
     else:
         metadata = detect(real, host=host)
     out = Path(args.output)
-    _progress(args)._emit(f"validating {args.synthetic} against {args.real} ({len(metadata.tables)} table(s))...")
-    privacy = None
+    privacy = model_seed = None
     if args.model:
         from hiveframe.pipeline import Synthesizer
 
-        privacy = Synthesizer.load(args.model, host=host).privacy_report()
-    result = write_report(real, synthetic, metadata, out, target=args.target, host=host, privacy=privacy)
-    _out(f"report written to {result if isinstance(result, (str, Path)) else out}")
+        model = Synthesizer.load(args.model, host=host)
+        privacy = model.privacy_report() or None
+        model_seed = model.seed
+        if model.holdout_split and holdout is None:  # the entities the model kept out at fit time
+            real, holdout = model.split_holdout(real)
+            _progress(args)._emit(f"using the model's holdout ({model.holdout_split['fraction']:g} of "
+                                  f"{', '.join(model.holdout_split['roots'])})")
+    _progress(args)._emit(f"validating {args.synthetic} against {args.real} ({len(metadata.tables)} table(s))...")
+    summary = write_report(host, real, synthetic, metadata, out, target=args.target, privacy=privacy,
+                           holdout=holdout, model_seed=model_seed)
+    _out(f"report written to {summary['path']}")
+    _out(verdict_line(summary))
     return 0
 
 

@@ -311,6 +311,11 @@ def test_demo(tmp_path, capsys):
     summary = json.loads((demo / "summary.json").read_text())
     assert summary["foreign_key_violations"] == 0 and len(summary["tables"]) == 11
     assert "/11] fitting Track" in err
+    if summary["report"] is not None:  # the summary quotes the quality report's verdict, not only integrity
+        report = json.loads((demo / "report" / "report.json").read_text())
+        words = {"pass": "GOOD", "warn": "CHECK", "fail": "POOR"}
+        assert f"quality report: {words[report['overall']['status']]} (" in out
+        assert summary["report"]["overall"]["status"] == report["overall"]["status"]
     # running it again replaces the demo's own output
     assert run(capsys, "demo", "-o", demo, "-q")[0] == 0
 
@@ -323,7 +328,7 @@ def test_report_without_the_validators_plugin(tmp_path, capsys, monkeypatch, chi
     code, _, err = run(capsys, "report", chinook_path, chinook_path, "-o", tmp_path / "r")
     assert code == 1
     message = single_error(err, "report")
-    assert "needs the validators plugin (hiveframe_validate)" in message
+    assert "needs the validators plugin (hiveframe_validate)" in message and "Traceback" not in err
     assert "pip install 'hiveframe[validate]'" in message
 
 

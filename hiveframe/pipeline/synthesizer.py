@@ -61,6 +61,11 @@ class Synthesizer:
     ``null_handling`` is ``"model"`` (nulls are learnt, the default), ``"mean"`` (replaced by the
     column mean, or most common value) or ``"drop"`` (incomplete rows are left out of training), for
     every table or per table (``{"table": "drop", "*": "model"}``).
+
+    ``holdout`` (a fraction, e.g. 0.2) keeps that share of the entities out of training (rows of root
+    tables larger than a lookup table, with every row below them; see :mod:`hiveframe.pipeline.holdout`),
+    so the quality report can compare with real rows the generator never saw. The model records the
+    rule, not the rows: :meth:`split_holdout` recomputes the split from the same real data.
     """
 
     def __init__(
@@ -82,6 +87,7 @@ class Synthesizer:
         pii: Mapping[str, Any] | PrivacyWrapper | bool | None = None,
         dp: Mapping[str, Any] | PrivacyWrapper | None = None,
         null_handling: str | Mapping[str, str] = "model",
+        holdout: float = 0.0,
     ) -> None:
         from hiveframe.plugins import PluginHost
 
@@ -103,12 +109,19 @@ class Synthesizer:
         self.max_summary_columns = int(max_summary_columns)
         self.drop_orphans = bool(drop_orphans)
         self.seed = int(seed)
+        if not 0.0 <= float(holdout) < 1.0:
+            raise ConfigError(f"holdout must be a fraction in [0, 1), got {holdout}")
+        self.holdout = float(holdout)
+        #: the split rule of the last fit (fraction, seed, root tables), or None without a holdout
+        self.holdout_split: dict[str, Any] | None = None
         self.table_generators: dict[str, TableGenerator] = {}
         self.table_rows: dict[str, int] = {}
         self.engine: RelationalEngine | None = None
         #: rows dropped as orphans in the last fit, per table.
         self.dropped_orphans: dict[str, int] = {}
         self.report_path: Path | None = None
+        #: the last report's summary (its verdict under "overall"), from fit(validate=True)
+        self.report_summary: dict[str, Any] | None = None
         self.host.registration("linkage_model", linkage)  # unknown names fail now, with a hint
         self.null_handling = _null_handling(null_handling)
         self.pii_wrapper: PrivacyWrapper | None = self._wrapper("pii", pii) if pii not in (None, False) else None
@@ -204,6 +217,20 @@ class Synthesizer:
         if unknown:
             raise ConfigError(f"generators or null handling given for unknown table(s) {unknown}",
                               hint=f"tables: {self.metadata.table_names}")
+        holdout_tables: dict[str, Any] | None = None
+        self.holdout_split = None
+        if self.holdout:
+            from hiveframe.pipeline.holdout import holdout_roots, split_holdout
+
+            md = self.metadata
+            # under DP every root table holds out: choosing by row count would use an exact count
+            roots = ([t.name for t in md.tables if all(fk.is_self_reference for fk in md.parents_of(t.name))]
+                     if self.dp_wrapper is not None else
+                     holdout_roots(md, {t: database[t].num_rows for t in md.table_names}))
+            database, holdout_tables = split_holdout(md, database, self.holdout, self.seed, roots)
+            self.holdout_split = {"fraction": self.holdout, "seed": self.seed, "roots": roots}
+            log.info("holdout: %s of the entities of %s kept out of training", self.holdout,
+                     ", ".join(self.holdout_split["roots"]))
         if self._pii_auto and self.pii_wrapper is None and any(pii_columns(self.metadata, t)
                                                                for t in self.metadata.tables):
             self.pii_wrapper = self._default_pii()
@@ -220,8 +247,24 @@ class Synthesizer:
         self.table_rows = {name: engine.plans[name].real_rows for name in self.table_generators}
         self.engine = engine
         if validate:
-            self.report_path = self._write_report(database, Path(report_dir), target)
+            self.report_path = self._write_report(database, Path(report_dir), target, holdout=holdout_tables)
         return self
+
+    def split_holdout(self, data: Database | Mapping[str, Any] | object) -> tuple[Database, dict[str, Any] | None]:
+        """``(training part, holdout tables)`` of the real data, by the split rule recorded at fit.
+
+        Without a holdout at fit: the data as a Database, and None.
+        """
+        from hiveframe.pipeline.io import as_database
+
+        database = as_database(data, host=self.host)
+        if not self.holdout_split or self.metadata is None:
+            return database, None
+        from hiveframe.pipeline.holdout import split_holdout
+
+        split = self.holdout_split
+        return split_holdout(self.metadata, database, float(split["fraction"]), int(split["seed"]),
+                             list(split["roots"]))
 
     def _default_pii(self) -> PrivacyWrapper | None:
         """The default PII wrapper (fake values), when the privacy plugin can make one."""
@@ -235,13 +278,17 @@ class Synthesizer:
             return None
         return self.host.create("privacy_wrapper", "pii", {})
 
-    def _write_report(self, database: Database, report_dir: Path, target: str | None) -> Path:
-        try:
-            from hiveframe_validate.report import validate_synthesizer
-        except ImportError:
-            raise ConfigError("fit(validate=True) needs the validators plugin",
-                              hint="pip install 'hiveframe[validate]'") from None
-        return validate_synthesizer(self, database, report_dir, target=target)
+    def _write_report(self, database: Database, report_dir: Path, target: str | None,
+                      holdout: Mapping[str, Any] | None = None) -> Path:
+        """Sample once and write the quality report (through the report hook) against ``database``."""
+        from hiveframe.pipeline.report import write_report
+
+        assert self.metadata is not None
+        summary = write_report(self.host, database, self.sample(), self.metadata, report_dir, target=target,
+                               holdout=holdout, privacy=self.privacy_report() or None, model_seed=self.seed,
+                               title="hiveframe quality report (after fit)")
+        self.report_summary = summary
+        return Path(summary["path"])
 
     def _check(self, metadata: Metadata, database: Database, drop_orphans: bool) -> Database:
         """The metadata and data checks (hiveframe.metadata.validate), then the engine's own.
@@ -312,6 +359,8 @@ class Synthesizer:
         privacy = self.privacy_report()
         if privacy:
             extra["privacy"] = privacy
+        if self.holdout_split:
+            extra["holdout"] = self.holdout_split
         return extra
 
     def _load_extra(self, directory: Path, manifest: Mapping[str, Any]) -> None:
@@ -320,6 +369,8 @@ class Synthesizer:
         assert self.metadata is not None
         self.engine = load_engine(self, directory, manifest)
         self._privacy_report = dict(manifest.get("privacy") or {})
+        self.holdout_split = dict(manifest["holdout"]) if manifest.get("holdout") else None
+        self.holdout = float(self.holdout_split["fraction"]) if self.holdout_split else 0.0
 
     def _require_fitted(self) -> Metadata:
         if self.metadata is None or self.engine is None or not self.table_generators:
