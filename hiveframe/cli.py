@@ -18,16 +18,15 @@ import logging
 import sys
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from hiveframe._version import __version__
 from hiveframe.errors import ConfigError, HiveframeError, SourceError, did_you_mean
-from hiveframe.hookspecs import hookimpl
+from hiveframe.pipeline.progress import ProgressPlugin
 
 if TYPE_CHECKING:
-    import pyarrow as pa
 
     from hiveframe.components import Database
     from hiveframe.metadata import Metadata
@@ -40,67 +39,7 @@ FORMATS = ("parquet", "csv", "jsonl", "sqlite")
 DEMO_DIR = "hiveframe-demo"
 
 
-# -- progress: a plugin registered on the CLI's host ----------------------------------------------
-class ProgressPlugin:
-    """Prints a line per table as it is fitted or sampled, and throttled training progress.
-
-    ``total`` (set by the command once the metadata is known) turns lines into ``[3/11]`` counters.
-    """
-
-    def __init__(self, stream: IO[str] | None = None, *, enabled: bool = True, every: float = 5.0) -> None:
-        self.stream = stream
-        self.enabled = enabled
-        self.total: int | None = None
-        self.every = every
-        self._count = {"fit": 0, "sample": 0}
-        self._last_callback = 0.0
-
-    def _emit(self, text: str) -> None:
-        if self.enabled:
-            stream = self.stream or sys.stderr
-            print(text, file=stream, flush=True)
-
-    def _counter(self, phase: str) -> str:
-        self._count[phase] += 1
-        n = self._count[phase]
-        if self.total and n <= self.total:
-            return f"[{n}/{self.total}]"
-        return f"[{n}]"
-
-    @hookimpl(wrapper=True)
-    def hiveframe_fit_table(self, table_name: str, generator: Any, data: pa.Table):
-        counter = self._counter("fit")
-        self._emit(f"{counter} fitting {table_name} ({data.num_rows} rows, {data.num_columns} columns, "
-                   f"{generator.name})")
-        start = time.perf_counter()
-        result = yield
-        self._emit(f"{counter} fitted {table_name} in {time.perf_counter() - start:.1f}s")
-        return result
-
-    @hookimpl(wrapper=True)
-    def hiveframe_sample_table(self, table_name: str, num_rows: int):
-        counter = self._counter("sample")
-        start = time.perf_counter()
-        result = yield
-        self._emit(f"{counter} sampled {table_name}: {getattr(result, 'num_rows', num_rows)} rows in "
-                   f"{time.perf_counter() - start:.1f}s")
-        return result
-
-    def callback(self, event: Mapping[str, Any]) -> None:
-        """Training callback: at most one line every ``every`` seconds."""
-        now = time.perf_counter()
-        if now - self._last_callback < self.every:
-            return
-        self._last_callback = now
-        parts = []
-        for key, value in event.items():
-            if key == "table":
-                continue
-            if isinstance(value, float):
-                parts.append(f"{key}={value:.4g}")
-            elif isinstance(value, (int, str, bool)):
-                parts.append(f"{key}={value}")
-        self._emit(f"    {event.get('table', '')}: {' '.join(parts)}".rstrip())
+# -- progress: hiveframe.pipeline.progress.ProgressPlugin, registered on the CLI's host --------------
 
 
 # -- argument parsing -----------------------------------------------------------------------------

@@ -91,6 +91,7 @@ class NeuralTableGenerator(TableGenerator):
     requires: ClassVar[tuple[str, ...]] = ("torch",)
     extra: ClassVar[str | None] = "ctgan"
     model_kind: ClassVar[str] = ""
+    neural: ClassVar[bool] = True
 
     epochs: int = 300
     batch_size: int = 500

@@ -38,6 +38,9 @@ class TableGenerator(Component):
     kind: ClassVar[str] = "table_generator"
     #: whether ``sample`` honours ``context`` and ``conditions``.
     conditional: ClassVar[bool] = True
+    #: whether it learns by gradient descent on minibatches (needs hundreds of rows to learn anything):
+    #: a pipeline gives tables of a few dozen rows a statistical generator instead, unless told otherwise.
+    neural: ClassVar[bool] = False
 
     transformers: dict[str, Transformer] = attrs.field(factory=dict)
     _table: Table | None = attrs.field(default=None, init=False)

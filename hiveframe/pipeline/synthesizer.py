@@ -25,6 +25,7 @@ from hiveframe.pipeline.engine import (
     modelled_columns,
     pii_columns,
 )
+from hiveframe.pipeline.holdout import SMALL_TABLE_ROWS
 
 if TYPE_CHECKING:
     from hiveframe.components import TrainingCallback
@@ -62,6 +63,12 @@ class Synthesizer:
     column mean, or most common value) or ``"drop"`` (incomplete rows are left out of training), for
     every table or per table (``{"table": "drop", "*": "model"}``).
 
+    Tables of at most ``small_table_rows`` rows (default 100; lookup tables such as genres or media
+    types) whose generator would be a neural one (``TableGenerator.neural``: ctgan, tvae) get
+    ``gaussian_copula`` instead: a network learns nothing from a few dozen rows and takes seconds per
+    table doing it. Naming a generator (or ``table_params``) for the table insists on it;
+    ``small_table_rows=0`` turns the rule off. Not applied under ``dp`` (it would use an exact count).
+
     ``holdout`` (a fraction, e.g. 0.2) keeps that share of the entities out of training (rows of root
     tables larger than a lookup table, with every row below them; see :mod:`hiveframe.pipeline.holdout`),
     so the quality report can compare with real rows the generator never saw. The model records the
@@ -88,6 +95,7 @@ class Synthesizer:
         dp: Mapping[str, Any] | PrivacyWrapper | None = None,
         null_handling: str | Mapping[str, str] = "model",
         holdout: float = 0.0,
+        small_table_rows: int = SMALL_TABLE_ROWS,
     ) -> None:
         from hiveframe.plugins import PluginHost
 
@@ -112,6 +120,10 @@ class Synthesizer:
         if not 0.0 <= float(holdout) < 1.0:
             raise ConfigError(f"holdout must be a fraction in [0, 1), got {holdout}")
         self.holdout = float(holdout)
+        self.small_table_rows = int(small_table_rows)
+        #: tables whose neural default was replaced by gaussian_copula in the last fit (small tables)
+        self.small_tables: list[str] = []
+        self._fit_rows: dict[str, int] = {}
         #: the split rule of the last fit (fraction, seed, root tables), or None without a holdout
         self.holdout_split: dict[str, Any] | None = None
         self.table_generators: dict[str, TableGenerator] = {}
@@ -158,7 +170,12 @@ class Synthesizer:
     # -- building components ---------------------------------------------------------------------
     def _generator_for(self, table: Table) -> TableGenerator:
         spec = self.generators.get(table.name, self.generator)
-        if isinstance(spec, TableGenerator):
+        if self._small_table(table.name, spec):
+            log.info("table %s has %d rows (at most small_table_rows=%d): gaussian_copula instead of %s",
+                     table.name, self._fit_rows[table.name], self.small_table_rows, _spec_label(spec))
+            self.small_tables.append(table.name)
+            gen = self.host.create("table_generator", DEFAULT_GENERATOR, {})  # the neural one's params do not apply
+        elif isinstance(spec, TableGenerator):
             if self.table_params.get(table.name):
                 raise ConfigError(f"table_params for {table.name!r} given with a generator instance",
                                   hint="configure the instance itself")
@@ -175,6 +192,16 @@ class Synthesizer:
         if self.pii_wrapper is not None and self.metadata is not None and pii_columns(self.metadata, table):
             gen = self.pii_wrapper.wrap(gen)
         return gen
+
+    def _small_table(self, name: str, spec: Any) -> bool:
+        """Whether a neural default gives way to the copula for this (small) table."""
+        if name in self.generators or name in self.table_params or self.dp_wrapper is not None \
+                or name not in self._fit_rows:
+            return False
+        if self._fit_rows[name] > self.small_table_rows or isinstance(spec, TableGenerator):
+            return False
+        cls = spec if isinstance(spec, type) else self.host.component_class("table_generator", str(spec))
+        return bool(getattr(cls, "neural", False))
 
     def _transformer_overrides(self, table: Table) -> dict[str, Transformer]:
         out: dict[str, Transformer] = {}
@@ -196,13 +223,44 @@ class Synthesizer:
     def fit(self, data: Database | Mapping[str, Any] | object, *,
             callback: TrainingCallback | None = None, workdir: str | Path | None = None,
             drop_orphans: bool | None = None, validate: bool = False,
-            report_dir: str | Path = "hiveframe-report", target: str | None = None) -> Synthesizer:
+            report_dir: str | Path = "hiveframe-report", target: str | None = None,
+            progress: bool = False) -> Synthesizer:
         """Learn every table of ``data`` (a Database, a mapping of tables, or any readable source).
 
         ``validate=True`` then samples the fitted model once and writes the quality report (HTML and
         JSON, from the validators plugin) to ``report_dir``; ``target`` ("table.column") adds the
         train-on-synthetic utility figures. The report's path is kept in ``report_path``.
+        ``progress=True`` prints the CLI's lines on stderr (one per table as it starts and ends, and
+        plain-language training lines); ``callback`` receives every training event for your own display.
         """
+        if not progress:
+            return self._fit(data, callback=callback, workdir=workdir, drop_orphans=drop_orphans,
+                             validate=validate, report_dir=report_dir, target=target)
+        from hiveframe.pipeline.progress import ProgressPlugin
+
+        plugin = next((p for p in self.host.pm.get_plugins() if isinstance(p, ProgressPlugin)), None)
+        if plugin is None:
+            plugin = ProgressPlugin(enabled=False)
+            self.host.register(plugin, name="progress")
+        user_callback = callback
+
+        def both(event: Mapping[str, Any]) -> None:
+            plugin.callback(event)
+            if user_callback is not None:
+                user_callback(event)
+
+        was = plugin.enabled
+        plugin.enabled = True
+        plugin.reset(len(self.metadata.tables) if self.metadata is not None else None)
+        try:
+            return self._fit(data, callback=both, workdir=workdir, drop_orphans=drop_orphans,
+                             validate=validate, report_dir=report_dir, target=target)
+        finally:
+            plugin.enabled = was
+
+    def _fit(self, data: Database | Mapping[str, Any] | object, *, callback: TrainingCallback | None,
+             workdir: str | Path | None, drop_orphans: bool | None, validate: bool, report_dir: str | Path,
+             target: str | None) -> Synthesizer:
         from hiveframe.pipeline.io import as_database
 
         database = as_database(data, host=self.host)
@@ -240,6 +298,8 @@ class Synthesizer:
                                   max_summary_columns=self.max_summary_columns,
                                   pii=self.pii_wrapper, dp=self.dp_wrapper, null_handling=self.null_handling)
         self._privacy_report = None
+        self._fit_rows = {t: database[t].num_rows for t in self.metadata.table_names}
+        self.small_tables = []
         self.table_generators = engine.fit(
             database, make_generator=self._generator_for, seed=self.seed, callback=callback,
             workdir=Path(workdir) if workdir is not None else None)
@@ -376,6 +436,10 @@ class Synthesizer:
         if self.metadata is None or self.engine is None or not self.table_generators:
             raise NotFittedError("the synthesizer is not fitted", hint="call fit() or load a model directory")
         return self.metadata
+
+
+def _spec_label(spec: Any) -> str:
+    return spec if isinstance(spec, str) else getattr(spec, "name", None) or type(spec).__name__
 
 
 def _null_handling(spec: str | Mapping[str, str]) -> dict[str, str]:
