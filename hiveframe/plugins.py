@@ -272,7 +272,8 @@ class PluginHost:
         except KeyError:
             raise UnknownComponentError(
                 f"no {kind.replace('_', ' ')} named {name!r}",
-                hint=did_you_mean(name, self.registry.get(kind, {})),
+                hint=did_you_mean(name, [n for n, r in self.registry.get(kind, {}).items()
+                                         if getattr(r.cls, "user_facing", True)]),
             ) from None
 
     def component_class(self, kind: str, name: str) -> type[Component]:

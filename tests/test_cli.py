@@ -477,6 +477,7 @@ def test_bad_cycle_through_several_tables(capsys, tmp_path):
 def test_bad_unknown_generator_name(capsys, tmp_path):
     msg = fit_error(capsys, tmp_path, extra=["--generator", "gausian_copula"], expect=2)
     assert "no table generator named 'gausian_copula'" in msg and "did you mean 'gaussian_copula'" in msg
+    assert "pii_protected" not in msg and "dp_protected" not in msg  # wrappers' internal generators
 
 
 def test_bad_generator_parameter(capsys, tmp_path):
