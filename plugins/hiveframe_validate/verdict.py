@@ -37,7 +37,8 @@ NEXT_STEPS: dict[str, str] = {
                     "detected kind (a number read as a category, or the reverse) in the metadata",
     "worst_column": "look at this column's chart: declare its kind, bounds or categories in the metadata, or "
                     "give it a transformer (Synthesizer(transformers={'table.column': ...}))",
-    "null_rate_diff": "keep missing values modelled (null_handling='model') rather than 'mean' or 'drop'",
+    "null_rate_diff": "missing values come out at another rate: check that the real nulls are true missing "
+                      "values (not text such as '' or 'n/a') and keep null_handling='model' (the default)",
     "pair_trends": "the generator misses how columns move together: try a stronger generator (ctgan) or more "
                    "epochs; a copula keeps linear links only",
     "max_association_diff": "the pair named here is linked in the real data: a conditional generator (ctgan) "
