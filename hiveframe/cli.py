@@ -18,7 +18,7 @@ import logging
 import sys
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -431,10 +431,63 @@ def cmd_sample(args: argparse.Namespace) -> int:
     fmt = _output_format(args.output, args.format)
     provenance = {"generator": "hiveframe", "hiveframe_version": __version__, "model": str(args.model),
                   "seed": synth.seed if args.seed is None else args.seed}
-    host.write(database, args.output, format=fmt, metadata=metadata, provenance=provenance)
+    single = _single_file_format(args.output, args.format, database)
+    if single is not None:
+        fmt = single
+        _write_single_file(host, database, Path(args.output), fmt, metadata, provenance)
+    else:
+        host.write(database, args.output, format=fmt, metadata=metadata, provenance=provenance)
     total = sum(t.num_rows for t in database.tables.values())
     _out(f"sampled {len(database)} table(s), {total} rows in {seconds:.1f}s; written to {args.output} ({fmt})")
     return 0
+
+
+SINGLE_FILE_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl"}
+
+
+def _single_file_format(target: str, fmt: str | None, database: Database) -> str | None:
+    """The format of a one-table output named as a file (``people_syn.csv``), or None for a folder."""
+    suffix = Path(target).suffix.lower()
+    if "://" in target or suffix not in SINGLE_FILE_SUFFIXES:
+        return None
+    if len(database) != 1:
+        raise ConfigError(f"{target!r} names one file, but the model has {len(database)} tables",
+                          hint="give a folder (one file per table) or a .sqlite file")
+    if fmt not in (None, SINGLE_FILE_SUFFIXES[suffix]):
+        raise ConfigError(f"--format {fmt} does not match the file name {target!r}")
+    return SINGLE_FILE_SUFFIXES[suffix]
+
+
+def _write_single_file(host: PluginHost, database: Database, target: Path, fmt: str, metadata: Metadata,
+                       provenance: Mapping[str, Any]) -> None:
+    """One table to one file: written by the folder writer beside the target, then moved into place.
+
+    The file appears whole or not at all, and an existing file is never replaced (hiveframe cannot
+    know it wrote it). Provenance goes to ``<file>.provenance.json`` beside it.
+    """
+    import os
+    import shutil
+    import tempfile
+
+    if target.exists():
+        raise SourceError(f"{str(target)!r} already exists", hint="choose a new file name; hiveframe never "
+                          "replaces a file it may not have written")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        host.write(database, staging / "out", format=fmt, metadata=metadata, provenance=provenance)
+        (name,) = database.names
+        written = staging / "out" / f"{name}{SINGLE_FILE_SUFFIXES_BY_FORMAT[fmt]}"
+        os.link(written, target)  # fails if the target appeared meanwhile: never a silent overwrite
+        provenance_file = staging / "out" / "_provenance.json"
+        sidecar = target.with_name(target.name + ".provenance.json")
+        if provenance_file.exists() and not sidecar.exists():
+            os.link(provenance_file, sidecar)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+SINGLE_FILE_SUFFIXES_BY_FORMAT = {v: k for k, v in SINGLE_FILE_SUFFIXES.items()}
 
 
 def _sample_on_spark(args: argparse.Namespace, rows: dict[str, int]) -> int:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -630,3 +631,21 @@ def test_report_with_model_shows_guarantees(tmp_path, capsys):
     code, _, err = run(capsys, "report", real, synth, "-o", report, "--model", model)
     assert code == 0, err
     assert "Privacy guarantees of the model" in (report / "report.html").read_text()
+
+
+def test_one_csv_in_gives_one_csv_out(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    people = pa.table({"age": rng.integers(18, 90, 300), "city": rng.choice(["Oslo", "Rome", "Lima"], 300)})
+    pacsv.write_csv(people, tmp_path / "people.csv")
+    assert run(capsys, "fit", tmp_path / "people.csv", "-o", tmp_path / "model", "-q")[0] == 0
+    code, out, err = run(capsys, "sample", tmp_path / "model", "-o", tmp_path / "people_syn.csv", "-q")
+    assert code == 0, err
+    back = pacsv.read_csv(tmp_path / "people_syn.csv")
+    assert back.schema.names == ["age", "city"] and back.num_rows == 300
+    assert (tmp_path / "people_syn.csv.provenance.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no staging left
+    # never replaces a file
+    code, _, err = run(capsys, "sample", tmp_path / "model", "-o", tmp_path / "people_syn.csv", "-q")
+    assert code == 1 and "already exists" in err
+    code, _, err = run(capsys, "sample", tmp_path / "model", "-o", tmp_path / "p.parquet", "-q")
+    assert code == 0 and pq.read_table(tmp_path / "p.parquet").num_rows == 300
