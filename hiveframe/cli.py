@@ -21,14 +21,13 @@ import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from hiveframe._version import __version__
 from hiveframe.errors import ConfigError, HiveframeError, SourceError, describe_os_error, did_you_mean
-from hiveframe.hookspecs import hookimpl
+from hiveframe.pipeline.progress import ProgressPlugin
 
 if TYPE_CHECKING:
-    import pyarrow as pa
 
     from hiveframe.components import Database
     from hiveframe.metadata import Metadata
@@ -42,67 +41,7 @@ DEMO_DIR = "hiveframe-demo"
 ORPHAN_CHOICES = ("drop", "null", "keep")
 
 
-# -- progress: a plugin registered on the CLI's host ----------------------------------------------
-class ProgressPlugin:
-    """Prints a line per table as it is fitted or sampled, and throttled training progress.
-
-    ``total`` (set by the command once the metadata is known) turns lines into ``[3/11]`` counters.
-    """
-
-    def __init__(self, stream: IO[str] | None = None, *, enabled: bool = True, every: float = 5.0) -> None:
-        self.stream = stream
-        self.enabled = enabled
-        self.total: int | None = None
-        self.every = every
-        self._count = {"fit": 0, "sample": 0}
-        self._last_callback = 0.0
-
-    def _emit(self, text: str) -> None:
-        if self.enabled:
-            stream = self.stream or sys.stderr
-            print(text, file=stream, flush=True)
-
-    def _counter(self, phase: str) -> str:
-        self._count[phase] += 1
-        n = self._count[phase]
-        if self.total and n <= self.total:
-            return f"[{n}/{self.total}]"
-        return f"[{n}]"
-
-    @hookimpl(wrapper=True)
-    def hiveframe_fit_table(self, table_name: str, generator: Any, data: pa.Table):
-        counter = self._counter("fit")
-        self._emit(f"{counter} fitting {table_name} ({data.num_rows} rows, {data.num_columns} columns, "
-                   f"{generator.name})")
-        start = time.perf_counter()
-        result = yield
-        self._emit(f"{counter} fitted {table_name} in {time.perf_counter() - start:.1f}s")
-        return result
-
-    @hookimpl(wrapper=True)
-    def hiveframe_sample_table(self, table_name: str, num_rows: int):
-        counter = self._counter("sample")
-        start = time.perf_counter()
-        result = yield
-        self._emit(f"{counter} sampled {table_name}: {getattr(result, 'num_rows', num_rows)} rows in "
-                   f"{time.perf_counter() - start:.1f}s")
-        return result
-
-    def callback(self, event: Mapping[str, Any]) -> None:
-        """Training callback: at most one line every ``every`` seconds."""
-        now = time.perf_counter()
-        if now - self._last_callback < self.every:
-            return
-        self._last_callback = now
-        parts = []
-        for key, value in event.items():
-            if key == "table":
-                continue
-            if isinstance(value, float):
-                parts.append(f"{key}={value:.4g}")
-            elif isinstance(value, (int, str, bool)):
-                parts.append(f"{key}={value}")
-        self._emit(f"    {event.get('table', '')}: {' '.join(parts)}".rstrip())
+# -- progress: hiveframe.pipeline.progress.ProgressPlugin, registered on the CLI's host --------------
 
 
 # -- argument parsing -----------------------------------------------------------------------------
@@ -191,6 +130,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     # Global options work before or after the command (`hiveframe --debug fit ...` or `fit ... --debug`):
     # SUPPRESS keeps a subcommand's unset option from overwriting the top-level one.
@@ -264,6 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true",
                    help="with --checkpoint-dir: continue an interrupted fit from its last checkpoints "
                    "(same source, metadata and parameters give the same model as an uninterrupted fit)")
+    p.add_argument("--holdout", type=_fraction, default=None, metavar="FRACTION",
+                   help="keep this share of the entities (e.g. 0.2) out of training, recorded in the model, so "
+                   "the report compares with real rows the generator never saw")
     p.set_defaults(func=cmd_fit)
 
     p = sub.add_parser("sample", parents=[common], help="sample a synthetic database from a model",
@@ -307,10 +259,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("synthetic", help="synthetic data (folder or SQLite file)")
     p.add_argument("--metadata", metavar="METADATA_JSON", help="metadata JSON (default: detect on REAL)")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="report folder")
-    p.add_argument("--target", metavar="COL", help="target column for train-on-synthetic, test-on-real")
+    p.add_argument("--target", metavar="TABLE.COLUMN",
+                   help="target column for train-on-synthetic, test-on-real (COLUMN alone when one table has it)")
     p.add_argument("--model", metavar="MODEL_DIR", default=None,
-                   help="the model that made SYNTH: its privacy guarantees (DP budget spent, PII strategies) "
-                   "are shown beside the measured privacy figures")
+                   help="the model that made SYNTH: its seed, its privacy guarantees (DP budget spent, PII "
+                   "strategies) and the holdout it kept at fit time (fit --holdout) are used")
+    p.add_argument("--holdout", metavar="HOLDOUT", default=None,
+                   help="real rows the generator never saw (folder or SQLite file, same tables as REAL): "
+                   "unbiased privacy and utility figures and the membership-inference attack")
     p.set_defaults(func=cmd_report)
     return parser
 
@@ -572,6 +528,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         options["pii"] = pii
     if args.null_handling:
         options["null_handling"] = _null_handling(args.null_handling)
+    if args.holdout:
+        options["holdout"] = args.holdout
     synth = Synthesizer(metadata, **options)
     progress.total = len(metadata.tables)
     start = time.perf_counter()
@@ -580,9 +538,17 @@ def cmd_fit(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     path = synth.save(args.output)
     _out(f"fitted {len(metadata.tables)} table(s) in {seconds:.1f}s; model saved to {path}")
+    if args.holdout:
+        _out(f"holdout: {args.holdout:g} of the entities of {', '.join(synth.holdout_split['roots'])} kept "
+             f"out of training (hiveframe report --model {path} uses them)")
     if args.report:
-        report = synth._write_report(database, Path(args.report), args.target)
+        from hiveframe.pipeline.report import verdict_line
+
+        train, holdout = synth.split_holdout(database)
+        report = synth._write_report(train, Path(args.report), args.target, holdout=holdout)
         _out(f"quality report written to {report}")
+        if synth.report_summary:
+            _out(verdict_line(synth.report_summary))
     dp = synth.privacy_report().get("dp")
     if dp:  # the last line: what the privacy guarantee is
         _out(_dp_line(dp, synth.dp_wrapper.rows_left_out() if synth.dp_wrapper is not None else {}))
@@ -645,8 +611,13 @@ def cmd_sample(args: argparse.Namespace) -> int:
     fmt = _output_format(args.output, args.format)
     provenance = {"generator": "hiveframe", "hiveframe_version": __version__, "model": str(args.model),
                   "seed": synth.seed if args.seed is None else args.seed}
-    host.write(database, args.output, format=fmt, metadata=metadata, provenance=provenance,
-               overwrite=args.overwrite)
+    single = _single_file_format(args.output, args.format, database)
+    if single is not None:
+        fmt = single
+        _write_single_file(host, database, Path(args.output), fmt, metadata, provenance)
+    else:
+        host.write(database, args.output, format=fmt, metadata=metadata, provenance=provenance,
+                   overwrite=args.overwrite)
     total = sum(t.num_rows for t in database.tables.values())
     _out(f"sampled {len(database)} table(s), {total} rows in {seconds:.1f}s; written to {args.output} ({fmt})")
     return 0
@@ -664,6 +635,54 @@ def _check_sample_output(output: str, model: str, source: str | None) -> None:
         raise ConfigError(f"-o {output!r} is the source the model was fitted from ({source}); "
                           "sampling there would replace the real data with synthetic data",
                           hint="write the synthetic data to a new folder or file")
+
+
+SINGLE_FILE_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl"}
+
+
+def _single_file_format(target: str, fmt: str | None, database: Database) -> str | None:
+    """The format of a one-table output named as a file (``people_syn.csv``), or None for a folder."""
+    suffix = Path(target).suffix.lower()
+    if "://" in target or suffix not in SINGLE_FILE_SUFFIXES:
+        return None
+    if len(database) != 1:
+        raise ConfigError(f"{target!r} names one file, but the model has {len(database)} tables",
+                          hint="give a folder (one file per table) or a .sqlite file")
+    if fmt not in (None, SINGLE_FILE_SUFFIXES[suffix]):
+        raise ConfigError(f"--format {fmt} does not match the file name {target!r}")
+    return SINGLE_FILE_SUFFIXES[suffix]
+
+
+def _write_single_file(host: PluginHost, database: Database, target: Path, fmt: str, metadata: Metadata,
+                       provenance: Mapping[str, Any]) -> None:
+    """One table to one file: written by the folder writer beside the target, then moved into place.
+
+    The file appears whole or not at all, and an existing file is never replaced (hiveframe cannot
+    know it wrote it). Provenance goes to ``<file>.provenance.json`` beside it.
+    """
+    import os
+    import shutil
+    import tempfile
+
+    if target.exists():
+        raise SourceError(f"{str(target)!r} already exists", hint="choose a new file name; hiveframe never "
+                          "replaces a file it may not have written")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        host.write(database, staging / "out", format=fmt, metadata=metadata, provenance=provenance)
+        (name,) = database.names
+        written = staging / "out" / f"{name}{SINGLE_FILE_SUFFIXES_BY_FORMAT[fmt]}"
+        os.link(written, target)  # fails if the target appeared meanwhile: never a silent overwrite
+        provenance_file = staging / "out" / "_provenance.json"
+        sidecar = target.with_name(target.name + ".provenance.json")
+        if provenance_file.exists() and not sidecar.exists():
+            os.link(provenance_file, sidecar)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+SINGLE_FILE_SUFFIXES_BY_FORMAT = {v: k for k, v in SINGLE_FILE_SUFFIXES.items()}
 
 
 def _sample_on_spark(args: argparse.Namespace, rows: dict[str, int]) -> int:
@@ -746,35 +765,33 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from hiveframe.metadata import detect
+    from hiveframe.pipeline.report import verdict_line, write_report
 
-    try:
-        from hiveframe_validate.report import write_report
-    except ModuleNotFoundError as exc:
-        if exc.name and (exc.name == "hiveframe_validate" or exc.name.startswith("hiveframe_validate.")):
-            raise HiveframeError(
-                "`hiveframe report` needs the validators plugin (hiveframe_validate), which is not installed",
-                hint="pip install 'hiveframe[validate]'",
-            ) from None
-        from hiveframe.errors import MissingDependencyError
-
-        raise MissingDependencyError(f"the validators plugin needs {exc.name!r}, which is not installed",
-                                     plugin="validate", hint="pip install 'hiveframe[validate]'") from None
     host = _host(args)
     real = _read(host, args.real)
     synthetic = _read(host, args.synthetic)
+    holdout = _read(host, args.holdout) if args.holdout else None
     if args.metadata:
         metadata = _load_metadata(args.metadata, real)
     else:
         metadata = detect(real, host=host)
     out = Path(args.output)
-    _progress(args)._emit(f"validating {args.synthetic} against {args.real} ({len(metadata.tables)} table(s))...")
-    privacy = None
+    privacy = model_seed = None
     if args.model:
         from hiveframe.pipeline import Synthesizer
 
-        privacy = Synthesizer.load(args.model, host=host).privacy_report()
-    result = write_report(real, synthetic, metadata, out, target=args.target, host=host, privacy=privacy)
-    _out(f"report written to {result if isinstance(result, (str, Path)) else out}")
+        model = Synthesizer.load(args.model, host=host)
+        privacy = model.privacy_report() or None
+        model_seed = model.seed
+        if model.holdout_split and holdout is None:  # the entities the model kept out at fit time
+            real, holdout = model.split_holdout(real)
+            _progress(args)._emit(f"using the model's holdout ({model.holdout_split['fraction']:g} of "
+                                  f"{', '.join(model.holdout_split['roots'])})")
+    _progress(args)._emit(f"validating {args.synthetic} against {args.real} ({len(metadata.tables)} table(s))...")
+    summary = write_report(host, real, synthetic, metadata, out, target=args.target, privacy=privacy,
+                           holdout=holdout, model_seed=model_seed)
+    _out(f"report written to {summary['path']}")
+    _out(verdict_line(summary))
     return 0
 
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from hiveframe.components import (
+        Database,
         LinkageModel,
         PrivacyWrapper,
         Reader,
@@ -128,3 +129,22 @@ def hiveframe_sample_table(
     seed: int | None,
 ) -> pa.Table:
     """Sample ``num_rows`` rows (one per ``context`` row when given) and return them."""
+
+
+# -- reporting -------------------------------------------------------------------------------------
+@hookspec(firstresult=True)
+def hiveframe_write_report(
+    real: Database,
+    synthetic: Database,
+    metadata: Metadata,
+    out_dir: Path,
+    options: Mapping[str, Any],
+) -> Mapping[str, Any] | None:
+    """Compare ``synthetic`` with ``real``, write the report into ``out_dir`` and return its summary.
+
+    The summary holds at least ``path`` (the main file written) and ``overall`` (``status`` one of
+    ``pass``/``warn``/``fail``/``info``, ``counts``, ``reasons``). ``options``: ``target``, ``holdout``
+    (real tables the generator never saw), ``privacy`` (the model's privacy report), ``model_seed``,
+    ``title``. How ``hiveframe report``, ``fit --report`` and the demo reach a report plugin without
+    importing it; ``None`` when no plugin writes reports.
+    """

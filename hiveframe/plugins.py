@@ -32,7 +32,7 @@ from hiveframe.errors import (
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from hiveframe.components import Component, TableGenerator, TrainingCallback
+    from hiveframe.components import Component, Database, TableGenerator, TrainingCallback
     from hiveframe.metadata import Column, Metadata, Table
 
 log = logging.getLogger(__name__)
@@ -272,7 +272,8 @@ class PluginHost:
         except KeyError:
             raise UnknownComponentError(
                 f"no {kind.replace('_', ' ')} named {name!r}",
-                hint=did_you_mean(name, self.registry.get(kind, {})),
+                hint=did_you_mean(name, [n for n, r in self.registry.get(kind, {}).items()
+                                         if getattr(r.cls, "user_facing", True)]),
             ) from None
 
     def component_class(self, kind: str, name: str) -> type[Component]:
@@ -382,6 +383,13 @@ class Hooks:
             table_name=table_name, generator=generator, data=data, table=table,
             context_columns=tuple(context_columns), seed=seed, callback=callback, workdir=workdir,
         )
+
+    def write_report(self, *, real: Database, synthetic: Database, metadata: Metadata, out_dir: Path,
+                     options: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+        """The report plugin's summary (``path``, ``overall``...), or None when no plugin writes reports."""
+        result = self._hook.hiveframe_write_report(real=real, synthetic=synthetic, metadata=metadata,
+                                                   out_dir=Path(out_dir), options=dict(options or {}))
+        return dict(result) if result is not None else None
 
     def sample_table(self, *, table_name: str, generator: TableGenerator, num_rows: int,
                      context: pa.Table | None = None, conditions: Mapping[str, Any] | None = None,

@@ -107,6 +107,7 @@ class NeuralTableGenerator(TableGenerator):
     extra: ClassVar[str | None] = "ctgan"
     model_kind: ClassVar[str] = ""
     supports_dp: ClassVar[bool] = True  # DP-SGD (hiveframe_ctgan._dp)
+    neural: ClassVar[bool] = True
 
     epochs: int = 300
     batch_size: int = 500
@@ -123,8 +124,11 @@ class NeuralTableGenerator(TableGenerator):
     #: wall-clock limit for the whole fit: no epoch starts that would end after it (at least one runs)
     max_seconds: float | None = None
     device: str = "auto"
-    #: torch intra-op threads while fitting and sampling (None: leave torch's setting alone)
-    threads: int | None = None
+    #: torch intra-op threads while fitting and sampling (None: leave torch's setting alone). One by
+    #: default: torch's own choice (a thread per core) spin-waits on cores other processes hold, and on a
+    #: shared 2-core machine an epoch took 20-50x longer; one thread costs little on a quiet machine
+    #: (benchmarks/RESULTS.md, "threads").
+    threads: int | None = 1
     #: ``float32``, or ``bfloat16`` mixed precision for the training forward passes (opt-in: faster
     #: matmuls on CPUs with bf16 units and on recent GPUs, but lower quality measured on census)
     precision: str = "float32"

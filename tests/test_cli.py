@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -469,6 +470,11 @@ def test_demo(tmp_path, capsys):
     summary = json.loads((demo / "summary.json").read_text())
     assert summary["foreign_key_violations"] == 0 and len(summary["tables"]) == 11
     assert "/11] fitting Track" in err
+    if summary["report"] is not None:  # the summary quotes the quality report's verdict, not only integrity
+        report = json.loads((demo / "report" / "report.json").read_text())
+        words = {"pass": "GOOD", "warn": "CHECK", "fail": "POOR"}
+        assert f"quality report: {words[report['overall']['status']]} (" in out
+        assert summary["report"]["overall"]["status"] == report["overall"]["status"]
     # running it again replaces the demo's own output
     assert run(capsys, "demo", "-o", demo, "-q")[0] == 0
 
@@ -481,7 +487,7 @@ def test_report_without_the_validators_plugin(tmp_path, capsys, monkeypatch, chi
     code, _, err = run(capsys, "report", chinook_path, chinook_path, "-o", tmp_path / "r")
     assert code == 1
     message = single_error(err, "report")
-    assert "needs the validators plugin (hiveframe_validate)" in message
+    assert "needs the validators plugin (hiveframe_validate)" in message and "Traceback" not in err
     assert "pip install 'hiveframe[validate]'" in message
 
 
@@ -630,6 +636,7 @@ def test_bad_cycle_through_several_tables(capsys, tmp_path):
 def test_bad_unknown_generator_name(capsys, tmp_path):
     msg = fit_error(capsys, tmp_path, extra=["--generator", "gausian_copula"], expect=2)
     assert "no table generator named 'gausian_copula'" in msg and "did you mean 'gaussian_copula'" in msg
+    assert "pii_protected" not in msg and "dp_protected" not in msg  # wrappers' internal generators
 
 
 def test_bad_generator_parameter(capsys, tmp_path):
@@ -840,3 +847,21 @@ def test_detect_threshold_and_sampling_options(tmp_path, capsys, shared_data):
     assert code == 0
     assert "sampled: sessions has 47,217 rows; values were checked on 5,000 of them" in out
     assert "sessions.user_id  users.id" in out
+
+
+def test_one_csv_in_gives_one_csv_out(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    people = pa.table({"age": rng.integers(18, 90, 300), "city": rng.choice(["Oslo", "Rome", "Lima"], 300)})
+    pacsv.write_csv(people, tmp_path / "people.csv")
+    assert run(capsys, "fit", tmp_path / "people.csv", "-o", tmp_path / "model", "-q")[0] == 0
+    code, out, err = run(capsys, "sample", tmp_path / "model", "-o", tmp_path / "people_syn.csv", "-q")
+    assert code == 0, err
+    back = pacsv.read_csv(tmp_path / "people_syn.csv")
+    assert back.schema.names == ["age", "city"] and back.num_rows == 300
+    assert (tmp_path / "people_syn.csv.provenance.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no staging left
+    # never replaces a file
+    code, _, err = run(capsys, "sample", tmp_path / "model", "-o", tmp_path / "people_syn.csv", "-q")
+    assert code == 1 and "already exists" in err
+    code, _, err = run(capsys, "sample", tmp_path / "model", "-o", tmp_path / "p.parquet", "-q")
+    assert code == 0 and pq.read_table(tmp_path / "p.parquet").num_rows == 300

@@ -154,7 +154,13 @@ def functional(a_codes: np.ndarray, b_codes: np.ndarray, ka: int, kb: int, *, ma
     if repeated.sum() < 2 or (joint[repeated] > 0).sum(axis=1).max() > 1:
         return False
     p = np.bincount(b_codes, minlength=kb) / len(b_codes)
-    log_chance = sum(np.log(float((p ** t).sum())) for t in totals[repeated])
+    log_p = np.log(p[p > 0])
+    # log sum_b p_b^t in log space: p_b^t underflows to 0 for a value of A seen hundreds of times
+    log_chance = 0.0
+    for t in totals[repeated]:
+        terms = t * log_p
+        top = float(terms.max())
+        log_chance += top + float(np.log(np.exp(terms - top).sum()))
     return bool(log_chance < np.log(max_p))
 
 

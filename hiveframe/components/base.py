@@ -59,6 +59,9 @@ class Component:
     extra: ClassVar[str | None] = None
     #: set by the host when the component is created: the plugin that registered it.
     plugin: ClassVar[str | None] = None
+    #: False for components made by the pipeline itself (privacy wrappers' generators, saved and loaded
+    #: by name) that a user never picks: they are left out of did-you-mean hints.
+    user_facing: ClassVar[bool] = True
 
     # -- declared parameters ---------------------------------------------------------------------
     @classmethod

@@ -41,6 +41,9 @@ class TableGenerator(Component):
     conditional: ClassVar[bool] = True
     #: whether ``fit_private`` is implemented (a differentially private wrapper refuses the others).
     supports_dp: ClassVar[bool] = False
+    #: whether it learns by gradient descent on minibatches (needs hundreds of rows to learn anything):
+    #: a pipeline gives tables of a few dozen rows a statistical generator instead, unless told otherwise.
+    neural: ClassVar[bool] = False
 
     transformers: dict[str, Transformer] = attrs.field(factory=dict)
     _table: Table | None = attrs.field(default=None, init=False)

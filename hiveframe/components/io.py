@@ -50,6 +50,36 @@ class Database:
     def names(self) -> list[str]:
         return list(self.tables)
 
+    def to_pandas(self, metadata: Metadata | None = None) -> dict[str, Any]:
+        """The tables as pandas DataFrames with nullable dtypes, so pandas data round-trips.
+
+        Integers become pandas' nullable ``Int64`` (and ``Int8``... by width), never float64 with NaN;
+        booleans ``boolean``; dictionary columns, and string columns the ``metadata`` calls categorical,
+        ``category`` (with the declared categories when the metadata lists them); the rest as pyarrow
+        converts them.
+        """
+        return {name: _frame(table, metadata.table(name) if metadata is not None and metadata.has_table(name)
+                             else None) for name, table in self.tables.items()}
+
+
+def _frame(table: pa.Table, meta: Any) -> Any:
+    import pandas as pd
+    import pyarrow as pa
+
+    nullable = {pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(),
+                pa.int64(): pd.Int64Dtype(), pa.uint8(): pd.UInt8Dtype(), pa.uint16(): pd.UInt16Dtype(),
+                pa.uint32(): pd.UInt32Dtype(), pa.uint64(): pd.UInt64Dtype(), pa.bool_(): pd.BooleanDtype()}
+    frame = table.to_pandas(types_mapper=nullable.get)
+    for name in table.column_names:
+        typ = table.schema.field(name).type
+        column = meta.column(name) if meta is not None and meta.has_column(name) else None
+        categorical = column is not None and getattr(column.kind, "value", None) == "categorical"
+        if pa.types.is_dictionary(typ) or (categorical and (pa.types.is_string(typ) or pa.types.is_large_string(typ))):
+            declared = getattr(column, "categories", None) if column is not None else None
+            frame[name] = (frame[name].astype(pd.CategoricalDtype([str(c) for c in declared]))
+                           if declared else frame[name].astype("category"))
+    return frame
+
 
 @attrs.define(kw_only=True, eq=False)
 class Reader(Component):

@@ -48,12 +48,14 @@ def foreign_key_check(path: Path) -> tuple[int, int]:
 
 def run_demo(out_dir: str | Path, *, seed: int = 0, scale: float = 1.0, host: PluginHost | None = None,
              generator: str | None = None, callback: TrainingCallback | None = None,
-             save_model: bool = True) -> dict[str, Any]:
+             save_model: bool = True, with_report: bool = True) -> dict[str, Any]:
     """Fit bundled Chinook, sample it, write ``OUT/chinook_synthetic.sqlite``; return a summary.
 
     The summary holds the paths written, rows per table (real and synthetic), the foreign key check
     of the written file, the children-per-parent similarity of every relationship, the engine's
-    choices (drivers, context columns, key formats) and the time each step took.
+    choices (drivers, context columns, key formats) and the time each step took. With ``with_report``
+    it also writes the quality report to ``OUT/report`` (when a report plugin is installed) and keeps its
+    verdict under ``report``: integrity alone does not say the data is believable.
     """
     from hiveframe.metadata import detect
     from hiveframe.pipeline.checks import cardinality_similarity, integrity_problems
@@ -93,6 +95,10 @@ def run_demo(out_dir: str | Path, *, seed: int = 0, scale: float = 1.0, host: Pl
                provenance={"generator": "hiveframe demo", "seed": seed})
     seconds["write"] = time.perf_counter() - t
     violations, declared = foreign_key_check(target)
+
+    t = time.perf_counter()
+    report = _quality_report(host, real, synthetic, metadata, out / "report", synth) if with_report else None
+    seconds["report"] = time.perf_counter() - t
     seconds["total"] = time.perf_counter() - start
     summary = {
         "source": str(source),
@@ -110,11 +116,26 @@ def run_demo(out_dir: str | Path, *, seed: int = 0, scale: float = 1.0, host: Pl
         "integrity_problems": [p.render() for p in integrity_problems(metadata, synthetic)],
         "cardinality_similarity": cardinality_similarity(metadata, real, synthetic),
         "engine": synth.describe(),
+        "report": report,
         "seconds": seconds,
     }
     log.info("demo: %d tables written to %s in %.1fs, %d foreign key violation(s)", len(metadata.tables),
              target, seconds["total"], violations)
     return summary
+
+
+def _quality_report(host: PluginHost, real: Any, synthetic: Any, metadata: Any, out: Path,
+                    synth: Any) -> dict[str, Any] | None:
+    """The report's summary through the report hook, or None (logged) without a report plugin."""
+    from hiveframe.errors import MissingDependencyError
+    from hiveframe.pipeline.report import write_report
+
+    try:
+        return write_report(host, real, synthetic, metadata, out, model_seed=synth.seed,
+                            privacy=synth.privacy_report() or None, title="hiveframe demo: quality report")
+    except MissingDependencyError as exc:
+        log.warning("no quality report: %s", exc)
+        return None
 
 
 def format_summary(summary: dict[str, Any]) -> str:
@@ -134,5 +155,19 @@ def format_summary(summary: dict[str, Any]) -> str:
     ok = summary["foreign_key_violations"] == 0
     lines.append(f"PRAGMA foreign_key_check: {'ok, ' if ok else ''}{summary['foreign_key_violations']} "
                  f"violation(s) over {summary['declared_foreign_keys']} declared foreign key(s)")
+    report = summary.get("report")
+    if report:
+        from hiveframe.pipeline.report import verdict_line
+
+        lines.append(verdict_line(report))
+        detection = report.get("detection") or {}
+        if detection.get("max_auc") is not None:
+            lines.append(f"  detection: a classifier tells real from synthetic rows with AUC up to "
+                         f"{detection['max_auc']:.2f} (0.5: it cannot), mean accuracy {detection['mean_accuracy']:.2f}")
+        for step in (report.get("overall") or {}).get("next_steps", [])[:3]:
+            lines.append(f"  next: {step['table'] or ''} {step['label']}: {step['step']}")
+        lines.append(f"  report: {report['path']}")
+    elif "report" in summary:
+        lines.append("quality report: not written (pip install 'hiveframe[validate]')")
     lines.append(f"synthetic database: {summary['output']}")
     return "\n".join(lines)

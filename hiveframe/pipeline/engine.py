@@ -47,6 +47,7 @@ from hiveframe.persistence import component_key
 from hiveframe.pipeline import keys as keyfmt
 from hiveframe.pipeline.assign import AssignmentModel, adjust_counts, assign, bigraphic
 from hiveframe.pipeline.forest import ForestModel
+from hiveframe.pipeline.unique import make_unique, unique_columns
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -180,6 +181,8 @@ class TablePlan:
     has_columns: bool = True
     #: PII columns: given to the (PII-wrapped) generator, never to a relational model
     pii: list[str] = field(default_factory=list)
+    #: string columns unique in the real table, with their real values (kept unique when sampling)
+    unique: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def driver(self) -> Relation | None:
@@ -297,6 +300,8 @@ class RelationalEngine:
             plan.real_rows = policy.rows(table, data)
             plan.relations = relations[name]
             plan.derived = derived.get(name, [])
+            if self.dp is None:  # under DP the real values are not released
+                plan.unique = unique_columns(data, plan.modelled)
             for rel in plan.relations:
                 if rel.linkage is not None:  # fitted privately with the relationship
                     continue
@@ -738,6 +743,7 @@ class RelationalEngine:
             pii = generated.select(plan.pii) if (plan.pii and generated is not None) else None
             if driver is not None:
                 own = self._inherit(plan, own, generated_rows, drv_idx)
+            own = _keep_unique(plan, own, np.random.default_rng(derive_seed(seed, plan.index, "unique")))
             for rel in plan.secondaries:
                 links[name][rel.fk_index] = self._sample_secondary(plan, rel, own, drv_idx, links, features,
                                                                    out, n, seed)
@@ -958,6 +964,7 @@ class RelationalEngine:
                 "summaries": [c.to_json() for c in plan.summaries], "derived": plan.derived,
                 "context": [c.to_json() for c in plan.context], "relations": rels, "self_refs": selfs,
                 "keys": plan.keys, "fills": plan.fills, "has_columns": plan.has_columns, "pii": plan.pii,
+                "unique": plan.unique,
             }
         return values, arrays, components
 
@@ -992,6 +999,7 @@ class RelationalEngine:
                 plan.self_refs.append(SelfRef(int(s["fk_index"]), ForestModel.from_state(s["forest"], sub)))
             plan.keys = {k: dict(v) for k, v in t["keys"].items()}
             plan.fills = {k: dict(v) for k, v in t["fills"].items()}
+            plan.unique = {k: [str(x) for x in v] for k, v in (t.get("unique") or {}).items()}
             plan.schema = pa.ipc.read_schema(pa.py_buffer(np.asarray(arrays[f"{prefix}_schema"]).tobytes()))
             self.plans[name] = plan
 
@@ -1195,6 +1203,20 @@ def _hstack(left: pa.Table, right: pa.Table) -> pa.Table:
     if not arrays:
         return left
     return pa.table(arrays, names=names)
+
+
+def _keep_unique(plan: TablePlan, own: pa.Table, rng: np.random.Generator) -> pa.Table:
+    """Columns unique in the real table made unique again (see :mod:`hiveframe.pipeline.unique`)."""
+    import pyarrow as pa
+
+    for name, pool in plan.unique.items():
+        if name not in own.column_names or own.num_rows < 2:
+            continue
+        col = own.column(name)
+        fixed = make_unique(col.to_pylist(), pool, rng)
+        typ = col.type.value_type if pa.types.is_dictionary(col.type) else col.type
+        own = own.set_column(own.column_names.index(name), name, _cast(pa.array(fixed, type=typ), col.type))
+    return own
 
 
 def _own_columns(plan: TablePlan, generated: pa.Table | None, n: int) -> pa.Table:

@@ -39,6 +39,7 @@ from hiveframe.pipeline.engine import (
     modelled_columns,
     pii_columns,
 )
+from hiveframe.pipeline.holdout import SMALL_TABLE_ROWS
 
 if TYPE_CHECKING:
     from hiveframe.components import TrainingCallback
@@ -83,6 +84,17 @@ class Synthesizer:
     ``null_handling`` is ``"model"`` (nulls are learnt, the default), ``"mean"`` (replaced by the
     column mean, or most common value) or ``"drop"`` (incomplete rows are left out of training), for
     every table or per table (``{"table": "drop", "*": "model"}``).
+
+    Tables of at most ``small_table_rows`` rows (default 100; lookup tables such as genres or media
+    types) whose generator would be a neural one (``TableGenerator.neural``: ctgan, tvae) get
+    ``gaussian_copula`` instead: a network learns nothing from a few dozen rows and takes seconds per
+    table doing it. Naming a generator (or ``table_params``) for the table insists on it;
+    ``small_table_rows=0`` turns the rule off. Not applied under ``dp`` (it would use an exact count).
+
+    ``holdout`` (a fraction, e.g. 0.2) keeps that share of the entities out of training (rows of root
+    tables larger than a lookup table, with every row below them; see :mod:`hiveframe.pipeline.holdout`),
+    so the quality report can compare with real rows the generator never saw. The model records the
+    rule, not the rows: :meth:`split_holdout` recomputes the split from the same real data.
     """
 
     def __init__(
@@ -106,6 +118,8 @@ class Synthesizer:
         dp: Mapping[str, Any] | PrivacyWrapper | None = None,
         null_handling: str | Mapping[str, str] = "model",
         metadata_detected: bool = False,
+        holdout: float = 0.0,
+        small_table_rows: int = SMALL_TABLE_ROWS,
     ) -> None:
         from hiveframe.plugins import PluginHost
 
@@ -142,6 +156,15 @@ class Synthesizer:
         #: per foreign key with orphans in the last fit: {"orphans", "rows", "policy"}
         self.orphan_report: dict[str, dict[str, Any]] = {}
         self.seed = check_seed(seed)
+        if not 0.0 <= float(holdout) < 1.0:
+            raise ConfigError(f"holdout must be a fraction in [0, 1), got {holdout}")
+        self.holdout = float(holdout)
+        self.small_table_rows = int(small_table_rows)
+        #: tables whose neural default was replaced by gaussian_copula in the last fit (small tables)
+        self.small_tables: list[str] = []
+        self._fit_rows: dict[str, int] = {}
+        #: the split rule of the last fit (fraction, seed, root tables), or None without a holdout
+        self.holdout_split: dict[str, Any] | None = None
         self.table_generators: dict[str, TableGenerator] = {}
         self.table_rows: dict[str, int] = {}
         self.engine: RelationalEngine | None = None
@@ -151,6 +174,8 @@ class Synthesizer:
         #: the folder or file the model was fitted from, when it was a path (saved with the model, so
         #: that ``hiveframe sample`` can refuse to write over the real data).
         self.source: str | None = None
+        #: the last report's summary (its verdict under "overall"), from fit(validate=True)
+        self.report_summary: dict[str, Any] | None = None
         self.host.registration("linkage_model", linkage)  # unknown names fail now, with a hint
         self.null_handling = _null_handling(null_handling)
         self.pii_wrapper: PrivacyWrapper | None = self._wrapper("pii", pii) if pii not in (None, False) else None
@@ -187,7 +212,12 @@ class Synthesizer:
     # -- building components ---------------------------------------------------------------------
     def _generator_for(self, table: Table) -> TableGenerator:
         spec = self.generators.get(table.name, self.generator)
-        if isinstance(spec, TableGenerator):
+        if self._small_table(table.name, spec):
+            log.info("table %s has %d rows (at most small_table_rows=%d): gaussian_copula instead of %s",
+                     table.name, self._fit_rows[table.name], self.small_table_rows, _spec_label(spec))
+            self.small_tables.append(table.name)
+            gen = self.host.create("table_generator", DEFAULT_GENERATOR, {})  # the neural one's params do not apply
+        elif isinstance(spec, TableGenerator):
             if self.table_params.get(table.name):
                 raise ConfigError(f"table_params for {table.name!r} given with a generator instance",
                                   hint="configure the instance itself")
@@ -210,6 +240,16 @@ class Synthesizer:
             gen = self.pii_wrapper.wrap(gen)
         return gen
 
+    def _small_table(self, name: str, spec: Any) -> bool:
+        """Whether a neural default gives way to the copula for this (small) table."""
+        if name in self.generators or name in self.table_params or self.dp_wrapper is not None \
+                or name not in self._fit_rows:
+            return False
+        if self._fit_rows[name] > self.small_table_rows or isinstance(spec, TableGenerator):
+            return False
+        cls = spec if isinstance(spec, type) else self.host.component_class("table_generator", str(spec))
+        return bool(getattr(cls, "neural", False))
+
     def _transformer_overrides(self, table: Table) -> dict[str, Transformer]:
         out: dict[str, Transformer] = {}
         kinds = {k.value for k in ColumnKind}
@@ -230,13 +270,44 @@ class Synthesizer:
     def fit(self, data: Database | Mapping[str, Any] | object, *,
             callback: TrainingCallback | None = None, workdir: str | Path | None = None,
             drop_orphans: bool | None = None, validate: bool = False,
-            report_dir: str | Path = "hiveframe-report", target: str | None = None) -> Synthesizer:
+            report_dir: str | Path = "hiveframe-report", target: str | None = None,
+            progress: bool = False) -> Synthesizer:
         """Learn every table of ``data`` (a Database, a mapping of tables, or any readable source).
 
         ``validate=True`` then samples the fitted model once and writes the quality report (HTML and
         JSON, from the validators plugin) to ``report_dir``; ``target`` ("table.column") adds the
         train-on-synthetic utility figures. The report's path is kept in ``report_path``.
+        ``progress=True`` prints the CLI's lines on stderr (one per table as it starts and ends, and
+        plain-language training lines); ``callback`` receives every training event for your own display.
         """
+        if not progress:
+            return self._fit(data, callback=callback, workdir=workdir, drop_orphans=drop_orphans,
+                             validate=validate, report_dir=report_dir, target=target)
+        from hiveframe.pipeline.progress import ProgressPlugin
+
+        plugin = next((p for p in self.host.pm.get_plugins() if isinstance(p, ProgressPlugin)), None)
+        if plugin is None:
+            plugin = ProgressPlugin(enabled=False)
+            self.host.register(plugin, name="progress")
+        user_callback = callback
+
+        def both(event: Mapping[str, Any]) -> None:
+            plugin.callback(event)
+            if user_callback is not None:
+                user_callback(event)
+
+        was = plugin.enabled
+        plugin.enabled = True
+        plugin.reset(len(self.metadata.tables) if self.metadata is not None else None)
+        try:
+            return self._fit(data, callback=both, workdir=workdir, drop_orphans=drop_orphans,
+                             validate=validate, report_dir=report_dir, target=target)
+        finally:
+            plugin.enabled = was
+
+    def _fit(self, data: Database | Mapping[str, Any] | object, *, callback: TrainingCallback | None,
+             workdir: str | Path | None, drop_orphans: bool | None, validate: bool, report_dir: str | Path,
+             target: str | None) -> Synthesizer:
         from hiveframe.pipeline.io import as_database
 
         database = as_database(data, host=self.host)
@@ -256,6 +327,21 @@ class Synthesizer:
             raise ConfigError(f"generators or null handling given for unknown table(s) {unknown}",
                               hint=f"tables: {self.metadata.table_names}")
         self._check_transformer_keys(self.metadata)
+
+        holdout_tables: dict[str, Any] | None = None
+        self.holdout_split = None
+        if self.holdout:
+            from hiveframe.pipeline.holdout import holdout_roots, split_holdout
+
+            md = self.metadata
+            # under DP every root table holds out: choosing by row count would use an exact count
+            roots = ([t.name for t in md.tables if all(fk.is_self_reference for fk in md.parents_of(t.name))]
+                     if self.dp_wrapper is not None else
+                     holdout_roots(md, {t: database[t].num_rows for t in md.table_names}))
+            database, holdout_tables = split_holdout(md, database, self.holdout, self.seed, roots)
+            self.holdout_split = {"fraction": self.holdout, "seed": self.seed, "roots": roots}
+            log.info("holdout: %s of the entities of %s kept out of training", self.holdout,
+                     ", ".join(self.holdout_split["roots"]))
         if self._pii_auto and self.pii_wrapper is None and any(pii_columns(self.metadata, t)
                                                                for t in self.metadata.tables):
             self.pii_wrapper = self._default_pii()
@@ -266,6 +352,8 @@ class Synthesizer:
                                   pii=self.pii_wrapper, dp=self.dp_wrapper, null_handling=self.null_handling,
                                   metadata_detected=self.metadata_detected)
         self._privacy_report = None
+        self._fit_rows = {t: database[t].num_rows for t in self.metadata.table_names}
+        self.small_tables = []
         self.table_generators = engine.fit(
             database, make_generator=self._generator_for, seed=self.seed, callback=callback,
             workdir=Path(workdir) if workdir is not None else None)
@@ -273,7 +361,7 @@ class Synthesizer:
         self.table_rows = {name: engine.plans[name].real_rows for name in self.table_generators}
         self.engine = engine
         if validate:
-            self.report_path = self._write_report(database, Path(report_dir), target)
+            self.report_path = self._write_report(database, Path(report_dir), target, holdout=holdout_tables)
         return self
 
     def _check_transformer_keys(self, metadata: Metadata) -> None:
@@ -284,6 +372,21 @@ class Synthesizer:
         if wrong:
             raise ConfigError(f"transformers given for unknown column(s) {', '.join(map(repr, wrong))}",
                               hint=did_you_mean(wrong[0], kinds + columns))
+    def split_holdout(self, data: Database | Mapping[str, Any] | object) -> tuple[Database, dict[str, Any] | None]:
+        """``(training part, holdout tables)`` of the real data, by the split rule recorded at fit.
+
+        Without a holdout at fit: the data as a Database, and None.
+        """
+        from hiveframe.pipeline.io import as_database
+
+        database = as_database(data, host=self.host)
+        if not self.holdout_split or self.metadata is None:
+            return database, None
+        from hiveframe.pipeline.holdout import split_holdout
+
+        split = self.holdout_split
+        return split_holdout(self.metadata, database, float(split["fraction"]), int(split["seed"]),
+                             list(split["roots"]))
 
     def _default_pii(self) -> PrivacyWrapper | None:
         """The default PII wrapper (fake values), when the privacy plugin can make one."""
@@ -297,13 +400,17 @@ class Synthesizer:
             return None
         return self.host.create("privacy_wrapper", "pii", {})
 
-    def _write_report(self, database: Database, report_dir: Path, target: str | None) -> Path:
-        try:
-            from hiveframe_validate.report import validate_synthesizer
-        except ImportError:
-            raise ConfigError("fit(validate=True) needs the validators plugin",
-                              hint="pip install 'hiveframe[validate]'") from None
-        return validate_synthesizer(self, database, report_dir, target=target)
+    def _write_report(self, database: Database, report_dir: Path, target: str | None,
+                      holdout: Mapping[str, Any] | None = None) -> Path:
+        """Sample once and write the quality report (through the report hook) against ``database``."""
+        from hiveframe.pipeline.report import write_report
+
+        assert self.metadata is not None
+        summary = write_report(self.host, database, self.sample(), self.metadata, report_dir, target=target,
+                               holdout=holdout, privacy=self.privacy_report() or None, model_seed=self.seed,
+                               title="hiveframe quality report (after fit)")
+        self.report_summary = summary
+        return Path(summary["path"])
 
     def _orphan_policies(self, metadata: Metadata, database: Database, default: str | None) -> Metadata:
         """The metadata with the orphan policy of every foreign key that has orphans, said aloud.
@@ -463,6 +570,8 @@ class Synthesizer:
         privacy = self.privacy_report()
         if privacy:
             extra["privacy"] = privacy
+        if self.holdout_split:
+            extra["holdout"] = self.holdout_split
         return extra
 
     def _load_extra(self, directory: Path, manifest: Mapping[str, Any]) -> None:
@@ -473,6 +582,10 @@ class Synthesizer:
         self._privacy_report = dict(manifest.get("privacy") or {})
         source = manifest.get("source")
         self.source = source if isinstance(source, str) else None
+
+
+        self.holdout_split = dict(manifest["holdout"]) if manifest.get("holdout") else None
+        self.holdout = float(self.holdout_split["fraction"]) if self.holdout_split else 0.0
 
     def _require_fitted(self) -> Metadata:
         if self.metadata is None or self.engine is None or not self.table_generators:
@@ -512,6 +625,8 @@ def check_seed(seed: Any) -> int:
     if not _is_int(seed) or seed < 0:
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}", hint="e.g. seed=0")
     return int(seed)
+def _spec_label(spec: Any) -> str:
+    return spec if isinstance(spec, str) else getattr(spec, "name", None) or type(spec).__name__
 
 
 def _null_handling(spec: str | Mapping[str, str]) -> dict[str, str]:

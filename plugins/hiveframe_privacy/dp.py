@@ -214,6 +214,7 @@ class DPProtectedGenerator(TableGenerator):
     """A table generator trained with differential privacy (see the module docstring)."""
 
     name: ClassVar[str] = "dp_protected"
+    user_facing: ClassVar[bool] = False  # made by a wrapper, never chosen by name
     requires: ClassVar[tuple[str, ...]] = ("scipy",)
     extra: ClassVar[str | None] = "privacy"
 

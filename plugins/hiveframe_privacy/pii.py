@@ -119,6 +119,7 @@ class PIIProtectedGenerator(TableGenerator):
     """A table generator whose PII columns are replaced before the inner generator sees the data."""
 
     name: ClassVar[str] = "pii_protected"
+    user_facing: ClassVar[bool] = False  # made by a wrapper, never chosen by name
     requires: ClassVar[tuple[str, ...]] = ("faker",)
     extra: ClassVar[str | None] = "privacy"
 

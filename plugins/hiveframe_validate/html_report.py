@@ -73,33 +73,43 @@ def _overview(doc: dict[str, Any]) -> str:
     cards = []
     for r in doc["results"]:
         d = r["details"]
-        head = _headline(r)
+        head = r.get("headline") or _headline(r)
+        value = _num(head.get("value")) if head.get("value") is not None else STATUS_TEXT.get(head["status"], "")
+        others = ""
+        if r["status"] in ("warn", "fail") and r["status"] != head["status"]:
+            others = (f"<div class='small'>other figures of this section: {_badge(r['status'])}</div>")
         cards.append(
             f"<a class='card' href='#v-{escape(r['validator'])}'><div class='card-top'><span class='card-title'>"
-            f"{escape(d.get('title') or r['validator'])}</span>{_badge(r['status'])}</div>"
-            f"<div class='big'>{head[1]}</div><div class='small'>{escape(head[0])}</div>"
+            f"{escape(d.get('title') or r['validator'])}</span>{_badge(head['status'])}</div>"
+            f"<div class='big'>{value}</div><div class='small'>{escape(head['label'])}</div>{others}"
             f"<div class='card-sum'>{escape(r['summary'])}</div></a>")
-    return f"<section id='overview'><h2>At a glance</h2><div class='cards'>{''.join(cards)}</div></section>"
+    return (f"<section id='overview'><h2>At a glance</h2><p class='lead'>Every headline is higher-is-better "
+            f"(1 is best); its badge is the band of that number.</p><div class='cards'>{''.join(cards)}</div>"
+            f"</section>")
 
 
-def _headline(r: dict[str, Any]) -> tuple[str, str]:
-    s = r.get("scores", {})
-    picks = {
-        "column_fidelity": ("column shape (1 = identical)", "column_shape"),
-        "pair_fidelity": ("pair trends (1 = identical)", "pair_trends"),
-        "detection": ("worst detection AUC (0.5 = indistinguishable)", "max_auc"),
-        "utility": ("TSTR / TRTR", "ratio"),
-        "relational": ("referential integrity", "referential_integrity"),
-        "quality": ("diversity (distinct rows vs real)", "min_diversity"),
-        "privacy": ("rows too close to training rows", "max_dcr_too_close_share"),
-    }
-    if r["validator"] in picks:
-        label, key = picks[r["validator"]]
-        return label, _num(s.get(key))
-    if s:
-        key = next(iter(s))
-        return key, _num(s[key])
-    return "status", STATUS_TEXT.get(r["status"], r["status"])
+def _headline(r: dict[str, Any]) -> dict[str, Any]:
+    """The card figure of a report written before headlines were recorded."""
+    from hiveframe_validate.verdict import headline
+
+    return headline(r)
+
+
+def _next_steps(doc: dict[str, Any]) -> str:
+    """The verdict's reasons and, per poor figure, what to try (grouped when the advice is the same)."""
+    ov = doc["overall"]
+    steps = ov.get("next_steps") or []
+    groups: dict[tuple[str, bool], list[str]] = {}
+    for s in steps:
+        where = f"{s.get('table')}: {s.get('label')}" if s.get("table") else str(s.get("label"))
+        groups.setdefault((s["step"], bool(s.get("must_hold"))), []).append(where)
+    items = "".join(
+        f"<li>{'<b>must hold</b> ' if must else ''}{escape(step)}<div class='small'>"
+        f"{escape('; '.join(where[:6]))}{escape(f'; and {len(where) - 6} more') if len(where) > 6 else ''}"
+        f"</div></li>" for (step, must), where in groups.items())
+    body = f"<ol class='steps'>{items}</ol>" if items else "<p>No figure is poor: nothing to fix.</p>"
+    return (f"<section id='next'><h2>What to do next</h2><p class='lead'>Verdict rules: "
+            f"{escape(str(ov.get('rules', '')))}.</p>{body}</section>")
 
 
 def _summary(doc: dict[str, Any]) -> str:
@@ -340,8 +350,10 @@ def _privacy_section(r: dict[str, Any]) -> str:
     out = []
     if not r["details"].get("holdout"):
         out.append("<p class='note'>No holdout was given: the real table was split in halves for the baseline, and "
-                   "the membership-inference attack was skipped. Pass real rows the generator never saw "
-                   "(<code>holdout=</code>) for the full check.</p>")
+                   "the membership-inference attack was skipped. For the full check, keep real rows the generator "
+                   "never sees: fit with <code>--holdout 0.2</code> (<code>Synthesizer(holdout=0.2)</code>) and "
+                   "report with <code>--model MODEL</code>, or pass them with <code>hiveframe report --holdout "
+                   "DATA</code> (<code>write_report(..., holdout=...)</code>).</p>")
     for name, t in r["details"].get("tables", {}).items():
         d = t["dcr"]
         h = d["histogram"]
@@ -450,6 +462,7 @@ figure svg{max-width:100%;height:auto;display:block}
 details{margin-top:8px}summary{cursor:pointer;color:#374151;font-size:13px}
 pre{background:#f9fafb;padding:10px;border-radius:6px;overflow:auto;max-height:400px;font-size:12px}
 ul.issues{color:#991b1b}
+ol.steps li{margin:4px 0}
 footer{color:var(--dim);font-size:12px;max-width:1280px;margin:0 auto;padding:0 32px 30px}
 code{background:#f3f4f6;padding:0 4px;border-radius:4px;font-size:12px}
 .tables-list{font-size:13px;color:#d1d5db;margin-top:6px}
@@ -529,6 +542,9 @@ def render(doc: dict[str, Any]) -> str:
     body = "".join(_validator_section(r) for r in doc["results"])
     versions = ", ".join(f"{escape(k)} {escape(str(v))}" for k, v in doc.get("versions", {}).items() if v)
     payload = json.dumps(doc, allow_nan=False, separators=(",", ":")).replace("</", "<\\/")
+    reasons = "".join(f" &middot; {escape(r)}" for r in doc["overall"].get("reasons", []))
+    model_seed = (f" &middot; model seed {escape(str(settings['model_seed']))}"
+                  if settings.get("model_seed") is not None else "")
     return f"""<!DOCTYPE html>
 <html lang="en" data-rendered="no">
 <head>
@@ -541,17 +557,18 @@ def render(doc: dict[str, Any]) -> str:
 <body>
 <header>
 <h1>{escape(title)}</h1>
-<div class="meta">generated {escape(doc.get('generated_at', ''))} &middot; seed {escape(str(settings.get('seed')))}
+<div class="meta">generated {escape(doc.get('generated_at', ''))}{model_seed} &middot; validator seed {escape(str(settings.get('seed')))}
  &middot; rows per table and validator: {escape(str(sample) if sample else "each validator's default (stated per section)")}
  &middot; holdout: {'yes' if settings.get('holdout') else 'no'}</div>
 <div class="verdict-line">Overall {_badge(doc['overall']['status'])} &nbsp; {counts.get('pass', 0)} good,
- {counts.get('warn', 0)} to check, {counts.get('fail', 0)} poor</div>
+ {counts.get('warn', 0)} to check, {counts.get('fail', 0)} poor{reasons}</div>
 <div class="tables-list">{tlist}</div>
 </header>
-<nav><a href="#overview">Overview</a><a href="#summary">Score summary</a>{nav}
+<nav><a href="#overview">Overview</a><a href="#next">What to do next</a><a href="#summary">Score summary</a>{nav}
 <a id="download-json" download="report.json" href="#">report.json</a></nav>
 <main>
 {_overview(doc)}
+{_next_steps(doc)}
 {_summary(doc)}
 {_guarantee_section(doc)}
 {body}

@@ -132,11 +132,13 @@ def run_validators(
     sample_size: int | None = None,
     holdout: Database | Mapping[str, Any] | None = None,
     seed: int = 0,
+    model_seed: int | None = None,
 ) -> dict[str, Any]:
     """Run the validators and return the report document (what ``report.json`` holds).
 
     Missing tables or columns, type clashes and empty tables are raised once, before any validator
-    runs; a validator that crashes is recorded as failed and the others still run.
+    runs; a validator that crashes is recorded as failed and the others still run. ``seed`` drives the
+    validators' own sampling; ``model_seed`` (the seed of the model that made ``synthetic``) is only shown.
     """
     from hiveframe_validate._frame import analysed_columns, as_tables, check_inputs
 
@@ -180,14 +182,16 @@ def run_validators(
         if not r["details"].get("bands") and r["status"] != "info":
             summary.append({"validator": r["validator"], "metric": "status", "label": r["summary"], "table": None,
                             "value": None, "status": r["status"], "rule": "set by the validator"})
-    counts = {s: sum(1 for b in summary if b["status"] == s) for s in ("pass", "warn", "fail", "info")}
-    overall = "fail" if counts["fail"] else "warn" if counts["warn"] else "pass" if counts["pass"] else "info"
+    from hiveframe_validate.verdict import headline, overall
+
+    for r in results:
+        r["headline"] = headline(r)
     return clean({
         "format_version": FORMAT_VERSION,
         "generated_at": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
         "versions": _versions(host),
-        "settings": {"target": target, "sample_size": sample_size, "seed": seed, "holdout": hold_t is not None,
-                     "validators": [v.name for v in chosen]},
+        "settings": {"target": target, "sample_size": sample_size, "seed": seed, "model_seed": model_seed,
+                     "holdout": hold_t is not None, "validators": [v.name for v in chosen]},
         "tables": {
             name: {"rows_real": real_t[name].num_rows, "rows_synthetic": synth_t[name].num_rows,
                    "columns": len(metadata.table(name).columns),
@@ -196,7 +200,7 @@ def run_validators(
             for name in metadata.table_names
         },
         "foreign_keys": [fk.to_dict() for fk in metadata.foreign_keys],
-        "overall": {"status": overall, "counts": counts},
+        "overall": overall(summary),
         "summary": summary,
         "results": results,
     })
@@ -216,6 +220,7 @@ def write_report(
     seed: int = 0,
     title: str | None = None,
     privacy: Mapping[str, Any] | None = None,
+    model_seed: int | None = None,
 ) -> Path:
     """Validate ``synthetic`` against ``real`` and write ``report.html`` and ``report.json`` in ``out_dir``.
 
@@ -227,7 +232,7 @@ def write_report(
     from hiveframe_validate.html_report import render
 
     doc = run_validators(real, synthetic, metadata, target=target, host=host, validators=validators,
-                         sample_size=sample_size, holdout=holdout, seed=seed)
+                         sample_size=sample_size, holdout=holdout, seed=seed, model_seed=model_seed)
     doc["title"] = title or "hiveframe quality report"
     if privacy:
         doc["privacy_guarantees"] = json.loads(json.dumps(privacy, default=str))
@@ -258,7 +263,7 @@ def validate_synthesizer(
     return write_report(real, synthetic, synthesizer.metadata, out_dir, target=target,
                         host=getattr(synthesizer, "host", None), validators=validators, sample_size=sample_size,
                         holdout=holdout, seed=0 if seed is None else int(seed),
-                        title="hiveframe quality report (after fit)",
+                        title="hiveframe quality report (after fit)", model_seed=getattr(synthesizer, "seed", None),
                         privacy=synthesizer.privacy_report() if hasattr(synthesizer, "privacy_report") else None)
 
 

@@ -114,8 +114,8 @@ class Utility(BaseValidator):
         rng = self._rng()
         real_tab = real_t[table_name]
         holdout_tab = None
-        if self._holdout is not None:
-            hold = as_tables(self._holdout, "holdout")
+        hold = as_tables(self._holdout, "holdout") if self._holdout is not None else {}
+        if table_name in hold:  # a holdout kept at fit time may not reach the target's table
             check_inputs(self.name, real_t, hold, metadata, [table_name], lambda t: needed)
             holdout_tab = hold[table_name]
         target_col = meta.column(target)

@@ -92,3 +92,15 @@ def test_conditions_are_kept_and_pull_their_lead_along(tmp_path) -> None:
 def test_follow_threshold_is_checked() -> None:
     with pytest.raises(ConfigError, match="follow_threshold"):
         GaussianCopula(follow_threshold=1.5)
+
+
+def test_functional_on_heavily_repeated_values_is_finite_and_silent():
+    """A value of A seen hundreds of times used to underflow sum_b p_b^t to 0: log(0) warned."""
+    import warnings
+
+    a = np.repeat(np.arange(4), 500)
+    b = a % 2  # A determines B
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert functional(a, b, 4, 2)
+        assert not functional(a, np.random.default_rng(0).integers(0, 2, len(a)), 4, 2)

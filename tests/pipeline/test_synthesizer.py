@@ -185,3 +185,21 @@ def test_composite_foreign_keys_and_a_composite_primary_key_with_a_counter() -> 
     out = synth.sample(scale=2, seed=1)
     assert integrity_problems(md, out) == []  # composite keys unique, composite references resolve
     assert out["line"]["line_no"].to_pylist()[:1] == [1]
+
+
+def test_fit_with_progress_prints_a_line_per_table_and_plain_training_lines(capsys, shared_data):
+    from hiveframe.pipeline.progress import describe_event
+    from hiveframe.testing.datasets import load_dataset
+
+    database, metadata = load_dataset(shared_data, "chinook", tables=["Genre", "MediaType"])
+    events = []
+    Synthesizer(metadata).fit(database, progress=True, callback=events.append)
+    err = capsys.readouterr().err
+    assert "[1/2] fitting Genre (25 rows" in err and "[2/2] fitted MediaType in" in err
+    assert events and "epoch=" not in err  # the copula's one event prints nothing
+    Synthesizer(metadata).fit(database)
+    assert capsys.readouterr().err == ""  # silent unless asked
+    line = describe_event({"table": "Track", "epoch": 3, "epochs": 10, "losses": {"generator": 1.5},
+                           "validation": 0.91, "best_epoch": 3, "epoch_seconds": 1.7})
+    assert line.startswith("Track: epoch 3 of 10, losses generator 1.5") and "held-out real rows" in line
+    assert describe_event({"table": "Genre", "epoch": 0, "rows": 25}) is None
