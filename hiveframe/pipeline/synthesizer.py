@@ -212,12 +212,7 @@ class Synthesizer:
     # -- building components ---------------------------------------------------------------------
     def _generator_for(self, table: Table) -> TableGenerator:
         spec = self.generators.get(table.name, self.generator)
-        if self._small_table(table.name, spec):
-            log.info("table %s has %d rows (at most small_table_rows=%d): gaussian_copula instead of %s",
-                     table.name, self._fit_rows[table.name], self.small_table_rows, _spec_label(spec))
-            self.small_tables.append(table.name)
-            gen = self.host.create("table_generator", DEFAULT_GENERATOR, {})  # the neural one's params do not apply
-        elif isinstance(spec, TableGenerator):
+        if isinstance(spec, TableGenerator):
             if self.table_params.get(table.name):
                 raise ConfigError(f"table_params for {table.name!r} given with a generator instance",
                                   hint="configure the instance itself")
@@ -225,12 +220,17 @@ class Synthesizer:
         else:
             params = {} if table.name in self.generators else dict(self.generator_params)
             params.update(self.table_params.get(table.name, {}))
-            try:
+            try:  # made even when a small table then gets the copula: wrong parameters are never ignored
                 gen = self.host.create("table_generator", spec, params)
             except ConfigError as exc:  # name the table whose generator or parameters are wrong
                 exc.message = f"table {table.name!r}: {exc.message}"
                 exc.args = (exc.message,)
                 raise
+        if self._small_table(table.name, spec):
+            log.info("table %s has %d rows (at most small_table_rows=%d): gaussian_copula instead of %s",
+                     table.name, self._fit_rows[table.name], self.small_table_rows, _spec_label(spec))
+            self.small_tables.append(table.name)
+            gen = self.host.create("table_generator", DEFAULT_GENERATOR, {})  # the neural one's params do not apply
         overrides = self._transformer_overrides(table)
         if overrides:
             gen.transformers = {**overrides, **gen.transformers}
