@@ -191,16 +191,17 @@ class Codec:
             edges = np.asarray(self.edges)
             lo, hi = edges[b], edges[b + 1]
             u = (fine[binned] + rng.random(int(binned.sum()))) / self.fine_bins
-            v = lo + u * (hi - lo)
-            v = self._round(v)
-            x[binned] = np.clip(v, lo, hi)
+            v = self._round(np.clip(lo + u * (hi - lo), lo, hi))
+            x[binned] = np.clip(v, edges[0], edges[-1])  # the outer edges are the real minimum and maximum
         mask = np.isnan(x)
         if self.datetime or self.integer:
             ints = np.zeros(n, dtype=np.int64)
             ints[~mask] = np.round(x[~mask]).astype(np.int64)
             if self.datetime:
                 arr = pa.array(ints, type=pa.int64(), mask=mask)
-                return arr.cast(target) if target is not None else arr
+                if target is None:
+                    return arr
+                return arr.cast(pa.int32()).cast(target) if target.bit_width == 32 else arr.cast(target)
             arr = pa.array(ints, mask=mask)
         else:
             arr = pa.array(x, type=pa.float64(), mask=mask)
@@ -268,7 +269,7 @@ def _physical(values: pa.Array) -> tuple[np.ndarray, bool] | None:
 
     t = values.type
     if pa.types.is_timestamp(t) or pa.types.is_date(t) or pa.types.is_time(t) or pa.types.is_duration(t):
-        ints = values.cast(pa.int64())
+        ints = values.cast(pa.int32() if pa.types.is_date32(t) or t.bit_width == 32 else pa.int64()).cast(pa.int64())
         return ints.to_numpy(zero_copy_only=False).astype(np.float64) if ints.null_count == 0 else \
             np.where(ints.is_null().to_numpy(zero_copy_only=False), np.nan,
                      ints.fill_null(0).to_numpy().astype(np.float64)), True

@@ -53,7 +53,7 @@ class AutoregressiveGenerator(TableGenerator):
 
     name: ClassVar[str] = "autoregressive"
     requires: ClassVar[tuple[str, ...]] = ("torch",)
-    extra: ClassVar[str | None] = "ctgan"
+    extra: ClassVar[str | None] = "autoregressive"
 
     epochs: int = 100
     batch_size: int = 512
@@ -226,7 +226,6 @@ class AutoregressiveGenerator(TableGenerator):
 
     def _sample_rows(self, num_rows: int, *, context: pa.Table | None, conditions: dict[str, Any],
                      seed: int | None) -> pa.Table:
-        import pyarrow as pa
         import torch
 
         from hiveframe_autoregressive import _model
