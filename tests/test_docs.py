@@ -12,7 +12,7 @@ import pytest
 from hiveframe import hookspecs
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-PAGES = ("index.md", "api.md", "hooks.md", "plugins.md", "cli.md", "metadata.md", "design.md")
+PAGES = ("index.md", "api.md", "hooks.md", "plugins.md", "cli.md", "metadata.md", "design.md", "autoregressive.md")
 
 
 def hook_specs() -> dict[str, object]:
@@ -84,7 +84,7 @@ def test_the_typed_facade_covers_every_call_hook(name):
                for p in inspect.signature(method).parameters.values() if p.name != "self")
 
 
-@pytest.mark.parametrize("page", ["api.md", "plugins.md", "metadata.md"])
+@pytest.mark.parametrize("page", ["api.md", "plugins.md", "metadata.md", "autoregressive.md"])
 def test_python_examples_run(page, tmp_path, monkeypatch):
     blocks = code_blocks(page, "python")
     assert blocks, page
