@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 import time
 from typing import Any
 
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     case = census_case()
     real_train, real_test = case.train.to_pandas(), case.test.to_pandas()
     results: dict[str, Any] = {
-        "command": "python -m benchmarks.bench_autoregressive " + " ".join(argv if argv is not None else os.sys.argv[1:]),
+        "command": "python -m benchmarks.bench_autoregressive " + " ".join(argv if argv is not None else sys.argv[1:]),
         "environment": environment(), "load_average_before": list(os.getloadavg()),
         "args": vars(args), "models": {},
         "real": {"contradictions_train": contradictions(real_train),
