@@ -58,8 +58,8 @@ class AutoregressiveGenerator(TableGenerator):
     epochs: int = 100
     batch_size: int = 512
     learning_rate: float = 2e-3
-    embedding_dim: int = 16
-    hidden: int = 256
+    embedding_dim: int = 8
+    hidden: int = 128
     #: epochs without a lower held-out loss before stopping; None trains every epoch on every row
     patience: int | None = 5
     validation_fraction: float = 0.1
@@ -234,6 +234,13 @@ class AutoregressiveGenerator(TableGenerator):
         out_columns = [c for c in table.columns if c.name not in self._context_columns]
         layout = self._layout
         fixed_groups = self._condition_tokens(conditions)  # validates before anything is drawn
+        if fixed_groups and float(self._config.get("fixed_order_share", 0.5)) >= 1.0:
+            wanted = sorted(c for c, _ in fixed_groups)
+            if wanted != list(range(len(wanted))):
+                raise ConfigError(
+                    f"table {table.name!r}: this model learnt the column order only (fixed_order_share=1), so it "
+                    f"can condition on the first columns of the table alone, not on {sorted(conditions)}",
+                    hint="refit with fixed_order_share below 1 (the default 0.5 learns every order)")
         if num_rows == 0:
             return _to_table({}, out_columns, 0)
         net = self._network()

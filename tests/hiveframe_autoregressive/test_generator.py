@@ -71,6 +71,14 @@ def test_conditions_are_honoured_and_steer_the_other_columns(fitted):
     assert numeric.column("count").null_count == 50
 
 
+def test_a_fixed_order_model_conditions_on_leading_columns_only():
+    data, table = mixed_table(200)
+    gen = tiny(fixed_order_share=1.0).fit(data, table, seed=0)
+    assert gen.sample(5, conditions={"amount": 12.5, "count": 3}, seed=0).num_rows == 5
+    with pytest.raises(ConfigError, match="column order only"):
+        gen.sample(5, conditions={"size": "small"}, seed=0)
+
+
 def test_impossible_conditions_are_refused_with_every_problem_listed(fitted):
     gen, _, _ = fitted
     with pytest.raises(DataError) as info:
