@@ -68,7 +68,7 @@ class AutoregressiveGenerator(TableGenerator):
     numeric_bins: int = 32
     fine_bins: int = 16
     #: share of training rows that use the table's column order instead of a random one
-    fixed_order_share: float = 0.5
+    fixed_order_share: float = 0.8
     temperature: float = 1.0
     #: conditions whose combination the model gives less probability than this are refused
     min_condition_probability: float = 1e-3
@@ -234,13 +234,13 @@ class AutoregressiveGenerator(TableGenerator):
         out_columns = [c for c in table.columns if c.name not in self._context_columns]
         layout = self._layout
         fixed_groups = self._condition_tokens(conditions)  # validates before anything is drawn
-        if fixed_groups and float(self._config.get("fixed_order_share", 0.5)) >= 1.0:
+        if fixed_groups and float(self._config.get("fixed_order_share", 0.8)) >= 1.0:
             wanted = sorted(c for c, _ in fixed_groups)
             if wanted != list(range(len(wanted))):
                 raise ConfigError(
                     f"table {table.name!r}: this model learnt the column order only (fixed_order_share=1), so it "
                     f"can condition on the first columns of the table alone, not on {sorted(conditions)}",
-                    hint="refit with fixed_order_share below 1 (the default 0.5 learns every order)")
+                    hint="refit with fixed_order_share below 1 (the default 0.8 also learns every other order)")
         if num_rows == 0:
             return _to_table({}, out_columns, 0)
         net = self._network()
