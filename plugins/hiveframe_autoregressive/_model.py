@@ -37,6 +37,8 @@ CHECKPOINT_NAME = "checkpoint.pt"
 CHECKPOINT_FORMAT = "hiveframe_autoregressive-checkpoint"
 CHECKPOINT_FORMAT_VERSION = 1
 SAMPLE_CHUNK = 16384
+#: epochs without a lower held-out loss after which the learning rate is halved
+LR_HALVING_WAIT = 2
 
 
 def resolve_device(name: str) -> torch.device:
@@ -273,6 +275,10 @@ def train(layout: Layout, config: Mapping[str, Any], train_tokens: np.ndarray, v
             best_loss, best_epoch = value, epoch
             best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
         stop = bool(patience and best_epoch is not None and epoch - best_epoch >= patience)
+        waited = epoch - best_epoch if best_epoch is not None else 0
+        if not stop and waited and waited % LR_HALVING_WAIT == 0:  # halve the step on a plateau
+            for group in opt.param_groups:
+                group["lr"] *= 0.5
         pace = (time.perf_counter() - t0) / (epoch - start_epoch)
         out_of_time = bool(deadline is not None and time.perf_counter() + pace > deadline)
         train_loss = total / max(1, steps)
