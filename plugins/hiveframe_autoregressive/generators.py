@@ -40,6 +40,8 @@ MODEL_NAME = "autoregressive"
 _RUN_PARAMS = {"epochs", "patience", "checkpoint_every", "verbose", "device", "max_seconds", "threads",
                "temperature", "min_condition_probability", "transformers"}
 _MIN_VALIDATION_ROWS = 50
+#: first-layer weights above which the fit warns (wide tables: it grows with columns squared)
+_LARGE_FIRST_LAYER = 20_000_000
 
 
 @attrs.define(kw_only=True, eq=False)
@@ -149,6 +151,11 @@ class AutoregressiveGenerator(TableGenerator):
                             codec.name, self.min_count)
         tokens = self._encode(data, self._codecs, self._ctx_codecs)
         self._layout = self._make_layout()
+        first_layer = self._layout.n_targets * self._layout.n_sources * self.embedding_dim * self.hidden
+        if first_layer > _LARGE_FIRST_LAYER:
+            log.warning("%s %s: %d tokens make a first layer of %.0fM weights (it grows with the square of the "
+                        "number of columns); lower hidden or embedding_dim if the fit is too slow", self.name,
+                        table.name, self._layout.n_sources, first_layer / 1e6)
 
         n = data.num_rows
         rng = np.random.default_rng(np.random.SeedSequence([seed, 11]))

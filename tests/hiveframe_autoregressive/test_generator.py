@@ -237,6 +237,14 @@ def test_every_category_rare_is_generated_as_null(caplog):
     assert "fewer than min_count=5" in caplog.text
 
 
+def test_a_wide_table_warns_about_the_size_of_its_first_layer(caplog):
+    rng = np.random.default_rng(0)
+    data = pa.table({f"c{i}": rng.integers(0, 3, 60) for i in range(60)})
+    table = Table("wide", tuple(Column(f"c{i}", ColumnKind.CATEGORICAL, "int64") for i in range(60)))
+    tiny(epochs=1, hidden=1000, embedding_dim=8).fit(data, table, seed=0)
+    assert "first layer of 29M weights" in caplog.text
+
+
 def test_no_rows_and_only_context_columns_are_refused():
     data, table = mixed_table(50)
     with pytest.raises(DataError, match="no rows"):
