@@ -12,7 +12,7 @@ import pytest
 from hiveframe import hookspecs
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-PAGES = ("index.md", "api.md", "hooks.md", "plugins.md", "cli.md", "metadata.md", "design.md")
+PAGES = ("index.md", "api.md", "hooks.md", "plugins.md", "cli.md", "metadata.md", "design.md", "autoregressive.md")
 
 
 def hook_specs() -> dict[str, object]:

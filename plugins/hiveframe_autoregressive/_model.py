@@ -1,0 +1,364 @@
+"""The network, its training loop and autoregressive sampling (torch; imported lazily).
+
+Network (MADE-style masking, arXiv 1502.03509, over random orders as in TabularARGN 2501.12012):
+every source token (model columns' tokens and context tokens) is embedded; the first layer of target
+token ``j`` sees the concatenation of the source embeddings multiplied by a mask that keeps only the
+tokens of columns before ``j``'s column in the row's order (and the earlier sub-tokens of its own
+column), plus a learnt "this source is known" term, so that a zero embedding never reads as "known".
+A shared residual layer follows, then one softmax head per token. One forward pass trains every token
+of every row, each under its own row's order.
+
+Orders: each row of a batch draws a random permutation of the columns, except a share
+(``fixed_order_share``) that uses the table's column order, which unconditional sampling follows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from hiveframe_autoregressive.errors import CheckpointError
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_NAME = "checkpoint.pt"
+CHECKPOINT_FORMAT = "hiveframe_autoregressive-checkpoint"
+CHECKPOINT_FORMAT_VERSION = 1
+SAMPLE_CHUNK = 16384
+#: epochs without a lower held-out loss after which the learning rate is halved
+LR_HALVING_WAIT = 2
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto``: CUDA when available; ``cuda`` asked on a machine without it falls back to the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        log.warning("device %r requested but CUDA is not available; using the CPU", name)
+        return torch.device("cpu")
+    return device
+
+
+@dataclass
+class Layout:
+    """The tokens the network sees: ``vocab`` per model token, then ``ctx_vocab`` per context token."""
+
+    vocab: list[int]
+    token_column: list[int]  # model column index of each model token
+    token_sub: list[int]  # 0 for a column's first token, 1 for its second
+    ctx_vocab: list[int] = field(default_factory=list)
+
+    @property
+    def n_targets(self) -> int:
+        return len(self.vocab)
+
+    @property
+    def n_sources(self) -> int:
+        return len(self.vocab) + len(self.ctx_vocab)
+
+    @property
+    def n_columns(self) -> int:
+        return max(self.token_column) + 1 if self.token_column else 0
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class Network(nn.Module):
+    def __init__(self, layout: Layout, embedding_dim: int, hidden: int, seed: int) -> None:
+        super().__init__()
+        self.layout = layout
+        T, S, d, h = layout.n_targets, layout.n_sources, embedding_dim, hidden
+        sizes = layout.vocab + layout.ctx_vocab
+        self.register_buffer("offsets", torch.as_tensor(np.concatenate([[0], np.cumsum(sizes)[:-1]]), dtype=torch.long))
+        gen = torch.Generator().manual_seed(int(seed))
+        self.embedding = nn.Parameter(torch.randn(int(sum(sizes)), d, generator=gen) * 0.1)
+        self.w_in = nn.Parameter(torch.randn(T, S * d, h, generator=gen) / math.sqrt(S * d))
+        self.w_known = nn.Parameter(torch.randn(T, S, h, generator=gen) / math.sqrt(S))
+        self.b_in = nn.Parameter(torch.zeros(T, h))
+        self.w_mid = nn.Parameter(torch.randn(h, h, generator=gen) / math.sqrt(h))
+        self.b_mid = nn.Parameter(torch.zeros(h))
+        self.heads_w = nn.ParameterList(
+            [nn.Parameter(torch.randn(h, v, generator=gen) / math.sqrt(h)) for v in layout.vocab])
+        self.heads_b = nn.ParameterList([nn.Parameter(torch.zeros(v)) for v in layout.vocab])
+        self.d = d
+
+    def embed(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.embedding[tokens + self.offsets]  # (B, S, d)
+
+    def _trunk(self, z: torch.Tensor) -> torch.Tensor:
+        z = torch.relu(z)
+        return z + torch.relu(z @ self.w_mid + self.b_mid)
+
+    def forward(self, tokens: torch.Tensor, known: torch.Tensor) -> list[torch.Tensor]:
+        """Logits of every target token; ``known`` (B, T, S) says which sources each target sees."""
+        B, S = tokens.shape
+        e = self.embed(tokens)  # (B, S, d)
+        x = (known.unsqueeze(-1) * e.unsqueeze(1)).reshape(B, self.layout.n_targets, S * self.d)
+        z = torch.bmm(x.transpose(0, 1), self.w_in) + torch.bmm(known.transpose(0, 1), self.w_known)
+        z = self._trunk(z + self.b_in.unsqueeze(1))  # (T, B, h)
+        return [z[j] @ w + b for j, (w, b) in enumerate(zip(self.heads_w, self.heads_b, strict=True))]
+
+    def logits_for(self, j: int, tokens: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+        """Logits of target ``j`` alone; ``known`` (S,) is shared by every row."""
+        e = self.embed(tokens) * known[None, :, None]
+        z = e.reshape(len(tokens), -1) @ self.w_in[j] + known @ self.w_known[j] + self.b_in[j]
+        return self._trunk(z) @ self.heads_w[j] + self.heads_b[j]
+
+
+def known_masks(layout: Layout, ranks: torch.Tensor) -> torch.Tensor:
+    """(B, T, S) masks from each row's column ranks (B, n_columns)."""
+    col = torch.as_tensor(layout.token_column, device=ranks.device)
+    sub = torch.as_tensor(layout.token_sub, device=ranks.device)
+    r = ranks[:, col]  # (B, T) rank of each token's column
+    before = r.unsqueeze(2) > r.unsqueeze(1)  # target j after source i
+    same = (col.unsqueeze(1) == col.unsqueeze(0)) & (sub.unsqueeze(1) > sub.unsqueeze(0))
+    known = before | same.unsqueeze(0)
+    if layout.ctx_vocab:
+        ctx = torch.ones(ranks.shape[0], layout.n_targets, len(layout.ctx_vocab), dtype=torch.bool,
+                         device=ranks.device)
+        known = torch.cat([known, ctx], dim=2)
+    return known.float()
+
+
+def draw_ranks(rng: np.random.Generator, rows: int, n_columns: int, fixed_share: float) -> np.ndarray:
+    ranks = np.argsort(rng.random((rows, n_columns)), axis=1).argsort(axis=1)
+    fixed = rng.random(rows) < fixed_share
+    ranks[fixed] = np.arange(n_columns)
+    return ranks
+
+
+def loss_of(net: Network, tokens: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    logits = net(tokens, known)
+    return sum(nn.functional.cross_entropy(lg, tokens[:, j]) for j, lg in enumerate(logits))
+
+
+# -- training -------------------------------------------------------------------------------------
+@dataclass
+class FitResult:
+    arrays: dict[str, np.ndarray]
+    history: list[dict[str, Any]]
+    best_epoch: int | None
+    epochs_trained: int
+    stopped_early: bool
+    resumed_from: int
+    train_seconds: float
+
+
+@dataclass
+class CheckpointStore:
+    """``checkpoint.pt`` in the table's work folder: written atomically, read with ``weights_only``."""
+
+    directory: Path
+    version: str
+    fingerprint: str
+    path: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.directory) / CHECKPOINT_NAME
+
+    def load(self) -> dict[str, Any] | None:
+        if not self.path.is_file():
+            return None
+        hint = f"delete {str(self.path)!r} (or give another work folder) to train from scratch"
+        try:
+            ck = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - any failure to read means we cannot trust it
+            raise CheckpointError(f"checkpoint {str(self.path)!r} cannot be read: {type(exc).__name__}: {exc}",
+                                  hint=hint) from None
+        if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
+            found = ck.get("format") if isinstance(ck, dict) else type(ck).__name__
+            raise CheckpointError(f"{str(self.path)!r} is not an autoregressive training checkpoint "
+                                  f"(it is {found!r})", hint=hint)
+        if ck.get("format_version") != CHECKPOINT_FORMAT_VERSION or ck.get("version") != self.version:
+            raise CheckpointError(f"checkpoint {str(self.path)!r} was written by hiveframe_autoregressive "
+                                  f"{ck.get('version')}; this is {self.version}", hint=hint)
+        if ck.get("fingerprint") != self.fingerprint:
+            import warnings
+
+            warnings.warn(f"checkpoint {str(self.path)!r} belongs to other data, another seed or other model "
+                          "parameters; training from scratch and overwriting it", UserWarning, stacklevel=2)
+            return None
+        return ck
+
+    def save(self, payload: Mapping[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        full = {"format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_FORMAT_VERSION, "version": self.version,
+                "fingerprint": self.fingerprint, **payload}
+        tmp = self.path.with_name(f".{CHECKPOINT_NAME}.{os.getpid()}.tmp")
+        torch.save(full, tmp)
+        os.replace(tmp, self.path)
+
+
+def fingerprint(params: Mapping[str, Any], seed: int, tokens: np.ndarray) -> str:
+    digest = hashlib.sha256(json.dumps({"params": params, "seed": seed}, sort_keys=True, default=str).encode())
+    digest.update(np.ascontiguousarray(tokens).tobytes())
+    return digest.hexdigest()
+
+
+def train(layout: Layout, config: Mapping[str, Any], train_tokens: np.ndarray, val_tokens: np.ndarray | None, *,
+          seed: int, device: torch.device, epochs: int, patience: int | None,
+          callback: Callable[[Mapping[str, Any]], None] | None, table_name: str, store: CheckpointStore | None,
+          checkpoint_every: int | None, deadline: float | None, verbose: bool) -> FitResult:
+    """Adam on the summed token cross-entropy; early stopping on the held-out rows' loss."""
+    net = Network(layout, int(config["embedding_dim"]), int(config["hidden"]), seed).to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=float(config["learning_rate"]))
+    batch = int(config["batch_size"])
+    share = float(config["fixed_order_share"])
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 3]))
+    x_train = torch.as_tensor(train_tokens, dtype=torch.long, device=device)
+    n = len(train_tokens)
+    val = None
+    if val_tokens is not None and len(val_tokens):
+        vr = np.random.default_rng(np.random.SeedSequence([seed, 4]))
+        val = (torch.as_tensor(val_tokens, dtype=torch.long, device=device),
+               torch.as_tensor(draw_ranks(vr, len(val_tokens), layout.n_columns, share), device=device))
+
+    start_epoch, history = 0, []
+    best_loss, best_epoch, best_state = math.inf, None, None
+    if store is not None:
+        ck = store.load()
+        if ck is not None:
+            net.load_state_dict(ck["net"])
+            opt.load_state_dict(ck["opt"])
+            rng.bit_generator.state = json.loads(ck["numpy_rng"])
+            start_epoch, history = int(ck["epoch"]), list(ck["history"])
+            if ck.get("best_state") is not None:
+                best_loss, best_epoch, best_state = float(ck["best_loss"]), int(ck["best_epoch"]), ck["best_state"]
+            log.info("autoregressive %s: resuming from the checkpoint of epoch %d", table_name, start_epoch)
+
+    def validate() -> float | None:
+        if val is None:
+            return None
+        net.eval()
+        total = 0.0
+        with torch.no_grad():
+            for s in range(0, len(val[0]), 4096):
+                t, r = val[0][s:s + 4096], val[1][s:s + 4096]
+                total += float(loss_of(net, t, known_masks(layout, r))) * len(t)
+        net.train()
+        return total / len(val[0])
+
+    stopped = bool(start_epoch and history and history[-1].get("stop"))
+    t0 = time.perf_counter()
+    last_log = 0.0
+    epoch = start_epoch
+    while not stopped and epoch < epochs:
+        epoch += 1
+        e0 = time.perf_counter()
+        order = rng.permutation(n)
+        ranks = torch.as_tensor(draw_ranks(rng, n, layout.n_columns, share), device=device)
+        total, steps = 0.0, 0
+        for s in range(0, n, batch):
+            idx = torch.as_tensor(order[s:s + batch], device=device)
+            loss = loss_of(net, x_train[idx], known_masks(layout, ranks[idx]))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += float(loss.detach())
+            steps += 1
+        value = validate()
+        if value is not None and value < best_loss:
+            best_loss, best_epoch = value, epoch
+            best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        stop = bool(patience and best_epoch is not None and epoch - best_epoch >= patience)
+        waited = epoch - best_epoch if best_epoch is not None else 0
+        if not stop and waited and waited % LR_HALVING_WAIT == 0:  # halve the step on a plateau
+            for group in opt.param_groups:
+                group["lr"] *= 0.5
+        pace = (time.perf_counter() - t0) / (epoch - start_epoch)
+        out_of_time = bool(deadline is not None and time.perf_counter() + pace > deadline)
+        train_loss = total / max(1, steps)
+        record = {"epoch": epoch, "loss": train_loss, "validation": value, "seconds": time.perf_counter() - e0,
+                  "stop": stop, "out_of_time": out_of_time}
+        history.append(record)
+        last = stop or out_of_time or epoch == epochs
+        if store is not None and checkpoint_every and (epoch % checkpoint_every == 0 or last):
+            store.save({"epoch": epoch, "history": history, "net": net.state_dict(), "opt": opt.state_dict(),
+                        "numpy_rng": json.dumps(rng.bit_generator.state), "best_loss": best_loss,
+                        "best_epoch": best_epoch, "best_state": best_state})
+        if verbose and (time.monotonic() - last_log > 10 or last):
+            last_log = time.monotonic()
+            log.info("autoregressive %s: epoch %d/%d loss=%.4f%s", table_name, epoch, epochs, train_loss,
+                     f" val={value:.4f}" if value is not None else "")
+        if callback is not None:
+            callback({"table": table_name, "model": "autoregressive", "epoch": epoch, "epochs": epochs,
+                      "losses": {"loss": train_loss}, "validation": value, "best_epoch": best_epoch,
+                      "elapsed": time.perf_counter() - t0, "epoch_seconds": record["seconds"]})
+        if stop:
+            log.info("autoregressive %s: early stop at epoch %d (best %d)", table_name, epoch, best_epoch)
+        stopped = stop or out_of_time
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    arrays = {k: v.detach().cpu().numpy() for k, v in net.state_dict().items()}
+    return FitResult(arrays, history, best_epoch, epoch, stopped, start_epoch, time.perf_counter() - t0)
+
+
+def load_network(layout: Layout, config: Mapping[str, Any], arrays: Mapping[str, np.ndarray],
+                 device: torch.device) -> Network:
+    net = Network(layout, int(config["embedding_dim"]), int(config["hidden"]), 0)
+    net.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in arrays.items()})
+    return net.to(device).eval()
+
+
+# -- sampling ---------------------------------------------------------------------------------------
+@torch.no_grad()
+def generate(net: Network, tokens: np.ndarray, fixed: np.ndarray, order: list[int],
+             forbidden: list[list[int]], temperature: float, gen: torch.Generator,
+             device: torch.device) -> np.ndarray:
+    """Fill the model tokens of ``tokens`` (rows, S) not marked in ``fixed`` (T,), column by column in
+    ``order`` (model column indices), drawing each token from its softmax at ``temperature``."""
+    layout = net.layout
+    out = []
+    ban = []
+    for j, ids in enumerate(forbidden):
+        mask = torch.zeros(layout.vocab[j], dtype=torch.bool, device=device)
+        if ids and len(ids) < layout.vocab[j]:
+            mask[torch.as_tensor(ids, device=device)] = True
+        ban.append(mask)
+    for start in range(0, len(tokens), SAMPLE_CHUNK):
+        t = torch.as_tensor(tokens[start:start + SAMPLE_CHUNK], dtype=torch.long, device=device)
+        known = torch.zeros(layout.n_sources, device=device)
+        known[: layout.n_targets] = torch.as_tensor(fixed, dtype=torch.float32, device=device)
+        known[layout.n_targets:] = 1.0
+        for c in order:
+            for j in (k for k in range(layout.n_targets) if layout.token_column[k] == c):
+                if fixed[j]:
+                    continue
+                logits = net.logits_for(j, t, known) / max(temperature, 1e-6)
+                logits = logits.masked_fill(ban[j], -math.inf)
+                t[:, j] = torch.multinomial(torch.softmax(logits, dim=1), 1, generator=gen)[:, 0]
+                known[j] = 1.0
+        out.append(t[:, : layout.n_targets].cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, layout.n_targets), dtype=np.int64)
+
+
+@torch.no_grad()
+def condition_probabilities(net: Network, tokens: np.ndarray, fixed_tokens: list[list[int]]) -> list[float]:
+    """Mean model probability of each conditioned column's first token given the conditions before it."""
+    layout = net.layout
+    device = net.offsets.device
+    t = torch.as_tensor(tokens, dtype=torch.long, device=device)
+    known = torch.zeros(layout.n_sources, device=device)
+    known[layout.n_targets:] = 1.0
+    probs = []
+    for group in fixed_tokens:
+        first = group[0]
+        p = torch.softmax(net.logits_for(first, t, known), dim=1)[:, t[0, first]]
+        probs.append(float(p.mean()))
+        for j in group:
+            known[j] = 1.0
+    return probs

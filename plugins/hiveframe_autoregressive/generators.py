@@ -1,0 +1,426 @@
+"""The ``autoregressive`` table generator (TabularARGN-style, written from arXiv 2501.12012).
+
+Every column becomes one or two discrete tokens (:mod:`hiveframe_autoregressive._tokens`); a small
+network predicts each token from the tokens of the columns before it in a random order, with the
+context columns (parent attributes) always visible (:mod:`hiveframe_autoregressive._model`). Because
+it learnt every order, sampling can fix any set of columns (``conditions``) and draw the others given
+them: no rejection sampling. Unconditional sampling follows the table's column order, which a share of
+the training rows (``fixed_order_share``) also uses.
+
+This module imports no torch: the class is cheap to register and list.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import attrs
+import numpy as np
+
+from hiveframe.components.base import ComponentState
+from hiveframe.components.generators import TableGenerator, TrainingCallback
+from hiveframe.errors import ConfigError, DataError, NotFittedError, PersistenceError, Problem
+from hiveframe_autoregressive import __version__
+from hiveframe_autoregressive._tokens import Codec
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from hiveframe.metadata import Column, Table
+
+log = logging.getLogger(__name__)
+
+STATE_FORMAT = 1
+MODEL_NAME = "autoregressive"
+#: parameters that do not change what is learnt (a checkpoint stays valid when they change)
+_RUN_PARAMS = {"epochs", "patience", "checkpoint_every", "verbose", "device", "max_seconds", "threads",
+               "temperature", "min_condition_probability", "transformers"}
+_MIN_VALIDATION_ROWS = 50
+#: first-layer weights above which the fit warns (wide tables: it grows with columns squared)
+_LARGE_FIRST_LAYER = 20_000_000
+
+
+@attrs.define(kw_only=True, eq=False)
+class AutoregressiveGenerator(TableGenerator):
+    """Columns as tokens, each predicted from the columns before it over random column orders.
+
+    ``min_count`` protects rare categories: a category seen in fewer rows is never generated (nor may
+    it be used in ``conditions``). ``temperature`` below 1 sharpens every token's distribution, above 1
+    flattens it.
+    """
+
+    name: ClassVar[str] = "autoregressive"
+    requires: ClassVar[tuple[str, ...]] = ("torch",)
+    extra: ClassVar[str | None] = "autoregressive"
+
+    epochs: int = 100
+    batch_size: int = 512
+    learning_rate: float = 2e-3
+    embedding_dim: int = 8
+    hidden: int = 128
+    #: epochs without a lower held-out loss before stopping; None trains every epoch on every row
+    patience: int | None = 5
+    validation_fraction: float = 0.1
+    #: a category seen in fewer rows is never emitted (value protection of rare categories)
+    min_count: int = 5
+    numeric_bins: int = 32
+    fine_bins: int = 16
+    #: share of training rows that use the table's column order instead of a random one
+    fixed_order_share: float = 0.8
+    temperature: float = 1.0
+    #: conditions whose combination the model gives less probability than this are refused
+    min_condition_probability: float = 1e-3
+    checkpoint_every: int | None = 5
+    max_seconds: float | None = None
+    device: str = "auto"
+    #: torch intra-op threads while fitting and sampling (None: leave torch's setting alone)
+    threads: int | None = 1
+    verbose: bool = False
+
+    _codecs: list[Codec] = attrs.field(factory=list, init=False)
+    _ctx_codecs: list[Codec] = attrs.field(factory=list, init=False)
+    _layout: Any = attrs.field(default=None, init=False)
+    _config: dict[str, Any] = attrs.field(factory=dict, init=False)
+    _arrays: dict[str, np.ndarray] = attrs.field(factory=dict, init=False)
+    _fit_info: dict[str, Any] = attrs.field(factory=dict, init=False)
+    _net: Any = attrs.field(default=None, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        problems = self._parameter_problems()
+        if problems:
+            raise ConfigError(f"{self.name}: " + "; ".join(problems))
+
+    def _parameter_problems(self) -> list[str]:
+        out = []
+        for name in ("epochs", "batch_size", "embedding_dim", "hidden", "min_count", "numeric_bins", "fine_bins"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                out.append(f"{name} must be a positive integer, got {value!r}")
+        for name in ("patience", "checkpoint_every", "threads"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                out.append(f"{name} must be a positive integer or None, got {value!r}")
+        if not 0 <= float(self.validation_fraction) < 0.5:
+            out.append(f"validation_fraction must be in [0, 0.5), got {self.validation_fraction!r}")
+        if not 0 <= float(self.fixed_order_share) <= 1:
+            out.append(f"fixed_order_share must be in [0, 1], got {self.fixed_order_share!r}")
+        if not float(self.temperature) > 0:
+            out.append(f"temperature must be positive, got {self.temperature!r}")
+        if not float(self.learning_rate) > 0:
+            out.append(f"learning_rate must be positive, got {self.learning_rate!r}")
+        if not 0 <= float(self.min_condition_probability) < 1:
+            out.append(f"min_condition_probability must be in [0, 1), got {self.min_condition_probability!r}")
+        if self.max_seconds is not None and self.max_seconds <= 0:
+            out.append(f"max_seconds must be positive or None, got {self.max_seconds!r}")
+        device = self.device
+        if not isinstance(device, str) or not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:")):
+            out.append(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+        return out
+
+    # -- fit ---------------------------------------------------------------------------------------
+    def _fit(self, data: pa.Table, table: Table, *, context_columns: tuple[str, ...], seed: int | None,
+             callback: TrainingCallback | None, workdir: Path | None) -> None:
+        import time
+
+        from hiveframe_autoregressive import _model
+
+        started = time.perf_counter()
+        model_cols = [c for c in table.columns if c.name not in context_columns]
+        problems = []
+        if data.num_rows == 0:
+            problems.append(Problem("the table has no rows to learn from", table=table.name))
+        if not model_cols:
+            problems.append(Problem("no columns left to model (every column is a context column)", table=table.name))
+        DataError.raise_if_any(problems)
+        seed = int(seed) if seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
+
+        def fit_codec(column: Column) -> Codec:
+            return Codec.fit(column, data.column(column.name), min_count=self.min_count, bins=self.numeric_bins,
+                             fine_bins=self.fine_bins)
+
+        self._codecs = [fit_codec(c) for c in model_cols]
+        self._ctx_codecs = [fit_codec(table.column(c)) for c in context_columns]
+        for codec in self._codecs:
+            if codec.kind == "categorical" and not codec.categories and data.column(codec.name).null_count < data.num_rows:
+                log.warning("%s %s: every category of column %s is seen fewer than min_count=%d times; it is "
+                            "generated as null (rare categories are never emitted)", self.name, table.name,
+                            codec.name, self.min_count)
+        tokens = self._encode(data, self._codecs, self._ctx_codecs)
+        self._layout = self._make_layout()
+        first_layer = self._layout.n_targets * self._layout.n_sources * self.embedding_dim * self.hidden
+        if first_layer > _LARGE_FIRST_LAYER:
+            log.warning("%s %s: %d tokens make a first layer of %.0fM weights (it grows with the square of the "
+                        "number of columns); lower hidden or embedding_dim if the fit is too slow", self.name,
+                        table.name, self._layout.n_sources, first_layer / 1e6)
+
+        n = data.num_rows
+        rng = np.random.default_rng(np.random.SeedSequence([seed, 11]))
+        n_val = int(n * float(self.validation_fraction)) if self.patience is not None else 0
+        if 0 < n_val < _MIN_VALIDATION_ROWS or n - n_val < _MIN_VALIDATION_ROWS:
+            n_val = 0
+        order = rng.permutation(n)
+        val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
+        self._config = {"embedding_dim": self.embedding_dim, "hidden": self.hidden,
+                        "learning_rate": self.learning_rate, "batch_size": min(self.batch_size, len(train_idx)),
+                        "fixed_order_share": self.fixed_order_share}
+        device = _model.resolve_device(self.device)
+        store = None
+        if workdir is not None and self.checkpoint_every:
+            learn = {k: v for k, v in self.get_params().items() if k not in _RUN_PARAMS}
+            store = _model.CheckpointStore(Path(workdir), __version__,
+                                           _model.fingerprint({**learn, "table": table.to_dict()}, seed, tokens))
+        preprocess = time.perf_counter() - started
+        with _torch_threads(self.threads):
+            result = _model.train(
+                self._layout, self._config, tokens[train_idx], tokens[val_idx] if n_val else None, seed=seed,
+                device=device, epochs=self.epochs, patience=self.patience if n_val else None, callback=callback,
+                table_name=table.name, store=store, checkpoint_every=self.checkpoint_every,
+                deadline=started + self.max_seconds if self.max_seconds is not None else None,
+                verbose=self.verbose)
+        self._arrays = result.arrays
+        self._net = None
+        self._fit_info = {
+            "epochs_trained": result.epochs_trained, "best_epoch": result.best_epoch,
+            "stopped_early": result.stopped_early, "resumed_from": result.resumed_from,
+            "train_rows": int(len(train_idx)), "validation_rows": int(n_val), "seed": seed, "device": str(device),
+            "preprocess_seconds": round(preprocess, 4), "train_seconds": round(result.train_seconds, 4),
+            "history": [{"epoch": h["epoch"], "loss": round(h["loss"], 6),
+                         "validation": None if h["validation"] is None else round(h["validation"], 6)}
+                        for h in result.history],
+        }
+
+    def _make_layout(self):
+        from hiveframe_autoregressive._model import Layout
+
+        vocab, col, sub = [], [], []
+        for i, codec in enumerate(self._codecs):
+            for s, v in enumerate(codec.vocab):
+                vocab.append(v)
+                col.append(i)
+                sub.append(s)
+        ctx_vocab = [v for codec in self._ctx_codecs for v in codec.vocab]
+        return Layout(vocab, col, sub, ctx_vocab)
+
+    @staticmethod
+    def _encode(data: pa.Table, codecs: Sequence[Codec], ctx_codecs: Sequence[Codec]) -> np.ndarray:
+        blocks = [c.encode(data.column(c.name).combine_chunks()) for c in list(codecs) + list(ctx_codecs)]
+        return np.concatenate(blocks, axis=1) if blocks else np.zeros((data.num_rows, 0), dtype=np.int64)
+
+    @property
+    def fit_info(self) -> dict[str, Any]:
+        """Epochs trained, best epoch, whether training stopped early, and per-epoch losses."""
+        return dict(self._fit_info)
+
+    # -- sample ------------------------------------------------------------------------------------
+    def _network(self):
+        if self._net is None:
+            from hiveframe_autoregressive import _model
+
+            if not self._arrays or self._layout is None:
+                raise NotFittedError(f"generator {self.name!r} has no trained weights")
+            self._net = _model.load_network(self._layout, self._config, self._arrays,
+                                            _model.resolve_device(self.device))
+        return self._net
+
+    def _sample(self, num_rows: int, *, context: pa.Table | None, conditions: dict[str, Any],
+                seed: int | None) -> pa.Table:
+        with _torch_threads(self.threads):
+            return self._sample_rows(num_rows, context=context, conditions=conditions, seed=seed)
+
+    def _sample_rows(self, num_rows: int, *, context: pa.Table | None, conditions: dict[str, Any],
+                     seed: int | None) -> pa.Table:
+        import torch
+
+        from hiveframe_autoregressive import _model
+
+        table = self.fitted_table
+        out_columns = [c for c in table.columns if c.name not in self._context_columns]
+        layout = self._layout
+        fixed_groups = self._condition_tokens(conditions)  # validates before anything is drawn
+        if fixed_groups and float(self._config.get("fixed_order_share", 0.8)) >= 1.0:
+            wanted = sorted(c for c, _ in fixed_groups)
+            if wanted != list(range(len(wanted))):
+                raise ConfigError(
+                    f"table {table.name!r}: this model learnt the column order only (fixed_order_share=1), so it "
+                    f"can condition on the first columns of the table alone, not on {sorted(conditions)}",
+                    hint="refit with fixed_order_share below 1 (the default 0.8 also learns every other order)")
+        if num_rows == 0:
+            return _to_table({}, out_columns, 0)
+        net = self._network()
+        device = net.offsets.device
+        seed = int(seed) if seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
+        rng = np.random.default_rng(np.random.SeedSequence([seed, 21]))
+        gen = torch.Generator(device=device).manual_seed(int(np.random.SeedSequence([seed, 22]).generate_state(1)[0]))
+        tokens = np.zeros((num_rows, layout.n_sources), dtype=np.int64)
+        if context is not None and self._ctx_codecs:
+            tokens[:, layout.n_targets:] = self._encode(context, [], self._ctx_codecs)
+        fixed = np.zeros(layout.n_targets, dtype=bool)
+        for column_index, ids in fixed_groups:
+            js = [j for j in range(layout.n_targets) if layout.token_column[j] == column_index]
+            tokens[:, js] = ids
+            fixed[js] = True
+        if len(fixed_groups) > 1:
+            self._check_compatible(net, tokens[: min(num_rows, 2000)], fixed_groups, conditions)
+        first = [c for c, _ in fixed_groups]
+        order = first + [c for c in range(len(self._codecs)) if c not in first]
+        forbidden = [f for codec in self._codecs for f in codec.forbidden()]
+        drawn = _model.generate(net, tokens, fixed, order, forbidden, float(self.temperature), gen, device)
+        columns: dict[str, pa.Array] = {}
+        start = 0
+        for codec in self._codecs:
+            width = len(codec.vocab)
+            columns[codec.name] = codec.decode(drawn[:, start:start + width], rng)
+            start += width
+        for name, value in conditions.items():  # the exact value asked for, not its bin's draw
+            columns[name] = _repeat(value, columns[name].type, num_rows)
+        return _to_table(columns, out_columns, num_rows)
+
+    def _condition_tokens(self, conditions: Mapping[str, Any]) -> list[tuple[int, np.ndarray]]:
+        """Each condition as (model column index, token ids); every impossible value reported at once."""
+        import pyarrow as pa
+
+        table = self.fitted_table
+        index = {c.name: i for i, c in enumerate(self._codecs)}
+        problems, out = [], []
+        for name, value in conditions.items():
+            i = index[name]
+            codec = self._codecs[i]
+            if value is None:
+                if not codec.has_null:
+                    problems.append(Problem("condition on null, but the column had no nulls", table=table.name,
+                                            column=name, hint="condition on a value the column holds"))
+                    continue
+                ids = np.zeros(len(codec.vocab), dtype=np.int64)
+            elif codec.kind == "categorical":
+                try:
+                    ids = codec.encode(pa.array([value]).cast(pa.string() if codec.as_string else
+                                                              pa.array([value]).type))[0]
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+                    ids = np.array([1])
+                if ids[0] < 2:
+                    shown = ", ".join(map(repr, codec.categories[:10])) + (" ..." if len(codec.categories) > 10 else "")
+                    problems.append(Problem(
+                        f"condition {name}={value!r}: the value was never seen in training, or seen fewer than "
+                        f"min_count={self.min_count} times (rare values are never generated)",
+                        table=table.name, column=name, hint=f"values that can be asked for: {shown}"))
+                    continue
+            else:
+                try:
+                    x = codec.physical_value(value)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, TypeError) as exc:
+                    problems.append(Problem(f"condition {name}={value!r} is not a {codec.dtype} value: {exc}",
+                                            table=table.name, column=name))
+                    continue
+                bounds = codec.range()
+                if bounds is None or x is None or not bounds[0] <= x <= bounds[1]:
+                    problems.append(Problem(f"condition {name}={value!r} is outside the column's range {bounds}",
+                                            table=table.name, column=name, hint="condition on a value in range"))
+                    continue
+                ids = codec.encode_numbers(np.array([x]))[0]
+            out.append((i, ids))
+        DataError.raise_if_any(problems)
+        return out
+
+    def _check_compatible(self, net, tokens: np.ndarray, groups: list[tuple[int, np.ndarray]],
+                          conditions: Mapping[str, Any]) -> None:
+        """Refuse conditions the model finds (nearly) contradictory instead of generating nonsense."""
+        from hiveframe_autoregressive import _model
+
+        layout = self._layout
+        token_groups = [[j for j in range(layout.n_targets) if layout.token_column[j] == c] for c, _ in groups]
+        probs = _model.condition_probabilities(net, tokens, token_groups)
+        names = [self._codecs[c].name for c, _ in groups]
+        bad = [(names[k], p) for k, p in enumerate(probs) if k > 0 and p < self.min_condition_probability]
+        if bad:
+            given = ", ".join(f"{k}={conditions[k]!r}" for k in names)
+            detail = "; ".join(f"P({n} | the conditions before it) = {p:.2g}" for n, p in bad)
+            raise ConfigError(
+                f"table {self.fitted_table.name!r}: the conditions {given} contradict each other in the learnt "
+                f"data ({detail}, below min_condition_probability={self.min_condition_probability})",
+                hint="drop one of the conditions, or lower min_condition_probability to sample such rows anyway")
+
+    # -- state -------------------------------------------------------------------------------------
+    def _get_state(self) -> ComponentState:
+        if self._layout is None:
+            raise NotFittedError(f"generator {self.name!r} used before fit()")
+        state = ComponentState(values={
+            "format": STATE_FORMAT, "model": MODEL_NAME, "version": __version__, "config": self._config,
+            "layout": self._layout.to_json(), "codecs": [c.to_json() for c in self._codecs],
+            "ctx_codecs": [c.to_json() for c in self._ctx_codecs], "fit": self._fit_info,
+        })
+        for k, v in self._arrays.items():
+            state.arrays[f"net/{k}"] = v
+        return state
+
+    def _set_state(self, state: ComponentState) -> None:
+        from hiveframe_autoregressive._model import Layout
+
+        v = state.values
+        if v.get("model") != MODEL_NAME or v.get("format") != STATE_FORMAT:
+            raise PersistenceError(f"saved state is for model {v.get('model')!r} (format {v.get('format')}), "
+                                   f"not {MODEL_NAME!r} (format {STATE_FORMAT})", hint="refit the model")
+        self._config = dict(v["config"])
+        self._layout = Layout(**v["layout"])
+        self._codecs = [Codec.from_json(c) for c in v["codecs"]]
+        self._ctx_codecs = [Codec.from_json(c) for c in v["ctx_codecs"]]
+        self._arrays = {k[4:]: np.asarray(a) for k, a in state.arrays.items() if k.startswith("net/")}
+        self._fit_info = dict(v.get("fit") or {})
+        self._net = None
+
+
+@contextmanager
+def _torch_threads(threads: int | None) -> Iterator[None]:
+    """Set torch's intra-op thread count for the duration (it is process-wide), then restore it."""
+    if threads is None:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _repeat(value: Any, type_: pa.DataType, n: int) -> pa.Array:
+    import pyarrow as pa
+
+    if value is None:
+        return pa.nulls(n, type=type_)
+    return pa.array([value] * n).cast(type_)
+
+
+def _to_table(columns: Mapping[str, pa.Array], order: Sequence[Column], n: int) -> pa.Table:
+    """The generated columns in metadata order, in their metadata types."""
+    import pyarrow as pa
+
+    from hiveframe.builtin.transformers import arrow_type
+
+    arrays = []
+    for column in order:
+        try:
+            target = arrow_type(column.dtype)
+        except (ValueError, KeyError, TypeError):
+            target = None
+        arr = columns.get(column.name)
+        if arr is None:
+            arr = pa.nulls(n, type=target if target is not None else pa.string())
+        elif target is not None and arr.type != target:
+            if pa.types.is_null(target) or arr.null_count == len(arr):
+                arr = pa.nulls(n, type=target)
+            else:
+                try:
+                    arr = arr.cast(target)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+                    log.debug("column %s: kept type %s (metadata says %s)", column.name, arr.type, column.dtype)
+        arrays.append(arr)
+    return pa.table(arrays, names=[c.name for c in order])
+
+
+GENERATORS: list[type[TableGenerator]] = [AutoregressiveGenerator]
