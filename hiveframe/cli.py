@@ -392,6 +392,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     host = _host(args, progress)
     if args.generator:  # fail on a misspelled name or a missing extra before reading any data
         host.component_class("table_generator", args.generator).check_available()
+    # bad --dp values (epsilon, delta...) are refused before any data is read
+    dp = host.create("privacy_wrapper", "dp", dict(args.dp)) if args.dp else None
     params = dict(args.param)
     table_params: dict[str, dict[str, Any]] = {}
     for table, key, value in args.table_param:
@@ -409,8 +411,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         options["generator"] = args.generator
     if args.seed is not None:
         options["seed"] = args.seed
-    if args.dp:
-        options["dp"] = dict(args.dp)
+    if dp is not None:
+        options["dp"] = dp
     if args.pii or args.pii_strategy:
         pii = dict(args.pii)
         pii["strategies"] = {**pii.get("strategies", {}), **dict(args.pii_strategy)}

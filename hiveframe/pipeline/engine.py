@@ -244,7 +244,7 @@ class RelationalEngine:
 
         # -- relationships and drivers first: a parent learns summaries of the children it drives
         relations: dict[str, list[Relation]] = {}
-        for index, name in enumerate(order):
+        for name in order:
             data = database[name]
             links[name] = {}
             relations[name] = []
@@ -263,8 +263,7 @@ class RelationalEngine:
                 null_rate = float(1.0 - valid.mean()) if len(idx) else 0.0
                 if dp is not None:
                     relations[name].append(self._dp_relation(
-                        j, table, data, counts, int((~valid).sum()), budget, database, generator_for,
-                        seed=derive_seed(seed, index, "linkage", j)))
+                        j, table, data, counts, int((~valid).sum()), budget, database, generator_for))
                     continue
                 relations[name].append(Relation(
                     fk_index=j, role="secondary", null_rate=null_rate,
@@ -287,9 +286,8 @@ class RelationalEngine:
                              modelled=modelled_columns(md, table), schema=data.schema,
                              pii=pii_columns(md, table) if self.pii is not None else [])
             rng = np.random.default_rng(derive_seed(seed, index, "fit"))
-            if dp is not None:
-                plan.real_rows = self._dp_budget(table, data, generator_for).rows(
-                    data.num_rows, np.random.default_rng(derive_seed(seed, index, "rows")))
+            if dp is not None:  # DP draws come from the wrapper's secret noise, never from ``seed``
+                plan.real_rows = self._dp_budget(table, data, generator_for).rows(data.num_rows)
             plan.relations = relations[name]
             plan.derived = derived.get(name, [])
             for rel in plan.relations:
@@ -307,10 +305,9 @@ class RelationalEngine:
                 for j, fk in enumerate(md.foreign_keys):
                     if fk.child_table == name and fk.is_self_reference:
                         idx, _ = resolve(data, fk.child_columns, data, fk.parent_columns)
-                        forest = dp.forest(idx, budget, np.random.default_rng(derive_seed(seed, index, "self", j)),
-                                           plan.real_rows)
+                        forest = dp.forest(idx, budget, plan.real_rows)
                         plan.self_refs.append(SelfRef(j, forest))
-                self._fit_keys_private(plan, table, data, budget, np.random.default_rng(derive_seed(seed, index, "keys")))
+                self._fit_keys_private(plan, table, data, budget)
             # -- context and the generator ------------------------------------------------------
             plan.summaries = [c for c, _ in summaries.get(name, [])]
             own = data.select(plan.modelled)
@@ -455,29 +452,27 @@ class RelationalEngine:
                                   generator=generator_for(table) if learnt else None)
 
     def _dp_relation(self, j: int, table: Table, data: pa.Table, counts: np.ndarray, nulls: int, budget: Any,
-                     database: Database, generator_for: Callable[[Table], TableGenerator], *, seed: int) -> Relation:
-        """A relationship learnt from noisy releases only (children-per-parent histogram, null share)."""
+                     database: Database, generator_for: Callable[[Table], TableGenerator]) -> Relation:
+        """A relationship learnt from noisy releases only (children-per-parent histogram, null share);
+        their noise comes from the ``dp`` wrapper's secret source."""
         import pyarrow as pa
 
         md = self.metadata
         fk = md.foreign_keys[j]
         parent = database[fk.parent_table]
-        rng = np.random.default_rng(seed)
         linkage = self.dp.linkage_model(table, data.num_rows)
-        linkage.fit(pa.table({"__n__": pa.nulls(parent.num_rows)}).drop(["__n__"]), counts, seed=seed)
+        linkage.fit(pa.table({"__n__": pa.nulls(parent.num_rows)}).drop(["__n__"]), counts, seed=None)
         info = linkage.summary()
-        rows = budget.rows(data.num_rows, rng)
-        null_rate = self.dp.noisy_share(budget, nulls, rows, label=f"{fk.name}: null share", rng=rng) \
+        rows = budget.rows(data.num_rows)
+        null_rate = self.dp.noisy_share(budget, nulls, rows, label=f"{fk.name}: null share") \
             if any(table.column(c).nullable for c in fk.child_columns) else 0.0
-        parent_rows = self._dp_budget(md.table(fk.parent_table), parent, generator_for).rows(
-            parent.num_rows, np.random.default_rng(seed + 1))
+        parent_rows = self._dp_budget(md.table(fk.parent_table), parent, generator_for).rows(parent.num_rows)
         return Relation(fk_index=j, role="secondary", null_rate=null_rate if null_rate > 0.005 else 0.0,
                         low=info["low"], high=info["high"], coverage=info["coverage"],
                         exact_one=bool(info["exact_one"] and null_rate <= 0.005), linkage=linkage,
                         parent_rows=parent_rows, total=int(round(info["mean"] * parent_rows)))
 
-    def _fit_keys_private(self, plan: TablePlan, table: Table, data: pa.Table, budget: Any,
-                          rng: np.random.Generator) -> None:
+    def _fit_keys_private(self, plan: TablePlan, table: Table, data: pa.Table, budget: Any) -> None:
         """Key and id formats that owe nothing to the real values; null shares of ids are noisy."""
         md = self.metadata
         fk_cols = md.foreign_key_columns(table.name)
@@ -495,7 +490,7 @@ class RelationalEngine:
                 continue
             values = data.column(column.name)
             share = (self.dp.noisy_share(budget, values.null_count, plan.real_rows,
-                                         label=f"{column.name}: null share", rng=rng)
+                                         label=f"{column.name}: null share")
                      if column.nullable else 0.0)
             plan.fills[column.name] = {"format": self.dp.key_format(values.type), "unique": True,
                                        "null_rate": share if share > 0.005 else 0.0}

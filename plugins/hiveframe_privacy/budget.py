@@ -22,45 +22,72 @@ from typing import Any
 
 import numpy as np
 
+from hiveframe.components import NoiseSource
 from hiveframe.errors import ConfigError
-from hiveframe_privacy.accountant import RDPAccountant, default_delta, noise_for_epsilon
+from hiveframe_privacy.accountant import DEFAULT_DELTA, RDPAccountant, default_delta, noise_for_epsilon
 
 log = logging.getLogger(__name__)
 
 
-def check_epsilon_delta(table: str, epsilon: Any, delta: Any, rows: int) -> tuple[float, float]:
-    """Validate (epsilon, delta) for a table of ``rows`` rows; delta defaults from the row count."""
+def _number(name: str, value: Any) -> tuple[float | None, str | None]:
+    """``value`` as a float, or why it is not one (booleans and text are refused, not coerced)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return None, f"{name} must be a number, got {value!r}"
+    return float(value), None
+
+
+def epsilon_delta_problems(epsilon: Any, delta: Any, *, max_rows: int | None = None) -> list[str]:
+    """Every problem with (epsilon, delta), each naming its parameter (empty when both are usable)."""
+    problems = []
     if epsilon is None:
-        raise ConfigError(f"table {table!r}: differential privacy needs an epsilon",
-                          hint="set epsilon (e.g. 1, 3 or 10): smaller is more private and less faithful")
-    try:
-        eps = float(epsilon)
-    except (TypeError, ValueError):
-        raise ConfigError(f"table {table!r}: epsilon must be a number, got {epsilon!r}") from None
-    if not eps > 0 or not math.isfinite(eps):
-        raise ConfigError(f"table {table!r}: epsilon must be a positive number, got {epsilon!r}",
-                          hint="epsilon 0 would mean learning nothing; typical values are 1 to 10")
-    n = max(int(rows), 1)
+        problems.append("epsilon is required")
+    else:
+        eps, why = _number("epsilon", epsilon)
+        if why:
+            problems.append(why)
+        elif not (math.isfinite(eps) and eps > 0):  # type: ignore[arg-type]
+            problems.append(f"epsilon must be a positive, finite number, got {epsilon!r}")
+    if delta is not None:
+        d, why = _number("delta", delta)
+        if why:
+            problems.append(why)
+        elif not (math.isfinite(d) and 0 < d < 1):  # type: ignore[arg-type]
+            problems.append(f"delta must be strictly between 0 and 1, got {delta!r}")
+        elif max_rows is not None and d >= 1.0 / max_rows:
+            problems.append(f"delta {d:g} must be below 1/max_rows = {1.0 / max_rows:.3g} (max_rows {max_rows})")
+    return problems
+
+
+EPSILON_DELTA_HINT = ("epsilon is the privacy budget (smaller is more private; typical 1 to 10); delta is the "
+                      f"failure probability, strictly between 0 and 1 and far below 1/rows: leave it unset for "
+                      f"{DEFAULT_DELTA:g}, or declare max_rows (a public bound on the rows of a table)")
+
+
+def check_epsilon_delta(table: str, epsilon: Any, delta: Any, *, max_rows: int | None = None) -> tuple[float, float]:
+    """Validated (epsilon, delta) for ``table``.
+
+    The default delta depends on nothing but public inputs: ``DEFAULT_DELTA``, or, when the user
+    declares ``max_rows`` (a public upper bound on a table's rows), ``default_delta(max_rows)``. It
+    never depends on the exact row count, which a stored delta would otherwise reveal.
+    """
+    problems = epsilon_delta_problems(epsilon, delta, max_rows=max_rows)
+    if problems:
+        raise ConfigError(f"table {table!r}: differential privacy: " + "; ".join(problems), hint=EPSILON_DELTA_HINT)
     if delta is None:
-        return eps, default_delta(n)
-    try:
-        d = float(delta)
-    except (TypeError, ValueError):
-        raise ConfigError(f"table {table!r}: delta must be a number, got {delta!r}") from None
-    if not 0 < d < 1.0 / n:
-        raise ConfigError(f"table {table!r}: delta {d:g} must be positive and below 1/rows = {1.0 / n:.3g} "
-                          f"({n} rows)", hint=f"leave delta unset for a default of {default_delta(n):.3g}")
-    return eps, d
+        delta = DEFAULT_DELTA if max_rows is None else default_delta(max_rows)
+    return float(epsilon), float(delta)
 
 
 class TableBudget:
     """(epsilon, delta) of one table, spent by Gaussian releases and DP-SGD steps."""
 
     def __init__(self, table: str, epsilon: float, delta: float, *, preprocess_share: float,
-                 planned_releases: int, planned_selections: int) -> None:
+                 planned_releases: int, planned_selections: int, noise: NoiseSource | None = None) -> None:
         if not 0 < preprocess_share < 1:
             raise ConfigError(f"preprocess_share must be in (0, 1), got {preprocess_share}")
         self.table = table
+        #: where every random draw of this table's mechanisms comes from (secret; see NoiseSource)
+        self.noise = noise if noise is not None else NoiseSource()
         self.epsilon = float(epsilon)
         self.delta = float(delta)
         self.preprocess_share = float(preprocess_share)
@@ -73,33 +100,53 @@ class TableBudget:
         self.sigma_pre = noise_for_epsilon(self.epsilon * self.preprocess_share, 1.0, self.planned_releases,
                                            self.delta_rdp)
         self.ledger: list[dict[str, Any]] = []
+        self.warnings: list[str] = []
         self.selections = 0
         self.training: dict[str, Any] | None = None
         self._pre_epsilon: float | None = None
         self._rows: int | None = None
 
     # -- preprocessing releases ----------------------------------------------------------------------
-    def release(self, values: np.ndarray, *, sensitivity: float, label: str, rng: np.random.Generator) -> np.ndarray:
-        """``values`` (counts) plus Gaussian noise of std ``sigma_pre * sensitivity``; spends budget."""
+    def noise_rng(self) -> np.random.Generator:
+        """A generator on a secret stream of its own, for a DP mechanism's random draws."""
+        return self.noise.numpy()
+
+    def release(self, values: np.ndarray, *, sensitivity: float, label: str) -> np.ndarray:
+        """``values`` (counts) plus Gaussian noise of std ``sigma_pre * sensitivity``; spends budget.
+
+        Each release draws from a secret stream of its own. The ledger records how many values are
+        released: the size of ``values`` (callers keep it data-independent: public bins, or bins
+        derived from earlier releases), or, for a thresholded histogram, what
+        :meth:`record_released` says came out (the number of distinct real values is exact).
+        """
         if self.training is not None:
             raise ConfigError(f"table {self.table!r}: a statistic was released after training started")
         values = np.asarray(values, dtype=np.float64)
-        noisy = values + rng.normal(0.0, self.sigma_pre * float(sensitivity), size=values.shape)
+        noisy = values + self.noise_rng().normal(0.0, self.sigma_pre * float(sensitivity), size=values.shape)
         self.accountant.step(q=1.0, sigma=self.sigma_pre)
         self.ledger.append({"release": label, "mechanism": "gaussian", "sensitivity": float(sensitivity),
-                            "noise_std": self.sigma_pre * float(sensitivity), "values": int(values.size)})
+                            "noise_std": self.sigma_pre * float(sensitivity),
+                            "values": int(values.size)})
         if len(self.ledger) > self.planned_releases:
             log.warning("table %s: %d statistics released, %d planned: the preprocessing share is exceeded "
                         "(training gets less)", self.table, len(self.ledger), self.planned_releases)
         return noisy
 
-    def noisy_count(self, value: float, *, label: str, rng: np.random.Generator) -> float:
-        return float(self.release(np.array([value]), sensitivity=1.0, label=label, rng=rng)[0])
+    def record_released(self, count: int) -> None:
+        """The last release kept only ``count`` of its noisy values (those above a noisy threshold)."""
+        self.ledger[-1]["values"] = int(count)
 
-    def rows(self, n: int, rng: np.random.Generator) -> int:
+    def noisy_count(self, value: float, *, label: str) -> float:
+        return float(self.release(np.array([value]), sensitivity=1.0, label=label)[0])
+
+    def rows(self, n: int) -> int:
         """The table's noisy row count, released once (whoever asks first: the engine or the generator)."""
         if self._rows is None:
-            self._rows = max(1, int(round(self.noisy_count(n, label="row count", rng=rng))))
+            self._rows = max(1, int(round(self.noisy_count(n, label="row count"))))
+            if self.delta >= 1.0 / self._rows:
+                self.warnings.append(f"delta {self.delta:g} is not below 1/rows for about {self._rows} rows (noisy "
+                                     "count): set a smaller delta, or declare max_rows")
+                log.warning("table %s: %s", self.table, self.warnings[-1])
         return self._rows
 
     @property
@@ -174,6 +221,7 @@ class TableBudget:
             },
             "preprocessing_noise_multiplier": self.sigma_pre,
             "releases": list(self.ledger),
+            **({"warnings": list(self.warnings)} if self.warnings else {}),
             "training": dict(self.training) if self.training is not None else None,
         }
 

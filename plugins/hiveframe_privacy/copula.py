@@ -100,11 +100,11 @@ def fit_copula_private(copula: GaussianCopula, private: PrivateTraining, table: 
     budget.start_training(q=1.0, sigma=sigma, sensitivity_factor=1, planned_steps=1, max_grad_norm=clip_sq)
     budget.training["mechanism"] = "gaussian (noisy second moments of clipped normal scores and category one-hots)"
     budget.training["clip_unit"] = "row (vector norm clipped)"
-    gen = np.random.default_rng(np.random.SeedSequence([private.seed, 73]))
     w = v.shape[1]
     iu = np.triu_indices(w)
     second = v.T @ v
-    noisy_upper = second[iu] + gen.normal(0.0, sigma * clip_sq, size=len(iu[0]))
+    # the moments' noise: secret (the budget's source), never the seed, never saved
+    noisy_upper = second[iu] + budget.noise_rng().normal(0.0, sigma * clip_sq, size=len(iu[0]))
     budget.step(1.0, sigma)
     moments = np.zeros((w, w))
     moments[iu] = noisy_upper

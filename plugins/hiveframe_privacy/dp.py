@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import attrs
 import numpy as np
 
-from hiveframe.components import ComponentState, PrivacyWrapper, TableGenerator
+from hiveframe.components import ComponentState, NoiseSource, PrivacyWrapper, TableGenerator
 from hiveframe.errors import ConfigError
 from hiveframe.metadata import Table
 
@@ -73,16 +73,27 @@ class DPSGDPlan:
     total_steps: int
     micro_batch_size: int | None
     sampler: Any  # hiveframe_privacy.dpsgd.PoissonSampler
+    #: the expected number of units per step, from the *noisy* row count (the gradient's denominator)
+    expected_units: float
+    noise: NoiseSource  # Poisson sampling and gradient noise: secret, never the seed
     exhausted: bool = False
     last_stats: dict[str, float] = field(default_factory=dict)
+    _sampling_rng: np.random.Generator | None = None
+    _noise_gens: dict[str, Any] = field(default_factory=dict)
 
     @property
     def noise_std(self) -> float:
         return self.sigma * self.max_grad_norm * (2.0 if self.group > 1 else 1.0)
 
-    def sample(self, rng: np.random.Generator) -> np.ndarray:
-        """Row indices of the next private step, shape (units, group) (-1 pads a short group)."""
-        return self.sampler.sample(rng)
+    def sample(self) -> np.ndarray:
+        """Row indices of the next private step, shape (units, group) (-1 pads a short group).
+
+        The Poisson sample is drawn from the secret source: the privacy amplification of sampling
+        holds only while nobody can tell which rows a step used.
+        """
+        if self._sampling_rng is None:
+            self._sampling_rng = self.noise.numpy()
+        return self.sampler.sample(self._sampling_rng)
 
     def can_step(self) -> bool:
         if not self.exhausted and not self.budget.can_step(self.q, self.sigma):
@@ -92,15 +103,19 @@ class DPSGDPlan:
         return not self.exhausted
 
     def gradient(self, loss_fn: Any, params: dict[str, torch.Tensor], inputs: tuple[Any, ...], *,
-                 generator: torch.Generator, in_dims: tuple[Any, ...] | None = None) -> dict[str, torch.Tensor]:
-        """The noisy clipped mean gradient of one private step (accounted here)."""
+                 in_dims: tuple[Any, ...] | None = None) -> dict[str, torch.Tensor]:
+        """The noisy clipped mean gradient of one private step (accounted here; the noise is secret)."""
         from hiveframe_privacy.dpsgd import private_gradient
 
         if not self.can_step():
             raise ConfigError(f"table {self.budget.table!r}: the privacy budget is spent",
                               hint="check plan.can_step() before each private step")
+        device = next(iter(params.values())).device if params else "cpu"
+        generator = self._noise_gens.get(str(device))
+        if generator is None:
+            generator = self._noise_gens[str(device)] = self.noise.torch(device)
         grads, stats = private_gradient(loss_fn, params, inputs, max_grad_norm=self.max_grad_norm,
-                                        noise_std=self.noise_std, denominator=self.sampler.expected_units,
+                                        noise_std=self.noise_std, denominator=self.expected_units,
                                         micro_batch=self.micro_batch_size, generator=generator, in_dims=in_dims)
         self.budget.step(self.q, self.sigma)
         self.last_stats = stats
@@ -125,7 +140,10 @@ class PrivateTraining:
     micro_batch_size: int | None = None
     learning_rate: float | None = None
     pac: int | None = 1
+    #: for the generator's non-private draws only (initialisation, its own sampling); DP draws use ``noise``
     seed: int = 0
+    #: the secret source of every DP draw of this fit (the budget's)
+    noise: NoiseSource = field(default_factory=NoiseSource)
 
     @property
     def rows(self) -> int:
@@ -136,11 +154,14 @@ class PrivateTraining:
         """Sampling rate, steps and noise for ``epochs`` passes with expected ``batch_size`` units.
 
         ``steps_per_batch`` private steps are taken per batch (CTGAN's discriminator steps); the
-        noise multiplier is derived from epsilon when not given.
+        noise multiplier is derived from epsilon when not given. The sampling rate comes from the
+        *noisy* row count: ``batch / n`` with the exact ``n`` would be stored in the manifest and
+        reveal it. Poisson sampling at that rate over the real rows is still exactly what the
+        accountant assumes.
         """
         from hiveframe_privacy.dpsgd import PoissonSampler
 
-        n = self.data.num_rows
+        n = self.rows
         group = max(1, int(group))
         units = n if group == 1 else max(1, int(np.ceil(n / group)))
         expected = max(1, int(batch_size) // group)
@@ -159,7 +180,8 @@ class PrivateTraining:
                  self.budget.table, q, sigma, self.max_grad_norm, total)
         return DPSGDPlan(budget=self.budget, q=q, sigma=sigma, max_grad_norm=self.max_grad_norm, group=group,
                          steps_per_epoch=steps_per_epoch, total_steps=total,
-                         micro_batch_size=self.micro_batch_size, sampler=PoissonSampler(n, q, group))
+                         micro_batch_size=self.micro_batch_size, sampler=PoissonSampler(self.data.num_rows, q, group),
+                         expected_units=q * units, noise=self.noise)
 
 
 def supports_private_training(generator: TableGenerator) -> bool:
@@ -221,16 +243,18 @@ class DPProtectedGenerator(TableGenerator):
                             "warning": message}
             wrapper._reports[table.name] = self._report
             return
-        rng = np.random.default_rng(np.random.SeedSequence([0 if seed is None else int(seed), 71]))
-        stats = PrivateStatistics.release(data, table, table.column_names, budget, rng, bins=wrapper.bins)
+        stats = PrivateStatistics.release(data, table, table.column_names, budget, bins=wrapper.bins)
         if wrapper._null_handling.get(table.name) == "mean":
             stats.impute([c for c in table.column_names if c not in context_columns])
-        surrogate = stats.surrogate(max(wrapper.surrogate_rows, 1), rng)
-        clean = stats.clean(data, rng)
+        # the surrogate is post-processing of the releases: its shuffles follow the seed (reproducible
+        # given the releases); cleaning draws replacements for real rows' values: secret, like the noise
+        surrogate = stats.surrogate(max(wrapper.surrogate_rows, 1),
+                                    np.random.default_rng(np.random.SeedSequence([0 if seed is None else int(seed), 71])))
+        clean = stats.clean(data, budget.noise_rng())
         private = PrivateTraining(data=clean, surrogate=surrogate, statistics=stats, budget=budget,
                                   max_grad_norm=wrapper.max_grad_norm, noise_multiplier=wrapper.noise_multiplier,
                                   micro_batch_size=wrapper.micro_batch_size, learning_rate=wrapper.learning_rate,
-                                  pac=wrapper.pac, seed=0 if seed is None else int(seed))
+                                  pac=wrapper.pac, seed=0 if seed is None else int(seed), noise=budget.noise)
         fit_private = getattr(self.inner, "fit_private", None)
         if callable(fit_private):
             fit_private(clean, table, context_columns=context_columns, seed=seed, callback=callback,
@@ -264,25 +288,37 @@ class DPProtectedGenerator(TableGenerator):
 def _positive(name: str, value: Any, *, allow_none: bool = False) -> str | None:
     if value is None:
         return None if allow_none else f"{name} is required"
+    if isinstance(value, bool):
+        return f"{name} must be a number, got {value!r}"
     try:
         v = float(value)
     except (TypeError, ValueError):
         return f"{name} must be a number, got {value!r}"
-    return None if v > 0 and np.isfinite(v) else f"{name} must be positive, got {value!r}"
+    return None if v > 0 and np.isfinite(v) else f"{name} must be a positive, finite number, got {value!r}"
 
 
 @attrs.define(kw_only=True, eq=False)
 class DPWrapper(PrivacyWrapper):
     """Differential privacy for every table it wraps: (epsilon, delta) per table (privacy unit: a row).
 
-    ``epsilon`` is required. ``delta`` defaults to about 1/(10 n ln n) for n rows and must be below
-    1/n. ``preprocess_share`` of epsilon goes to the preprocessing statistics (default: 0.3 for the DP
+    ``epsilon`` is required (positive, finite). ``delta`` (strictly between 0 and 1) defaults to
+    ``1e-6``, a fixed value, so that the stored delta reveals nothing about the data; ``max_rows``
+    declares a public upper bound on the rows of any table, and then the default delta is
+    ``1/(10 m ln m)`` for that bound ``m`` (capped at 1e-5) and a given delta must be below ``1/m``.
+    ``preprocess_share`` of epsilon goes to the preprocessing statistics (default: 0.3 for the DP
     copula, 0.15 for DP-SGD generators). DP-SGD settings:
     ``max_grad_norm`` (clipping), ``noise_multiplier`` (derived from epsilon, the epochs and the
     sampling rate when not given), ``micro_batch_size`` (per-example gradients are computed this many
     at a time, to bound memory), ``learning_rate`` (overrides the generator's private learning rate),
     ``pac`` (CTGAN's pac group size under DP: 1 clips per row; larger groups are clipped per group
     with twice the sensitivity). ``allow_non_dp`` accepts generators that cannot train privately.
+
+    Every random draw of a DP mechanism (Gaussian releases, noisy thresholds, Poisson sampling,
+    DP-SGD noise) comes from one :class:`~hiveframe.components.NoiseSource` held here: fresh OS
+    entropy, never the fit's ``seed``, never saved. ``noise=NoiseSource.fixed(k)`` is **for tests
+    only** (a neighbouring-dataset test needs the same noise in two fits): the noise can then be
+    replayed, and the report (the manifest) says the fit is NOT differentially private. The source is
+    not a saved parameter.
     """
 
     name: ClassVar[str] = "dp"
@@ -291,6 +327,8 @@ class DPWrapper(PrivacyWrapper):
 
     epsilon: float | None = None
     delta: float | None = None
+    #: a public upper bound on the rows of any table (declared, never measured), for the default delta
+    max_rows: int | None = None
     max_grad_norm: float = 1.0
     noise_multiplier: float | None = None
     micro_batch_size: int | None = 128
@@ -304,6 +342,8 @@ class DPWrapper(PrivacyWrapper):
     surrogate_rows: int = 5000
     #: bins of the noisy histogram of a numeric column
     bins: int = 128
+    #: the source of every DP draw (None: fresh OS entropy); ``NoiseSource.fixed(k)`` is for tests only
+    noise: NoiseSource | None = None
     _budgets: dict[str, TableBudget] = attrs.field(factory=dict, init=False)
     _reports: dict[str, dict[str, Any]] = attrs.field(factory=dict, init=False)
     _null_handling: dict[str, str] = attrs.field(factory=dict, init=False)
@@ -312,25 +352,43 @@ class DPWrapper(PrivacyWrapper):
         """``"mean"``: nulls of the table's columns become the released mean or most common category."""
         self._null_handling[table] = mode
 
+    def get_params(self) -> dict[str, Any]:
+        """The saved parameters: never the noise source (a secret, or a test-only fixed one)."""
+        params = super().get_params()
+        params.pop("noise", None)
+        return params
+
     def __attrs_post_init__(self) -> None:
-        problems = [p for p in (
-            _positive("epsilon", self.epsilon),
-            _positive("delta", self.delta, allow_none=True),
+        from hiveframe_privacy.budget import EPSILON_DELTA_HINT, epsilon_delta_problems
+
+        problems = []
+        if self.max_rows is not None and (isinstance(self.max_rows, bool) or not isinstance(self.max_rows, int)
+                                          or self.max_rows < 1):
+            problems.append(f"max_rows must be a positive integer (a public bound on a table's rows), "
+                            f"got {self.max_rows!r}")
+        problems += epsilon_delta_problems(self.epsilon, self.delta,
+                                           max_rows=self.max_rows if not problems else None)
+        problems += [p for p in (
             _positive("max_grad_norm", self.max_grad_norm),
             _positive("noise_multiplier", self.noise_multiplier, allow_none=True),
             _positive("learning_rate", self.learning_rate, allow_none=True),
             _positive("micro_batch_size", self.micro_batch_size, allow_none=True),
         ) if p]
-        if self.preprocess_share is not None and not 0 < float(self.preprocess_share) < 1:
+        if self.preprocess_share is not None and (_positive("preprocess_share", self.preprocess_share)
+                                                  or not 0 < float(self.preprocess_share) < 1):
             problems.append(f"preprocess_share must be between 0 and 1 (exclusive), got {self.preprocess_share!r}")
         if self.pac is not None and (not isinstance(self.pac, int) or self.pac < 1):
             problems.append(f"pac must be a positive integer or None, got {self.pac!r}")
-        if self.delta is not None and not problems and float(self.delta) >= 1:
-            problems.append(f"delta must be below 1, got {self.delta!r}")
+        if self.noise is not None and not isinstance(self.noise, NoiseSource):
+            problems.append(f"noise must be a NoiseSource (NoiseSource.fixed(k) in tests), got {self.noise!r}")
         if problems:
-            hint = ("epsilon is the privacy budget per table: smaller is more private (typical: 1 to 10)"
-                    if any(p.startswith("epsilon") for p in problems) else None)
+            hint = (EPSILON_DELTA_HINT if any(p.startswith(("epsilon", "delta", "max_rows")) for p in problems)
+                    else None)
             raise ConfigError("differential privacy: " + "; ".join(problems), hint=hint)
+        if self.noise is None:
+            self.noise = NoiseSource()
+        elif not self.noise.secret:
+            log.warning("differential privacy with a FIXED noise source (test only): the fit is NOT private")
 
     def _wrap(self, generator: TableGenerator) -> TableGenerator:
         return DPProtectedGenerator(inner=generator, _wrapper=self)
@@ -359,10 +417,15 @@ class DPWrapper(PrivacyWrapper):
 
         if table.name in self._budgets:
             return self._budgets[table.name]
-        eps, delta = check_epsilon_delta(table.name, self.epsilon, self.delta, rows)
+        eps, delta = check_epsilon_delta(table.name, self.epsilon, self.delta, max_rows=self.max_rows)
+        if self.max_rows is not None and rows > self.max_rows:
+            # refused before anything is released: the declared bound is what the default delta relies on
+            raise ConfigError(f"table {table.name!r} has more rows than the declared max_rows {self.max_rows}",
+                              hint="max_rows must bound every table's rows: raise it, or leave it unset")
         releases, selections = releases_for(table, table.column_names)
         budget = TableBudget(table.name, eps, delta, preprocess_share=self.share_for(generator),
-                             planned_releases=releases + int(extra_releases), planned_selections=selections)
+                             planned_releases=releases + int(extra_releases), planned_selections=selections,
+                             noise=self.noise)
         self._budgets[table.name] = budget
         return budget
 
@@ -375,16 +438,16 @@ class DPWrapper(PrivacyWrapper):
         return model
 
     # -- what the relational engine asks under DP (see hiveframe_privacy.relational) -------------------
-    def noisy_share(self, budget: TableBudget, count: float, total: float, *, label: str,
-                    rng: np.random.Generator) -> float:
+    # (each draws its noise from the budget's secret source: the engine passes no random generator)
+    def noisy_share(self, budget: TableBudget, count: float, total: float, *, label: str) -> float:
         from hiveframe_privacy.relational import noisy_share
 
-        return noisy_share(budget, count, total, label=label, rng=rng)
+        return noisy_share(budget, count, total, label=label)
 
-    def forest(self, parent: np.ndarray, budget: TableBudget, rng: np.random.Generator, rows: int) -> Any:
+    def forest(self, parent: np.ndarray, budget: TableBudget, rows: int) -> Any:
         from hiveframe_privacy.relational import dp_forest
 
-        return dp_forest(parent, budget, rng, rows)
+        return dp_forest(parent, budget, rows)
 
     def key_format(self, arrow_type: Any) -> dict[str, Any]:
         from hiveframe_privacy.relational import public_key_format
@@ -397,13 +460,60 @@ class DPWrapper(PrivacyWrapper):
             if name not in tables:
                 tables[name] = {"private": True, **budget.report()}
         non_private = sorted(n for n, r in tables.items() if not r.get("private", True))
+        secret = self.noise is None or self.noise.secret
+        if not secret:
+            guarantee = ("NOT differentially private: the noise came from a FIXED source (NoiseSource.fixed, "
+                         "test only) and can be replayed")
+        elif non_private:
+            guarantee = f"NO differential privacy for table(s) {non_private} (allow_non_dp)"
+        else:
+            guarantee = "each table is (epsilon, delta)-DP with respect to one of its rows"
         return {
             "mechanism": "differential privacy",
+            "noise": self.noise.describe() if self.noise is not None else NoiseSource().describe(),
             "epsilon_per_table": self.epsilon,
             "max_epsilon_spent": max((r.get("epsilon_spent", 0.0) for r in tables.values()), default=0.0),
             "non_private_tables": non_private,
-            "guarantee": ("each table is (epsilon, delta)-DP with respect to one of its rows"
-                          if not non_private else
-                          f"NO differential privacy for table(s) {non_private} (allow_non_dp)"),
+            "guarantee": guarantee,
             "tables": tables,
+            "released_values": {name: released_values(name) for name in tables if tables[name].get("private", True)},
         }
+
+
+#: fields of a table's report (``/privacy/dp/tables/<t>`` in the manifest, ``/state/report`` of the
+#: table's dp component) whose values are DP releases or computed from them (JSON-pointer globs)
+_REPORT_RELEASES: tuple[tuple[str, str], ...] = (
+    ("/epsilon_spent", "training steps taken (planned from the noisy row count)"),
+    ("/split/training_epsilon_alone", "training steps taken"),
+    ("/split/total_epsilon_composed", "training steps taken"),
+    ("/statistics/*", "every release of the table (row count, domains, bounds, histograms)"),
+    ("/releases/*/values", "number of values released (thresholded histograms: categories above the threshold)"),
+    ("/training/sampling_rate", "row count"),
+    ("/training/noise_multiplier", "row count (through the sampling rate)"),
+    ("/training/planned_steps", "row count (through the sampling rate)"),
+    ("/training/steps", "row count (through the sampling rate)"),
+    ("/warnings", "row count"),
+)
+
+
+def released_values(table: str) -> list[dict[str, str]]:
+    """Where a DP fit of ``table`` stores released values (or values computed from releases only).
+
+    Each entry names a place of the saved model and a JSON-pointer glob within it; anything stored
+    elsewhere must not depend on the data. Places: ``manifest`` (manifest.json), ``relational plan``
+    (relational.json), ``table report`` (the table's DP report, kept both in the manifest and in the
+    ``dp_protected`` component's state), ``dp component`` (that component's file) and ``inner
+    generator`` (the wrapped generator's files: fitted on the surrogate of the releases and by the
+    private mechanism, so all of it is release-derived). The neighbouring-dataset test
+    (tests/hiveframe_privacy/test_neighbours.py) reads this list.
+    """
+    t = table.replace("~", "~0").replace("/", "~1")
+    out = [
+        {"place": "manifest", "at": f"/tables/{t}/rows", "from": "row count"},
+        {"place": "manifest", "at": "/privacy/dp/max_epsilon_spent", "from": "training steps taken"},
+        {"place": "relational plan", "at": f"/tables/{t}/real_rows", "from": "row count"},
+        {"place": "dp component", "at": "/state/rows", "from": "row count"},
+        {"place": "inner generator", "at": "*", "from": "every release of the table (surrogate and training)"},
+    ]
+    out += [{"place": "table report", "at": at, "from": why} for at, why in _REPORT_RELEASES]
+    return out
