@@ -111,6 +111,15 @@ class TableBudget:
         """A generator on a secret stream of its own, for a DP mechanism's random draws."""
         return self.noise.numpy()
 
+    def gaussian_noise(self, values: np.ndarray, std: float) -> np.ndarray:
+        """``values`` plus N(0, std^2) noise from a secret stream of its own (not accounted here).
+
+        The one place where the table's Gaussian releases get their noise (statistics and the DP
+        copula's moments; DP-SGD adds its noise in torch, from the same source).
+        """
+        values = np.asarray(values, dtype=np.float64)
+        return values + self.noise_rng().normal(0.0, float(std), size=values.shape)
+
     def release(self, values: np.ndarray, *, sensitivity: float, label: str) -> np.ndarray:
         """``values`` (counts) plus Gaussian noise of std ``sigma_pre * sensitivity``; spends budget.
 
@@ -122,7 +131,7 @@ class TableBudget:
         if self.training is not None:
             raise ConfigError(f"table {self.table!r}: a statistic was released after training started")
         values = np.asarray(values, dtype=np.float64)
-        noisy = values + self.noise_rng().normal(0.0, self.sigma_pre * float(sensitivity), size=values.shape)
+        noisy = self.gaussian_noise(values, self.sigma_pre * float(sensitivity))
         self.accountant.step(q=1.0, sigma=self.sigma_pre)
         self.ledger.append({"release": label, "mechanism": "gaussian", "sensitivity": float(sensitivity),
                             "noise_std": self.sigma_pre * float(sensitivity),

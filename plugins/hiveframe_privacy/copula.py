@@ -104,7 +104,7 @@ def fit_copula_private(copula: GaussianCopula, private: PrivateTraining, table: 
     iu = np.triu_indices(w)
     second = v.T @ v
     # the moments' noise: secret (the budget's source), never the seed, never saved
-    noisy_upper = second[iu] + budget.noise_rng().normal(0.0, sigma * clip_sq, size=len(iu[0]))
+    noisy_upper = budget.gaussian_noise(second[iu], sigma * clip_sq)
     budget.step(1.0, sigma)
     moments = np.zeros((w, w))
     moments[iu] = noisy_upper
