@@ -501,17 +501,24 @@ def released_values(table: str) -> list[dict[str, str]]:
 
     Each entry names a place of the saved model and a JSON-pointer glob within it; anything stored
     elsewhere must not depend on the data. Places: ``manifest`` (manifest.json), ``relational plan``
-    (relational.json), ``table report`` (the table's DP report, kept both in the manifest and in the
-    ``dp_protected`` component's state), ``dp component`` (that component's file) and ``inner
-    generator`` (the wrapped generator's files: fitted on the surrogate of the releases and by the
-    private mechanism, so all of it is release-derived). The neighbouring-dataset test
-    (tests/hiveframe_privacy/test_neighbours.py) reads this list.
+    (relational.json), ``linkage models`` (the files of the linkage components the relational plan
+    names for the table's relationships), ``table report`` (the table's DP report, kept both in the
+    manifest and in the ``dp_protected`` component's state), ``dp component`` (that component's file)
+    and ``inner generator`` (the wrapped generator's files: fitted on the surrogate of the releases
+    and by the private mechanism, so all of it is release-derived). The neighbouring-dataset test
+    (tests/hiveframe_privacy/test_dp_noise.py) reads this list.
     """
     t = table.replace("~", "~0").replace("/", "~1")
     out = [
         {"place": "manifest", "at": f"/tables/{t}/rows", "from": "row count"},
         {"place": "manifest", "at": "/privacy/dp/max_epsilon_spent", "from": "training steps taken"},
         {"place": "relational plan", "at": f"/tables/{t}/real_rows", "from": "row count"},
+        *({"place": "relational plan", "at": f"/tables/{t}/relations/*/{field}",
+           "from": "children-per-parent histogram, null share, the parent's row count"}
+          for field in ("null_rate", "low", "high", "coverage", "exact_one", "parent_rows", "total")),
+        {"place": "relational plan", "at": f"/tables/{t}/self_refs/*/forest/*", "from": "self-reference histogram"},
+        {"place": "relational plan", "at": f"/tables/{t}/fills/*/null_rate", "from": "null share"},
+        {"place": "linkage models", "at": "*", "from": "children-per-parent histogram"},
         {"place": "dp component", "at": "/state/rows", "from": "row count"},
         {"place": "inner generator", "at": "*", "from": "every release of the table (surrogate and training)"},
     ]
