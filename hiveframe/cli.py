@@ -112,6 +112,17 @@ def _parse_value(text: str) -> Any:
         return text
 
 
+def _dp_line(dp: dict[str, Any], left: Mapping[str, int]) -> str:
+    """The fit's last line under DP: epsilon per root entity, the per-row figure, what the caps left out
+    (exact counts, shown to whoever runs the fit and never saved in the model)."""
+    unit = dp.get("privacy_unit", "row")
+    text = (f"differential privacy: epsilon {dp.get('epsilon_spent', 0.0):.3f} per {unit} "
+            f"(budget {float(dp.get('epsilon') or 0):g}), epsilon {dp.get('epsilon_per_row', 0.0):.3f} per row")
+    if left:
+        text += "; left out of training (children beyond the cap): " + ", ".join(f"{t} {n}" for t, n in left.items())
+    return f"{text}; {dp.get('guarantee')}"
+
+
 def _key_value(text: str) -> tuple[str, Any]:
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
@@ -191,8 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--drop-orphans", action="store_true",
                    help="drop child rows whose foreign key has no parent instead of failing")
     p.add_argument("--dp", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
-                   help="train with differential privacy: epsilon=3 (required), delta, max_grad_norm, "
-                   "noise_multiplier, preprocess_share, allow_non_dp=true ... (repeatable)")
+                   help="train with differential privacy, per person (root entity): epsilon=3 (required), "
+                   "max_children=10, delta, max_rows, max_grad_norm, noise_multiplier, preprocess_share, allow_non_dp=true, "
+                   "detect_metadata=true ... (repeatable; needs --metadata unless detect_metadata=true)")
     p.add_argument("--pii", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
                    help="PII replacement options: default_strategy=fake|hash|mask|drop|keep, consistent=true, "
                    "locale=de_DE (repeatable)")
@@ -398,6 +410,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
     table_params: dict[str, dict[str, Any]] = {}
     for table, key, value in args.table_param:
         table_params.setdefault(table, {})[key] = value
+    if dp is not None and not args.metadata and getattr(dp, "detect_metadata", False) is not True:
+        raise ConfigError("--dp needs declared metadata (--metadata): detecting kinds, keys and formats from the "
+                          "private data is not private",
+                          hint="write it with `hiveframe detect SOURCE -o metadata.json` and review it, or accept "
+                          "detection outside the guarantee with --dp detect_metadata=true")
     database = _read(host, args.source)
     if args.metadata:
         metadata = _load_metadata(args.metadata, database)
@@ -412,7 +429,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if args.seed is not None:
         options["seed"] = args.seed
     if dp is not None:
-        options["dp"] = dp
+        options["dp"] = dp  # the wrapper made (and validated) above, before the data was read
+        options["metadata_detected"] = not args.metadata
     if args.pii or args.pii_strategy:
         pii = dict(args.pii)
         pii["strategies"] = {**pii.get("strategies", {}), **dict(args.pii_strategy)}
@@ -426,13 +444,12 @@ def cmd_fit(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     path = synth.save(args.output)
     _out(f"fitted {len(metadata.tables)} table(s) in {seconds:.1f}s; model saved to {path}")
-    dp = synth.privacy_report().get("dp")
-    if dp:
-        _out(f"differential privacy: at most epsilon {dp.get('max_epsilon_spent', 0.0):.3f} spent per table "
-             f"(budget {dp.get('epsilon_per_table')}); {dp.get('guarantee')}")
     if args.report:
         report = synth._write_report(database, Path(args.report), args.target)
         _out(f"quality report written to {report}")
+    dp = synth.privacy_report().get("dp")
+    if dp:  # the last line: what the privacy guarantee is
+        _out(_dp_line(dp, synth.dp_wrapper.rows_left_out() if synth.dp_wrapper is not None else {}))
     return 0
 
 

@@ -91,6 +91,7 @@ class NeuralTableGenerator(TableGenerator):
     requires: ClassVar[tuple[str, ...]] = ("torch",)
     extra: ClassVar[str | None] = "ctgan"
     model_kind: ClassVar[str] = ""
+    supports_dp: ClassVar[bool] = True  # DP-SGD (hiveframe_ctgan._dp)
 
     epochs: int = 300
     batch_size: int = 500
@@ -231,9 +232,9 @@ class NeuralTableGenerator(TableGenerator):
         return places
 
     # -- fit ---------------------------------------------------------------------------------------
-    def fit_private(self, data: pa.Table, table: Table, *, context_columns: tuple[str, ...], seed: int | None,
-                    callback: TrainingCallback | None, workdir: Path | None, private: Any) -> None:
-        """Fit with differential privacy (the protocol of the ``dp`` privacy wrapper).
+    def _fit_private(self, data: pa.Table, table: Table, *, context_columns: tuple[str, ...], seed: int | None,
+                     callback: TrainingCallback | None, workdir: Path | None, private: Any) -> None:
+        """Fit with differential privacy (``fit_private``, the public seam of ``hiveframe.components``).
 
         ``private`` holds the surrogate table built from noisy statistics, on which the encoders,
         the layout and the category counts of the conditional vector are fitted, and the DP-SGD
@@ -243,14 +244,14 @@ class NeuralTableGenerator(TableGenerator):
         """
         self._private = private
         try:
-            self.fit(data, table, context_columns=context_columns, seed=seed, callback=callback, workdir=None)
+            self._fit(data, table, context_columns=context_columns, seed=seed, callback=callback, workdir=None)
         finally:
             self._private = None
 
     def _fit(self, data: pa.Table, table: Table, *, context_columns: tuple[str, ...], seed: int | None,
              callback: TrainingCallback | None, workdir: Path | None) -> None:
         if self._private is not None:
-            self._fit_private(data, table, context_columns=context_columns, seed=seed, callback=callback)
+            self._train_private(data, table, context_columns=context_columns, seed=seed, callback=callback)
             return
         import time
 
@@ -341,7 +342,7 @@ class NeuralTableGenerator(TableGenerator):
                          **{k: round(float(v), 6) for k, v in h["losses"].items()}} for h in result.history],
         }
 
-    def _fit_private(self, data: pa.Table, table: Table, *, context_columns: tuple[str, ...], seed: int | None,
+    def _train_private(self, data: pa.Table, table: Table, *, context_columns: tuple[str, ...], seed: int | None,
                      callback: TrainingCallback | None) -> None:
         import time
 

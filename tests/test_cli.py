@@ -596,17 +596,29 @@ def test_verbose_logs_and_quiet_silences_progress(tmp_path, capsys):
 
 def test_fit_with_dp_pii_and_null_handling_flags(tmp_path, capsys, chinook_path):
     model = tmp_path / "m"
-    code, out, err = run(capsys, "fit", chinook_path, "-o", model, "--dp", "epsilon=2", "--pii-strategy",
-                         "Customer.Email=hash", "--null-handling", "mean", "-q")
+    code, out, err = run(capsys, "fit", chinook_path, "-o", model, "--dp", "epsilon=2", "--dp",
+                         "detect_metadata=true", "--pii-strategy", "Customer.Email=hash", "--null-handling", "mean",
+                         "-q")
     assert code == 0, err
-    assert "differential privacy: at most epsilon" in out
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("differential privacy: epsilon ") and " entity (budget 2)" in last
+    assert " per row" in last and "detected from the private data, outside the guarantee" in last
+    assert "left out of training (children beyond the cap): " in last  # Chinook has albums of 10+ tracks
+    assert "rows_left_out" not in (model / "manifest.json").read_text()  # exact counts stay out of the model
     from hiveframe.pipeline import Synthesizer
 
     synth = Synthesizer.load(model)
     report = synth.privacy_report()
-    assert report["dp"]["max_epsilon_spent"] <= 2.0
+    assert report["dp"]["epsilon_spent"] <= 2.0 + 1e-9
+    assert report["dp"]["metadata"].startswith("DETECTED")
     assert report["pii"]["strategies"] == {"Customer.Email": "hash"}
     assert synth.null_handling == {"*": "mean"}
+
+
+def test_fit_with_dp_refuses_detected_metadata(tmp_path, capsys, chinook_path):
+    code, out, err = run(capsys, "fit", chinook_path, "-o", tmp_path / "m", "--dp", "epsilon=1")
+    assert code == 2 and "--dp needs declared metadata" in err and "detect_metadata=true" in err
+    assert not (tmp_path / "m").exists()
 
 
 def test_report_with_model_shows_guarantees(tmp_path, capsys):
@@ -619,7 +631,7 @@ def test_report_with_model_shows_guarantees(tmp_path, capsys):
     pq.write_table(pa.table({"age": rng.integers(18, 80, 2000), "city": rng.choice(["a", "b", "c"], 2000)}),
                    real / "people.parquet")
     model, synth, report = tmp_path / "m", tmp_path / "s", tmp_path / "r"
-    assert run(capsys, "fit", real, "-o", model, "--dp", "epsilon=3", "-q")[0] == 0
+    assert run(capsys, "fit", real, "-o", model, "--dp", "epsilon=3", "--dp", "detect_metadata=true", "-q")[0] == 0
     assert run(capsys, "sample", model, "-o", synth, "-q")[0] == 0
     code, _, err = run(capsys, "report", real, synth, "-o", report, "--model", model)
     assert code == 0, err

@@ -56,6 +56,7 @@ from hiveframe.errors import ConfigError, DataError, Problem
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from hiveframe.components.privacy import PrivateTraining
     from hiveframe.components.transformers import Transformer
     from hiveframe.metadata import Column, Table
 
@@ -279,6 +280,7 @@ class GaussianCopula(TableGenerator):
     """
 
     name: ClassVar[str] = "gaussian_copula"
+    supports_dp: ClassVar[bool] = True
 
     max_quantiles: int = 1000
     atom_min_fraction: float = 0.001
@@ -361,6 +363,13 @@ class GaussianCopula(TableGenerator):
                 log.info("table %r: %r follows %r (strength %.2f)", table.name, f.column, f.lead, f.strength)
         if callback is not None:
             callback({"table": table.name, "epoch": 0, "rows": n, "dimensions": len(dims)})
+
+    def _fit_private(self, data: pa.Table, table: Table, *, context_columns: tuple[str, ...], seed: int | None,
+                     callback: TrainingCallback | None, workdir: Path | None, private: PrivateTraining) -> None:
+        """Marginals from the surrogate, correlation from one noisy release (:mod:`._copula_private`)."""
+        from hiveframe.builtin._copula_private import fit_copula_private
+
+        fit_copula_private(self, private, table, context_columns=context_columns, seed=seed, callback=callback)
 
     def _layout(self, encoder: TableEncoder, matrix: np.ndarray) -> tuple[list[_Dim], np.ndarray]:
         """One _Dim per encoded column, and which rows each dimension observes (not null)."""

@@ -5,7 +5,7 @@ from hiveframe.components.generators import TableGenerator, TrainingCallback
 from hiveframe.components.io import Database, Reader, Writer
 from hiveframe.components.linkage import LinkageModel
 from hiveframe.components.noise import NoiseSource, secret_token
-from hiveframe.components.privacy import PrivacyWrapper
+from hiveframe.components.privacy import PrivacyAccount, PrivacyWrapper, PrivateSteps, PrivateTraining
 from hiveframe.components.transformers import Span, Transformer
 from hiveframe.components.validators import ValidationResult, Validator
 
@@ -26,7 +26,8 @@ BASES: dict[str, type[Component]] = {
 }
 
 __all__ = [
-    "BASES", "FAMILIES", "Component", "ComponentState", "Database", "LinkageModel", "NoiseSource", "PrivacyWrapper",
+    "BASES", "FAMILIES", "Component", "ComponentState", "Database", "LinkageModel", "NoiseSource", "PrivacyAccount",
+    "PrivacyWrapper", "PrivateSteps", "PrivateTraining",
     "Reader", "Span", "TableGenerator", "TrainingCallback", "Transformer", "ValidationResult",
     "Validator", "Writer", "secret_token",
 ]

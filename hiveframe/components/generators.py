@@ -20,6 +20,7 @@ from hiveframe.errors import ConfigError, DataError, NotFittedError, Problem
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from hiveframe.components.privacy import PrivateTraining
     from hiveframe.components.transformers import Transformer
     from hiveframe.metadata import Table
 
@@ -38,6 +39,8 @@ class TableGenerator(Component):
     kind: ClassVar[str] = "table_generator"
     #: whether ``sample`` honours ``context`` and ``conditions``.
     conditional: ClassVar[bool] = True
+    #: whether ``fit_private`` is implemented (a differentially private wrapper refuses the others).
+    supports_dp: ClassVar[bool] = False
 
     transformers: dict[str, Transformer] = attrs.field(factory=dict)
     _table: Table | None = attrs.field(default=None, init=False)
@@ -59,6 +62,34 @@ class TableGenerator(Component):
         _check_fit_input(data, table, context_columns)
         self._call("fit", self._fit, data, table, context_columns=tuple(context_columns), seed=seed,
                    callback=callback, workdir=workdir)
+        self._table = table
+        self._context_columns = tuple(context_columns)
+        return self
+
+    def fit_private(
+        self,
+        data: pa.Table,
+        table: Table,
+        *,
+        private: PrivateTraining,
+        context_columns: Sequence[str] = (),
+        seed: int | None = None,
+        callback: TrainingCallback | None = None,
+        workdir: Path | None = None,
+    ) -> TableGenerator:
+        """Learn ``data`` with differential privacy, through ``private`` only (see :class:`PrivateTraining`).
+
+        Called by a differentially private wrapper, never by users. ``data`` are the real rows cleaned
+        into the released domains; a generator may touch them only through ``private.plan(...)`` or
+        ``private.release(...)``, and fits everything else on ``private.surrogate``.
+        """
+        self.check_available()
+        if not type(self).supports_dp:
+            raise ConfigError(f"generator {self.name!r} cannot train with differential privacy",
+                              hint="use a generator whose class sets supports_dp = True")
+        _check_fit_input(data, table, context_columns)
+        self._call("fit", self._fit_private, data, table, context_columns=tuple(context_columns), seed=seed,
+                   callback=callback, workdir=workdir, private=private)
         self._table = table
         self._context_columns = tuple(context_columns)
         return self
@@ -135,6 +166,10 @@ class TableGenerator(Component):
 
     def _sample(self, num_rows: int, *, context: pa.Table | None, conditions: dict[str, Any],
                 seed: int | None) -> pa.Table:
+        raise NotImplementedError
+
+    def _fit_private(self, data: pa.Table, table: Table, *, context_columns: tuple[str, ...], seed: int | None,
+                     callback: TrainingCallback | None, workdir: Path | None, private: PrivateTraining) -> None:
         raise NotImplementedError
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -150,15 +150,30 @@ def detect(
 
 def _plugin_refinements(table: str, data: Any, cols: list[Column], keys: set[str],
                         host: PluginHost | None) -> list[Column]:
-    """Let plugins re-mark columns (the privacy plugin proposes PII kinds); keys are never re-marked."""
+    """Let plugins re-mark columns (the privacy plugin proposes PII kinds, ahead of the id rule).
+
+    Keys are never re-marked: a primary or foreign key links tables, so it stays an id. When a key is
+    proposed as PII (an email or a phone number used as a key), the key keeps its kind and records the
+    ``pii_kind``, and the engine then generates surrogate keys for it that owe nothing to the real
+    values (:func:`hiveframe.pipeline.keys.surrogate_format`).
+    """
     from hiveframe.plugins import PluginHost
 
     host = host or PluginHost()
     proposals = host.hooks.detect_columns(table_name=table, data=data, columns=cols)
-    changed = {n: c for n, c in proposals.items() if n not in keys}
-    for column_name, column in changed.items():
-        log.info("detect: %s.%s proposed as %s%s", table, column_name, column.kind.value,
-                 f" ({column.pii_kind.value})" if column.pii_kind else "")
+    changed: dict[str, Column] = {}
+    for column_name, column in proposals.items():
+        if column_name not in keys:
+            changed[column_name] = column
+            log.info("detect: %s.%s proposed as %s%s", table, column_name, column.kind.value,
+                     f" ({column.pii_kind.value})" if column.pii_kind else "")
+        elif column.pii_kind is not None:
+            key = next(c for c in cols if c.name == column_name)
+            changed[column_name] = replace(key, pii_kind=column.pii_kind, id_format=None)
+            log.warning("detect: key %s.%s holds personal data (%s): it stays a key, and synthetic keys for it "
+                        "are surrogates (e.g. %s) that owe nothing to the real values", table, column_name,
+                        column.pii_kind.value,
+                        "user1@example.invalid" if column.pii_kind.value == "email" else f"{column.pii_kind.value}-1")
     return [changed.get(c.name, c) for c in cols]
 
 

@@ -16,17 +16,18 @@ Per table (in topological order of the foreign keys, self-references handled ins
 Everything learned is plain JSON plus numpy arrays (``to_state``/``from_state``); linkage models are
 components saved with :func:`hiveframe.persistence.save_component`.
 
-Privacy (``pii`` and ``dp``: privacy wrappers of the ``privacy`` plugin, used duck-typed):
+Privacy (``pii`` and ``dp``: privacy wrappers, through the public ``PrivacyWrapper`` contract):
 
 - **PII columns** never reach a generator nor any relational model: they are handed, with the
   table's columns, to the table's generator *wrapped by the PII wrapper*, which replaces them before
   its inner generator sees the data and fills them with fakes when sampling; the engine gives the
   wrapper every real PII value of the database first, so that no fake equals one;
-- with **differential privacy**, everything the engine itself learns from the rows either comes
-  from noisy releases charged to the table's budget (children-per-parent histograms, null shares,
-  row counts, self-reference fan-outs) or is not learnt: context columns only when the metadata
-  names them, no child summaries or derived aggregates, secondary keys matched without looking at
-  content, key formats that owe nothing to the real keys.
+- with **differential privacy**, the engine fits with the private policy of
+  :mod:`hiveframe.pipeline.policy`: everything it learns from the rows either comes from noisy
+  releases charged to the database's budget (children-per-parent histograms, null shares, row
+  counts, self-reference fan-outs) or is not learnt: context columns only when the metadata names
+  them, no child summaries or derived aggregates, secondary keys matched without looking at content,
+  key formats that owe nothing to the real keys.
 """
 
 from __future__ import annotations
@@ -78,6 +79,15 @@ def pii_columns(metadata: Metadata, table: Table) -> list[str]:
     """PII columns that are not keys: replaced by the PII wrapper of the table's generator."""
     skip = set(table.primary_key) | metadata.foreign_key_columns(table.name)
     return [c.name for c in table.columns if c.name not in skip and c.kind == ColumnKind.PII]
+
+
+def _holds_pii(column: Column) -> bool:
+    """A key or id column that holds personal data (its metadata gives a ``pii_kind``)."""
+    return column.kind == ColumnKind.PII or column.pii_kind is not None
+
+
+def _pii_label(column: Column) -> str:
+    return column.pii_kind.value if column.pii_kind is not None else "pii"
 
 
 NULL_HANDLING = ("model", "mean", "drop")
@@ -198,7 +208,7 @@ class RelationalEngine:
     def __init__(self, metadata: Metadata, host: PluginHost, *, linkage: str | type = DEFAULT_LINKAGE,
                  linkage_params: Mapping[str, Any] | None = None, max_context_columns: int = 5,
                  max_summary_columns: int = 2, pii: Any = None, dp: Any = None,
-                 null_handling: Mapping[str, str] | None = None) -> None:
+                 null_handling: Mapping[str, str] | None = None, metadata_detected: bool = False) -> None:
         self.metadata = metadata
         self.host = host
         self.linkage = linkage
@@ -210,6 +220,8 @@ class RelationalEngine:
         self.pii = pii
         #: the differential privacy wrapper, or None
         self.dp = dp
+        #: whether the metadata was detected from the data (refused under DP without the wrapper's opt-in)
+        self.metadata_detected = bool(metadata_detected)
         #: per table: "model" (nulls are learnt, the default), "mean" (replaced) or "drop" (rows dropped)
         self.null_handling = dict(null_handling or {})
 
@@ -222,6 +234,7 @@ class RelationalEngine:
         import pyarrow as pa
 
         from hiveframe.pipeline.checks import resolve
+        from hiveframe.pipeline.policy import fit_policy
 
         md = self.metadata
         order = md.topological_order()
@@ -230,7 +243,7 @@ class RelationalEngine:
         links: dict[str, dict[int, np.ndarray]] = {}
         features: dict[str, pa.Table] = {}  # per table: what its generator learned, real rows
         contexts: dict[str, pa.Table] = {}
-        dp = self.dp
+        self.policy = policy = fit_policy(self, self.dp, metadata_detected=self.metadata_detected)
         if self.pii is not None and hasattr(self.pii, "exclude_values"):
             for t in md.tables:  # no fake value may equal a real one, in any table
                 for c in pii_columns(md, t):
@@ -242,16 +255,15 @@ class RelationalEngine:
                 made[table.name] = make_generator(table)
             return made[table.name]
 
+        # under DP: one budget for the database, planned before any release (children beyond a cap left out)
+        database = policy.start(database, generator_for)
         # -- relationships and drivers first: a parent learns summaries of the children it drives
         relations: dict[str, list[Relation]] = {}
-        for name in order:
+        for index, name in enumerate(order):
             data = database[name]
             links[name] = {}
             relations[name] = []
             table = md.table(name)
-            budget = None
-            if dp is not None:
-                budget = self._dp_budget(table, data, generator_for)
             for j, fk in enumerate(md.foreign_keys):
                 if fk.child_table != name or fk.is_self_reference:
                     continue
@@ -260,25 +272,14 @@ class RelationalEngine:
                 links[name][j] = idx
                 valid = idx >= 0
                 counts = np.bincount(idx[valid], minlength=parent.num_rows)
-                null_rate = float(1.0 - valid.mean()) if len(idx) else 0.0
-                if dp is not None:
-                    relations[name].append(self._dp_relation(
-                        j, table, data, counts, int((~valid).sum()), budget, database, generator_for))
-                    continue
-                relations[name].append(Relation(
-                    fk_index=j, role="secondary", null_rate=null_rate,
-                    low=int(counts.min()) if len(counts) else 0, high=int(counts.max()) if len(counts) else 0,
-                    coverage=float((counts > 0).mean()) if len(counts) else 0.0,
-                    exact_one=bool(len(counts) and counts.min() == 1 and counts.max() == 1 and null_rate == 0),
-                    parent_rows=parent.num_rows, total=int(counts.sum()),
-                ))
+                relations[name].append(policy.relation(j, table, data, counts, int((~valid).sum()), database,
+                                                       seed=derive_seed(seed, index, "linkage", j)))
             driver = self._choose_driver(table, relations[name])
             if driver is not None:
                 driver.role = "driver"
                 relations[name].sort(key=lambda r: r.role != "driver")
-        # under DP, what children share is not learnt (it would be a statistic without noise)
-        summaries = self._summaries(database, relations, links, seed) if dp is None else {}
-        derived = self._derived(database, relations, links) if dp is None else {}
+        summaries = policy.summaries(database, relations, links, seed)
+        derived = policy.derived(database, relations, links)
         for index, name in enumerate(order):
             table = md.table(name)
             data = database[name]
@@ -286,8 +287,7 @@ class RelationalEngine:
                              modelled=modelled_columns(md, table), schema=data.schema,
                              pii=pii_columns(md, table) if self.pii is not None else [])
             rng = np.random.default_rng(derive_seed(seed, index, "fit"))
-            if dp is not None:  # DP draws come from the wrapper's secret noise, never from ``seed``
-                plan.real_rows = self._dp_budget(table, data, generator_for).rows(data.num_rows)
+            plan.real_rows = policy.rows(table, data)
             plan.relations = relations[name]
             plan.derived = derived.get(name, [])
             for rel in plan.relations:
@@ -300,14 +300,7 @@ class RelationalEngine:
                 rel.linkage.fit(features[fk.parent_table], counts,
                                 seed=derive_seed(seed, index, "linkage", rel.fk_index))
             driver = plan.driver
-            if dp is not None:  # everything the engine releases privately comes before the generator's training
-                budget = self._dp_budget(table, data, generator_for)
-                for j, fk in enumerate(md.foreign_keys):
-                    if fk.child_table == name and fk.is_self_reference:
-                        idx, _ = resolve(data, fk.child_columns, data, fk.parent_columns)
-                        forest = dp.forest(idx, budget, plan.real_rows)
-                        plan.self_refs.append(SelfRef(j, forest))
-                self._fit_keys_private(plan, table, data, budget)
+            policy.before_generator(plan, table, data)  # under DP, every release comes before the training
             # -- context and the generator ------------------------------------------------------
             plan.summaries = [c for c, _ in summaries.get(name, [])]
             own = data.select(plan.modelled)
@@ -347,24 +340,9 @@ class RelationalEngine:
             # what children and relational models may see: never PII
             features[name] = _hstack(own, contexts[name])
             # -- secondary keys, self-references, keys --------------------------------------------
-            own_cols = data.select(plan.modelled)
             for rel in plan.secondaries:
-                if dp is not None:  # matched to parents without looking at content
-                    fk = md.foreign_keys[rel.fk_index]
-                    rel.assign = AssignmentModel().fit(_empty_like(data.num_rows),
-                                                       _empty_like(database[fk.parent_table].num_rows),
-                                                       links[name][rel.fk_index], rng=rng)
-                    # a primary key made of the two foreign keys (a link table) makes pairs unique: public
-                    pair = set(fk.child_columns) | set(md.foreign_keys[driver.fk_index].child_columns if driver else ())
-                    rel.unique_pair = bool(table.primary_key) and set(table.primary_key) <= pair
-                    continue
-                self._fit_secondary(plan, rel, data, own_cols, driver, links, features, database, rng)
-            if dp is None:
-                for j, fk in enumerate(md.foreign_keys):
-                    if fk.child_table == name and fk.is_self_reference:
-                        idx, _ = resolve(data, fk.child_columns, data, fk.parent_columns)
-                        plan.self_refs.append(SelfRef(j, ForestModel().fit(idx, features[name])))
-                self._fit_keys(plan, table, data, database)
+                policy.secondary(plan, rel, data, driver, links, features, database, rng)
+            policy.after_generator(plan, table, data, database, features)
             self.plans[name] = plan
         return generators
 
@@ -387,6 +365,8 @@ class RelationalEngine:
         cols = [c for c in plan.generated if c in fit_data.column_names]
         if mode == "model" or not cols or fit_data.num_rows == 0:
             return fit_data
+        if mode == "drop" and self.policy.private_drop(name):  # the wrapper drops them with their privacy units
+            return fit_data
         if mode == "drop":
             keep = np.ones(fit_data.num_rows, dtype=bool)
             for c in cols:
@@ -397,8 +377,7 @@ class RelationalEngine:
             log.info("table %s: %d of %d rows with nulls are left out of training", name,
                      int((~keep).sum()), fit_data.num_rows)
             return fit_data.filter(pa.array(keep))
-        if self.dp is not None:  # the private mean, from the noisy histograms
-            self.dp.set_null_handling(name, "mean")
+        if self.policy.private_mean(name):  # the private mean, from the noisy histograms
             return fit_data
         from hiveframe.pipeline.features import numeric_values
 
@@ -426,74 +405,6 @@ class RelationalEngine:
                 filled = arr.fill_null(top)
             fit_data = fit_data.set_column(fit_data.schema.get_field_index(c), c, filled)
         return fit_data
-
-    # -- differential privacy --------------------------------------------------------------------
-    def _dp_budget(self, table: Table, data: pa.Table, generator_for: Callable[[Table], TableGenerator]) -> Any:
-        """The table's privacy budget, planned with the statistics the engine releases for it."""
-        md = self.metadata
-        fks = [fk for fk in md.parents_of(table.name)]
-        extra = 3 * sum(1 for fk in fks if not fk.is_self_reference) + 2 * sum(1 for fk in fks if fk.is_self_reference)
-        extra += sum(1 for c in table.columns if c.name not in set(table.primary_key) | md.foreign_key_columns(table.name)
-                     and c.kind == ColumnKind.ID)
-        learnt = modelled_columns(md, table) + pii_columns(md, table)
-        columns = [table.column(c) for c in learnt]
-        for fk in fks:  # declared context columns are learnt with the table's own
-            parent = md.table(fk.parent_table)
-            for c in fk.context_columns or ():
-                if fk.is_self_reference:
-                    continue
-                if parent.has_column(c):
-                    columns.append(replace(parent.column(c), name=f"{fk.parent_table}.{c}"))
-                else:  # a context of the parent's context or a count: plan for the costlier kind
-                    columns.append(Column(f"{fk.parent_table}.{c}", ColumnKind.NUMERICAL, "double"))
-                    columns.append(Column(f"{fk.parent_table}.{c}~", ColumnKind.CATEGORICAL))
-        planned = Table(name=table.name, columns=tuple(columns))
-        return self.dp.budget_for(planned, data.num_rows, extra_releases=extra,
-                                  generator=generator_for(table) if learnt else None)
-
-    def _dp_relation(self, j: int, table: Table, data: pa.Table, counts: np.ndarray, nulls: int, budget: Any,
-                     database: Database, generator_for: Callable[[Table], TableGenerator]) -> Relation:
-        """A relationship learnt from noisy releases only (children-per-parent histogram, null share);
-        their noise comes from the ``dp`` wrapper's secret source."""
-        import pyarrow as pa
-
-        md = self.metadata
-        fk = md.foreign_keys[j]
-        parent = database[fk.parent_table]
-        linkage = self.dp.linkage_model(table, data.num_rows)
-        linkage.fit(pa.table({"__n__": pa.nulls(parent.num_rows)}).drop(["__n__"]), counts, seed=None)
-        info = linkage.summary()
-        rows = budget.rows(data.num_rows)
-        null_rate = self.dp.noisy_share(budget, nulls, rows, label=f"{fk.name}: null share") \
-            if any(table.column(c).nullable for c in fk.child_columns) else 0.0
-        parent_rows = self._dp_budget(md.table(fk.parent_table), parent, generator_for).rows(parent.num_rows)
-        return Relation(fk_index=j, role="secondary", null_rate=null_rate if null_rate > 0.005 else 0.0,
-                        low=info["low"], high=info["high"], coverage=info["coverage"],
-                        exact_one=bool(info["exact_one"] and null_rate <= 0.005), linkage=linkage,
-                        parent_rows=parent_rows, total=int(round(info["mean"] * parent_rows)))
-
-    def _fit_keys_private(self, plan: TablePlan, table: Table, data: pa.Table, budget: Any) -> None:
-        """Key and id formats that owe nothing to the real values; null shares of ids are noisy."""
-        md = self.metadata
-        fk_cols = md.foreign_key_columns(table.name)
-        pk = list(table.primary_key)
-        for col in pk:
-            if col in fk_cols:
-                continue
-            fmt = self.dp.key_format(data.schema.field(col).type)
-            if len(pk) > 1:
-                fmt["group"] = [c for c in pk if c != col]
-            plan.keys[col] = fmt
-        skip = set(plan.modelled) | set(plan.pii) | set(pk) | fk_cols
-        for column in table.columns:
-            if column.name in skip:
-                continue
-            values = data.column(column.name)
-            share = (self.dp.noisy_share(budget, values.null_count, plan.real_rows,
-                                         label=f"{column.name}: null share")
-                     if column.nullable else 0.0)
-            plan.fills[column.name] = {"format": self.dp.key_format(values.type), "unique": True,
-                                       "null_rate": share if share > 0.005 else 0.0}
 
     def _derived(self, database: Database, relations: dict[str, list[Relation]],
                  links: dict[str, dict[int, np.ndarray]]) -> dict[str, list[dict[str, Any]]]:
@@ -592,7 +503,7 @@ class RelationalEngine:
         from hiveframe.pipeline import context as ctxsel
 
         fk = self.metadata.foreign_keys[driver.fk_index]
-        if self.dp is not None and fk.context_columns is None:
+        if not self.policy.context_allowed(fk):
             return None  # choosing context by its dependence on the rows would not be private
         parent_name = fk.parent_table
         parent_plan = self.plans[parent_name]
@@ -717,6 +628,12 @@ class RelationalEngine:
         for col in pk:
             if col in fk_cols:
                 continue
+            if _holds_pii(table.column(col)):  # an email or phone used as a key: surrogates, nothing real
+                fmt = keyfmt.surrogate_format(_pii_label(table.column(col)), data.schema.field(col).type)
+                if len(pk) > 1:
+                    fmt["group"] = [c for c in pk if c != col]
+                plan.keys[col] = fmt
+                continue
             fmt = keyfmt.detect_concat(data, col, sorted(fk_cols) + [c for c in pk if c != col])
             if fmt is None:
                 for fk in md.parents_of(table.name):
@@ -745,7 +662,9 @@ class RelationalEngine:
             values = data.column(name)
             non_null = values.drop_null()
             unique = len(non_null) > 1 and len(pc.unique(non_null)) == len(non_null)
-            plan.fills[name] = {"format": keyfmt.learn_format(values), "unique": bool(unique),
+            fmt = (keyfmt.surrogate_format(_pii_label(column), values.type) if _holds_pii(column)
+                   else keyfmt.learn_format(values))
+            plan.fills[name] = {"format": fmt, "unique": bool(unique),
                                 "null_rate": float(values.null_count / max(1, len(values)))}
 
     # ============================================================================================

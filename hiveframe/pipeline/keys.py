@@ -7,11 +7,19 @@ A format is learned per key column and stored as plain JSON:
   padding and suffix kept, the number counted up;
 - ``template``: other strings (``f8v9hjple3``, ``i100_02_7i``): the real values' shapes (runs of
   letters and digits between separators) and, per position, how often each character appears;
-  values are drawn from that and made unique;
+  values are drawn from that and made unique. A format never stores a rare value's shape character
+  by character: a shape shared by fewer than ``MIN_SUPPORT`` distinct values is not kept, and a
+  character seen at a position in fewer than ``MIN_SUPPORT`` distinct values is generalised to its
+  class (any digit, any lower- or upper-case letter), so one value's digits or letters (a phone number,
+  a name inside a key) cannot come out; rare counter affixes are dropped the same way;
 - ``concat``: a key made by joining other columns (``bond.atom_id_atom_id2`` is ``atom_id + "_" +
   atom_id2``): rebuilt from the generated columns;
 - ``prefixed``: a key that starts with its parent's key (atom ``i100_02_7_10i`` of molecule
   ``i100_02_7i``): the parent's generated key, then a tail drawn from a template.
+
+A key column whose values are personal data (an email, a phone number used as a primary key; the
+metadata gives it a ``pii_kind``) gets :func:`surrogate_format` instead: keys that owe nothing to the
+real ones and cannot be a real value of the kind (``user17@example.invalid``, ``phone-17``).
 """
 
 from __future__ import annotations
@@ -30,6 +38,10 @@ if TYPE_CHECKING:
 _ALNUM_RUN = re.compile(r"[^\W_]+")
 _ONE_NUMBER = re.compile(r"^(\D*)(\d+)(\D*)$")
 SEPARATORS = ("_", "-", ":", "|", ".", "/", " ", "")
+#: k of the k-anonymous formats: shapes, characters at a position and counter affixes seen in fewer
+#: distinct real values than this are generalised or dropped (the mask strategy of the PII wrapper
+#: uses the same k for its formats)
+MIN_SUPPORT = 5
 
 
 # -- learning --------------------------------------------------------------------------------------
@@ -51,6 +63,22 @@ def learn_format(values: pa.Array | pa.ChunkedArray) -> dict[str, Any]:
     return {"kind": "template", **_learn_template(strings)}
 
 
+def surrogate_format(pii_kind: str | None, dtype: pa.DataType | None = None) -> dict[str, Any]:
+    """Keys for a key column holding personal data: counted up, nothing taken from the real values.
+
+    Integers count from 1. Strings are ``user<n>@example.invalid`` for emails (``.invalid`` is a
+    reserved top-level domain, RFC 2606: never a real address) and ``<kind>-<n>`` otherwise (letters
+    make it neither a phone number, an SSN, a card number nor an IBAN).
+    """
+    import pyarrow as pa
+
+    if dtype is not None and (pa.types.is_integer(dtype) or pa.types.is_floating(dtype)
+                              or pa.types.is_decimal(dtype)):
+        return {"kind": "int", "start": 1}
+    affix = ["user", "@example.invalid"] if pii_kind == "email" else [f"{pii_kind or 'key'}-", ""]
+    return {"kind": "counter", "affixes": [[*affix, 1.0]], "start": 1, "width": 0}
+
+
 def _learn_counter(strings: Sequence[str]) -> dict[str, Any] | None:
     if not strings:
         return None
@@ -60,6 +88,11 @@ def _learn_counter(strings: Sequence[str]) -> dict[str, Any] | None:
     affixes = Counter((m.group(1), m.group(3)) for m in parts if m)
     if len(affixes) > 3:
         return None
+    distinct = Counter((m.group(1), m.group(3)) for m in {m.group(0): m for m in parts if m}.values())
+    # an affix of fewer than MIN_SUPPORT distinct values is one person's shape: dropped (the most
+    # common affix stays: it is the column's own format)
+    top = affixes.most_common(1)[0][0]
+    affixes = Counter({a: c for a, c in affixes.items() if a == top or distinct[a] >= MIN_SUPPORT})
     digits = [m.group(2) for m in parts if m]
     widths = {len(d) for d in digits}
     padded = len(widths) == 1 and any(d.startswith("0") for d in digits)
@@ -78,36 +111,67 @@ def _shape(value: str) -> str:
     return _ALNUM_RUN.sub(lambda m: f"\x00{len(m.group())}\x00", value)
 
 
-def _learn_template(strings: Sequence[str], smoothing_below: int = 20) -> dict[str, Any]:
-    groups: dict[str, list[str]] = {}
+def _learn_template(strings: Sequence[str], min_support: int = MIN_SUPPORT) -> dict[str, Any]:
+    """Shapes and per-position character frequencies, k-anonymous (``min_support`` distinct values).
+
+    Counted over distinct values, so a value repeated on many rows is still one value. A shape of
+    fewer than ``min_support`` distinct values is dropped; when none has that many, one generic shape
+    is kept (the most common shape's separators, every letter or digit any character of the classes
+    seen). Within a
+    kept shape, a character seen at a position in fewer than ``min_support`` distinct values is
+    replaced by its whole class, with its weight spread evenly over the class.
+    """
+    rows: dict[str, list[str]] = {}
+    distinct: dict[str, set[str]] = {}
     for s in strings:
-        groups.setdefault(_shape(s), []).append(s)
+        key = _shape(s)
+        rows.setdefault(key, []).append(s)
+        distinct.setdefault(key, set()).add(s)
+    kept = [(key, rows[key]) for key in sorted(rows, key=lambda k: (-len(distinct[k]), k))
+            if len(distinct[key]) >= min_support][:200]
+    if not kept:
+        if not strings:
+            return {"templates": []}
+        common = min(rows, key=lambda k: (-len(distinct[k]), -len(rows[k]), k))
+        return {"templates": [_generic_template(strings, common)]}
     templates = []
-    total = max(1, len(strings))
-    for _shape_key, members in sorted(groups.items(), key=lambda kv: -len(kv[1]))[:200]:
-        length = len(members[0])
+    total = sum(len(members) for _, members in kept)
+    for key, members in kept:
+        values = sorted(distinct[key])
         positions = []
-        for j in range(length):
-            seen = Counter(m[j] for m in members)
-            chars = "".join(seen)
-            weights = [float(seen[c]) for c in chars]
-            if len(members) < smoothing_below and len(seen) > 1 and members[0][j].isalnum():
-                # few examples of a varying position: spread a little mass over its character class,
-                # so rare shapes are not copied character for character (a constant stays constant)
-                support = _class_support(chars)
-                extra = "".join(c for c in support if c not in seen)
-                chars += extra
-                weights += [len(members) / max(1, len(extra))] * len(extra)
-            w = np.asarray(weights)
-            positions.append([chars, (w / w.sum()).tolist()])
+        for j in range(len(values[0])):
+            positions.append(_position(Counter(m[j] for m in members), Counter(v[j] for v in values),
+                                       min_support))
         templates.append({"p": len(members) / total, "positions": positions})
-    psum = sum(t["p"] for t in templates) or 1.0
-    for t in templates:
-        t["p"] /= psum
     return {"templates": templates}
 
 
+def _position(rows: Counter[str], values: Counter[str], min_support: int) -> list[Any]:
+    """One position of a template: frequent characters with their row weights, rare ones as a class."""
+    weights: dict[str, float] = {}
+    for ch, count in rows.items():
+        if values[ch] >= min_support or not ch.isalnum():
+            weights[ch] = weights.get(ch, 0.0) + count
+            continue
+        support = _class_support(ch) or string.ascii_lowercase  # a letter of no ASCII case: any letter
+        for c in support:
+            weights[c] = weights.get(c, 0.0) + count / len(support)
+    chars = "".join(weights)
+    w = np.asarray([weights[c] for c in chars])
+    return [chars, (w / w.sum()).tolist()]
+
+
+def _generic_template(strings: Sequence[str], shape: str) -> dict[str, Any]:
+    """No shape is common enough: the most common one's separators, every letter or digit drawn from
+    all the classes seen (the structure of a format, never its characters)."""
+    example = next(s for s in strings if _shape(s) == shape)
+    support = _class_support("".join(sorted(set("".join(strings))))) or string.ascii_lowercase
+    uniform = [1.0 / len(support)] * len(support)
+    return {"p": 1.0, "positions": [[support, uniform] if ch.isalnum() else [ch, [1.0]] for ch in example]}
+
+
 def _class_support(chars: str) -> str:
+    """The ASCII classes (digits, lower, upper) of ``chars``; empty when none is alphanumeric ASCII-like."""
     out = ""
     if any(c.isdigit() for c in chars):
         out += string.digits
@@ -115,7 +179,7 @@ def _class_support(chars: str) -> str:
         out += string.ascii_lowercase
     if any(c.isupper() for c in chars):
         out += string.ascii_uppercase
-    return out or chars
+    return out
 
 
 def detect_concat(table: pa.Table, key: str, candidates: Sequence[str]) -> dict[str, Any] | None:

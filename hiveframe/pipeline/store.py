@@ -46,7 +46,10 @@ def save_synthesizer(synth: Synthesizer, path: Path) -> Path:
                 continue
             key = component_key("tables", name, "generator")
             save_component(staging, key, generator)
-            plugins.add(type(generator).plugin or "builtin")
+            inner: Any = generator
+            while inner is not None:  # a wrapped generator (pii, dp) needs its inner generator's plugin too
+                plugins.add(type(inner).plugin or "builtin")
+                inner = getattr(inner, "inner", None)
             tables[name] = {"generator": key, "rows": synth.table_rows[name]}
         extra = synth._save_extra(staging) if hasattr(synth, "_save_extra") else {}
         plugins |= set(extra.pop("__plugins__", ()))

@@ -56,8 +56,11 @@ class Synthesizer:
     table that has some gets its generator wrapped by one ``pii`` wrapper shared by all tables
     (``pii``: its parameters, e.g. ``{"strategies": {"Customer.Email": "hash"}, "consistent": True}``,
     or a configured wrapper; ``False``: PII columns come out empty). ``dp`` turns on differential
-    privacy for every table (the ``dp`` wrapper's parameters, e.g. ``{"epsilon": 3}``, or a configured
-    wrapper); what was spent is in :meth:`privacy_report` and in the saved model's manifest.
+    privacy for the whole database, per root entity (the ``dp`` wrapper's parameters, e.g.
+    ``{"epsilon": 3, "max_children": 20}``, or a configured wrapper); what was spent is in
+    :meth:`privacy_report` and in the saved model's manifest. Under DP the metadata must be declared:
+    ``metadata_detected=True`` (set by ``fit`` itself when it detects the metadata) is refused unless
+    the ``dp`` options say ``detect_metadata: True`` (then reported as outside the guarantee).
     ``null_handling`` is ``"model"`` (nulls are learnt, the default), ``"mean"`` (replaced by the
     column mean, or most common value) or ``"drop"`` (incomplete rows are left out of training), for
     every table or per table (``{"table": "drop", "*": "model"}``).
@@ -82,6 +85,7 @@ class Synthesizer:
         pii: Mapping[str, Any] | PrivacyWrapper | bool | None = None,
         dp: Mapping[str, Any] | PrivacyWrapper | None = None,
         null_handling: str | Mapping[str, str] = "model",
+        metadata_detected: bool = False,
     ) -> None:
         from hiveframe.plugins import PluginHost
 
@@ -92,6 +96,8 @@ class Synthesizer:
             raise ConfigError(f"max_context_columns must be >= 0, got {max_context_columns}")
         self.host = host or PluginHost()
         self.metadata = metadata
+        #: the metadata was detected from the data (by the caller, or by fit() when none was given)
+        self.metadata_detected = bool(metadata_detected)
         self.generator = generator
         self.generators = dict(generators or {})
         self.generator_params = dict(generator_params or {})
@@ -197,6 +203,7 @@ class Synthesizer:
             from hiveframe.metadata import detect
 
             self.metadata = detect(database)
+            self.metadata_detected = True
         database = self._check(self.metadata, database,
                                self.drop_orphans if drop_orphans is None else bool(drop_orphans))
         unknown = [g for g in self.generators if not self.metadata.has_table(g)]
@@ -211,7 +218,8 @@ class Synthesizer:
                                   linkage_params=self.linkage_params,
                                   max_context_columns=self.max_context_columns,
                                   max_summary_columns=self.max_summary_columns,
-                                  pii=self.pii_wrapper, dp=self.dp_wrapper, null_handling=self.null_handling)
+                                  pii=self.pii_wrapper, dp=self.dp_wrapper, null_handling=self.null_handling,
+                                  metadata_detected=self.metadata_detected)
         self._privacy_report = None
         self.table_generators = engine.fit(
             database, make_generator=self._generator_for, seed=self.seed, callback=callback,

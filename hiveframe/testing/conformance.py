@@ -71,7 +71,7 @@ PUBLIC_METHODS: dict[str, tuple[str, ...]] = {
     "writer": ("write",),
     "transformer": ("fit", "transform", "reverse"),
     "linkage_model": ("fit", "sample"),
-    "table_generator": ("fit", "sample"),
+    "table_generator": ("fit", "fit_private", "sample"),
     "privacy_wrapper": ("wrap",),
     "validator": ("validate",),
 }
@@ -402,6 +402,7 @@ def check_table_generator(
     built = _check_declaration(ck, cls, instance, params)
     if built is None:
         return ck.finish()
+    data_given = data
     if data is None:
         data = sample_table(200, seed=seed)
     if table is None:
@@ -477,7 +478,100 @@ def check_table_generator(
         _check_conditional(ck, cls, instance, params, num_rows, seed, check_domains)
     else:
         ck.report.notes.append("conditional = False: context and conditions not checked")
+    private_data = sample_table(3000, seed=seed) if data_given is None else data
+    _check_private(ck, cls, instance, params, private_data, table, num_rows, seed, host)
     return ck.finish()
+
+
+#: planted in one extra row by the differential-privacy rules: must never come out of a private fit
+CANARY_TEXT = "canary-7f3a9q"
+CANARY_NUMBER = 987654321.0
+#: the budget the private rules train with (3,000 rows of the sample table unless data is given)
+PRIVATE_EPSILON = 3.0
+
+
+def _with_canary(data: pa.Table, table: Table) -> tuple[pa.Table, str | None, str | None]:
+    """``data`` plus one row holding a unique category and an extreme number (where columns allow)."""
+    import pyarrow as pa
+
+    text_col = next((c.name for c in table.columns if pa.types.is_string(data.column(c.name).type)), None)
+    num_col = next((c.name for c in table.columns if pa.types.is_floating(data.column(c.name).type)), None)
+    row = data.slice(0, 1).to_pylist()[0]
+    if text_col:
+        row[text_col] = CANARY_TEXT
+    if num_col:
+        row[num_col] = CANARY_NUMBER
+    extra = pa.Table.from_pylist([row], schema=data.schema)
+    return pa.concat_tables([data, extra]), text_col, num_col
+
+
+def _check_private(ck: _Checker, cls: type[TableGenerator], instance: TableGenerator | None,
+                   params: Mapping[str, Any] | None, data: pa.Table, table: Table, num_rows: int, seed: int,
+                   host: PluginHost | None) -> None:
+    """Differential privacy: a ``supports_dp`` generator trains under the ``dp`` wrapper and leaks no canary."""
+    if not cls.supports_dp:
+        def refuses() -> None:
+            try:
+                _fresh(cls, instance, params).fit_private(data, table, private=None, seed=seed)  # type: ignore[arg-type]
+            except ConfigError:
+                return
+            raise AssertionError("fit_private() of a generator without supports_dp did not raise ConfigError")
+
+        ck.rule("without supports_dp, fit_private refuses", refuses)
+        ck.report.notes.append("supports_dp = False: private training not checked")
+        return
+
+    def implements() -> None:
+        assert cls._fit_private is not TableGenerator._fit_private, (
+            "supports_dp = True but _fit_private is not implemented")
+
+    ck.rule("supports_dp: implements _fit_private", implements)
+    from hiveframe.plugins import PluginHost
+
+    h = host or PluginHost()
+    try:
+        registration = h.registration("privacy_wrapper", "dp")
+    except ConfigError:
+        registration = None
+    if registration is None or not registration.available:
+        ck.report.notes.append("the 'dp' privacy wrapper is not installed: private training not exercised "
+                               "(pip install 'hiveframe[privacy]')")
+        return
+    wrapper = h.create("privacy_wrapper", "dp", {"epsilon": PRIVATE_EPSILON})
+    planted, text_col, num_col = _with_canary(data, table)
+
+    def private_fit() -> TableGenerator:
+        wrapped = wrapper.wrap(_fresh(cls, instance, params))
+        wrapped.fit(planted, table, seed=seed)
+        report = wrapper.report()["tables"][table.name]
+        assert report.get("private") is True, f"the dp wrapper did not train it privately: {report}"
+        assert report["epsilon_spent"] <= PRIVATE_EPSILON + 1e-9, (
+            f"spent epsilon {report['epsilon_spent']} > {PRIVATE_EPSILON}")
+        return wrapped
+
+    wrapped = ck.rule("trains under the 'dp' wrapper within its epsilon", private_fit)
+    if wrapped is _FAILED:
+        return
+    out = ck.rule("samples after a private fit", lambda: _sample_checked(wrapped, table, num_rows, seed))
+
+    def no_canary() -> None:
+        inner = wrapped.inner  # type: ignore[attr-defined]
+        state = inner._get_state()
+        text = json.dumps(state.values, default=_iso)
+        assert CANARY_TEXT not in text, "the canary category of one row is in the private model's state"
+        for key, arr in state.arrays.items():
+            if arr.dtype.kind in "fiu":
+                assert not np.isclose(arr, CANARY_NUMBER).any(), f"the canary number is in state array {key!r}"
+            elif arr.dtype.kind in "US":
+                assert CANARY_TEXT not in arr.astype(str).tolist(), f"the canary category is in state array {key!r}"
+        if out is not _FAILED:
+            if text_col:
+                assert CANARY_TEXT not in out.column(text_col).to_pylist(), "the canary category was sampled"
+            if num_col:
+                values = np.asarray(out.column(num_col).to_numpy(zero_copy_only=False), dtype=np.float64)
+                assert not np.isclose(values, CANARY_NUMBER).any(), "the canary number was sampled"
+
+    ck.rule("a private fit keeps no value of a single row (canary)", no_canary)
 
 
 def _sample_checked(gen: TableGenerator, table: Table, n: int, seed: int) -> pa.Table:
@@ -1015,4 +1109,29 @@ def check_privacy_wrapper(
         json.dumps(rep, default=_iso)
 
     ck.rule("report() is a JSON-able dict", report)
+    if cls.differentially_private:
+        _check_dp_wrapper(ck, cls, instance, params, data, table, seed)
     return ck.finish()
+
+
+#: what the relational engine calls on a differentially private wrapper (declared by PrivacyWrapper)
+DP_WRAPPER_METHODS = ("begin", "table_budget", "linkage_model", "noisy_share", "forest", "key_format",
+                      "set_null_handling")
+
+
+def _check_dp_wrapper(ck: _Checker, cls: type[PrivacyWrapper], instance: PrivacyWrapper | None,
+                      params: Mapping[str, Any] | None, data: pa.Table, table: Table, seed: int) -> None:
+    def implements_engine_methods() -> None:
+        missing = [m for m in DP_WRAPPER_METHODS if getattr(cls, m) is getattr(PrivacyWrapper, m)]
+        assert not missing, f"differentially_private = True but {', '.join(missing)} not implemented"
+
+    def refuses_non_dp_generators() -> None:
+        wrapped = _fresh(cls, instance, params).wrap(BootstrapGenerator())
+        try:
+            wrapped.fit(data, table, seed=seed)
+        except ConfigError:
+            return
+        raise AssertionError("a generator without supports_dp was trained under differential privacy")
+
+    ck.rule("differentially private: implements what the engine asks", implements_engine_methods)
+    ck.rule("differentially private: refuses a generator without supports_dp", refuses_non_dp_generators)

@@ -5,6 +5,14 @@ values do not contradict it, or when most of its non-null values match a kind's 
 phone numbers, IPv4/IPv6 addresses, Luhn-valid card numbers, checksum-valid IBANs, national-id
 formats). Detection only *proposes*: ``hiveframe detect`` writes the proposal into metadata.json where
 the user can accept or change it.
+
+PII takes priority over the id rule: a unique column of phone numbers, SSNs, emails (``user17@corp.com``
+looks like a key: unique, no spaces, digits), card numbers or IBANs is classified as an id by the
+kernel's detector, and is proposed as PII here. An id column is proposed only for the kinds an id can
+hold (:data:`ID_LIKE_KINDS`), by its values, or by its name when its values have that kind's shape
+(a ``mobile`` column of ``07911123456``); a surrogate key (``customer_id`` 1..n, ``ACC-00012``, a
+UUID) matches neither and stays an id. For primary and foreign keys the kernel keeps the key and
+records the proposed ``pii_kind`` on it (see ``hiveframe.metadata.detect``).
 """
 
 from __future__ import annotations
@@ -45,6 +53,20 @@ _IPV6 = re.compile(r"^[0-9A-Fa-f:]{2,39}$")
 _IBAN = re.compile(r"^[A-Z]{2}\d{2}[A-Z0-9]{10,30}$")
 _CARD = re.compile(r"^\d{13,19}$")
 _US_SSN = re.compile(r"^\d{3}-\d{2}-\d{4}$")
+
+#: PII kinds a unique, key-like column can hold; an id column is proposed only as one of these
+ID_LIKE_KINDS = frozenset({PIIKind.EMAIL, PIIKind.PHONE, PIIKind.NATIONAL_ID, PIIKind.CREDIT_CARD, PIIKind.IBAN,
+                           PIIKind.IP_ADDRESS})
+#: a name ending in an id token (``phone_id``, ``CardKey``): a surrogate key, whatever it is named after
+_ID_NAME = re.compile(r"(?i:(^|[-_\s])(id|key|pk|uuid|guid)$)|[a-z](Id|ID|Key|Pk|PK|Uuid|UUID)$")
+#: the shape an id column's values must have for its name alone to make it PII
+_ID_SHAPES: dict[PIIKind, re.Pattern[str]] = {
+    PIIKind.EMAIL: re.compile(r"^[^@\s]+@[^@\s]+$"),
+    PIIKind.PHONE: re.compile(r"^\+?[\d\s().\-/]{7,20}$"),
+    PIIKind.NATIONAL_ID: re.compile(r"^[A-Za-z]{0,3}[\d\s\-/.]{6,14}[A-Za-z]{0,2}$"),
+    PIIKind.CREDIT_CARD: re.compile(r"^[\d\s\-]{13,23}$"),
+    PIIKind.IBAN: re.compile(r"^[A-Za-z]{2}\d{2}[A-Za-z0-9\s]{10,34}$"),
+}
 
 
 def luhn_valid(digits: str) -> bool:
@@ -114,7 +136,7 @@ def detect_pii(table_name: str, data: pa.Table, columns: Sequence[Column]) -> di
 
     out: dict[str, Column] = {}
     for column in columns:
-        if column.kind in (ColumnKind.ID, ColumnKind.PII, ColumnKind.BOOLEAN, ColumnKind.DATETIME):
+        if column.kind in (ColumnKind.PII, ColumnKind.BOOLEAN, ColumnKind.DATETIME):
             continue
         if column.name not in data.column_names:
             continue
@@ -125,12 +147,33 @@ def detect_pii(table_name: str, data: pa.Table, columns: Sequence[Column]) -> di
             values = [v for v in arr.drop_null().slice(0, SAMPLE_VALUES).to_pylist() if v]
         by_value = kind_from_values(values) if values else None
         by_name = kind_from_name(column.name)
-        kind = by_value or (by_name if _name_is_plausible(by_name, column, is_text, values) else None)
+        if column.kind == ColumnKind.ID:
+            kind = _id_column_kind(by_value, None if _ID_NAME.search(column.name) else by_name, is_text, values)
+        else:
+            kind = by_value or (by_name if _name_is_plausible(by_name, column, is_text, values) else None)
         if kind is not None:
             out[column.name] = Column(
                 name=column.name, kind=ColumnKind.PII, dtype=column.dtype, nullable=column.nullable, pii_kind=kind,
             )
     return out
+
+
+def _id_column_kind(by_value: PIIKind | None, by_name: PIIKind | None, is_text: bool,
+                    values: list[str]) -> PIIKind | None:
+    """The PII kind of a column classified as an id: by its values, or by its name and its values' shape.
+
+    Numbers (``customer_id`` 1..n) and names ending in an id token are surrogate keys, never PII by name.
+    """
+    if by_value in ID_LIKE_KINDS:
+        return by_value
+    if by_name not in _ID_SHAPES or not is_text or not values:
+        return None
+    shape = _ID_SHAPES[by_name]
+    if by_name in (PIIKind.PHONE, PIIKind.NATIONAL_ID, PIIKind.CREDIT_CARD):
+        fits = sum(1 for v in values if shape.match(v.strip()) and sum(ch.isdigit() for ch in v) >= 6)
+    else:
+        fits = sum(1 for v in values if shape.match(v.strip()))
+    return by_name if fits >= VALUE_MATCH_SHARE * len(values) else None
 
 
 def _name_is_plausible(kind: PIIKind | None, column: Column, is_text: bool, values: list[str]) -> bool:

@@ -17,16 +17,18 @@ DP; training stops before a step would exceed epsilon. The spend is reported per
 training callback (``epsilon`` in the event) and, per table, in :meth:`DPWrapper.report`, which the
 engine writes to the model manifest.
 
-A generator that cannot train privately is refused, unless ``allow_non_dp=True``: then it is trained
-on the real rows as usual, with a loud warning, and the report marks the table ``"private": false``.
+A generator that cannot train privately (``supports_dp`` false) is refused, unless
+``allow_non_dp=True``: then it is trained on the real rows as usual, with a loud warning, and the
+report and the manifest mark the table ``"private": false``.
 
-The protocol a generator implements to train privately::
+The seam is public (:mod:`hiveframe.components.privacy`): a generator sets ``supports_dp = True`` and
+implements ``_fit_private(data, table, *, context_columns, seed, callback, workdir, private)``, where
+``private`` is a :class:`hiveframe.components.PrivateTraining` (this module's :class:`PrivateTraining`
+implements it). It must fit whatever it saves about the data on ``private.surrogate`` and touch
+``data`` only through ``private.plan(...).gradient(...)`` or ``private.release(...)``.
 
-    def fit_private(self, data, table, *, context_columns, seed, callback, workdir, private) -> None
-
-``data`` are the cleaned real rows, ``private`` a :class:`PrivateTraining` (surrogate rows, the
-noisy statistics, DP-SGD helpers bound to the table's budget). It must fit whatever it saves about
-the data on ``private.surrogate`` and touch ``data`` only inside ``private.plan(...).gradient(...)``.
+Relational databases: :meth:`DPWrapper.begin` plans ONE budget for the whole database, whose privacy
+unit is a root entity (:mod:`hiveframe_privacy.units`, :mod:`hiveframe_privacy.budget`).
 """
 
 from __future__ import annotations
@@ -41,15 +43,18 @@ import attrs
 import numpy as np
 
 from hiveframe.components import ComponentState, NoiseSource, PrivacyWrapper, TableGenerator
-from hiveframe.errors import ConfigError
-from hiveframe.metadata import Table
+from hiveframe.errors import ConfigError, MetadataError, Problem
+from hiveframe.metadata import Metadata, Table
+from hiveframe_privacy.units import DEFAULT_MAX_CHILDREN, PrivacyUnits, check_caps, plan_units
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import pyarrow as pa
     import torch
 
     from hiveframe.components import TrainingCallback
-    from hiveframe_privacy.budget import TableBudget
+    from hiveframe_privacy.budget import DatabaseBudget, TableBudget
     from hiveframe_privacy.statistics import PrivateStatistics
 
 log = logging.getLogger(__name__)
@@ -72,10 +77,12 @@ class DPSGDPlan:
     steps_per_epoch: int
     total_steps: int
     micro_batch_size: int | None
-    sampler: Any  # hiveframe_privacy.dpsgd.PoissonSampler
-    #: the expected number of units per step, from the *noisy* row count (the gradient's denominator)
+    sampler: Any  # hiveframe_privacy.dpsgd.PoissonSampler or EntitySampler
+    #: the expected number of rows per step, from the *noisy* row count (the gradient's denominator)
     expected_units: float
     noise: NoiseSource  # Poisson sampling and gradient noise: secret, never the seed
+    #: rows one privacy unit owns at most: each row's gradient is clipped to max_grad_norm / unit_rows
+    unit_rows: float = 1.0
     exhausted: bool = False
     last_stats: dict[str, float] = field(default_factory=dict)
     _sampling_rng: np.random.Generator | None = None
@@ -114,10 +121,10 @@ class DPSGDPlan:
         generator = self._noise_gens.get(str(device))
         if generator is None:
             generator = self._noise_gens[str(device)] = self.noise.torch(device)
-        grads, stats = private_gradient(loss_fn, params, inputs, max_grad_norm=self.max_grad_norm,
+        grads, stats = private_gradient(loss_fn, params, inputs, max_grad_norm=self.max_grad_norm / self.unit_rows,
                                         noise_std=self.noise_std, denominator=self.expected_units,
                                         micro_batch=self.micro_batch_size, generator=generator, in_dims=in_dims)
-        self.budget.step(self.q, self.sigma)
+        self.budget.step(self.q, self.sigma, row_sigma=self.sigma * self.unit_rows)
         self.last_stats = stats
         return grads
 
@@ -129,12 +136,15 @@ class DPSGDPlan:
 
 @dataclass
 class PrivateTraining:
-    """Handed to ``generator.fit_private``: what a generator may use to learn a table privately."""
+    """Handed to ``generator.fit_private``: implements :class:`hiveframe.components.PrivateTraining`."""
 
     data: pa.Table  # the real rows, cleaned into the released domains: only for DP mechanisms
     surrogate: pa.Table  # rows following the noisy marginals: fit encoders and frequencies on these
     statistics: PrivateStatistics
     budget: TableBudget
+    noise: NoiseSource = field(default_factory=NoiseSource)
+    #: the privacy unit (root entity) of every row of ``data``; None: each row is its own unit
+    units: np.ndarray | None = None
     max_grad_norm: float = 1.0
     noise_multiplier: float | None = None
     micro_batch_size: int | None = None
@@ -142,13 +152,14 @@ class PrivateTraining:
     pac: int | None = 1
     #: for the generator's non-private draws only (initialisation, its own sampling); DP draws use ``noise``
     seed: int = 0
-    #: the secret source of every DP draw of this fit (the budget's)
-    noise: NoiseSource = field(default_factory=NoiseSource)
 
     @property
     def rows(self) -> int:
-        """The noisy row count (what a generator may report about the table's size)."""
-        return self.statistics.rows
+        """The noisy row count (what a generator may report about the table's size).
+
+        Released once for the table (the statistics' release, or else the budget's own).
+        """
+        return int(self.statistics.rows) if self.statistics is not None else self.budget.rows()
 
     def plan(self, *, batch_size: int, epochs: int, steps_per_batch: int = 1, group: int = 1) -> DPSGDPlan:
         """Sampling rate, steps and noise for ``epochs`` passes with expected ``batch_size`` units.
@@ -159,10 +170,18 @@ class PrivateTraining:
         reveal it. Poisson sampling at that rate over the real rows is still exactly what the
         accountant assumes.
         """
-        from hiveframe_privacy.dpsgd import PoissonSampler
+        from hiveframe_privacy.dpsgd import EntitySampler, PoissonSampler
 
         n = self.rows
         group = max(1, int(group))
+        unit_rows = self.budget.unit_rows
+        if unit_rows > 1 and group > 1:
+            raise ConfigError(f"table {self.budget.table!r}: pac groups cannot be combined with parent-group "
+                              "clipping (a child table under DP)", hint="set pac=1 in the dp options")
+        if unit_rows > 1 and self.units is None:
+            raise ConfigError(f"table {self.budget.table!r}: DP-SGD needs each row to belong to one privacy unit, "
+                              "but this table hangs below several parents",
+                              hint="use the DP copula ('gaussian_copula') for this table")
         units = n if group == 1 else max(1, int(np.ceil(n / group)))
         expected = max(1, int(batch_size) // group)
         q = min(1.0, expected / units)
@@ -178,16 +197,43 @@ class PrivateTraining:
                                    planned_steps=total, max_grad_norm=self.max_grad_norm)
         log.info("table %s: DP-SGD with sampling rate %.4g, noise multiplier %.3g, clip %.3g, %d steps planned",
                  self.budget.table, q, sigma, self.max_grad_norm, total)
+        # the samplers draw from the real rows (or their entities) at rate q; the denominator of the
+        # mean gradient (``expected_units``) comes from the noisy count, like q
+        sampler = (EntitySampler(self.units, q, expected_rows=q * n) if unit_rows > 1
+                   else PoissonSampler(self.data.num_rows, q, group))
         return DPSGDPlan(budget=self.budget, q=q, sigma=sigma, max_grad_norm=self.max_grad_norm, group=group,
                          steps_per_epoch=steps_per_epoch, total_steps=total,
-                         micro_batch_size=self.micro_batch_size, sampler=PoissonSampler(self.data.num_rows, q, group),
-                         expected_units=q * units, noise=self.noise)
+                         micro_batch_size=self.micro_batch_size, sampler=sampler, expected_units=q * units,
+                         noise=self.noise, unit_rows=unit_rows)
+
+    def release(self, values: np.ndarray, *, sensitivity: float, label: str,
+                mechanism: str) -> tuple[np.ndarray, float]:
+        """One Gaussian release with the rest of the table's training budget (per-row ``sensitivity``).
+
+        The noise comes from the budget's secret source (the wrapper's, as :attr:`noise`), never the seed.
+        """
+        budget = self.budget
+        sigma = budget.training_noise(1.0, 1) if self.noise_multiplier is None else float(self.noise_multiplier)
+        if not budget.can_step(1.0, sigma):
+            raise ConfigError(f"table {budget.table!r}: noise_multiplier {sigma} would exceed epsilon {budget.epsilon}",
+                              hint="leave noise_multiplier unset")
+        budget.start_training(q=1.0, sigma=sigma, sensitivity_factor=1, planned_steps=1,
+                              max_grad_norm=float(sensitivity))
+        assert budget.training is not None
+        budget.training["mechanism"] = mechanism
+        budget.training["clip_unit"] = "row (vector norm clipped)" if budget.unit_rows == 1 else \
+            f"root entity ({budget.unit_rows:g} rows at most)"
+        values = np.asarray(values, dtype=np.float64)
+        std = sigma * float(sensitivity) * budget.unit_rows
+        noisy = budget.gaussian_noise(values, std)
+        budget.step(1.0, sigma, row_sigma=sigma * budget.unit_rows)
+        budget.ledger.append({"release": label, "mechanism": "gaussian (training)", "sensitivity": float(sensitivity),
+                              "unit_rows": budget.unit_rows, "noise_std": std, "values": int(values.size)})
+        return noisy, std
 
 
 def supports_private_training(generator: TableGenerator) -> bool:
-    from hiveframe.builtin.copula import GaussianCopula
-
-    return callable(getattr(generator, "fit_private", None)) or isinstance(generator, GaussianCopula)
+    return bool(type(generator).supports_dp)
 
 
 # -- the wrapped generator ---------------------------------------------------------------------------
@@ -226,11 +272,11 @@ class DPProtectedGenerator(TableGenerator):
         from hiveframe_privacy.statistics import PrivateStatistics
 
         wrapper = self._wrapper or DPWrapper(epsilon=1.0)
-        budget = wrapper.budget_for(table, data.num_rows, generator=self.inner)
         if not supports_private_training(self.inner):
             if not wrapper.allow_non_dp:
                 raise ConfigError(
-                    f"table {table.name!r}: generator {self.inner.name!r} cannot train with differential privacy",
+                    f"table {table.name!r}: generator {self.inner.name!r} cannot train with differential privacy "
+                    "(its class does not set supports_dp)",
                     hint="use 'ctgan', 'tvae' or 'gaussian_copula' (a DP copula), or pass allow_non_dp=True "
                     "to accept a model without a privacy guarantee for this table")
             message = (f"table {table.name!r}: generator {self.inner.name!r} is trained WITHOUT differential "
@@ -243,6 +289,10 @@ class DPProtectedGenerator(TableGenerator):
                             "warning": message}
             wrapper._reports[table.name] = self._report
             return
+        budget = wrapper.budget_for(table, data.num_rows, generator=self.inner)
+        units = wrapper.units_of(table.name, data.num_rows)
+        if wrapper._null_handling.get(table.name) == "drop":
+            data, units = _complete_rows(data, [c for c in table.column_names if c not in context_columns], units)
         stats = PrivateStatistics.release(data, table, table.column_names, budget, bins=wrapper.bins)
         if wrapper._null_handling.get(table.name) == "mean":
             stats.impute([c for c in table.column_names if c not in context_columns])
@@ -252,18 +302,12 @@ class DPProtectedGenerator(TableGenerator):
                                     np.random.default_rng(np.random.SeedSequence([0 if seed is None else int(seed), 71])))
         clean = stats.clean(data, budget.noise_rng())
         private = PrivateTraining(data=clean, surrogate=surrogate, statistics=stats, budget=budget,
+                                  noise=wrapper.noise, units=units,
                                   max_grad_norm=wrapper.max_grad_norm, noise_multiplier=wrapper.noise_multiplier,
                                   micro_batch_size=wrapper.micro_batch_size, learning_rate=wrapper.learning_rate,
-                                  pac=wrapper.pac, seed=0 if seed is None else int(seed), noise=budget.noise)
-        fit_private = getattr(self.inner, "fit_private", None)
-        if callable(fit_private):
-            fit_private(clean, table, context_columns=context_columns, seed=seed, callback=callback,
-                        workdir=workdir, private=private)
-        else:
-            from hiveframe_privacy.copula import fit_copula_private
-
-            fit_copula_private(self.inner, private, table, context_columns=context_columns, seed=seed,
-                               callback=callback)
+                                  pac=wrapper.pac, seed=0 if seed is None else int(seed))
+        self.inner.fit_private(clean, table, private=private, context_columns=context_columns, seed=seed,
+                               callback=callback, workdir=workdir)
         self._rows = stats.rows
         self._report = {"private": True, "generator": self.inner.name, **budget.report(),
                         "statistics": stats.summary()}
@@ -284,6 +328,20 @@ class DPProtectedGenerator(TableGenerator):
         self._rows = None if rows is None else int(rows)
 
 
+def _complete_rows(data: pa.Table, columns: list[str], units: np.ndarray | None) -> tuple[pa.Table, np.ndarray | None]:
+    """Null handling "drop" under DP: the rows without a null in ``columns`` (and their units)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    keep = np.ones(data.num_rows, dtype=bool)
+    for c in columns:
+        keep &= ~np.asarray(pc.is_null(data.column(c)).to_numpy(zero_copy_only=False), dtype=bool)
+    if not keep.any():
+        raise ConfigError("null handling 'drop' leaves no complete row to learn from",
+                          hint="use 'model' or 'mean' for this table")
+    return data.filter(pa.array(keep)), (None if units is None else units[keep])
+
+
 # -- the wrapper ---------------------------------------------------------------------------------------
 def _positive(name: str, value: Any, *, allow_none: bool = False) -> str | None:
     if value is None:
@@ -299,14 +357,19 @@ def _positive(name: str, value: Any, *, allow_none: bool = False) -> str | None:
 
 @attrs.define(kw_only=True, eq=False)
 class DPWrapper(PrivacyWrapper):
-    """Differential privacy for every table it wraps: (epsilon, delta) per table (privacy unit: a row).
+    """Differential privacy for a whole database: (epsilon, delta) per root entity (one table: per row).
 
     ``epsilon`` is required (positive, finite). ``delta`` (strictly between 0 and 1) defaults to
     ``1e-6``, a fixed value, so that the stored delta reveals nothing about the data; ``max_rows``
-    declares a public upper bound on the rows of any table, and then the default delta is
-    ``1/(10 m ln m)`` for that bound ``m`` (capped at 1e-5) and a given delta must be below ``1/m``.
-    ``preprocess_share`` of epsilon goes to the preprocessing statistics (default: 0.3 for the DP
-    copula, 0.15 for DP-SGD generators). DP-SGD settings:
+    declares a public upper bound on the privacy units (root entities; for one table, its rows), and
+    then the default delta is ``1/(10 m ln m)`` for that bound ``m`` (capped at 1e-5), a given delta
+    must be below ``1/m``, and data with more units is refused before any release.
+    ``preprocess_share`` of epsilon goes to the preprocessing statistics (default: 0.3 when every
+    table uses the DP copula, 0.15 otherwise). ``max_children`` caps the children each parent row
+    contributes, for every relationship or per foreign key (``{"sessions": 20, "*": 5}``; default
+    10): rows beyond it are left out of training and reported. ``detect_metadata=True`` accepts
+    metadata detected from the private data (outside the guarantee; without it, DP needs declared
+    metadata). DP-SGD settings:
     ``max_grad_norm`` (clipping), ``noise_multiplier`` (derived from epsilon, the epochs and the
     sampling rate when not given), ``micro_batch_size`` (per-example gradients are computed this many
     at a time, to bound memory), ``learning_rate`` (overrides the generator's private learning rate),
@@ -324,6 +387,7 @@ class DPWrapper(PrivacyWrapper):
     name: ClassVar[str] = "dp"
     requires: ClassVar[tuple[str, ...]] = ("scipy",)
     extra: ClassVar[str | None] = "privacy"
+    differentially_private: ClassVar[bool] = True
 
     epsilon: float | None = None
     delta: float | None = None
@@ -342,14 +406,22 @@ class DPWrapper(PrivacyWrapper):
     surrogate_rows: int = 5000
     #: bins of the noisy histogram of a numeric column
     bins: int = 128
-    #: the source of every DP draw (None: fresh OS entropy); ``NoiseSource.fixed(k)`` is for tests only
+    #: children kept per parent row: an integer for every foreign key, or a mapping (see units.cap_for)
+    max_children: Any = DEFAULT_MAX_CHILDREN
+    #: accept metadata detected from the private data (outside the guarantee)
+    detect_metadata: bool = False
+    #: the source of every DP draw (None: fresh OS entropy); ``NoiseSource.fixed(k)`` is for tests only.
+    #: Never saved (see get_params).
     noise: NoiseSource | None = None
     _budgets: dict[str, TableBudget] = attrs.field(factory=dict, init=False)
     _reports: dict[str, dict[str, Any]] = attrs.field(factory=dict, init=False)
     _null_handling: dict[str, str] = attrs.field(factory=dict, init=False)
-
+    _database: DatabaseBudget | None = attrs.field(default=None, init=False)
+    _units: PrivacyUnits | None = attrs.field(default=None, init=False)
+    _metadata_detected: bool = attrs.field(default=False, init=False)
+    _md: Metadata | None = attrs.field(default=None, init=False)
     def set_null_handling(self, table: str, mode: str) -> None:
-        """``"mean"``: nulls of the table's columns become the released mean or most common category."""
+        """``"mean"``: nulls become the released mean or most common category; ``"drop"``: rows left out."""
         self._null_handling[table] = mode
 
     def get_params(self) -> dict[str, Any]:
@@ -381,6 +453,9 @@ class DPWrapper(PrivacyWrapper):
             problems.append(f"pac must be a positive integer or None, got {self.pac!r}")
         if self.noise is not None and not isinstance(self.noise, NoiseSource):
             problems.append(f"noise must be a NoiseSource (NoiseSource.fixed(k) in tests), got {self.noise!r}")
+        problems += check_caps(self.max_children)
+        if not isinstance(self.detect_metadata, bool):
+            problems.append(f"detect_metadata must be true or false, got {self.detect_metadata!r}")
         if problems:
             hint = (EPSILON_DELTA_HINT if any(p.startswith(("epsilon", "delta", "max_rows")) for p in problems)
                     else None)
@@ -393,61 +468,148 @@ class DPWrapper(PrivacyWrapper):
     def _wrap(self, generator: TableGenerator) -> TableGenerator:
         return DPProtectedGenerator(inner=generator, _wrapper=self)
 
-    # -- budgets ---------------------------------------------------------------------------------------
+    # -- the database's budget -------------------------------------------------------------------------
+    def begin(self, metadata: Metadata, database: Any, *, planned: Mapping[str, tuple[Table, int]],
+              generators: Mapping[str, TableGenerator | None], metadata_detected: bool = False) -> dict[str, pa.Table]:
+        """Check the metadata, cap children per parent, and plan one budget for every table.
+
+        ``planned``: per table, the columns its statistics describe and the releases the engine makes
+        itself; ``generators``: per table, its generator (None when it learns no column). Returns the
+        tables to learn from (children beyond the caps left out).
+        """
+        from hiveframe_privacy.budget import DatabaseBudget, check_epsilon_delta
+        from hiveframe_privacy.statistics import releases_for
+
+        problems = []
+        if metadata_detected and not self.detect_metadata:
+            problems.append(Problem(
+                "differential privacy needs declared metadata: detecting kinds, keys and formats from the "
+                "private rows is not private", hint="pass a metadata file (hiveframe detect, then review it), SDV "
+                "metadata JSON or a Metadata object; or accept detection outside the guarantee with "
+                "detect_metadata=true"))
+        for fk in metadata.foreign_keys:
+            if any(str(c).startswith("#") for c in fk.context_columns or ()):
+                problems.append(Problem(
+                    f"context column '#' (the sibling count) of foreign key {fk.name} is refused under differential "
+                    "privacy: each child row would carry a count whose change by one person is unbounded",
+                    table=fk.child_table, hint="remove '#' from the foreign key's context columns"))
+        if problems:
+            raise MetadataError(problems)
+        self._metadata_detected = bool(metadata_detected)
+        self._md = metadata
+        tables = {name: database[name] for name in metadata.table_names}
+        units, capped = plan_units(metadata, tables, self.max_children, self.noise.numpy())
+        self._units = units
+        eps, delta = check_epsilon_delta("the database", self.epsilon, self.delta, max_rows=self.max_rows)
+        if self.max_rows is not None:
+            roots_rows = sum(capped[r].num_rows for r in units.roots)
+            if roots_rows > self.max_rows:
+                # refused before anything is released: the declared bound is what the default delta relies on
+                raise ConfigError(f"the database has more root entities (rows of {', '.join(units.roots)}) than "
+                                  f"the declared max_rows {self.max_rows}",
+                                  hint="max_rows must bound the privacy units (root entities): raise it, or "
+                                  "leave it unset")
+        plan: dict[str, tuple[int, int]] = {}
+        for name, (table, extra) in planned.items():
+            releases, selections = releases_for(table, table.column_names)
+            plan[name] = (releases + int(extra), selections)
+        private = {n: g for n, g in generators.items()
+                   if g is not None and (supports_private_training(_innermost(g)) or not self.allow_non_dp)}
+        shares = [self.share_for(g) for g in private.values()] or [self.share_for(None)]
+        share = float(self.preprocess_share) if self.preprocess_share is not None else min(shares)
+        self._database = DatabaseBudget(eps, delta, preprocess_share=share, planned=plan,
+                                        unit_rows={n: units.unit_rows(n) for n in plan},
+                                        trainers=[n for n in planned if n in private], noise=self.noise,
+                                        rows={n: capped[n].num_rows for n in plan})
+        self._budgets = dict(self._database.tables)
+        self._reports = {}  # a second fit with this wrapper starts a new account
+        return capped
+
+    def rows_left_out(self) -> dict[str, int]:
+        """Per table, the real rows the caps left out of the last fit.
+
+        Exact counts of the private data: shown to whoever runs the fit (log, the CLI's last line),
+        never put in the report or the model.
+        """
+        if self._units is None:
+            return {}
+        return {t: n for t, n in self._units.left_out.items() if n}
+
+    def units_of(self, table: str, rows: int) -> np.ndarray | None:
+        """The root entity of each training row of ``table`` (None: a row is its own unit)."""
+        if self._units is None:
+            return None
+        units = self._units.entity.get(table)
+        return units if units is not None and len(units) == rows else None
+
     def share_for(self, generator: TableGenerator | None) -> float:
         if self.preprocess_share is not None:
             return float(self.preprocess_share)
         from hiveframe.builtin.copula import GaussianCopula
 
-        inner = generator
-        while inner is not None and not isinstance(inner, GaussianCopula) and hasattr(inner, "inner"):
-            inner = inner.inner
-        return 0.3 if isinstance(inner, GaussianCopula) else 0.15
+        return 0.3 if isinstance(_innermost(generator), GaussianCopula) else 0.15
 
     def budget_for(self, table: Table, rows: int, *, extra_releases: int = 0,
                    generator: TableGenerator | None = None) -> TableBudget:
-        """The budget of ``table`` (created on first use, from its columns and ``rows``).
+        """The budget of ``table``: planned by :meth:`begin`, or else a budget of its own (unit: a row).
 
-        ``extra_releases`` reserves room for statistics the engine releases itself (children per
-        parent, null foreign keys) before the table's generator is fitted; ``generator`` (the table's)
-        sets the default preprocessing share.
+        ``extra_releases`` reserves room for statistics released before the table's generator is
+        fitted; ``generator`` (the table's) sets the default preprocessing share.
         """
         from hiveframe_privacy.budget import TableBudget, check_epsilon_delta
         from hiveframe_privacy.statistics import releases_for
 
         if table.name in self._budgets:
             return self._budgets[table.name]
+        if self._database is not None:
+            raise ConfigError(f"table {table.name!r} was not planned in the database's privacy budget")
         eps, delta = check_epsilon_delta(table.name, self.epsilon, self.delta, max_rows=self.max_rows)
         if self.max_rows is not None and rows > self.max_rows:
             # refused before anything is released: the declared bound is what the default delta relies on
             raise ConfigError(f"table {table.name!r} has more rows than the declared max_rows {self.max_rows}",
-                              hint="max_rows must bound every table's rows: raise it, or leave it unset")
+                              hint="max_rows must bound the privacy units (here: the table's rows): raise it, "
+                              "or leave it unset")
         releases, selections = releases_for(table, table.column_names)
         budget = TableBudget(table.name, eps, delta, preprocess_share=self.share_for(generator),
                              planned_releases=releases + int(extra_releases), planned_selections=selections,
-                             noise=self.noise)
+                             rows=rows, noise=self.noise)
         self._budgets[table.name] = budget
         return budget
 
-    def linkage_model(self, table: Table, rows: int, *, max_count: int | None = None) -> Any:
-        """A children-per-parent model for a relationship into ``table``, spending ``table``'s budget."""
-        from hiveframe_privacy.linkage import DPHistogramLinkage
-
-        model = DPHistogramLinkage(max_count=max_count)
-        model.bind(self.budget_for(table, rows))
-        return model
+    def table_budget(self, table: str) -> TableBudget:
+        if table not in self._budgets:
+            raise ConfigError(f"table {table!r} has no privacy budget", hint="begin() plans every table first")
+        return self._budgets[table]
 
     # -- what the relational engine asks under DP (see hiveframe_privacy.relational) -------------------
+    def linkage_model(self, table: str, fk_index: int) -> Any:
+        """Children per parent for foreign key ``fk_index`` into ``table``, from the table's budget.
+
+        The cap is a public bound on the count; the histogram's sensitivity per root entity is at most
+        ``m(parent) + sqrt(2) m(child)`` (the entity's parent rows, and its child rows moving a parent
+        between bins), written relative to the child table's ``unit_rows``.
+        """
+        from hiveframe_privacy.linkage import SENSITIVITY, DPHistogramLinkage
+
+        budget = self.table_budget(table)
+        cap = self._units.caps.get(fk_index) if self._units is not None else None
+        model = DPHistogramLinkage(max_count=cap)
+        model.bind(budget)
+        if self._units is not None and self._md is not None:
+            parent = self._md.foreign_keys[fk_index].parent_table
+            model.sensitivity = SENSITIVITY + self._units.unit_rows(parent) / budget.unit_rows
+        return model
+
     # (each draws its noise from the budget's secret source: the engine passes no random generator)
-    def noisy_share(self, budget: TableBudget, count: float, total: float, *, label: str) -> float:
+    def noisy_share(self, table: str, count: float, total: float, *, label: str) -> float:
         from hiveframe_privacy.relational import noisy_share
 
-        return noisy_share(budget, count, total, label=label)
+        return noisy_share(self.table_budget(table), count, total, label=label)
 
-    def forest(self, parent: np.ndarray, budget: TableBudget, rows: int) -> Any:
+    def forest(self, table: str, parent: np.ndarray, rows: int) -> Any:
         from hiveframe_privacy.relational import dp_forest
 
-        return dp_forest(parent, budget, rows)
+        return dp_forest(parent, self.table_budget(table), rows)
 
     def key_format(self, arrow_type: Any) -> dict[str, Any]:
         from hiveframe_privacy.relational import public_key_format
@@ -460,24 +622,51 @@ class DPWrapper(PrivacyWrapper):
             if name not in tables:
                 tables[name] = {"private": True, **budget.report()}
         non_private = sorted(n for n, r in tables.items() if not r.get("private", True))
-        secret = self.noise is None or self.noise.secret
-        if not secret:
-            guarantee = ("NOT differentially private: the noise came from a FIXED source (NoiseSource.fixed, "
-                         "test only) and can be replayed")
-        elif non_private:
-            guarantee = f"NO differential privacy for table(s) {non_private} (allow_non_dp)"
+        db = self._database
+        units = self._units
+        if db is not None and units is not None:
+            unit = units.describe()
+            spent = db.epsilon_spent()
+            per_row = db.epsilon_per_row()
+            guarantee = (f"(epsilon {spent:.4g}, delta {db.delta_spent():.3g})-DP per {unit} (the root row with "
+                         f"every row below it, at most {_caps_text(units)} children per parent); "
+                         f"epsilon {per_row:.4g} per single row")
+            out: dict[str, Any] = {
+                "mechanism": "differential privacy",
+                "privacy_unit": unit, "roots": list(units.roots), "epsilon": db.epsilon, "delta": db.delta,
+                "epsilon_spent": spent, "epsilon_per_entity": spent, "epsilon_per_row": per_row,
+                "delta_spent": db.delta_spent(), "delta_conversion": db.delta_rdp,
+                "preprocessing_noise_multiplier": db.sigma_pre,
+                "max_children": {self._fk_label(j): c for j, c in units.caps.items()},
+                "unit_rows": {t: units.unit_rows(t) for t in units.per_root},
+                "metadata": ("DETECTED from the private data (detect_metadata=true): kinds, keys and formats are "
+                             "outside the guarantee" if self._metadata_detected else "declared (public)"),
+            }
         else:
+            spent = max((r.get("epsilon_spent", 0.0) for r in tables.values()), default=0.0)
             guarantee = "each table is (epsilon, delta)-DP with respect to one of its rows"
-        return {
-            "mechanism": "differential privacy",
-            "noise": self.noise.describe() if self.noise is not None else NoiseSource().describe(),
-            "epsilon_per_table": self.epsilon,
-            "max_epsilon_spent": max((r.get("epsilon_spent", 0.0) for r in tables.values()), default=0.0),
-            "non_private_tables": non_private,
-            "guarantee": guarantee,
-            "tables": tables,
-            "released_values": {name: released_values(name) for name in tables if tables[name].get("private", True)},
-        }
+            out = {"mechanism": "differential privacy", "privacy_unit": "row", "epsilon": self.epsilon,
+                   "epsilon_spent": spent, "epsilon_per_row": spent}
+        if non_private:
+            guarantee = f"NO differential privacy for table(s) {non_private} (allow_non_dp); elsewhere " + guarantee
+        if self._metadata_detected:
+            guarantee += "; the metadata was detected from the private data, outside the guarantee"
+        noise = self.noise if self.noise is not None else NoiseSource()
+        if not noise.secret:
+            guarantee = ("NOT differentially private: the noise came from a FIXED source (NoiseSource.fixed, "
+                         "test only) and can be replayed; otherwise " + guarantee)
+        out.update({"noise": noise.describe(), "non_private_tables": non_private, "guarantee": guarantee,
+                    "tables": tables,
+                    "released_values": {name: released_values(name) for name in tables
+                                        if tables[name].get("private", True)}})
+        return out
+
+    def _fk_label(self, j: int) -> str:
+        md = self._md
+        if md is None:
+            return str(j)
+        fk = md.foreign_keys[j]
+        return f"{fk.child_table}.{','.join(fk.child_columns)}"
 
 
 #: fields of a table's report (``/privacy/dp/tables/<t>`` in the manifest, ``/state/report`` of the
@@ -485,6 +674,7 @@ class DPWrapper(PrivacyWrapper):
 _REPORT_RELEASES: tuple[tuple[str, str], ...] = (
     ("/epsilon_spent", "training steps taken (planned from the noisy row count)"),
     ("/split/training_epsilon_alone", "training steps taken"),
+    ("/split/training_target_epsilon", "training steps taken by the tables trained before"),
     ("/split/total_epsilon_composed", "training steps taken"),
     ("/statistics/*", "every release of the table (row count, domains, bounds, histograms)"),
     ("/releases/*/values", "number of values released (thresholded histograms: categories above the threshold)"),
@@ -511,7 +701,9 @@ def released_values(table: str) -> list[dict[str, str]]:
     t = table.replace("~", "~0").replace("/", "~1")
     out = [
         {"place": "manifest", "at": f"/tables/{t}/rows", "from": "row count"},
-        {"place": "manifest", "at": "/privacy/dp/max_epsilon_spent", "from": "training steps taken"},
+        *({"place": "manifest", "at": f"/privacy/dp/{key}", "from": "training steps taken (every table's)"}
+          for key in ("epsilon_spent", "epsilon_per_entity", "epsilon_per_row")),
+        {"place": "manifest", "at": "/privacy/dp/guarantee", "from": "the epsilon spent, per entity and per row"},
         {"place": "relational plan", "at": f"/tables/{t}/real_rows", "from": "row count"},
         *({"place": "relational plan", "at": f"/tables/{t}/relations/*/{field}",
            "from": "children-per-parent histogram, null share, the parent's row count"}
@@ -524,3 +716,15 @@ def released_values(table: str) -> list[dict[str, str]]:
     ]
     out += [{"place": "table report", "at": at, "from": why} for at, why in _REPORT_RELEASES]
     return out
+
+
+def _caps_text(units: PrivacyUnits) -> str:
+    caps = sorted(set(units.caps.values()))
+    return "no" if not caps else "/".join(str(c) for c in caps)
+
+
+def _innermost(generator: TableGenerator | None) -> TableGenerator | None:
+    inner = generator
+    while inner is not None and hasattr(inner, "inner"):
+        inner = inner.inner
+    return inner

@@ -60,6 +60,31 @@ class PoissonSampler:
         return out[(out >= 0).any(axis=1)]
 
 
+class EntitySampler:
+    """Poisson sampling of privacy units (root entities): each is drawn with rate ``q``, with all its rows.
+
+    Used for a child table, whose privacy unit owns several rows: the plan clips each row's gradient to
+    ``C / unit_rows``, so one entity changes the summed gradient by at most ``C`` and the sampled
+    Gaussian analysis holds per entity.
+    """
+
+    def __init__(self, units: np.ndarray, q: float, *, expected_rows: float) -> None:
+        self.q = float(q)
+        codes, self.of_row = np.unique(np.asarray(units), return_inverse=True)
+        self.units = int(codes.size)
+        self._expected_rows = float(expected_rows)
+
+    @property
+    def expected_units(self) -> float:
+        """The denominator of the mean gradient: the expected number of rows in a step."""
+        return self._expected_rows
+
+    def sample(self, rng: np.random.Generator) -> np.ndarray:
+        """Row indices of the sampled entities, shape (rows, 1)."""
+        chosen = rng.random(self.units) < self.q
+        return np.flatnonzero(chosen[self.of_row])[:, None]
+
+
 def private_gradient(loss_fn: Callable[..., torch.Tensor], params: Mapping[str, torch.Tensor],
                      inputs: tuple[Any, ...], *, max_grad_norm: float, noise_std: float, denominator: float,
                      micro_batch: int | None, generator: torch.Generator,

@@ -45,6 +45,8 @@ class DPHistogramLinkage(LinkageModel):
 
     max_count: int | None = None
     noise_multiplier: float = 1.0
+    #: L2 sensitivity of the histogram per privacy unit, relative to the bound budget's unit_rows
+    sensitivity: float = SENSITIVITY
     _budget: TableBudget | None = attrs.field(default=None, init=False)
     _values: np.ndarray = attrs.field(factory=lambda: np.zeros(0, dtype=np.int64), init=False)
     _probs: np.ndarray = attrs.field(factory=lambda: np.zeros(0), init=False)
@@ -55,8 +57,8 @@ class DPHistogramLinkage(LinkageModel):
 
     def _release(self, counts: np.ndarray, label: str) -> tuple[np.ndarray, float]:
         if self._budget is not None:
-            noisy = self._budget.release(counts, sensitivity=SENSITIVITY, label=label)
-            return noisy, self._budget.noise_std * SENSITIVITY
+            noisy = self._budget.release(counts, sensitivity=self.sensitivity, label=label)
+            return noisy, self._budget.noise_std * self.sensitivity
         # standalone (not accounted): still secret noise, never the seed
         std = float(self.noise_multiplier) * SENSITIVITY
         return counts + NoiseSource().numpy().normal(0.0, std, size=counts.shape), std

@@ -15,27 +15,32 @@ Per column a strategy (by ``"table.column"``, ``"column"`` or PII kind, e.g. ``"
 * ``drop``: the column comes out empty (all null).
 * ``keep``: the user declares the column safe; it is modelled like a categorical column.
 
-No real value is saved or generated. The salt is random per wrapper unless given, and never saved.
-Fake values may coincide with real ones by chance (faker draws first names, cities and postcodes
-from real-world lists), so without differential privacy the wrapper excludes every real PII value it
-has seen (``exclude_values``; the engine gives it all PII values of the database before fitting):
-fakes are drawn from pools made at fit time without them, and pseudonyms are re-drawn until they
-are neither real nor taken by another real value. Under differential privacy (the inner generator
-is a ``dp`` one) this exclusion, which depends on the real values, is skipped: fakes are drawn fresh
-at sampling time and may then coincide with a real value by chance only.
+No real value is saved or generated. The salt is secret (``hiveframe.components.secret_token``) per
+wrapper unless given, and never saved. Fake values may coincide with real ones by chance (faker draws
+first names, cities and postcodes from real-world lists), so without differential privacy the wrapper
+excludes every real PII value it has seen (``exclude_values``; the engine gives it all PII values of
+the database before fitting), and for emails every real local part (``anna.smith`` of
+``anna.smith@corp.com``) too: fakes are drawn from pools made at fit time without them, and
+pseudonyms are re-drawn until they are neither real nor taken by another real value.
+
+The pools are drawn from a secret random source, never from the run's ``seed``: a pool made by
+skipping real values from a replayable stream would let anyone holding the model replay the stream
+and read off the skipped draws, the real values. Sampling a saved model draws from its pools with the
+``seed`` of the sampling call, so it stays reproducible. Under differential privacy (the inner
+generator is a ``dp`` one) the exclusion, which depends on the real values, is skipped: fakes are
+drawn fresh at sampling time and may then coincide with a real value by chance only.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 import numpy as np
 
-from hiveframe.components import ComponentState, PrivacyWrapper, TableGenerator
+from hiveframe.components import ComponentState, PrivacyWrapper, TableGenerator, secret_token
 from hiveframe.errors import ConfigError
 from hiveframe.metadata import Column, ColumnKind, PIIKind, Table
 
@@ -76,14 +81,37 @@ def _norm(value: Any) -> str:
     return str(value).strip().casefold()
 
 
+def _local_part(value: str) -> str | None:
+    """The part of an email before ``@`` (normalised), the part that names a person."""
+    text = _norm(value)
+    return text.rsplit("@", 1)[0] if "@" in text else None
+
+
 class _Shared:
     """What every table wrapped by one PII wrapper shares: the salt, real values to avoid, pseudonyms."""
 
     def __init__(self, salt: bytes) -> None:
         self.salt = salt
         self.exclude: set[str] = set()
+        #: local parts of the real emails (and of every real value with an ``@``)
+        self.exclude_local: set[str] = set()
         self.pseudonyms: dict[tuple[str, str], str] = {}
         self.taken: set[tuple[str, str]] = set()
+
+    def add(self, values: Iterable[Any]) -> None:
+        for v in values:
+            if v is None:
+                continue
+            self.exclude.add(_norm(v))
+            local = _local_part(str(v))
+            if local:
+                self.exclude_local.add(local)
+
+    def is_real(self, kind: PIIKind, value: str) -> bool:
+        """Whether a fake equals a real value, or for an email has a real email's local part."""
+        if _norm(value) in self.exclude:
+            return True
+        return kind == PIIKind.EMAIL and _local_part(value) in self.exclude_local
 
 
 @attrs.define(kw_only=True, eq=False)
@@ -100,7 +128,7 @@ class PIIProtectedGenerator(TableGenerator):
     consistent: bool = False
     locale: str = "en_US"
     locale_map: dict[str, str] = attrs.field(factory=dict)
-    _shared: _Shared = attrs.field(factory=lambda: _Shared(os.urandom(16)), alias="_shared")
+    _shared: _Shared = attrs.field(factory=lambda: _Shared(secret_token()), alias="_shared")
     _plan: dict[str, dict[str, Any]] = attrs.field(factory=dict, init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -146,7 +174,8 @@ class PIIProtectedGenerator(TableGenerator):
         for loc in self.locale_map.values():
             check_locale(loc)
         private = self.is_private
-        rng = np.random.default_rng(np.random.SeedSequence([0 if seed is None else int(seed), 17]))
+        # the pools skip real values: drawn from a secret, so the skipped draws cannot be replayed
+        rng = np.random.default_rng(int.from_bytes(secret_token(), "big"))
         fakes = FakeSource(self.locale)
         pii = [c for c in table.columns if c.kind == ColumnKind.PII and c.name not in context_columns]
         problems = []
@@ -177,7 +206,7 @@ class PIIProtectedGenerator(TableGenerator):
                 continue
             real = values.to_pylist()
             if not private:
-                self._shared.exclude.update(_norm(v) for v in real if v is not None)
+                self._shared.add(real)
             strategy = self.strategy_for(table.name, column)
             kind = column.pii_kind
             entry: dict[str, Any] = {"strategy": strategy, "pii_kind": kind.value if kind else None,
@@ -226,7 +255,7 @@ class PIIProtectedGenerator(TableGenerator):
                 tries += 1
                 value = fakes.value(kind, int(rng.integers(0, 2**62)), loc)
                 key = _norm(value)
-                if key in self._shared.exclude or key in seen:
+                if key in seen or self._shared.is_real(kind, value):
                     continue
                 seen.add(key)
                 pool.append(value)
@@ -286,7 +315,7 @@ class PIIProtectedGenerator(TableGenerator):
         fake = fakes.value(kind, keyed_seed(shared.salt, value), locale)
         if not private:  # never a real value, never the pseudonym of another real value
             k = 0
-            while (_norm(fake) in shared.exclude or (kind.value, fake) in shared.taken) and k < _MAX_TRIES:
+            while (shared.is_real(kind, fake) or (kind.value, fake) in shared.taken) and k < _MAX_TRIES:
                 k += 1
                 fake = fakes.value(kind, keyed_seed(shared.salt, f"{value}\x00{k}"), locale)
             if k == _MAX_TRIES:
@@ -410,7 +439,7 @@ class PIIWrapper(PrivacyWrapper):
         check_locale(self.locale)
         for loc in self.locale_map.values():
             check_locale(loc)
-        self._shared = _Shared(self.salt.encode("utf-8") if self.salt else os.urandom(16))
+        self._shared = _Shared(self.salt.encode("utf-8") if self.salt else secret_token())
 
     def get_params(self) -> dict[str, Any]:
         params = super().get_params()
@@ -419,7 +448,7 @@ class PIIWrapper(PrivacyWrapper):
 
     def exclude_values(self, values: Iterable[Any]) -> None:
         """Real PII values no fake may equal (the engine passes every PII value of the database)."""
-        self._shared.exclude.update(_norm(v) for v in values if v is not None)
+        self._shared.add(values)
 
     def strategy_for(self, table: str, column: Column) -> str:
         return resolve_strategy(self.strategies, self.default_strategy, table, column)

@@ -488,14 +488,21 @@ def _guarantee_section(doc: dict[str, Any]) -> str:
     out = ["<section id='guarantees'><h2>Privacy guarantees of the model</h2>"]
     dp = privacy.get("dp")
     if dp:
-        out.append(f"<p class='lead'>{escape(str(dp.get('guarantee', '')))}; budget per table: epsilon "
-                   f"{_num(dp.get('epsilon_per_table'))}.</p>")
+        unit = str(dp.get("privacy_unit", "row"))
+        out.append(f"<p class='lead'>epsilon {_num(dp.get('epsilon_spent'))} per {escape(unit)} (budget "
+                   f"{_num(dp.get('epsilon'))}), epsilon {_num(dp.get('epsilon_per_row'))} per row: "
+                   f"{escape(str(dp.get('guarantee', '')))}.</p>")
+        caps = dp.get("max_children") or {}
+        if caps:
+            out.append("<p>Children kept per parent row (the rest is left out of training): "
+                       + ", ".join(f"{escape(k)}: {escape(str(v))}" for k, v in caps.items()) + ".</p>")
+        if str(dp.get("metadata", "")).startswith("DETECTED"):
+            out.append(f"<p><b>{escape(str(dp['metadata']))}.</b></p>")
         rows = []
         for name, t in (dp.get("tables") or {}).items():
             rows.append([escape(name), escape(str(t.get("generator", ""))), "yes" if t.get("private") else "NO",
-                         _num(t.get("epsilon_spent")), _num(t.get("epsilon")), escape(f"{t.get('delta', 0):.2g}"),
-                         str(len(t.get("releases") or []))])
-        out.append(_table(["table", "generator", "private", "epsilon spent", "epsilon budget", "delta",
+                         _num(t.get("unit_rows", 1)), str(len(t.get("releases") or []))])
+        out.append(_table(["table", "generator", "private", "rows per entity (at most)",
                            "noisy statistics released"], rows))
     pii = privacy.get("pii")
     if pii:

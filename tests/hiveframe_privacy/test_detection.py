@@ -73,3 +73,19 @@ def test_names_ending_in_ip_are_not_ip_addresses():
     assert kind_from_name("membership") is None
     assert kind_from_name("ip_address") == PIIKind.IP_ADDRESS
     assert kind_from_name("client_ip") == PIIKind.IP_ADDRESS
+
+
+def test_id_columns_are_proposed_as_pii_only_for_pii_shaped_values():
+    n = 30
+    data = pa.table({
+        "mobile": [f"0791{i:07d}" for i in range(n)],  # digits only: PII by its name and shape
+        "ssn": [f"{100 + i}-45-{6789 + i}" for i in range(n)],  # by value
+        "email": [f"user{i}@corp.com" for i in range(n)],
+        "phone_id": [f"0791{i:07d}" for i in range(n)],  # named as a key: a surrogate key
+        "account": [f"ACC-{i:05d}" for i in range(n)],
+        "uuid": [f"123e4567-e89b-12d3-a456-4266141740{i:02d}" for i in range(n)],
+        "customer_id": pa.array(range(1, n + 1), pa.int64()),
+    })
+    columns = [Column(c, ColumnKind.ID, str(data.column(c).type), False) for c in data.column_names]
+    found = {name: col.pii_kind for name, col in detect_pii("t", data, columns).items()}
+    assert found == {"mobile": PIIKind.PHONE, "ssn": PIIKind.NATIONAL_ID, "email": PIIKind.EMAIL}

@@ -15,7 +15,7 @@ from hiveframe_privacy.accountant import DEFAULT_DELTA, default_delta
 from hiveframe_privacy.budget import check_epsilon_delta
 from hiveframe_privacy.dp import DPWrapper, NonPrivateWarning
 
-from hiveframe.components import TableGenerator
+from hiveframe.components import NoiseSource, TableGenerator
 from hiveframe.errors import ConfigError, PluginError
 from hiveframe.metadata import Column, ColumnKind, Table
 from hiveframe.persistence import load_component, save_component
@@ -128,8 +128,10 @@ def test_a_delta_too_large_for_the_noisy_row_count_is_reported():
 
 
 def test_dp_copula_keeps_the_budget_and_the_dependence():
+    # the noise is secret, so the utility below varies from fit to fit (about one fit in ten falls under
+    # 0.8); a fixed source makes this utility check deterministic (the privacy tests use secret noise)
     data, table = _data()
-    wrapper = DPWrapper(epsilon=2.0)
+    wrapper = DPWrapper(epsilon=2.0, noise=NoiseSource.fixed(0))
     gen = wrapper.wrap(PluginHost().create("table_generator", "gaussian_copula"))
     events = []
     gen.fit(data, table, seed=0, callback=events.append)
@@ -223,3 +225,14 @@ def test_explicit_noise_too_small_for_the_budget_is_refused_for_the_copula():
                                                                                    "gaussian_copula"))
     with pytest.raises((ConfigError, PluginError), match="would exceed epsilon"):
         gen.fit(data, table, seed=0)
+
+
+def test_the_dp_wrapper_passes_the_conformance_kit():
+    from hiveframe.builtin.copula import GaussianCopula
+    from hiveframe.testing.conformance import check_privacy_wrapper, sample_table
+
+    report = check_privacy_wrapper(DPWrapper, params={"epsilon": 3.0, "max_children": {"*": 5}},
+                                   generator=GaussianCopula(), data=sample_table(2000))
+    assert "parameters round-trip as JSON through get_params/from_params" in report.passed
+    assert "differentially private: implements what the engine asks" in report.passed
+    assert "differentially private: refuses a generator without supports_dp" in report.passed

@@ -29,10 +29,10 @@ def test_histogram_is_kept_within_noise():
 def test_bound_to_a_table_budget_it_spends_it():
     table = Table("child", (Column("v", ColumnKind.NUMERICAL, "double"),))
     wrapper = DPWrapper(epsilon=1.0)
-    model = wrapper.linkage_model(table, rows=1000)
+    budget = wrapper.budget_for(table, 1000)
+    model = DPHistogramLinkage().bind(budget)
     counts = np.ones(1000, dtype=np.int64)
     model.fit(_parents(1000), counts, seed=0)
-    budget = wrapper.budget_for(table, 1000)
     assert [r["release"] for r in budget.ledger] == ["children per parent: bound (log2 histogram)",
                                                      "children per parent: histogram"]
     assert all(abs(r["sensitivity"] - 2 ** 0.5) < 1e-12 for r in budget.ledger)

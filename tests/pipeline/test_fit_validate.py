@@ -29,10 +29,11 @@ def test_report_shows_the_dp_budget_spent(tmp_path):
     rng = np.random.default_rng(0)
     n = 400
     table = pa.table({"age": rng.integers(18, 80, n), "city": rng.choice(["a", "b", "c"], n)})
-    Synthesizer(seed=1, dp={"epsilon": 2.0}).fit(Database({"people": table}), validate=True,
-                                                 report_dir=tmp_path / "r")
+    Synthesizer(seed=1, dp={"epsilon": 2.0, "detect_metadata": True}).fit(
+        Database({"people": table}), validate=True, report_dir=tmp_path / "r")
     report = json.loads((tmp_path / "r" / "report.json").read_text())
     spent = report["privacy_guarantees"]["dp"]["tables"]["people"]["epsilon_spent"]
     assert 0 < spent <= 2.0
     html = (tmp_path / "r" / "report.html").read_text()
-    assert "Privacy guarantees of the model" in html and "epsilon spent" in html
+    assert "Privacy guarantees of the model" in html and "per people entity" in html
+    assert "outside the guarantee" in html

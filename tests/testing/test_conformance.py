@@ -110,7 +110,8 @@ def test_generator_inventing_categories():
     failures = failures_of(check_table_generator, Inventive)
     assert any("unseen categories ['purple']" in f for f in failures)
     report = check_table_generator(Inventive, check_domains=False)
-    assert report.notes == ["conditional = False: context and conditions not checked"]
+    assert report.notes == ["conditional = False: context and conditions not checked",
+                            "supports_dp = False: private training not checked"]
 
 
 def test_generator_with_a_parameter_that_is_not_json():

@@ -45,7 +45,8 @@ def test_passes_the_conformance_kit(my_gen, hiveframe_host_factory):
     host = hiveframe_host_factory()
     report = check_table_generator(host.component_class("table_generator", "my_gen"), host=host)
     assert "state round-trips through save_component/load_component" in report.passed
-    assert report.notes == ["conditional = False: context and conditions not checked"]
+    assert report.notes == ["conditional = False: context and conditions not checked",
+                            "supports_dp = False: private training not checked"]
 
 
 def test_selected_by_name_in_code(my_gen, hiveframe_host_factory, census_small, tmp_path):

@@ -1,7 +1,8 @@
-"""A differentially private Gaussian copula: noisy marginals plus a noisy correlation matrix.
+"""The builtin copula's private fit (``GaussianCopula.fit_private``): noisy marginals, noisy correlation.
 
-The builtin copula learns two things from the data: marginals and the correlation of normal scores.
-Privately:
+The copula learns two things from the data: marginals and the correlation of normal scores. Privately,
+through the public :class:`~hiveframe.components.PrivateTraining` handle only (the noise and its
+accounting belong to the DP wrapper that made the handle):
 
 * **marginals**: the copula is fitted on the *surrogate* table built from the noisy histograms of the
   preprocessing releases, so its encoders, atoms and quantile knots are functions of noisy counts;
@@ -9,7 +10,7 @@ Privately:
   (nulls score 0), its score vector is clipped to norm ``C = sqrt(clip_factor * d)`` for ``d``
   dimensions, and the sum of outer products ``sum_i z_i z_i^T`` (sensitivity ``C^2`` in Frobenius
   norm, one row adds one term) is released with Gaussian noise on its upper triangle, with all the
-  budget left after preprocessing. The noisy matrix is normalised to a unit diagonal and repaired to
+  budget left after preprocessing (``private.release``). The noisy matrix is normalised to a unit diagonal and repaired to
   the nearest positive definite correlation matrix (post-processing).
 
 This is the approach of releasing a noisy second-moment matrix (the "analyze Gauss" mechanism of
@@ -26,9 +27,8 @@ import numpy as np
 
 if TYPE_CHECKING:
     from hiveframe.builtin.copula import GaussianCopula
-    from hiveframe.components import TrainingCallback
+    from hiveframe.components import PrivateTraining, TrainingCallback
     from hiveframe.metadata import Table
-    from hiveframe_privacy.dp import PrivateTraining
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +52,14 @@ def _scores(marginal: Any, x: np.ndarray) -> np.ndarray:
 def fit_copula_private(copula: GaussianCopula, private: PrivateTraining, table: Table, *,
                        context_columns: tuple[str, ...], seed: int | None,
                        callback: TrainingCallback | None) -> None:
-    """Fit ``copula`` (the builtin ``gaussian_copula``) with differential privacy (module docstring)."""
+    """Fit ``copula`` with differential privacy (module docstring); called by ``fit_private``."""
     from hiveframe.builtin.copula import _nearest_correlation
 
     ordering = copula.order_categories
     copula.order_categories = False  # ordered below, from the noisy moments (the surrogate's columns are independent)
     try:
-        copula.fit(private.surrogate, table, context_columns=context_columns, seed=seed)
+        copula._fit(private.surrogate, table, context_columns=context_columns, seed=seed, callback=None,
+                    workdir=None)
     finally:
         copula.order_categories = ordering
     copula._follows = []  # conditional tables of the surrogate's independent columns would carry nothing
@@ -90,27 +91,17 @@ def fit_copula_private(copula: GaussianCopula, private: PrivateTraining, table: 
         at += m.atoms.size
     v = np.concatenate(blocks, axis=1)
     clip_sq = clip_scalar**2 * (1 if scalar else 0) + len(nominal)  # the squared norm of a row is at most this
-    budget = private.budget
-    sigma = budget.training_noise(1.0, 1) if private.noise_multiplier is None else float(private.noise_multiplier)
-    if not budget.can_step(1.0, sigma):
-        from hiveframe.errors import ConfigError
-
-        raise ConfigError(f"table {table.name!r}: noise_multiplier {sigma} would exceed epsilon {budget.epsilon}",
-                          hint="leave noise_multiplier unset for the DP copula")
-    budget.start_training(q=1.0, sigma=sigma, sensitivity_factor=1, planned_steps=1, max_grad_norm=clip_sq)
-    budget.training["mechanism"] = "gaussian (noisy second moments of clipped normal scores and category one-hots)"
-    budget.training["clip_unit"] = "row (vector norm clipped)"
     w = v.shape[1]
     iu = np.triu_indices(w)
     second = v.T @ v
-    # the moments' noise: secret (the budget's source), never the seed, never saved
-    noisy_upper = budget.gaussian_noise(second[iu], sigma * clip_sq)
-    budget.step(1.0, sigma)
+    noisy_upper, noise_std = private.release(
+        second[iu], sensitivity=clip_sq, label="copula: second moments of clipped scores and one-hots",
+        mechanism="gaussian (noisy second moments of clipped normal scores and category one-hots)")
     moments = np.zeros((w, w))
     moments[iu] = noisy_upper
     moments = moments + moments.T - np.diag(np.diag(moments))
     n = float(max(private.rows, 1))
-    floor = 0.5 * sigma * clip_sq  # noisy counts below this carry no signal
+    floor = 0.5 * noise_std  # noisy counts below this carry no signal
     # -- post-processing: order categories, then the correlation of every pair of dimensions ----------
     scores_of: dict[int, np.ndarray] = {}
     from hiveframe.builtin.copula import _interval_mean
@@ -142,7 +133,7 @@ def fit_copula_private(copula: GaussianCopula, private: PrivateTraining, table: 
     copula._chol = None
     if callback is not None:
         callback({"table": table.name, "epoch": 0, "rows": private.rows, "dimensions": d,
-                  "epsilon": budget.epsilon_spent(), "delta": budget.delta_spent()})
+                  "epsilon": private.budget.epsilon_spent(), "delta": private.budget.delta_spent()})
 
 
 def _moment(a: int, b: int, moments: np.ndarray, pos: dict[int, int], block_of: dict[int, slice],

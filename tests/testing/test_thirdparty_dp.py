@@ -1,0 +1,118 @@
+"""A third-party DP generator, written against the public privacy seam only (``_my_dp_gen_source.py``),
+installed as a (fake) distribution: it passes the conformance kit's private rules and trains under ``dp``
+in code and on the command line; a generator without ``supports_dp`` is refused unless ``allow_non_dp``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+from hiveframe.errors import ConfigError
+from hiveframe.testing.conformance import check_table_generator
+
+SOURCE = (Path(__file__).parent / "_my_dp_gen_source.py").read_text()
+PLAIN_SOURCE = (Path(__file__).parent / "_my_gen_source.py").read_text()
+
+
+@pytest.fixture
+def my_dp_gen(fake_distribution):
+    return fake_distribution("hiveframe-mydpgen", {"mydpgen": "hiveframe_mydpgen.plugin"}, version="0.3.0",
+                             modules={"hiveframe_mydpgen.plugin": SOURCE})
+
+
+@pytest.fixture
+def my_gen(fake_distribution):
+    return fake_distribution("hiveframe-mygen", {"mygen": "hiveframe_mygen.plugin"}, version="1.4.2",
+                             modules={"hiveframe_mygen.plugin": PLAIN_SOURCE})
+
+
+@pytest.fixture(scope="module")
+def census_small(shared_data, tmp_path_factory) -> Path:
+    table = pacsv.read_csv(shared_data / "census_adult" / "census.csv.gz").slice(0, 3000)
+    folder = tmp_path_factory.mktemp("census_small_dp")
+    pq.write_table(table, folder / "census.parquet")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def census_metadata(census_small, tmp_path_factory) -> Path:
+    """Declared metadata (written once, as a user would after reviewing `hiveframe detect`)."""
+    import pyarrow.parquet as pq
+
+    from hiveframe.components import Database
+    from hiveframe.metadata import detect
+
+    path = tmp_path_factory.mktemp("meta") / "metadata.json"
+    detect(Database({"census": pq.read_table(census_small / "census.parquet")})).to_json(path)
+    return path
+
+
+def test_passes_the_private_rules_of_the_conformance_kit(my_dp_gen, hiveframe_host_factory):
+    host = hiveframe_host_factory()
+    report = check_table_generator(host.component_class("table_generator", "my_dp_gen"), host=host)
+    assert "supports_dp: implements _fit_private" in report.passed
+    assert "trains under the 'dp' wrapper within its epsilon" in report.passed
+    assert "a private fit keeps no value of a single row (canary)" in report.passed
+
+
+def test_trains_under_dp_in_code(my_dp_gen, hiveframe_host_factory, census_small, census_metadata, tmp_path):
+    from hiveframe.metadata import Metadata
+    from hiveframe.pipeline import Synthesizer
+
+    metadata = Metadata.from_json(census_metadata)
+    synth = Synthesizer(metadata, generator="my_dp_gen", dp={"epsilon": 1.0}, seed=3, host=hiveframe_host_factory())
+    synth.fit(census_small)
+    report = synth.privacy_report()["dp"]
+    table = report["tables"]["census"]
+    assert table["private"] is True and table["generator"] == "my_dp_gen"
+    assert 0 < report["epsilon_spent"] <= 1.0 + 1e-9 and report["privacy_unit"] == "census entity"
+    assert table["training"]["mechanism"] == "gaussian (clipped sums of rescaled numbers)"
+    assert any(r["release"] == "my_dp_gen: clipped sums" for r in table["releases"])
+    out = synth.sample(scale=0.1, seed=4)["census"]
+    assert abs(out.num_rows - 300) < 50 and out.num_columns == 15
+    path = synth.save(tmp_path / "model")
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["versions"]["mydpgen"] == "0.3.0"
+    assert manifest["privacy"]["dp"]["tables"]["census"]["private"] is True
+
+
+def test_trains_under_dp_on_the_command_line(my_dp_gen, census_small, census_metadata, tmp_path, capsys):
+    from hiveframe.cli import main
+
+    model = tmp_path / "model"
+    assert main(["fit", str(census_small), "-o", str(model), "--generator", "my_dp_gen", "--metadata",
+                 str(census_metadata), "--dp", "epsilon=1", "-q"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("differential privacy: epsilon ") and "per census entity (budget 1)" in last
+
+
+def test_a_generator_without_supports_dp_is_refused(my_gen, hiveframe_host_factory, census_small, census_metadata):
+    from hiveframe.metadata import Metadata
+    from hiveframe.pipeline import Synthesizer
+
+    metadata = Metadata.from_json(census_metadata)
+    with pytest.raises(ConfigError) as err:
+        Synthesizer(metadata, generator="my_gen", dp={"epsilon": 1.0}, host=hiveframe_host_factory()).fit(census_small)
+    assert "cannot train with differential privacy" in str(err.value) and "allow_non_dp" in str(err.value)
+
+
+def test_allow_non_dp_is_recorded_in_the_manifest(my_gen, hiveframe_host_factory, census_small, census_metadata,
+                                                  tmp_path):
+    from hiveframe_privacy.dp import NonPrivateWarning
+
+    from hiveframe.metadata import Metadata
+    from hiveframe.pipeline import Synthesizer
+
+    metadata = Metadata.from_json(census_metadata)
+    synth = Synthesizer(metadata, generator="my_gen", dp={"epsilon": 1.0, "allow_non_dp": True},
+                        host=hiveframe_host_factory())
+    with pytest.warns(NonPrivateWarning):
+        synth.fit(census_small)
+    manifest = json.loads((synth.save(tmp_path / "m") / "manifest.json").read_text())
+    dp = manifest["privacy"]["dp"]
+    assert dp["non_private_tables"] == ["census"] and dp["guarantee"].startswith("NO differential privacy")
+    assert dp["tables"]["census"]["reason"] == "allow_non_dp"
