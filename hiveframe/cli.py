@@ -193,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--drop-orphans", action="store_true", help="the same as --orphans drop")
     p.add_argument("--dp", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
                    help="train with differential privacy, per person (root entity): epsilon=3 (required), "
-                   "max_children=10, delta, max_grad_norm, noise_multiplier, preprocess_share, allow_non_dp=true, "
+                   "max_children=10, delta, max_rows, max_grad_norm, noise_multiplier, preprocess_share, allow_non_dp=true, "
                    "detect_metadata=true ... (repeatable; needs --metadata unless detect_metadata=true)")
     p.add_argument("--pii", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
                    help="PII replacement options: default_strategy=fake|hash|mask|drop|keep, consistent=true, "
@@ -494,12 +494,13 @@ def cmd_fit(args: argparse.Namespace) -> int:
     host = _host(args, progress)
     if args.generator:  # fail on a misspelled name or a missing extra before reading any data
         host.component_class("table_generator", args.generator).check_available()
+    # bad --dp values (epsilon, delta...) are refused before any data is read
+    dp = host.create("privacy_wrapper", "dp", dict(args.dp)) if args.dp else None
     params = dict(args.param)
     table_params: dict[str, dict[str, Any]] = {}
     for table, key, value in args.table_param:
         table_params.setdefault(table, {})[key] = value
-    dp_options = dict(args.dp)
-    if args.dp and not args.metadata and dp_options.get("detect_metadata") is not True:
+    if dp is not None and not args.metadata and getattr(dp, "detect_metadata", False) is not True:
         raise ConfigError("--dp needs declared metadata (--metadata): detecting kinds, keys and formats from the "
                           "private data is not private",
                           hint="write it with `hiveframe detect SOURCE -o metadata.json` and review it, or accept "
@@ -519,8 +520,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         options["generator"] = args.generator
     if args.seed is not None:
         options["seed"] = args.seed
-    if args.dp:
-        options["dp"] = dp_options
+    if dp is not None:
+        options["dp"] = dp  # the wrapper made (and validated) above, before the data was read
         options["metadata_detected"] = not args.metadata
     if args.pii or args.pii_strategy:
         pii = dict(args.pii)

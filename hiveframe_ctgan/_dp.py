@@ -62,8 +62,10 @@ class DPCTGANTrainer(CTGANTrainer):
                 group["lr"] = float(private.learning_rate)
         self.gen_ctx = None if getattr(data, "surrogate_ctx", None) is None else torch.from_numpy(
             np.ascontiguousarray(data.surrogate_ctx, dtype=np.float32)).to(self.device)
-        # the noise of the private gradients has a stream of its own
-        self.noise_gen = _nn.make_generator(int(np.random.SeedSequence([seed, 3]).generate_state(1)[0]), self.device)
+        # Poisson sampling and the gradients' noise are drawn by ``self.plan`` from the DP wrapper's
+        # secret source (never ``seed``). The other draws of a step (latent z, the interpolation alpha,
+        # which column conditions a real row) follow ``seed``: each enters one unit's loss only, and
+        # the DP-SGD analysis holds for any fixed value of them, so knowing them reveals nothing.
         sampler = data.sampler
         self.sampler = sampler
         # each real row's category (global id) in every discrete column: its possible conditions
@@ -101,7 +103,7 @@ class DPCTGANTrainer(CTGANTrainer):
     def _critic_step(self) -> None:
         m = self.model
         G, D = m.G, m.D
-        units = self.plan.sample(self.rng)  # (groups, pac), -1 pads
+        units = self.plan.sample()  # (groups, pac), -1 pads; secret
         k = units.shape[0]
         pac = self.pac
         flat = units.reshape(-1)
@@ -140,7 +142,7 @@ class DPCTGANTrainer(CTGANTrainer):
         inputs = (real.view(k, pac, width), fake.view(k, pac, width), cond_real.view(shape), cond_fake.view(shape),
                   None if ctx_real is None else ctx_real.view(k, pac, -1), alpha)
         in_dims = (0, 0, 0, 0, None if ctx_real is None else 0, 0)
-        grads = self.plan.gradient(group_loss, self.D_params, inputs, generator=self.noise_gen, in_dims=in_dims)
+        grads = self.plan.gradient(group_loss, self.D_params, inputs, in_dims=in_dims)
         _grads_to(D, grads)
         m.opt_d.step()
 
@@ -204,9 +206,10 @@ class DPTVAETrainer:
         self.x = torch.from_numpy(np.ascontiguousarray(data.x, dtype=np.float32)).to(self.device)
         self.ctx = None if data.ctx is None else torch.from_numpy(
             np.ascontiguousarray(data.ctx, dtype=np.float32)).to(self.device)
-        self.rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
+        # the reparametrisation noise follows ``seed`` (it enters one row's loss only: the DP-SGD analysis
+        # holds for any fixed value of it); Poisson sampling and gradient noise come from ``self.plan``'s
+        # secret source, never from ``seed``
         self.gen = _nn.make_generator(int(np.random.SeedSequence([seed, 2]).generate_state(1)[0]), self.device)
-        self.noise_gen = _nn.make_generator(int(np.random.SeedSequence([seed, 3]).generate_state(1)[0]), self.device)
         self.oh_seg = model.seg.onehot_only()
         self.modules = torch.nn.ModuleDict({"encoder": model.encoder, "decoder": model.decoder})
         self.params = {k: v for k, v in self.modules.named_parameters()}
@@ -214,7 +217,7 @@ class DPTVAETrainer:
 
     def _step(self) -> None:
         m = self.model
-        rows = self.plan.sample(self.rng)[:, 0]
+        rows = self.plan.sample()[:, 0]
         idx = torch.from_numpy(rows).to(self.device)
         x = self.x.index_select(0, idx)
         ctx = self.ctx.index_select(0, idx) if self.ctx is not None else None
@@ -246,7 +249,7 @@ class DPTVAETrainer:
 
         inputs = (x, ctx, eps)
         in_dims = (0, None if ctx is None else 0, 0)
-        grads = self.plan.gradient(row_loss, self.params, inputs, generator=self.noise_gen, in_dims=in_dims)
+        grads = self.plan.gradient(row_loss, self.params, inputs, in_dims=in_dims)
         _grads_to(self.modules, grads)
         m.opt.step()
         with torch.no_grad():

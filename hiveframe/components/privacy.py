@@ -63,12 +63,19 @@ class PrivateSteps(Protocol):
     def can_step(self) -> bool:
         """Whether one more private step stays within the budget (check before each step)."""
 
-    def sample(self, rng: np.random.Generator) -> np.ndarray:
-        """Row indices of the next step, shape ``(units, group)`` (-1 pads a short group)."""
+    def sample(self) -> np.ndarray:
+        """Row indices of the next step, shape ``(units, group)`` (-1 pads a short group).
+
+        The Poisson sample is drawn from the wrapper's secret noise source, never from ``seed``.
+        """
 
     def gradient(self, loss_fn: Callable[..., Any], params: Mapping[str, Any], inputs: tuple[Any, ...], *,
-                 generator: Any, in_dims: tuple[Any, ...] | None = None) -> dict[str, Any]:
-        """The noisy clipped mean gradient of one step (per-unit ``loss_fn(params, *unit_inputs)``)."""
+                 in_dims: tuple[Any, ...] | None = None) -> dict[str, Any]:
+        """The noisy clipped mean gradient of one step (per-unit ``loss_fn(params, *unit_inputs)``).
+
+        The gradient noise comes from the wrapper's secret noise source; the mean divides by the
+        expected units of a step computed from the noisy row count.
+        """
 
     def epoch_info(self) -> dict[str, Any]:
         """What an epoch callback reports: ``epsilon`` spent so far, ``delta``, ``budget_exhausted``."""

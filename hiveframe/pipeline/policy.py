@@ -170,7 +170,8 @@ class PrivateFit(PlainFit):
         fk = md.foreign_keys[j]
         parent = database[fk.parent_table]
         linkage = self.dp.linkage_model(table.name, j)
-        linkage.fit(pa.table({"__n__": pa.nulls(parent.num_rows)}).drop(["__n__"]), counts, seed=seed)
+        # no seed: every draw of this fit is DP noise, from the wrapper's secret source (``seed`` is unused)
+        linkage.fit(pa.table({"__n__": pa.nulls(parent.num_rows)}).drop(["__n__"]), counts, seed=None)
         info = linkage.summary()
         rows = self.dp.table_budget(table.name).rows()
         null_rate = self.dp.noisy_share(table.name, nulls, rows, label=f"{fk.name}: null share") \

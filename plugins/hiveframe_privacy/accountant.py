@@ -131,7 +131,15 @@ class RDPAccountant:
         return epsilon_from_rdp((self._rdp + extra).tolist(), self.orders, self.delta)[0]
 
 
+#: delta when the user gives none and declares no row bound: fixed, so it reveals nothing about the data
+#: (a delta computed from the exact row count would store that count); far below 1/n up to ~10^5 rows
+DEFAULT_DELTA = 1e-6
+
+
 def default_delta(num_rows: int) -> float:
-    """A delta well below 1/n: 1 / (n * ln n) style, capped at 1e-5 for large n."""
+    """A delta well below 1/n for a *public* bound n on the rows: 1 / (10 n ln n), capped at 1e-5.
+
+    Never call it with an exact row count of private data (the delta is stored in the model).
+    """
     n = max(int(num_rows), 2)
     return min(1e-5, 1.0 / (n * math.log(n) * 10))

@@ -21,7 +21,12 @@ is left, the last one up to epsilon.
 Delta is split: half for the RDP-to-(epsilon, delta) conversion and half for the noisy thresholds
 that decide which categories of a column without a declared domain are released (a category held by
 one entity alone appears with probability at most the per-column share of that half), when there are
-such columns; otherwise all of delta goes to the conversion.
+such columns; otherwise all of delta goes to the conversion. The default delta depends on public
+inputs only (see :func:`check_epsilon_delta`), never on an exact row count.
+
+Every noise draw comes from the database's :class:`~hiveframe.components.NoiseSource` (OS entropy by
+default), never from the user's seed, and is never saved; the ledger records how many values each
+release put out, never a count of the real data.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import numpy as np
 from hiveframe.components import NoiseSource
 from hiveframe.errors import ConfigError
 from hiveframe_privacy.accountant import (
+    DEFAULT_DELTA,
     RDPAccountant,
     default_delta,
     epsilon_from_rdp,
@@ -45,29 +51,53 @@ from hiveframe_privacy.accountant import (
 log = logging.getLogger(__name__)
 
 
-def check_epsilon_delta(table: str, epsilon: Any, delta: Any, rows: int) -> tuple[float, float]:
-    """Validate (epsilon, delta) for a table of ``rows`` rows; delta defaults from the row count."""
+def _number(name: str, value: Any) -> tuple[float | None, str | None]:
+    """``value`` as a float, or why it is not one (booleans and text are refused, not coerced)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return None, f"{name} must be a number, got {value!r}"
+    return float(value), None
+
+
+def epsilon_delta_problems(epsilon: Any, delta: Any, *, max_rows: int | None = None) -> list[str]:
+    """Every problem with (epsilon, delta), each naming its parameter (empty when both are usable)."""
+    problems = []
     if epsilon is None:
-        raise ConfigError(f"table {table!r}: differential privacy needs an epsilon",
-                          hint="set epsilon (e.g. 1, 3 or 10): smaller is more private and less faithful")
-    try:
-        eps = float(epsilon)
-    except (TypeError, ValueError):
-        raise ConfigError(f"table {table!r}: epsilon must be a number, got {epsilon!r}") from None
-    if not eps > 0 or not math.isfinite(eps):
-        raise ConfigError(f"table {table!r}: epsilon must be a positive number, got {epsilon!r}",
-                          hint="epsilon 0 would mean learning nothing; typical values are 1 to 10")
-    n = max(int(rows), 1)
+        problems.append("epsilon is required")
+    else:
+        eps, why = _number("epsilon", epsilon)
+        if why:
+            problems.append(why)
+        elif not (math.isfinite(eps) and eps > 0):  # type: ignore[arg-type]
+            problems.append(f"epsilon must be a positive, finite number, got {epsilon!r}")
+    if delta is not None:
+        d, why = _number("delta", delta)
+        if why:
+            problems.append(why)
+        elif not (math.isfinite(d) and 0 < d < 1):  # type: ignore[arg-type]
+            problems.append(f"delta must be strictly between 0 and 1, got {delta!r}")
+        elif max_rows is not None and d >= 1.0 / max_rows:
+            problems.append(f"delta {d:g} must be below 1/max_rows = {1.0 / max_rows:.3g} (max_rows {max_rows})")
+    return problems
+
+
+EPSILON_DELTA_HINT = ("epsilon is the privacy budget (smaller is more private; typical 1 to 10); delta is the "
+                      f"failure probability, strictly between 0 and 1 and far below 1/rows: leave it unset for "
+                      f"{DEFAULT_DELTA:g}, or declare max_rows (a public bound on the rows of a table)")
+
+
+def check_epsilon_delta(table: str, epsilon: Any, delta: Any, *, max_rows: int | None = None) -> tuple[float, float]:
+    """Validated (epsilon, delta) for ``table``.
+
+    The default delta depends on nothing but public inputs: ``DEFAULT_DELTA``, or, when the user
+    declares ``max_rows`` (a public upper bound on a table's rows), ``default_delta(max_rows)``. It
+    never depends on the exact row count, which a stored delta would otherwise reveal.
+    """
+    problems = epsilon_delta_problems(epsilon, delta, max_rows=max_rows)
+    if problems:
+        raise ConfigError(f"table {table!r}: differential privacy: " + "; ".join(problems), hint=EPSILON_DELTA_HINT)
     if delta is None:
-        return eps, default_delta(n)
-    try:
-        d = float(delta)
-    except (TypeError, ValueError):
-        raise ConfigError(f"table {table!r}: delta must be a number, got {delta!r}") from None
-    if not 0 < d < 1.0 / n:
-        raise ConfigError(f"table {table!r}: delta {d:g} must be positive and below 1/rows = {1.0 / n:.3g} "
-                          f"({n} rows)", hint=f"leave delta unset for a default of {default_delta(n):.3g}")
-    return eps, d
+        delta = DEFAULT_DELTA if max_rows is None else default_delta(max_rows)
+    return float(epsilon), float(delta)
 
 
 class DatabaseBudget:
@@ -144,11 +174,11 @@ class TableBudget:
 
     def __init__(self, table: str, epsilon: float, delta: float, *, preprocess_share: float,
                  planned_releases: int, planned_selections: int, database: DatabaseBudget | None = None,
-                 unit_rows: float = 1.0, rows: int | None = None) -> None:
+                 unit_rows: float = 1.0, rows: int | None = None, noise: NoiseSource | None = None) -> None:
         if database is None:
             database = DatabaseBudget(epsilon, delta, preprocess_share=preprocess_share,
                                       planned={table: (planned_releases, planned_selections)},
-                                      rows={table: rows} if rows is not None else None)
+                                      rows={table: rows} if rows is not None else None, noise=noise)
             database.tables[table] = self
         self.db = database
         self.table = table
@@ -160,12 +190,18 @@ class TableBudget:
         #: rows of this table one privacy unit owns at most (1 for a root table)
         self.unit_rows = float(unit_rows)
         self.ledger: list[dict[str, Any]] = []
+        self.warnings: list[str] = []
         self.selections = 0
         self.training: dict[str, Any] | None = None
         self._target: float | None = None
         self._pre_epsilon: float | None = None
         self._true_rows = rows
         self._rows: int | None = None
+
+    @property
+    def noise(self) -> NoiseSource:
+        """Where every random draw of this table's mechanisms comes from: the database's secret source."""
+        return self.db.noise
 
     @property
     def accountant(self) -> RDPAccountant:
@@ -184,12 +220,28 @@ class TableBudget:
         return self.db.delta_per_selection
 
     # -- preprocessing releases ----------------------------------------------------------------------
-    def release(self, values: np.ndarray, *, sensitivity: float, label: str,
-                rng: np.random.Generator | None = None) -> np.ndarray:
+    def noise_rng(self) -> np.random.Generator:
+        """A generator on a secret stream of its own, for a DP mechanism's random draws."""
+        return self.noise.numpy()
+
+    def gaussian_noise(self, values: np.ndarray, std: float) -> np.ndarray:
+        """``values`` plus N(0, std^2) noise from a secret stream of its own (not accounted here).
+
+        The one place where Gaussian releases get their noise (statistics, linkage histograms, the
+        DP copula's moments through ``PrivateTraining.release``; DP-SGD adds its noise in torch, from
+        the same source).
+        """
+        values = np.asarray(values, dtype=np.float64)
+        return values + self.noise_rng().normal(0.0, float(std), size=values.shape)
+
+    def release(self, values: np.ndarray, *, sensitivity: float, label: str) -> np.ndarray:
         """``values`` (counts) plus Gaussian noise of std ``sigma_pre * sensitivity * unit_rows``.
 
-        ``sensitivity`` is per row; the draw comes from the database's noise source when ``rng`` is
-        not given.
+        ``sensitivity`` is per row. Each release draws from a secret stream of its own (the
+        database's noise source, never the seed). The ledger records how many values are released:
+        the size of ``values`` (callers keep it data-independent: public bins, or bins derived from
+        earlier releases), or, for a thresholded histogram, what :meth:`record_released` says came
+        out (the number of distinct real values is exact and is never recorded).
         """
         if self.training is not None:
             raise ConfigError(f"table {self.table!r}: a statistic was released after training started")
@@ -198,8 +250,7 @@ class TableBudget:
                               "exceeded", hint="this is a bug in the planning of releases: please report it")
         values = np.asarray(values, dtype=np.float64)
         std = self.sigma_pre * float(sensitivity) * self.unit_rows
-        gen = rng if rng is not None else self.db.noise.numpy()
-        noisy = values + gen.normal(0.0, std, size=values.shape)
+        noisy = self.gaussian_noise(values, std)
         self.accountant.step(q=1.0, sigma=self.sigma_pre)
         self.db.row_accountant.step(q=1.0, sigma=self.sigma_pre * self.unit_rows)
         self.db.releases_done += 1
@@ -207,16 +258,28 @@ class TableBudget:
                             "unit_rows": self.unit_rows, "noise_std": std, "values": int(values.size)})
         return noisy
 
-    def noisy_count(self, value: float, *, label: str, rng: np.random.Generator | None = None) -> float:
-        return float(self.release(np.array([value]), sensitivity=1.0, label=label, rng=rng)[0])
+    def record_released(self, count: int) -> None:
+        """The last release kept only ``count`` of its noisy values (those above a noisy threshold)."""
+        self.ledger[-1]["values"] = int(count)
 
-    def rows(self, n: int | None = None, rng: np.random.Generator | None = None) -> int:
-        """The table's noisy row count, released once (whoever asks first: the engine or the generator)."""
+    def noisy_count(self, value: float, *, label: str) -> float:
+        return float(self.release(np.array([value]), sensitivity=1.0, label=label)[0])
+
+    def rows(self, n: int | None = None) -> int:
+        """The table's noisy row count, released once (whoever asks first: the engine or the generator).
+
+        For a root table (``unit_rows`` 1: one row is one privacy unit) the noisy count is also the
+        number of units, so delta is checked against it: a warning when delta is not below 1/units.
+        """
         if self._rows is None:
             count = self._true_rows if n is None else n
             if count is None:
                 raise ConfigError(f"table {self.table!r}: the row count was asked before the table was planned")
-            self._rows = max(1, int(round(self.noisy_count(count, label="row count", rng=rng))))
+            self._rows = max(1, int(round(self.noisy_count(count, label="row count"))))
+            if self.unit_rows == 1 and self.delta >= 1.0 / self._rows:
+                self.warnings.append(f"delta {self.delta:g} is not below 1/rows for about {self._rows} rows (noisy "
+                                     "count): set a smaller delta, or declare max_rows")
+                log.warning("table %s: %s", self.table, self.warnings[-1])
         return self._rows
 
     @property
@@ -308,6 +371,7 @@ class TableBudget:
             },
             "preprocessing_noise_multiplier": self.sigma_pre,
             "releases": list(self.ledger),
+            **({"warnings": list(self.warnings)} if self.warnings else {}),
             "training": dict(self.training) if self.training is not None else None,
         }
 

@@ -78,18 +78,29 @@ class DPSGDPlan:
     total_steps: int
     micro_batch_size: int | None
     sampler: Any  # hiveframe_privacy.dpsgd.PoissonSampler or EntitySampler
+    #: the expected number of rows per step, from the *noisy* row count (the gradient's denominator)
+    expected_units: float
+    noise: NoiseSource  # Poisson sampling and gradient noise: secret, never the seed
     #: rows one privacy unit owns at most: each row's gradient is clipped to max_grad_norm / unit_rows
     unit_rows: float = 1.0
     exhausted: bool = False
     last_stats: dict[str, float] = field(default_factory=dict)
+    _sampling_rng: np.random.Generator | None = None
+    _noise_gens: dict[str, Any] = field(default_factory=dict)
 
     @property
     def noise_std(self) -> float:
         return self.sigma * self.max_grad_norm * (2.0 if self.group > 1 else 1.0)
 
-    def sample(self, rng: np.random.Generator) -> np.ndarray:
-        """Row indices of the next private step, shape (units, group) (-1 pads a short group)."""
-        return self.sampler.sample(rng)
+    def sample(self) -> np.ndarray:
+        """Row indices of the next private step, shape (units, group) (-1 pads a short group).
+
+        The Poisson sample is drawn from the secret source: the privacy amplification of sampling
+        holds only while nobody can tell which rows a step used.
+        """
+        if self._sampling_rng is None:
+            self._sampling_rng = self.noise.numpy()
+        return self.sampler.sample(self._sampling_rng)
 
     def can_step(self) -> bool:
         if not self.exhausted and not self.budget.can_step(self.q, self.sigma):
@@ -99,15 +110,19 @@ class DPSGDPlan:
         return not self.exhausted
 
     def gradient(self, loss_fn: Any, params: dict[str, torch.Tensor], inputs: tuple[Any, ...], *,
-                 generator: torch.Generator, in_dims: tuple[Any, ...] | None = None) -> dict[str, torch.Tensor]:
-        """The noisy clipped mean gradient of one private step (accounted here)."""
+                 in_dims: tuple[Any, ...] | None = None) -> dict[str, torch.Tensor]:
+        """The noisy clipped mean gradient of one private step (accounted here; the noise is secret)."""
         from hiveframe_privacy.dpsgd import private_gradient
 
         if not self.can_step():
             raise ConfigError(f"table {self.budget.table!r}: the privacy budget is spent",
                               hint="check plan.can_step() before each private step")
+        device = next(iter(params.values())).device if params else "cpu"
+        generator = self._noise_gens.get(str(device))
+        if generator is None:
+            generator = self._noise_gens[str(device)] = self.noise.torch(device)
         grads, stats = private_gradient(loss_fn, params, inputs, max_grad_norm=self.max_grad_norm / self.unit_rows,
-                                        noise_std=self.noise_std, denominator=self.sampler.expected_units,
+                                        noise_std=self.noise_std, denominator=self.expected_units,
                                         micro_batch=self.micro_batch_size, generator=generator, in_dims=in_dims)
         self.budget.step(self.q, self.sigma, row_sigma=self.sigma * self.unit_rows)
         self.last_stats = stats
@@ -135,22 +150,29 @@ class PrivateTraining:
     micro_batch_size: int | None = None
     learning_rate: float | None = None
     pac: int | None = 1
+    #: for the generator's non-private draws only (initialisation, its own sampling); DP draws use ``noise``
     seed: int = 0
 
     @property
     def rows(self) -> int:
-        """The noisy row count (what a generator may report about the table's size)."""
-        return self.statistics.rows
+        """The noisy row count (what a generator may report about the table's size).
+
+        Released once for the table (the statistics' release, or else the budget's own).
+        """
+        return int(self.statistics.rows) if self.statistics is not None else self.budget.rows()
 
     def plan(self, *, batch_size: int, epochs: int, steps_per_batch: int = 1, group: int = 1) -> DPSGDPlan:
         """Sampling rate, steps and noise for ``epochs`` passes with expected ``batch_size`` units.
 
         ``steps_per_batch`` private steps are taken per batch (CTGAN's discriminator steps); the
-        noise multiplier is derived from epsilon when not given.
+        noise multiplier is derived from epsilon when not given. The sampling rate comes from the
+        *noisy* row count: ``batch / n`` with the exact ``n`` would be stored in the manifest and
+        reveal it. Poisson sampling at that rate over the real rows is still exactly what the
+        accountant assumes.
         """
         from hiveframe_privacy.dpsgd import EntitySampler, PoissonSampler
 
-        n = self.data.num_rows
+        n = self.rows
         group = max(1, int(group))
         unit_rows = self.budget.unit_rows
         if unit_rows > 1 and group > 1:
@@ -175,15 +197,21 @@ class PrivateTraining:
                                    planned_steps=total, max_grad_norm=self.max_grad_norm)
         log.info("table %s: DP-SGD with sampling rate %.4g, noise multiplier %.3g, clip %.3g, %d steps planned",
                  self.budget.table, q, sigma, self.max_grad_norm, total)
+        # the samplers draw from the real rows (or their entities) at rate q; the denominator of the
+        # mean gradient (``expected_units``) comes from the noisy count, like q
         sampler = (EntitySampler(self.units, q, expected_rows=q * n) if unit_rows > 1
-                   else PoissonSampler(n, q, group))
+                   else PoissonSampler(self.data.num_rows, q, group))
         return DPSGDPlan(budget=self.budget, q=q, sigma=sigma, max_grad_norm=self.max_grad_norm, group=group,
                          steps_per_epoch=steps_per_epoch, total_steps=total,
-                         micro_batch_size=self.micro_batch_size, sampler=sampler, unit_rows=unit_rows)
+                         micro_batch_size=self.micro_batch_size, sampler=sampler, expected_units=q * units,
+                         noise=self.noise, unit_rows=unit_rows)
 
     def release(self, values: np.ndarray, *, sensitivity: float, label: str,
                 mechanism: str) -> tuple[np.ndarray, float]:
-        """One Gaussian release with the rest of the table's training budget (per-row ``sensitivity``)."""
+        """One Gaussian release with the rest of the table's training budget (per-row ``sensitivity``).
+
+        The noise comes from the budget's secret source (the wrapper's, as :attr:`noise`), never the seed.
+        """
         budget = self.budget
         sigma = budget.training_noise(1.0, 1) if self.noise_multiplier is None else float(self.noise_multiplier)
         if not budget.can_step(1.0, sigma):
@@ -197,7 +225,7 @@ class PrivateTraining:
             f"root entity ({budget.unit_rows:g} rows at most)"
         values = np.asarray(values, dtype=np.float64)
         std = sigma * float(sensitivity) * budget.unit_rows
-        noisy = values + self.noise.numpy().normal(0.0, std, size=values.shape)
+        noisy = budget.gaussian_noise(values, std)
         budget.step(1.0, sigma, row_sigma=sigma * budget.unit_rows)
         budget.ledger.append({"release": label, "mechanism": "gaussian (training)", "sensitivity": float(sensitivity),
                               "unit_rows": budget.unit_rows, "noise_std": std, "values": int(values.size)})
@@ -266,12 +294,14 @@ class DPProtectedGenerator(TableGenerator):
         units = wrapper.units_of(table.name, data.num_rows)
         if wrapper._null_handling.get(table.name) == "drop":
             data, units = _complete_rows(data, [c for c in table.column_names if c not in context_columns], units)
-        rng = np.random.default_rng(np.random.SeedSequence([0 if seed is None else int(seed), 71]))
-        stats = PrivateStatistics.release(data, table, table.column_names, budget, rng, bins=wrapper.bins)
+        stats = PrivateStatistics.release(data, table, table.column_names, budget, bins=wrapper.bins)
         if wrapper._null_handling.get(table.name) == "mean":
             stats.impute([c for c in table.column_names if c not in context_columns])
-        surrogate = stats.surrogate(max(wrapper.surrogate_rows, 1), rng)
-        clean = stats.clean(data, rng)
+        # the surrogate is post-processing of the releases: its shuffles follow the seed (reproducible
+        # given the releases); cleaning draws replacements for real rows' values: secret, like the noise
+        surrogate = stats.surrogate(max(wrapper.surrogate_rows, 1),
+                                    np.random.default_rng(np.random.SeedSequence([0 if seed is None else int(seed), 71])))
+        clean = stats.clean(data, budget.noise_rng())
         private = PrivateTraining(data=clean, surrogate=surrogate, statistics=stats, budget=budget,
                                   noise=wrapper.noise, units=units,
                                   max_grad_norm=wrapper.max_grad_norm, noise_multiplier=wrapper.noise_multiplier,
@@ -317,19 +347,25 @@ def _complete_rows(data: pa.Table, columns: list[str], units: np.ndarray | None)
 def _positive(name: str, value: Any, *, allow_none: bool = False) -> str | None:
     if value is None:
         return None if allow_none else f"{name} is required"
+    if isinstance(value, bool):
+        return f"{name} must be a number, got {value!r}"
     try:
         v = float(value)
     except (TypeError, ValueError):
         return f"{name} must be a number, got {value!r}"
-    return None if v > 0 and np.isfinite(v) else f"{name} must be positive, got {value!r}"
+    return None if v > 0 and np.isfinite(v) else f"{name} must be a positive, finite number, got {value!r}"
 
 
 @attrs.define(kw_only=True, eq=False)
 class DPWrapper(PrivacyWrapper):
     """Differential privacy for a whole database: (epsilon, delta) per root entity (one table: per row).
 
-    ``epsilon`` is required. ``delta`` defaults to about 1/(10 n ln n) for n rows and must be below
-    1/n. ``preprocess_share`` of epsilon goes to the preprocessing statistics (default: 0.3 when every
+    ``epsilon`` is required (positive, finite). ``delta`` (strictly between 0 and 1) defaults to
+    ``1e-6``, a fixed value, so that the stored delta reveals nothing about the data; ``max_rows``
+    declares a public upper bound on the privacy units (root entities; for one table, its rows), and
+    then the default delta is ``1/(10 m ln m)`` for that bound ``m`` (capped at 1e-5), a given delta
+    must be below ``1/m``, and data with more units is refused before any release.
+    ``preprocess_share`` of epsilon goes to the preprocessing statistics (default: 0.3 when every
     table uses the DP copula, 0.15 otherwise). ``max_children`` caps the children each parent row
     contributes, for every relationship or per foreign key (``{"sessions": 20, "*": 5}``; default
     10): rows beyond it are left out of training and reported. ``detect_metadata=True`` accepts
@@ -340,6 +376,13 @@ class DPWrapper(PrivacyWrapper):
     at a time, to bound memory), ``learning_rate`` (overrides the generator's private learning rate),
     ``pac`` (CTGAN's pac group size under DP: 1 clips per row; larger groups are clipped per group
     with twice the sensitivity). ``allow_non_dp`` accepts generators that cannot train privately.
+
+    Every random draw of a DP mechanism (Gaussian releases, noisy thresholds, Poisson sampling,
+    DP-SGD noise) comes from one :class:`~hiveframe.components.NoiseSource` held here: fresh OS
+    entropy, never the fit's ``seed``, never saved. ``noise=NoiseSource.fixed(k)`` is **for tests
+    only** (a neighbouring-dataset test needs the same noise in two fits): the noise can then be
+    replayed, and the report (the manifest) says the fit is NOT differentially private. The source is
+    not a saved parameter.
     """
 
     name: ClassVar[str] = "dp"
@@ -349,6 +392,8 @@ class DPWrapper(PrivacyWrapper):
 
     epsilon: float | None = None
     delta: float | None = None
+    #: a public upper bound on the rows of any table (declared, never measured), for the default delta
+    max_rows: int | None = None
     max_grad_norm: float = 1.0
     noise_multiplier: float | None = None
     micro_batch_size: int | None = 128
@@ -366,6 +411,9 @@ class DPWrapper(PrivacyWrapper):
     max_children: Any = DEFAULT_MAX_CHILDREN
     #: accept metadata detected from the private data (outside the guarantee)
     detect_metadata: bool = False
+    #: the source of every DP draw (None: fresh OS entropy); ``NoiseSource.fixed(k)`` is for tests only.
+    #: Never saved (see get_params).
+    noise: NoiseSource | None = None
     _budgets: dict[str, TableBudget] = attrs.field(factory=dict, init=False)
     _reports: dict[str, dict[str, Any]] = attrs.field(factory=dict, init=False)
     _null_handling: dict[str, str] = attrs.field(factory=dict, init=False)
@@ -373,43 +421,50 @@ class DPWrapper(PrivacyWrapper):
     _units: PrivacyUnits | None = attrs.field(default=None, init=False)
     _metadata_detected: bool = attrs.field(default=False, init=False)
     _md: Metadata | None = attrs.field(default=None, init=False)
-    #: the secret source of every DP draw this wrapper makes (never a parameter, never saved)
-    _noise: NoiseSource = attrs.field(factory=NoiseSource, init=False)
-
-    @property
-    def noise(self) -> NoiseSource:
-        return self._noise
-
-    def use_noise(self, source: NoiseSource) -> None:
-        """Draw from ``source`` (tests: ``NoiseSource.fixed(...)`` replays the noise; not private)."""
-        self._noise = source
-
     def set_null_handling(self, table: str, mode: str) -> None:
         """``"mean"``: nulls become the released mean or most common category; ``"drop"``: rows left out."""
         self._null_handling[table] = mode
 
+    def get_params(self) -> dict[str, Any]:
+        """The saved parameters: never the noise source (a secret, or a test-only fixed one)."""
+        params = super().get_params()
+        params.pop("noise", None)
+        return params
+
     def __attrs_post_init__(self) -> None:
-        problems = [p for p in (
-            _positive("epsilon", self.epsilon),
-            _positive("delta", self.delta, allow_none=True),
+        from hiveframe_privacy.budget import EPSILON_DELTA_HINT, epsilon_delta_problems
+
+        problems = []
+        if self.max_rows is not None and (isinstance(self.max_rows, bool) or not isinstance(self.max_rows, int)
+                                          or self.max_rows < 1):
+            problems.append(f"max_rows must be a positive integer (a public bound on a table's rows), "
+                            f"got {self.max_rows!r}")
+        problems += epsilon_delta_problems(self.epsilon, self.delta,
+                                           max_rows=self.max_rows if not problems else None)
+        problems += [p for p in (
             _positive("max_grad_norm", self.max_grad_norm),
             _positive("noise_multiplier", self.noise_multiplier, allow_none=True),
             _positive("learning_rate", self.learning_rate, allow_none=True),
             _positive("micro_batch_size", self.micro_batch_size, allow_none=True),
         ) if p]
-        if self.preprocess_share is not None and not 0 < float(self.preprocess_share) < 1:
+        if self.preprocess_share is not None and (_positive("preprocess_share", self.preprocess_share)
+                                                  or not 0 < float(self.preprocess_share) < 1):
             problems.append(f"preprocess_share must be between 0 and 1 (exclusive), got {self.preprocess_share!r}")
         if self.pac is not None and (not isinstance(self.pac, int) or self.pac < 1):
             problems.append(f"pac must be a positive integer or None, got {self.pac!r}")
-        if self.delta is not None and not problems and float(self.delta) >= 1:
-            problems.append(f"delta must be below 1, got {self.delta!r}")
+        if self.noise is not None and not isinstance(self.noise, NoiseSource):
+            problems.append(f"noise must be a NoiseSource (NoiseSource.fixed(k) in tests), got {self.noise!r}")
         problems += check_caps(self.max_children)
         if not isinstance(self.detect_metadata, bool):
             problems.append(f"detect_metadata must be true or false, got {self.detect_metadata!r}")
         if problems:
-            hint = ("epsilon is the privacy budget per person (root entity): smaller is more private "
-                    "(typical: 1 to 10)" if any(p.startswith("epsilon") for p in problems) else None)
+            hint = (EPSILON_DELTA_HINT if any(p.startswith(("epsilon", "delta", "max_rows")) for p in problems)
+                    else None)
             raise ConfigError("differential privacy: " + "; ".join(problems), hint=hint)
+        if self.noise is None:
+            self.noise = NoiseSource()
+        elif not self.noise.secret:
+            log.warning("differential privacy with a FIXED noise source (test only): the fit is NOT private")
 
     def _wrap(self, generator: TableGenerator) -> TableGenerator:
         return DPProtectedGenerator(inner=generator, _wrapper=self)
@@ -446,8 +501,15 @@ class DPWrapper(PrivacyWrapper):
         tables = {name: database[name] for name in metadata.table_names}
         units, capped = plan_units(metadata, tables, self.max_children, self.noise.numpy())
         self._units = units
-        roots_rows = sum(capped[r].num_rows for r in units.roots)
-        eps, delta = check_epsilon_delta("the database", self.epsilon, self.delta, max(roots_rows, 1))
+        eps, delta = check_epsilon_delta("the database", self.epsilon, self.delta, max_rows=self.max_rows)
+        if self.max_rows is not None:
+            roots_rows = sum(capped[r].num_rows for r in units.roots)
+            if roots_rows > self.max_rows:
+                # refused before anything is released: the declared bound is what the default delta relies on
+                raise ConfigError(f"the database has more root entities (rows of {', '.join(units.roots)}) than "
+                                  f"the declared max_rows {self.max_rows}",
+                                  hint="max_rows must bound the privacy units (root entities): raise it, or "
+                                  "leave it unset")
         plan: dict[str, tuple[int, int]] = {}
         for name, (table, extra) in planned.items():
             releases, selections = releases_for(table, table.column_names)
@@ -502,12 +564,16 @@ class DPWrapper(PrivacyWrapper):
             return self._budgets[table.name]
         if self._database is not None:
             raise ConfigError(f"table {table.name!r} was not planned in the database's privacy budget")
-        eps, delta = check_epsilon_delta(table.name, self.epsilon, self.delta, rows)
+        eps, delta = check_epsilon_delta(table.name, self.epsilon, self.delta, max_rows=self.max_rows)
+        if self.max_rows is not None and rows > self.max_rows:
+            # refused before anything is released: the declared bound is what the default delta relies on
+            raise ConfigError(f"table {table.name!r} has more rows than the declared max_rows {self.max_rows}",
+                              hint="max_rows must bound the privacy units (here: the table's rows): raise it, "
+                              "or leave it unset")
         releases, selections = releases_for(table, table.column_names)
         budget = TableBudget(table.name, eps, delta, preprocess_share=self.share_for(generator),
                              planned_releases=releases + int(extra_releases), planned_selections=selections,
-                             rows=rows)
-        budget.db.noise = self.noise
+                             rows=rows, noise=self.noise)
         self._budgets[table.name] = budget
         return budget
 
@@ -535,15 +601,16 @@ class DPWrapper(PrivacyWrapper):
             model.sensitivity = SENSITIVITY + self._units.unit_rows(parent) / budget.unit_rows
         return model
 
+    # (each draws its noise from the budget's secret source: the engine passes no random generator)
     def noisy_share(self, table: str, count: float, total: float, *, label: str) -> float:
         from hiveframe_privacy.relational import noisy_share
 
-        return noisy_share(self.table_budget(table), count, total, label=label, rng=self.noise.numpy())
+        return noisy_share(self.table_budget(table), count, total, label=label)
 
     def forest(self, table: str, parent: np.ndarray, rows: int) -> Any:
         from hiveframe_privacy.relational import dp_forest
 
-        return dp_forest(parent, self.table_budget(table), self.noise.numpy(), rows)
+        return dp_forest(parent, self.table_budget(table), rows)
 
     def key_format(self, arrow_type: Any) -> dict[str, Any]:
         from hiveframe_privacy.relational import public_key_format
@@ -585,7 +652,14 @@ class DPWrapper(PrivacyWrapper):
             guarantee = f"NO differential privacy for table(s) {non_private} (allow_non_dp); elsewhere " + guarantee
         if self._metadata_detected:
             guarantee += "; the metadata was detected from the private data, outside the guarantee"
-        out.update({"non_private_tables": non_private, "guarantee": guarantee, "tables": tables})
+        noise = self.noise if self.noise is not None else NoiseSource()
+        if not noise.secret:
+            guarantee = ("NOT differentially private: the noise came from a FIXED source (NoiseSource.fixed, "
+                         "test only) and can be replayed; otherwise " + guarantee)
+        out.update({"noise": noise.describe(), "non_private_tables": non_private, "guarantee": guarantee,
+                    "tables": tables,
+                    "released_values": {name: released_values(name) for name in tables
+                                        if tables[name].get("private", True)}})
         return out
 
     def _fk_label(self, j: int) -> str:
@@ -594,6 +668,55 @@ class DPWrapper(PrivacyWrapper):
             return str(j)
         fk = md.foreign_keys[j]
         return f"{fk.child_table}.{','.join(fk.child_columns)}"
+
+
+#: fields of a table's report (``/privacy/dp/tables/<t>`` in the manifest, ``/state/report`` of the
+#: table's dp component) whose values are DP releases or computed from them (JSON-pointer globs)
+_REPORT_RELEASES: tuple[tuple[str, str], ...] = (
+    ("/epsilon_spent", "training steps taken (planned from the noisy row count)"),
+    ("/split/training_epsilon_alone", "training steps taken"),
+    ("/split/training_target_epsilon", "training steps taken by the tables trained before"),
+    ("/split/total_epsilon_composed", "training steps taken"),
+    ("/statistics/*", "every release of the table (row count, domains, bounds, histograms)"),
+    ("/releases/*/values", "number of values released (thresholded histograms: categories above the threshold)"),
+    ("/training/sampling_rate", "row count"),
+    ("/training/noise_multiplier", "row count (through the sampling rate)"),
+    ("/training/planned_steps", "row count (through the sampling rate)"),
+    ("/training/steps", "row count (through the sampling rate)"),
+    ("/warnings", "row count"),
+)
+
+
+def released_values(table: str) -> list[dict[str, str]]:
+    """Where a DP fit of ``table`` stores released values (or values computed from releases only).
+
+    Each entry names a place of the saved model and a JSON-pointer glob within it; anything stored
+    elsewhere must not depend on the data. Places: ``manifest`` (manifest.json), ``relational plan``
+    (relational.json), ``linkage models`` (the files of the linkage components the relational plan
+    names for the table's relationships), ``table report`` (the table's DP report, kept both in the
+    manifest and in the ``dp_protected`` component's state), ``dp component`` (that component's file)
+    and ``inner generator`` (the wrapped generator's files: fitted on the surrogate of the releases
+    and by the private mechanism, so all of it is release-derived). The neighbouring-dataset test
+    (tests/hiveframe_privacy/test_dp_noise.py) reads this list.
+    """
+    t = table.replace("~", "~0").replace("/", "~1")
+    out = [
+        {"place": "manifest", "at": f"/tables/{t}/rows", "from": "row count"},
+        *({"place": "manifest", "at": f"/privacy/dp/{key}", "from": "training steps taken (every table's)"}
+          for key in ("epsilon_spent", "epsilon_per_entity", "epsilon_per_row")),
+        {"place": "manifest", "at": "/privacy/dp/guarantee", "from": "the epsilon spent, per entity and per row"},
+        {"place": "relational plan", "at": f"/tables/{t}/real_rows", "from": "row count"},
+        *({"place": "relational plan", "at": f"/tables/{t}/relations/*/{field}",
+           "from": "children-per-parent histogram, null share, the parent's row count"}
+          for field in ("null_rate", "low", "high", "coverage", "exact_one", "parent_rows", "total")),
+        {"place": "relational plan", "at": f"/tables/{t}/self_refs/*/forest/*", "from": "self-reference histogram"},
+        {"place": "relational plan", "at": f"/tables/{t}/fills/*/null_rate", "from": "null share"},
+        {"place": "linkage models", "at": "*", "from": "children-per-parent histogram"},
+        {"place": "dp component", "at": "/state/rows", "from": "row count"},
+        {"place": "inner generator", "at": "*", "from": "every release of the table (surrogate and training)"},
+    ]
+    out += [{"place": "table report", "at": at, "from": why} for at, why in _REPORT_RELEASES]
+    return out
 
 
 def _caps_text(units: PrivacyUnits) -> str:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import attrs
 import numpy as np
 
-from hiveframe.components import ComponentState, LinkageModel
+from hiveframe.components import ComponentState, LinkageModel, NoiseSource
 from hiveframe.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -55,22 +55,23 @@ class DPHistogramLinkage(LinkageModel):
         self._budget = budget
         return self
 
-    def _release(self, counts: np.ndarray, label: str, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    def _release(self, counts: np.ndarray, label: str) -> tuple[np.ndarray, float]:
         if self._budget is not None:
-            noisy = self._budget.release(counts, sensitivity=self.sensitivity, label=label, rng=rng)
+            noisy = self._budget.release(counts, sensitivity=self.sensitivity, label=label)
             return noisy, self._budget.noise_std * self.sensitivity
+        # standalone (not accounted): still secret noise, never the seed
         std = float(self.noise_multiplier) * SENSITIVITY
-        return counts + rng.normal(0.0, std, size=counts.shape), std
+        return counts + NoiseSource().numpy().normal(0.0, std, size=counts.shape), std
 
     def _fit(self, parents: pa.Table, counts: np.ndarray, *, seed: int | None) -> None:
-        rng = np.random.default_rng(np.random.SeedSequence([0 if seed is None else int(seed), 97]))
+        # ``seed`` is not used: every draw here is DP noise, which comes from the budget's secret source
         counts = np.asarray(counts, dtype=np.int64)
         cap = self.max_count
         if cap is None:
             # bins {0}, {1}, [2, 3], [4, 7], ...: the highest bin clearly above the noise bounds the counts
             b = np.where(counts <= 0, 0, np.floor(np.log2(np.maximum(counts, 1))).astype(np.int64) + 1)
             coarse = np.bincount(np.minimum(b, _MAX_LOG + 1), minlength=_MAX_LOG + 2).astype(np.float64)
-            noisy, std = self._release(coarse, "children per parent: bound (log2 histogram)", rng)
+            noisy, std = self._release(coarse, "children per parent: bound (log2 histogram)")
             hits = np.flatnonzero(noisy >= _BOUND_SIGMAS * std)
             top = int(hits[-1]) if hits.size else 1
             cap = 0 if top == 0 else (1 if top == 1 else 2**top - 1)
@@ -86,7 +87,7 @@ class DPHistogramLinkage(LinkageModel):
             idx = np.clip(np.searchsorted(edges, clipped, side="right") - 1, 0, len(edges) - 2)
             values = (edges[:-1] + edges[1:] - 1) // 2
         hist = np.bincount(idx, minlength=len(values)).astype(np.float64)
-        noisy, std = self._release(hist, "children per parent: histogram", rng)
+        noisy, std = self._release(hist, "children per parent: histogram")
         kept = np.where(noisy >= _FLOOR_SIGMAS * std, noisy, 0.0)
         if kept.sum() <= 0:
             kept = np.maximum(noisy, 0.0)

@@ -33,9 +33,9 @@ _FANOUT_CAP = 64
 _FLOOR_SIGMAS = 2.0
 
 
-def noisy_share(budget: TableBudget, count: float, total: float, *, label: str, rng: np.random.Generator) -> float:
+def noisy_share(budget: TableBudget, count: float, total: float, *, label: str) -> float:
     """``count / total`` from a noisy count (``total`` is a released, noisy row count)."""
-    noisy = budget.noisy_count(float(count), label=label, rng=rng)
+    noisy = budget.noisy_count(float(count), label=label)
     return float(np.clip(noisy / max(float(total), 1.0), 0.0, 1.0))
 
 
@@ -48,7 +48,7 @@ def public_key_format(arrow_type: pa.DataType) -> dict[str, Any]:
     return {"kind": "counter", "affixes": [["", "", 1.0]], "start": 1, "width": 0}
 
 
-def dp_forest(parent: np.ndarray, budget: TableBudget, rng: np.random.Generator, rows: int) -> Any:
+def dp_forest(parent: np.ndarray, budget: TableBudget, rows: int) -> Any:
     """A :class:`hiveframe.pipeline.forest.ForestModel` from noisy counts only (module docstring)."""
     import pyarrow as pa
 
@@ -58,12 +58,12 @@ def dp_forest(parent: np.ndarray, budget: TableBudget, rng: np.random.Generator,
     kids = np.bincount(parent[parent >= 0], minlength=n) if n else np.zeros(0, dtype=np.int64)
     hist = np.bincount(np.minimum(kids, _FANOUT_CAP), minlength=_FANOUT_CAP + 1).astype(np.float64)
     sens = math.sqrt(3.0)
-    noisy = budget.release(hist, sensitivity=sens, label="self-reference: children per row", rng=rng)
+    noisy = budget.release(hist, sensitivity=sens, label="self-reference: children per row")
     keep = np.where(noisy >= _FLOOR_SIGMAS * budget.noise_std * sens, noisy, 0.0)
     if keep.sum() <= 0:
         keep = np.zeros(_FANOUT_CAP + 1)
         keep[0] = 1.0
-    roots = noisy_share(budget, float((parent < 0).sum()), rows, label="self-reference: roots", rng=rng)
+    roots = noisy_share(budget, float((parent < 0).sum()), rows, label="self-reference: roots")
     p = keep / keep.sum()
     # the fan-out "observations" the model draws from: 200 values spread like the noisy histogram
     draws = np.repeat(np.arange(_FANOUT_CAP + 1), np.round(p * 200).astype(np.int64)).tolist() or [0]

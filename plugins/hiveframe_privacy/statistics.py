@@ -169,7 +169,7 @@ class ColumnRelease:
     codec: NumericCodec | None = None
     arrow_type: str = "string"
     bounds_public: bool = False
-    suppressed: int = 0  # categorical: distinct values seen but not released (-1: public domain)
+    public_domain: bool = False  # categorical: the domain was declared (else released above a noisy threshold)
 
     @property
     def total(self) -> float:
@@ -209,7 +209,7 @@ class ColumnRelease:
             out.update({"bins": int(len(self.weights)), "bounds": "public" if self.bounds_public else "dp"})
         else:
             out.update({"released_categories": len(self.categories or []),
-                        "domain": "public" if self.suppressed < 0 else "dp (noisy threshold)"})
+                        "domain": "public" if self.public_domain else "dp (noisy threshold)"})
         return out
 
 
@@ -268,8 +268,7 @@ def assign_bins(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return idx
 
 
-def release_numeric(values: pa.Array, column: Column, budget: TableBudget, rng: np.random.Generator, *,
-                    bins: int = 128) -> ColumnRelease:
+def release_numeric(values: pa.Array, column: Column, budget: TableBudget, *, bins: int = 128) -> ColumnRelease:
     codec = NumericCodec.of(values, column)
     x = codec.to_floats(values)
     observed = x[~np.isnan(x)]
@@ -278,14 +277,14 @@ def release_numeric(values: pa.Array, column: Column, budget: TableBudget, rng: 
     high = None if column.high is None else float(column.high) * codec.per_unit
     public = low is not None and high is not None
     if not public and column.kind == ColumnKind.DATETIME:
-        low, high = _datetime_bounds(observed, codec, column, budget, rng, low, high)
+        low, high = _datetime_bounds(observed, codec, column, budget, low, high)
         public = False
     elif not public:
         # fixed signed power-of-two bins: the data decides only which bins stand above the noise
         b = _log_bin(observed)
         span = _LOG_MAX - _LOG_MIN + 2
         counts = np.bincount(b + span, minlength=2 * span + 1).astype(np.float64)
-        noisy = budget.release(counts, sensitivity=1.0, label=f"{column.name}: bounds (log2 histogram)", rng=rng)
+        noisy = budget.release(counts, sensitivity=1.0, label=f"{column.name}: bounds (log2 histogram)")
         hits = np.flatnonzero(noisy >= _BOUND_SIGMAS * std)
         if hits.size:
             lo_b, hi_b = _log_edges(int(hits[0] - span)), _log_edges(int(hits[-1] - span))
@@ -308,7 +307,7 @@ def release_numeric(values: pa.Array, column: Column, budget: TableBudget, rng: 
     idx = assign_bins(clipped, lo, hi)
     counts = np.bincount(idx, minlength=len(lo)).astype(np.float64)
     with_null = np.append(counts, float(np.isnan(x).sum()))
-    noisy = _floor(budget.release(with_null, sensitivity=1.0, label=f"{column.name}: histogram", rng=rng), std)
+    noisy = _floor(budget.release(with_null, sensitivity=1.0, label=f"{column.name}: histogram"), std)
     return ColumnRelease(name=column.name, numeric=True, weights=noisy[:-1], null_weight=float(noisy[-1]),
                          bin_lo=lo, bin_hi=hi, codec=codec, arrow_type=str(values.type), bounds_public=public)
 
@@ -319,7 +318,7 @@ _MONTH_MIN, _MONTH_MAX = -170 * 12, 230 * 12
 
 
 def _datetime_bounds(observed: np.ndarray, codec: NumericCodec, column: Column, budget: TableBudget,
-                     rng: np.random.Generator, low: float | None, high: float | None) -> tuple[float, float]:
+                     low: float | None, high: float | None) -> tuple[float, float]:
     """Bounds of a datetime column from a noisy histogram over months (a fixed grid)."""
     if "timestamp" in codec.storage:
         ticks_per_day = codec.per_unit * 86_400.0
@@ -330,7 +329,7 @@ def _datetime_bounds(observed: np.ndarray, codec: NumericCodec, column: Column, 
     month = np.floor(observed / ticks_per_day / _DAYS_PER_MONTH).astype(np.int64)
     month = np.clip(month, _MONTH_MIN, _MONTH_MAX) - _MONTH_MIN
     counts = np.bincount(month, minlength=_MONTH_MAX - _MONTH_MIN + 1).astype(np.float64)
-    noisy = budget.release(counts, sensitivity=1.0, label=f"{column.name}: bounds (monthly histogram)", rng=rng)
+    noisy = budget.release(counts, sensitivity=1.0, label=f"{column.name}: bounds (monthly histogram)")
     hits = np.flatnonzero(noisy >= _BOUND_SIGMAS * budget.noise_std)
     if not hits.size:
         log.warning("table %s, column %s: too few rows to find private date bounds; using 1970-2070 "
@@ -342,8 +341,7 @@ def _datetime_bounds(observed: np.ndarray, codec: NumericCodec, column: Column, 
     return lo, hi
 
 
-def release_categorical(values: pa.Array, column: Column, budget: TableBudget,
-                        rng: np.random.Generator) -> ColumnRelease:
+def release_categorical(values: pa.Array, column: Column, budget: TableBudget) -> ColumnRelease:
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -365,16 +363,17 @@ def release_categorical(values: pa.Array, column: Column, budget: TableBudget,
         counts = np.bincount(idx[known].astype(np.int64), minlength=len(domain)).astype(np.float64)
         # values outside the declared domain count as null (the data checks report them)
         noisy = _floor(budget.release(np.append(counts, nulls + float((~known).sum())), sensitivity=1.0,
-                                      label=f"{column.name}: histogram (public domain)", rng=rng), std)
+                                      label=f"{column.name}: histogram (public domain)"), std)
         return ColumnRelease(name=column.name, numeric=False, weights=noisy[:-1], null_weight=float(noisy[-1]),
-                             categories=declared.to_pylist(), arrow_type=str(values.type), suppressed=-1)
+                             categories=declared.to_pylist(), arrow_type=str(values.type), public_domain=True)
     vc = pc.value_counts(non_null)
     uniques = vc.field(0).to_pylist()
     counts = np.asarray(vc.field(1).to_numpy(zero_copy_only=False), dtype=np.float64)
     noisy = budget.release(np.append(counts, nulls), sensitivity=1.0,
-                           label=f"{column.name}: histogram + noisy threshold", rng=rng)
+                           label=f"{column.name}: histogram + noisy threshold")
     threshold = budget.selection_threshold()
     keep = noisy[:-1] >= threshold
+    budget.record_released(int(keep.sum()) + 1)  # the released categories and the null bin
     kept = [u for u, k in zip(uniques, keep, strict=False) if k]
     # a stable, data-independent order of the released values (not the order of first appearance)
     order = sorted(range(len(kept)), key=lambda i: (str(type(kept[i])), str(kept[i])))
@@ -386,7 +385,7 @@ def release_categorical(values: pa.Array, column: Column, budget: TableBudget,
                     budget.table, column.name)
     return ColumnRelease(name=column.name, numeric=False, weights=np.asarray(weights, dtype=np.float64),
                          null_weight=null_weight, categories=[kept[i] for i in order],
-                         arrow_type=str(values.type), suppressed=len(uniques) - len(kept))
+                         arrow_type=str(values.type))
 
 
 # -- the table ---------------------------------------------------------------------------------------
@@ -415,11 +414,12 @@ class PrivateStatistics:
             rel.null_weight = 0.0
 
     @classmethod
-    def release(cls, data: pa.Table, table: Table, columns: list[str], budget: TableBudget,
-                rng: np.random.Generator, *, bins: int = 64) -> PrivateStatistics:
+    def release(cls, data: pa.Table, table: Table, columns: list[str], budget: TableBudget, *,
+                bins: int = 64) -> PrivateStatistics:
+        """Every release of ``columns`` (noise from the budget's secret source)."""
         from hiveframe.builtin.transformers import as_array
 
-        rows = budget.rows(data.num_rows, rng)
+        rows = budget.rows(data.num_rows)
         # as many bins as the noise allows: a bin of an even spread should hold several noise stds
         bins = int(np.clip(rows / (4.0 * budget.noise_std), 4, bins))
         out = cls(rows=rows, order=list(columns))
@@ -427,9 +427,9 @@ class PrivateStatistics:
             column = table.column(name)
             values = as_array(data.column(name))
             if column.kind in NUMERIC_KINDS:
-                out.columns[name] = release_numeric(values, column, budget, rng, bins=bins)
+                out.columns[name] = release_numeric(values, column, budget, bins=bins)
             else:
-                out.columns[name] = release_categorical(values, column, budget, rng)
+                out.columns[name] = release_categorical(values, column, budget)
         return out
 
     # -- derived (post-processing only) ------------------------------------------------------------

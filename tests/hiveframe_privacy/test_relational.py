@@ -19,7 +19,7 @@ def test_dp_forest_is_a_valid_forest_from_noisy_counts():
     parent[np.arange(n) >= 30] = np.minimum(parent[np.arange(n) >= 30], np.arange(n)[np.arange(n) >= 30] - 1)
     table = Table("emp", (Column("v", ColumnKind.NUMERICAL, "double"),))
     budget = DPWrapper(epsilon=2.0).budget_for(table, n, extra_releases=2)
-    model = dp_forest(parent, budget, rng, rows=n)
+    model = dp_forest(parent, budget, rows=n)
     assert [r["release"] for r in budget.ledger] == ["self-reference: children per row", "self-reference: roots"]
     sampled = model.sample(pa.table({"v": pa.array(np.zeros(500))}), np.random.default_rng(1))
     assert (sampled < 500).all() and (sampled >= -1).all()

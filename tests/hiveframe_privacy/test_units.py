@@ -173,7 +173,7 @@ def test_dpsgd_samples_and_clips_whole_entities():
                               statistics=None, budget=budget, units=units, noise=NoiseSource.fixed(1),
                               max_grad_norm=1.0, noise_multiplier=1e-2)
     plan = private.plan(batch_size=40, epochs=1)
-    rows = plan.sample(np.random.default_rng(0))[:, 0]
+    rows = plan.sample()[:, 0]  # drawn from the secret (here: fixed) noise source
     sampled = np.unique(units[rows])
     assert sorted(rows.tolist()) == sorted(np.flatnonzero(np.isin(units, sampled)).tolist())  # whole users
     # one user's 4 huge per-row gradients add up to at most C: each row is clipped to C / 4
@@ -183,9 +183,9 @@ def test_dpsgd_samples_and_clips_whole_entities():
     def loss(p, xi):
         return (p["w"] * xi).sum()
 
-    grads = plan.gradient(loss, params, (x,), generator=NoiseSource.fixed(2).torch())
-    assert float(grads["w"].norm()) * plan.sampler.expected_units <= 1.0 + 0.1  # C plus the (tiny) noise
-    assert float(grads["w"].norm()) * plan.sampler.expected_units >= 0.9  # each row clipped to C / 4, not to 0
+    grads = plan.gradient(loss, params, (x,))
+    assert float(grads["w"].norm()) * plan.expected_units <= 1.0 + 0.1  # C plus the (tiny) noise
+    assert float(grads["w"].norm()) * plan.expected_units >= 0.9  # each row clipped to C / 4, not to 0
     assert budget.training["unit_rows"] == 4
 
 
@@ -259,9 +259,9 @@ def test_removing_one_user_moves_every_release_by_at_most_its_declared_sensitivi
     seen: dict[str, list] = {}
     release = TableBudget.release
 
-    def spy(self, values, *, sensitivity, label, rng=None):
+    def spy(self, values, *, sensitivity, label):
         seen[self._spy].append((self.table, label, np.array(values, dtype=float), sensitivity * self.unit_rows))
-        return release(self, values, sensitivity=sensitivity, label=label, rng=rng)
+        return release(self, values, sensitivity=sensitivity, label=label)
 
     monkeypatch.setattr(TableBudget, "release", spy)
     db, md = _users_sessions(n_users=300, seed=3)
@@ -271,8 +271,7 @@ def test_removing_one_user_moves_every_release_by_at_most_its_declared_sensitivi
     for name, data in (("with", db), ("without", without)):
         seen[name] = []
         monkeypatch.setattr(TableBudget, "_spy", name, raising=False)
-        wrapper = DPWrapper(epsilon=1.0, max_children=5)
-        wrapper.use_noise(NoiseSource.fixed(11))
+        wrapper = DPWrapper(epsilon=1.0, max_children=5, noise=NoiseSource.fixed(11))
         Synthesizer(md, generator="gaussian_copula", dp=wrapper, seed=0).fit(data)
     compared = 0
     for (t1, l1, v1, bound), (t2, l2, v2, _) in zip(seen["with"], seen["without"], strict=False):
@@ -285,3 +284,37 @@ def test_removing_one_user_moves_every_release_by_at_most_its_declared_sensitivi
     sessions_count = [(v1, v2) for (t, label, v1, _), (_, _, v2, _) in zip(seen["with"], seen["without"], strict=False)
                       if t == "sessions" and label == "row count"]
     assert sessions_count and sessions_count[0][0][0] - sessions_count[0][1][0] == 5  # the user's 5 kept sessions
+
+
+def test_delta_is_fixed_and_max_rows_bounds_root_entities_not_child_rows():
+    """Per-entity accounting: delta never depends on the exact counts, and the public bound is on people.
+
+    400 users own about 1,850 sessions: max_rows=500 bounds the users (the privacy units), so the fit
+    goes on although sessions has more rows; max_rows=300 is below the users and is refused before any
+    release. Without a bound the delta is the fixed default, the same for 60 or 400 users.
+    """
+    from hiveframe_privacy.accountant import DEFAULT_DELTA, default_delta
+    from hiveframe_privacy.budget import TableBudget
+
+    db, md = _users_sessions(n_users=400, seed=5, heavy=8)
+    assert db["sessions"].num_rows > 500
+    report = Synthesizer(md, generator="gaussian_copula", dp={"epsilon": 1.0, "max_rows": 500}, seed=0,
+                         pii=False).fit(db).privacy_report()["dp"]
+    assert report["delta"] == default_delta(500) < 1 / 500
+    released: list[str] = []
+    real_release = TableBudget.release
+
+    def spy(self, values, *, sensitivity, label):
+        released.append(label)
+        return real_release(self, values, sensitivity=sensitivity, label=label)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(TableBudget, "release", spy)
+        with pytest.raises(ConfigError, match="more root entities"):
+            Synthesizer(md, generator="gaussian_copula", dp={"epsilon": 1.0, "max_rows": 300}, seed=0,
+                        pii=False).fit(db)
+    assert released == []  # refused before anything was released
+    small, md_small = _users_sessions(n_users=60, seed=5, heavy=8)
+    deltas = {Synthesizer(m, generator="gaussian_copula", dp={"epsilon": 1.0}, seed=0, pii=False).fit(d)
+              .privacy_report()["dp"]["delta"] for d, m in ((small, md_small), (db, md))}
+    assert deltas == {DEFAULT_DELTA}
