@@ -8,6 +8,8 @@ each epsilon (and once without the ``dp`` wrapper), on the fixed 80/20 census sp
 
 * utility: train-on-synthetic-test-on-real ROC AUC of a gradient-boosted classifier for ``income``, and
   its ratio to the same classifier trained on the real training rows; SDMetrics' QualityReport score;
+* detection: accuracy of a gradient-boosted classifier telling synthetic rows from held-out real ones
+  (split half; 0.5 = indistinguishable), the same measure as ``bench_ctgan``;
 * privacy: the membership-inference AUC of hiveframe_validate's ``privacy`` validator (an attacker
   calls a real row a training member when a synthetic row lies close to it; members are training
   rows, non-members the held-out 20%), its exact-match rate and DCR, and the epsilon actually spent;
@@ -28,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.bench_ctgan import detection_accuracy
 from benchmarks.common import environment, load_census, markdown_table, quality_report, tstr_auc, write_json
 
 EPSILONS = ("1", "3", "10", "none")
@@ -112,12 +115,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             synth_pd = synthetic.to_pandas()
             auc = tstr_auc(synth_pd, test_pd, target="income", positive=">50K", seed=args.seed)
             quality = quality_report(train_pd, synth_pd, split.sdv_metadata())
+            detection = detection_accuracy(test_pd, synth_pd, seed=args.seed)
             row = {"generator": generator, "epsilon": epsilon, "tstr_auc": auc, "tstr_auc_ratio": auc / baseline,
-                   "quality": quality["score"], "quality_properties": quality["properties"],
+                   "quality": quality["score"], "quality_properties": quality["properties"], "detection": detection,
                    **_privacy_scores(split, synthetic), **run}
             times[eps_text] = run["fit_seconds"]
             results.append(row)
             print(f"  AUC {auc:.3f} (ratio {auc / baseline:.3f}), quality {quality['score']:.3f}, "
+                  f"detection {detection:.3f}, "
                   f"MIA AUC {row['mia_auc']:.3f}, fit {run['fit_seconds']:.1f}s", flush=True)
         if "none" in times:
             for row in results:
@@ -137,10 +142,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 def _runs_table(results: list[dict[str, Any]]) -> str:
-    headers = ["generator", "epsilon", "spent", "TSTR AUC", "ratio", "quality", "MIA AUC", "exact", "fit s", "x non-DP"]
+    headers = ["generator", "epsilon", "spent", "TSTR AUC", "ratio", "quality", "detection", "MIA AUC", "exact", "fit s",
+               "x non-DP"]
     table = [[r["generator"], "none" if r["epsilon"] is None else r["epsilon"],
               (r.get("privacy") or {}).get("epsilon_spent", "-"), r["tstr_auc"], r["tstr_auc_ratio"], r["quality"],
-              r["mia_auc"], r["exact_match_rate"], r["fit_seconds"], r.get("fit_seconds_vs_non_dp", "-")]
+              r.get("detection", "-"), r["mia_auc"], r["exact_match_rate"], r["fit_seconds"], r.get("fit_seconds_vs_non_dp", "-")]
              for r in results]
     return markdown_table(headers, table)
 
