@@ -402,14 +402,18 @@ class FolderReader(Reader):
         """One table from a file or from a folder of part files (parsed one by one, typed together)."""
         if not path.is_dir():
             log.debug("reading table %r from %s", name, path)
-            return finish_table(self._parse_file(path, fmt), fmt, name, self.null_values)
+            return finish_table(self._parse(path, fmt), fmt, name, self.null_values)
         found = find_part_files(path)
         if found is None:  # the folder changed since it was listed
             raise SourceError(f"folder {str(path)!r} no longer holds part files", hint="read it again")
         parts, fmt = found
         log.debug("reading table %r from %d part file(s) in %s", name, len(parts), path)
-        raw = combine_parts(path, parts, [self._parse_file(part, fmt) for part in parts], fmt)
+        raw = combine_parts(path, parts, [self._parse(part, fmt) for part in parts], fmt)
         return finish_table(raw, fmt, name, self.null_values)
+
+    def _parse(self, path: Path, fmt: str) -> pa.Table:
+        raw = self._parse_file(path, fmt)
+        return spark_timestamp_zones(raw, path) if fmt == "parquet" else raw
 
     def _parse_file(self, path: Path, fmt: str) -> pa.Table:
         """Parse one file before the shared type decisions (the polars plugin overrides this)."""
@@ -418,6 +422,33 @@ class FolderReader(Reader):
         if fmt == "jsonl":
             return read_jsonl_pyarrow(path)
         return read_parquet_pyarrow(path)
+
+
+#: the Parquet footer key where Spark keeps its own schema (JSON)
+SPARK_ROW_METADATA = b"org.apache.spark.sql.parquet.row.metadata"
+
+
+def spark_timestamp_zones(raw: pa.Table, path: Path) -> pa.Table:
+    """Spark's ``TIMESTAMP`` columns (UTC instants) as zoned UTC timestamps.
+
+    Spark writes them to Parquet as INT96 by default, which every other reader takes for naive wall
+    times; Spark's own schema in the file's footer says which columns are instants (``timestamp``)
+    and which are naive (``timestamp_ntz``). Read from the footer so both reader engines agree.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        metadata = pq.read_schema(path).metadata or {}
+        fields = json.loads(metadata[SPARK_ROW_METADATA])["fields"] if SPARK_ROW_METADATA in metadata else []
+    except (OSError, ValueError, KeyError, TypeError, pa.ArrowInvalid):
+        return raw  # not Spark's, or unreadable: the parquet reader already said what it could
+    instants = {f.get("name") for f in fields if isinstance(f, dict) and f.get("type") == "timestamp"}
+    for index, field in enumerate(raw.schema):
+        if field.name in instants and pa.types.is_timestamp(field.type) and field.type.tz is None:
+            zoned = raw.column(index).cast(pa.timestamp(field.type.unit, "UTC"))  # same instants, zone named
+            raw = raw.set_column(index, pa.field(field.name, zoned.type), zoned)
+    return raw
 
 
 def _columns(table: pa.Table) -> list[tuple[str, str]]:

@@ -422,3 +422,24 @@ def test_part_folder_edge_cases(tmp_path, host):
     (tmp_path / "plain" / "notes" / "readme.txt").write_text("hi")
     with pytest.raises(SourceError, match=r"no readable tables \(found: notes/\)"):
         host.read(tmp_path / "plain")
+
+
+@pytest.mark.parametrize("reader", ["folder", "polars_folder"])
+def test_spark_int96_instants_read_as_utc(tmp_path, host, reader):
+    """Spark writes its TIMESTAMP (an instant) as naive INT96 and says which columns are instants in the
+    footer's own schema; timestamp_ntz columns stay naive."""
+    if reader == "polars_folder":
+        pytest.importorskip("polars")
+    naive = pa.array([dt.datetime(2022, 3, 4, 5, 6, 7, 250001), None])
+    spark_schema = {"type": "struct", "fields": [
+        {"name": "seen", "type": "timestamp", "nullable": True, "metadata": {}},
+        {"name": "wall", "type": "timestamp_ntz", "nullable": True, "metadata": {}}]}
+    table = pa.table({"seen": naive, "wall": naive}).replace_schema_metadata(
+        {"org.apache.spark.sql.parquet.row.metadata": json.dumps(spark_schema)})
+    (tmp_path / "t").mkdir()
+    pq.write_table(table, tmp_path / "t" / "part-00000-x.snappy.parquet", use_deprecated_int96_timestamps=True)
+    back = host.read(tmp_path, reader=reader)["t"]
+    assert back.schema.field("seen").type == pa.timestamp("us", "UTC")
+    assert back.schema.field("wall").type == pa.timestamp("us")
+    assert back["seen"].to_pylist() == [dt.datetime(2022, 3, 4, 5, 6, 7, 250001, tzinfo=UTC), None]
+    assert back["wall"].to_pylist() == naive.to_pylist()
