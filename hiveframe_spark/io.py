@@ -286,13 +286,27 @@ def parse_target(target: object) -> tuple[str, str]:
                       hint="pass a folder path or URI, or 'catalog:<database>'")
 
 
+#: timestamps with all six fraction digits (Spark's text default stops at milliseconds); instants with
+#: their offset, so every reader gets the same instant whatever the session's time zone
+_TIMESTAMP_TEXT = {"timestampFormat": "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX",
+                   "timestampNTZFormat": "yyyy-MM-dd'T'HH:mm:ss.SSSSSS"}
+#: Spark writer options that make part files self-describing, so ``hiveframe.read`` reads them back
+#: unchanged: CSV with a header line in every part and RFC 4180 quoting (``""`` inside quotes, not
+#: Spark's backslash), JSON lines keeping null fields (Spark leaves them out by default, which loses the
+#: columns that are null in a whole part), and microsecond timestamps in both.
+WRITE_OPTIONS: dict[str, dict[str, str]] = {
+    "csv": {"header": "true", "escape": '"', **_TIMESTAMP_TEXT},
+    "json": {"ignoreNullFields": "false", **_TIMESTAMP_TEXT},
+}
+
+
 def write_frame(spark: SparkSession, df: Any, dest: tuple[str, str], location: str, rec: Mapping[str, Any], *,
                 fmt: str = "parquet", mode: str = "errorifexists", partitions: int | None = None) -> None:
     """Write one DataFrame with provenance stamped on its columns and beside (or on) it."""
     stamped = prov.stamp(df, rec)
     if partitions:
         stamped = stamped.repartition(partitions)
-    writer = stamped.write.format(fmt).mode(mode)
+    writer = stamped.write.format(fmt).mode(mode).options(**WRITE_OPTIONS.get(fmt, {}))
     try:
         if dest[0] == "catalog":
             spark.sql(f"CREATE DATABASE IF NOT EXISTS {dest[1]}")

@@ -30,7 +30,7 @@ REMOTE_SCHEMES = ("s3a://", "s3://", "s3n://", "hdfs://", "abfs://", "abfss://",
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".csv.gz": "csv", ".json": "json", ".jsonl": "json",
            ".ndjson": "json", ".json.gz": "json", ".jsonl.gz": "json", ".orc": "orc", ".tsv": "csv"}
 #: CSV is read as text, then typed by the same inference as every hiveframe reader (same Database).
-CSV_DEFAULTS = {"header": "true", "inferSchema": "false", "mode": "FAILFAST"}
+CSV_DEFAULTS = {"header": "true", "inferSchema": "false", "mode": "FAILFAST", "escape": "\""}
 
 
 def is_spark_dataframe(obj: object) -> bool:

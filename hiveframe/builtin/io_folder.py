@@ -1,8 +1,20 @@
 """Folders of table files: one file per table, the file's stem is the table's name.
 
 Reading: ``.parquet``, ``.csv``, ``.csv.gz``, ``.jsonl``/``.ndjson`` (optionally ``.gz``) may be mixed
-in one folder; hidden files, sub-folders and files with other suffixes (``schema.json``, a README,
+in one folder; hidden files and files with other suffixes (``schema.json``, a README,
 ``_provenance.json``) are skipped. A single file path reads as a one-table database.
+
+A sub-folder of part files (what Spark, Hadoop and ``hiveframe sample --engine spark`` write:
+``TABLE/part-00000-....snappy.parquet``, ``part-*.csv[.gz]``, ``part-*.json[.gz]``) is one table named
+after the sub-folder; a folder of part files passed directly is a one-table database. Files starting
+with ``_`` or ``.`` (``_SUCCESS``, ``.crc`` checksums, ``_provenance.json``) are bookkeeping and skipped.
+The parts are parsed one by one and the type decisions are made once, on all their rows together, so a
+table reads the same whether it was written as one file or as many. Decided: every part must have the
+same format and the same columns (CSV: the same header line, Spark's ``header=true`` convention; Parquet:
+the same names and types; JSON lines: types that merge, e.g. int and float, since Spark's JSON writer
+leaves out null fields); otherwise one error names the folder and the differing files, because a silent
+union would invent nulls or change types. A folder with ``_temporary`` is a Spark write that has not
+finished (or failed) and is refused rather than read half.
 
 Writing (decided): the output appears whole or not at all, and nothing hiveframe did not write is
 ever replaced. Every table and ``_provenance.json`` (the list of files written, with the caller's
@@ -25,6 +37,7 @@ import gzip
 import io
 import json
 import logging
+import re
 import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -69,8 +82,73 @@ FORMAT_SUFFIX = {"parquet": ".parquet", "csv": ".csv", "jsonl": ".jsonl"}
 
 
 # -- finding the table files -------------------------------------------------------------------------
+#: part files as Spark and Hadoop name them: ``part-00000-<uuid>-c000.snappy.parquet``, ``part-r-00000.csv``
+PART_FILE_RE = re.compile(r"^part-([a-z]-)?[0-9]")
+#: suffix -> format for part files; Spark's JSON writer writes JSON lines named ``.json``
+PART_SUFFIXES: dict[str, str] = {".json.gz": "jsonl", ".json": "jsonl", **TABLE_SUFFIXES}
+#: what a Spark write leaves while it runs (or after it failed)
+SPARK_TEMPORARY = "_temporary"
+
+
+def _part_suffix(name: str) -> str | None:
+    lower = name.lower()
+    for suffix in sorted(PART_SUFFIXES, key=len, reverse=True):
+        if lower.endswith(suffix):
+            return suffix
+    return None
+
+
+def find_part_files(folder: Path) -> tuple[list[Path], str] | None:
+    """``(part files, format)`` of a folder of part files, ``None`` when ``folder`` holds no part file.
+
+    Bookkeeping (``_SUCCESS``, ``.crc``, ``_provenance.json``) and other files are skipped; zero-byte CSV
+    and JSON parts (empty Spark partitions) carry nothing and are left out. Mixed formats, unreadable
+    part suffixes and an unfinished Spark write raise one error naming the folder.
+    """
+    try:
+        entries = sorted(folder.iterdir(), key=lambda p: p.name)
+    except OSError as exc:
+        raise SourceError(f"cannot list folder {str(folder)!r}: {exc.strerror or exc}") from None
+    parts = [e for e in entries if PART_FILE_RE.match(e.name) and e.is_file()]
+    if not parts:
+        return None
+    if (folder / SPARK_TEMPORARY).exists():
+        raise SourceError(f"folder {str(folder)!r} holds {SPARK_TEMPORARY}/: its Spark write has not finished "
+                          "or failed, so its part files may be incomplete",
+                          hint="wait for the write to finish, or write the output again")
+    formats: dict[str, list[str]] = {}
+    unsupported = []
+    for part in parts:
+        suffix = _part_suffix(part.name)
+        if suffix is None:
+            unsupported.append(part.name)
+        else:
+            formats.setdefault(PART_SUFFIXES[suffix], []).append(part.name)
+    if unsupported:
+        raise SourceError(f"folder {str(folder)!r} has part files hiveframe cannot read: {_listed(unsupported)}",
+                          hint="part files must be parquet, csv, csv.gz, json or json.gz (write with another "
+                          "compression codec, or none)")
+    if len(formats) > 1:
+        mixed = "; ".join(f"{fmt}: {_listed(names)}" for fmt, names in formats.items())
+        raise SourceError(f"folder {str(folder)!r} mixes part files of different formats ({mixed})",
+                          hint="a table's part files must share one format; remove the stray files or "
+                          "write the table again")
+    fmt = next(iter(formats))
+    if fmt != "parquet":
+        parts = [p for p in parts if p.stat().st_size > 0]
+        if not parts:
+            raise SourceError(f"folder {str(folder)!r} has only empty {fmt} part files, so its columns are unknown",
+                              hint="write the table as parquet, which keeps the columns of an empty table")
+    return parts, fmt
+
+
+def _listed(names: Sequence[str], limit: int = 5) -> str:
+    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
 def list_table_files(path: Path, tables: Sequence[str] | None = None) -> dict[str, tuple[Path, str]]:
-    """``{table: (file, format)}`` for a folder or a single file, with clear errors for bad paths."""
+    """``{table: (file or folder of part files, format)}`` for a folder or a single file, with clear
+    errors for bad paths."""
     if not path.exists():
         recover(path)  # a replacement killed between its two renames: the previous output is beside it
     if not path.exists():
@@ -90,6 +168,12 @@ def list_table_files(path: Path, tables: Sequence[str] | None = None) -> dict[st
     if not path.is_dir():
         raise SourceError(f"{str(path)!r} is neither a file nor a folder")
 
+    own_parts = find_part_files(path)
+    if own_parts is not None:  # the folder of one table's part files
+        name = path.resolve().name
+        check_requested([name], tables, f"folder {str(path)!r}")
+        return {name: (path, own_parts[1])}
+
     found: dict[str, list[tuple[Path, str]]] = {}
     skipped: list[str] = []
     for entry in sorted(path.iterdir(), key=lambda p: p.name):
@@ -98,17 +182,21 @@ def list_table_files(path: Path, tables: Sequence[str] | None = None) -> dict[st
         stem, suffix = split_suffix(entry)
         if entry.is_file() and suffix in TABLE_SUFFIXES:
             found.setdefault(stem, []).append((entry, TABLE_SUFFIXES[suffix]))
+        elif entry.is_dir() and not entry.name.startswith("_") and (parts := find_part_files(entry)) is not None:
+            found.setdefault(entry.name, []).append((entry, parts[1]))
         elif entry.name != PROVENANCE_FILE:
             skipped.append(entry.name + ("/" if entry.is_dir() else ""))
     dupes = {stem: files for stem, files in found.items() if len(files) > 1}
     if dupes:
-        listed = "; ".join(f"{stem!r}: {', '.join(f.name for f, _ in files)}" for stem, files in dupes.items())
+        listed = "; ".join(f"{stem!r}: {', '.join(f.name + ('/' if f.is_dir() else '') for f, _ in files)}"
+                           for stem, files in dupes.items())
         raise SourceError(f"folder {str(path)!r} has several files for the same table ({listed})",
-                          hint="keep one file per table name (remove or rename the others)")
+                          hint="keep one file (or one folder of part files) per table name")
     if not found:
         seen = ", ".join(skipped[:10]) + (", ..." if len(skipped) > 10 else "") if skipped else "nothing"
         raise SourceError(f"folder {str(path)!r} has no readable tables (found: {seen})",
-                          hint=f"one file per table, named <table><suffix>; supported: {supported_suffixes_text()}")
+                          hint="one file per table, named <table><suffix>, or one sub-folder of part files "
+                          f"(part-*) per table; supported: {supported_suffixes_text()}")
     if skipped:
         log.info("reading %s: skipped %s (not table files)", path, ", ".join(skipped))
     result = {stem: files[0] for stem, files in found.items()}
@@ -283,7 +371,8 @@ def finish_table(raw: pa.Table, fmt: str, name: str, null_values: Sequence[str])
 
 @attrs.define(kw_only=True, eq=False)
 class FolderReader(Reader):
-    """A folder with one table file per table (parquet, csv, csv.gz, jsonl), or one such file.
+    """A folder with one table file (parquet, csv, csv.gz, jsonl) or one sub-folder of part files per
+    table, one such file, or one folder of part files.
 
     ``null_values``: CSV cells read as null (default :data:`DEFAULT_NULL_VALUES`, which includes ``'?'``).
     """
@@ -307,17 +396,108 @@ class FolderReader(Reader):
             raise SourceError(f"the {self.name} reader reads paths, not {type(source).__name__}",
                               hint="pass a folder or file path")
         files = list_table_files(path, tables)
-        return Database(tables={name: self._read_file(file, fmt, name) for name, (file, fmt) in files.items()})
+        return Database(tables={name: self._read_table(file, fmt, name) for name, (file, fmt) in files.items()})
 
-    def _read_file(self, path: Path, fmt: str, name: str) -> pa.Table:
-        log.debug("reading table %r from %s", name, path)
-        if fmt == "csv":
-            raw = read_csv_raw(path)
-        elif fmt == "jsonl":
-            raw = read_jsonl_pyarrow(path)
-        else:
-            raw = read_parquet_pyarrow(path)
+    def _read_table(self, path: Path, fmt: str, name: str) -> pa.Table:
+        """One table from a file or from a folder of part files (parsed one by one, typed together)."""
+        if not path.is_dir():
+            log.debug("reading table %r from %s", name, path)
+            return finish_table(self._parse(path, fmt), fmt, name, self.null_values)
+        found = find_part_files(path)
+        if found is None:  # the folder changed since it was listed
+            raise SourceError(f"folder {str(path)!r} no longer holds part files", hint="read it again")
+        parts, fmt = found
+        log.debug("reading table %r from %d part file(s) in %s", name, len(parts), path)
+        raw = combine_parts(path, parts, [self._parse(part, fmt) for part in parts], fmt)
         return finish_table(raw, fmt, name, self.null_values)
+
+    def _parse(self, path: Path, fmt: str) -> pa.Table:
+        raw = self._parse_file(path, fmt)
+        return spark_timestamp_zones(raw, path) if fmt == "parquet" else raw
+
+    def _parse_file(self, path: Path, fmt: str) -> pa.Table:
+        """Parse one file before the shared type decisions (the polars plugin overrides this)."""
+        if fmt == "csv":
+            return read_csv_raw(path)
+        if fmt == "jsonl":
+            return read_jsonl_pyarrow(path)
+        return read_parquet_pyarrow(path)
+
+
+#: the Parquet footer key where Spark keeps its own schema (JSON)
+SPARK_ROW_METADATA = b"org.apache.spark.sql.parquet.row.metadata"
+
+
+def spark_timestamp_zones(raw: pa.Table, path: Path) -> pa.Table:
+    """Spark's ``TIMESTAMP`` columns (UTC instants) as zoned UTC timestamps.
+
+    Spark writes them to Parquet as INT96 by default, which every other reader takes for naive wall
+    times; Spark's own schema in the file's footer says which columns are instants (``timestamp``)
+    and which are naive (``timestamp_ntz``). Read from the footer so both reader engines agree.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        metadata = pq.read_schema(path).metadata or {}
+        fields = json.loads(metadata[SPARK_ROW_METADATA])["fields"] if SPARK_ROW_METADATA in metadata else []
+    except (OSError, ValueError, KeyError, TypeError, pa.ArrowInvalid):
+        return raw  # not Spark's, or unreadable: the parquet reader already said what it could
+    instants = {f.get("name") for f in fields if isinstance(f, dict) and f.get("type") == "timestamp"}
+    for index, field in enumerate(raw.schema):
+        if field.name in instants and pa.types.is_timestamp(field.type) and field.type.tz is None:
+            zoned = raw.column(index).cast(pa.timestamp(field.type.unit, "UTC"))  # same instants, zone named
+            raw = raw.set_column(index, pa.field(field.name, zoned.type), zoned)
+    return raw
+
+
+def _columns(table: pa.Table) -> list[tuple[str, str]]:
+    return [(field.name, str(field.type)) for field in table.schema]
+
+
+def combine_parts(folder: Path, parts: Sequence[Path], raws: Sequence[pa.Table], fmt: str) -> pa.Table:
+    """The parsed part files of one table as one Arrow table, refusing parts that disagree (see module doc)."""
+    import pyarrow as pa
+
+    if fmt == "jsonl":  # Spark leaves null fields out of JSON: merge the columns, widen int to float
+        try:
+            return pa.concat_tables(raws, promote_options="permissive")
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise SourceError(f"the JSON part files in folder {str(folder)!r} disagree on column types: "
+                              f"{first_line(exc)}", hint="a column must keep one type (number, text...) in "
+                              "every part file; write the table again") from None
+    expected = _columns(raws[0])
+    for part, raw in zip(parts[1:], raws[1:], strict=True):
+        got = _columns(raw)
+        if got == expected:
+            continue
+        what = "header" if fmt == "csv" else "columns"
+        differences = _column_differences(expected, got, with_types=fmt != "csv")
+        hint = ("every part file needs the same header line (Spark: write with header=true)" if fmt == "csv"
+                else "every part file of a table needs the same column names and types; write the table again")
+        raise SourceError(f"the part files in folder {str(folder)!r} have different {what}s: {parts[0].name} "
+                          f"and {part.name} differ ({differences})", hint=hint)
+    schema = pa.schema([pa.field(field.name, field.type) for field in raws[0].schema])
+    return pa.concat_tables([pa.Table.from_arrays(raw.columns, schema=schema) for raw in raws])
+
+
+def _column_differences(expected: Sequence[tuple[str, str]], got: Sequence[tuple[str, str]], *,
+                        with_types: bool) -> str:
+    names, other = [n for n, _ in expected], [n for n, _ in got]
+    out = []
+    missing = [n for n in names if n not in other]
+    extra = [n for n in other if n not in names]
+    if missing:
+        out.append(f"missing {', '.join(map(repr, missing))}")
+    if extra:
+        out.append(f"extra {', '.join(map(repr, extra))}")
+    if with_types:
+        types_a, types_b = dict(expected), dict(got)
+        out.extend(f"column {n!r} is {types_a[n]} vs {types_b[n]}" for n in names
+                   if n in types_b and types_a[n] != types_b[n])
+    if not out:
+        out.append("same columns in another order")
+    return "; ".join(out)
 
 
 # -- writing ---------------------------------------------------------------------------------------

@@ -28,7 +28,6 @@ from hiveframe.builtin.io_folder import (
     _check_format,
     csv_delimiter,
     csv_error,
-    finish_table,
     jsonl_error,
     parquet_error,
     read_csv_header,
@@ -90,10 +89,10 @@ class PolarsFolderReader(FolderReader):
     requires: ClassVar[tuple[str, ...]] = ("polars",)
     extra: ClassVar[str | None] = "polars"
 
-    def _read_file(self, path: Path, fmt: str, name: str) -> pa.Table:
+    def _parse_file(self, path: Path, fmt: str) -> pa.Table:
         import polars as pl
 
-        log.debug("reading table %r from %s with polars", name, path)
+        log.debug("parsing %s with polars", path)
         try:
             if fmt == "csv":
                 delimiter = csv_delimiter(path)  # the builtin reader's choice, and its warning
@@ -106,7 +105,7 @@ class PolarsFolderReader(FolderReader):
                 frame = pl.read_parquet(path)
         except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
             raise self._error(path, fmt, exc) from None
-        return finish_table(frame.to_arrow(), fmt, name, self.null_values)
+        return frame.to_arrow()
 
     @staticmethod
     def _error(path: Path, fmt: str, exc: Exception) -> SourceError:

@@ -303,3 +303,143 @@ def test_reader_resolution(tmp_path, host, shared_data):
     assert not FolderReader.claims("s3://bucket/data")  # URLs are left to plugins that know them
     users = host.read(str(shared_data / "airbnb" / "users.csv.gz"))
     assert users.names == ["users"] and users["users"].num_rows == 10000
+
+
+# -- folders of part files (what Spark writes) -----------------------------------------------------------
+SPARK_PART_SUFFIX = {"parquet": ".snappy.parquet", "csv": ".csv", "jsonl": ".json"}
+
+
+def write_spark_like(folder, table, fmt, cuts=(1, 4)):
+    """``table`` split into part files as Spark lays them out, with its bookkeeping files beside them."""
+    from hiveframe.builtin.io_folder import write_csv_file, write_jsonl_file, write_parquet_file
+
+    folder.mkdir(parents=True)
+    bounds = [0, *cuts, table.num_rows]
+    for index, (start, stop) in enumerate(zip(bounds, bounds[1:], strict=False)):
+        part = folder / f"part-{index:05d}-8f1c2a7e-c000{SPARK_PART_SUFFIX[fmt]}"
+        piece = table.slice(start, stop - start)
+        if fmt == "csv":
+            write_csv_file(piece, part)
+        elif fmt == "parquet":
+            write_parquet_file(piece, part)
+        else:  # Spark's default JSON writer leaves null fields out of each line
+            write_jsonl_file(piece, part)
+            lines = [json.loads(line) for line in part.read_text().splitlines()]
+            part.write_text("".join(json.dumps({k: v for k, v in row.items() if v is not None}) + "\n"
+                                    for row in lines))
+        (folder / f".{part.name}.crc").write_bytes(b"crc")
+    (folder / "_SUCCESS").write_bytes(b"")
+    (folder / "._SUCCESS.crc").write_bytes(b"crc")
+    (folder / "_provenance.json").write_text(json.dumps({"synthetic": True}))
+
+
+@pytest.mark.parametrize("reader", ["folder", "polars_folder"])
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "jsonl"])
+def test_sub_folders_of_part_files_read_as_tables(tmp_path, host, fmt, reader):
+    if reader == "polars_folder":
+        pytest.importorskip("polars")
+    tables = rich_tables()
+    out = tmp_path / "out"
+    for name, table in tables.items():
+        write_spark_like(out / name, table, fmt, cuts=(1, 4) if table.num_rows > 4 else (2,))
+    (out / "_provenance.json").write_text(json.dumps({"synthetic": True}))
+    back = host.read(out, reader=reader)
+    assert back.names == ["sale", "shop"]
+    for name, table in tables.items():
+        # sale's middle part has no zoned timestamp at all: its type comes from all parts together
+        assert back[name].schema == table.schema, (name, back[name].schema)
+        assert back[name].equals(table), (name, back[name].to_pylist())
+    one = host.read(out / "sale", reader=reader)  # the folder of one table's part files
+    assert one.names == ["sale"] and one["sale"].equals(tables["sale"])
+    assert host.read(out, reader=reader, tables=["shop"]).names == ["shop"]
+
+
+def test_part_files_that_disagree_are_one_error_naming_the_folder(tmp_path, host):
+    mixed = tmp_path / "mixed" / "t"
+    mixed.mkdir(parents=True)
+    pq.write_table(pa.table({"a": [1]}), mixed / "part-00000-x.snappy.parquet")
+    (mixed / "part-00001-x.csv").write_text("a\n2\n")
+    with pytest.raises(SourceError, match=r"mixes part files of different formats.*part-00001-x\.csv") as err:
+        host.read(tmp_path / "mixed")
+    assert str(mixed) in str(err.value)
+
+    typed = tmp_path / "typed" / "t"
+    typed.mkdir(parents=True)
+    pq.write_table(pa.table({"a": [1], "b": ["x"]}), typed / "part-00000-x.parquet")
+    pq.write_table(pa.table({"a": ["1"], "b": ["y"]}), typed / "part-00001-x.parquet")
+    with pytest.raises(SourceError, match=r"different columns.*part-00000-x\.parquet and part-00001-x\.parquet "
+                       r"differ \(column 'a' is int64 vs string\)"):
+        host.read(tmp_path / "typed")
+
+    headers = tmp_path / "headers" / "t"
+    headers.mkdir(parents=True)
+    (headers / "part-00000-x.csv").write_text("a,b\n1,2\n")
+    (headers / "part-00001-x.csv").write_text("3,4\n5,6\n")  # written without header=true
+    with pytest.raises(SourceError, match=r"different headers.*missing 'a', 'b'; extra '3', '4'") as err:
+        host.read(tmp_path / "headers")
+    assert "header=true" in err.value.hint and str(headers) in str(err.value)
+
+    clash = tmp_path / "jsonclash" / "t"
+    clash.mkdir(parents=True)
+    (clash / "part-00000-x.json").write_text('{"a": 1}\n')
+    (clash / "part-00001-x.json").write_text('{"a": "one"}\n')
+    with pytest.raises(SourceError, match=r"JSON part files in folder .*jsonclash.* disagree"):
+        host.read(tmp_path / "jsonclash")
+
+
+def test_part_folder_edge_cases(tmp_path, host):
+    both = tmp_path / "both"
+    write_spark_like(both / "t", pa.table({"a": [1, 2, 3]}), "parquet")
+    (both / "t.csv").write_text("a\n1\n")
+    with pytest.raises(SourceError, match=r"several files for the same table \('t': t/, t\.csv\)"):
+        host.read(both)
+
+    running = tmp_path / "running"
+    write_spark_like(running / "t", pa.table({"a": [1, 2, 3]}), "parquet")
+    (running / "t" / "_temporary" / "0").mkdir(parents=True)
+    with pytest.raises(SourceError, match="_temporary/: its Spark write has not finished"):
+        host.read(running)
+
+    empty_parts = tmp_path / "empty_parts"
+    write_spark_like(empty_parts / "t", pa.table({"a": [1, 2, 3]}), "csv")
+    (empty_parts / "t" / "part-00009-x.csv").write_bytes(b"")  # an empty partition: nothing to read
+    assert host.read(empty_parts)["t"].to_pylist() == [{"a": 1}, {"a": 2}, {"a": 3}]
+
+    all_empty = tmp_path / "all_empty" / "t"
+    all_empty.mkdir(parents=True)
+    (all_empty / "part-00000-x.json").write_bytes(b"")
+    with pytest.raises(SourceError, match="only empty jsonl part files"):
+        host.read(tmp_path / "all_empty")
+
+    codec = tmp_path / "codec" / "t"
+    codec.mkdir(parents=True)
+    (codec / "part-00000-x.csv.bz2").write_bytes(b"x")
+    with pytest.raises(SourceError, match=r"part files hiveframe cannot read: part-00000-x\.csv\.bz2"):
+        host.read(tmp_path / "codec")
+
+    # a sub-folder without part files is skipped as before, and named when nothing else is readable
+    (tmp_path / "plain" / "notes").mkdir(parents=True)
+    (tmp_path / "plain" / "notes" / "readme.txt").write_text("hi")
+    with pytest.raises(SourceError, match=r"no readable tables \(found: notes/\)"):
+        host.read(tmp_path / "plain")
+
+
+@pytest.mark.parametrize("reader", ["folder", "polars_folder"])
+def test_spark_int96_instants_read_as_utc(tmp_path, host, reader):
+    """Spark writes its TIMESTAMP (an instant) as naive INT96 and says which columns are instants in the
+    footer's own schema; timestamp_ntz columns stay naive."""
+    if reader == "polars_folder":
+        pytest.importorskip("polars")
+    naive = pa.array([dt.datetime(2022, 3, 4, 5, 6, 7, 250001), None])
+    spark_schema = {"type": "struct", "fields": [
+        {"name": "seen", "type": "timestamp", "nullable": True, "metadata": {}},
+        {"name": "wall", "type": "timestamp_ntz", "nullable": True, "metadata": {}}]}
+    table = pa.table({"seen": naive, "wall": naive}).replace_schema_metadata(
+        {"org.apache.spark.sql.parquet.row.metadata": json.dumps(spark_schema)})
+    (tmp_path / "t").mkdir()
+    pq.write_table(table, tmp_path / "t" / "part-00000-x.snappy.parquet", use_deprecated_int96_timestamps=True)
+    back = host.read(tmp_path, reader=reader)["t"]
+    assert back.schema.field("seen").type == pa.timestamp("us", "UTC")
+    assert back.schema.field("wall").type == pa.timestamp("us")
+    assert back["seen"].to_pylist() == [dt.datetime(2022, 3, 4, 5, 6, 7, 250001, tzinfo=UTC), None]
+    assert back["wall"].to_pylist() == naive.to_pylist()
