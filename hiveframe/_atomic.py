@@ -12,6 +12,12 @@ Staging paths are removed on every exit the process sees: errors, ``KeyboardInte
 SIGTERM (turned into ``SystemExit`` while a staged write runs in the main thread) and interpreter exit.
 Leftovers of a run killed with SIGKILL (or a power cut) carry its process id; the next run removes them
 (or restores the old output) once that process is gone, and logs what it did.
+
+What hiveframe wrote is listed in the folder's ``_provenance.json`` (``written_by: hiveframe``, the
+output's ``kind``: ``tables`` from the folder writer, ``report``, ``demo``, and its ``files``), and a
+folder is replaced only when that list covers everything in it (:func:`check_replaceable`).
+:func:`staged_output` is the whole recipe (refuse, stage, list, swap) for outputs the kernel writes
+itself: the report folder (whatever plugin writes the report) and the demo folder.
 """
 
 from __future__ import annotations
