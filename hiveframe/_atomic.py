@@ -12,6 +12,12 @@ Staging paths are removed on every exit the process sees: errors, ``KeyboardInte
 SIGTERM (turned into ``SystemExit`` while a staged write runs in the main thread) and interpreter exit.
 Leftovers of a run killed with SIGKILL (or a power cut) carry its process id; the next run removes them
 (or restores the old output) once that process is gone, and logs what it did.
+
+What hiveframe wrote is listed in the folder's ``_provenance.json`` (``written_by: hiveframe``, the
+output's ``kind``: ``tables`` from the folder writer, ``report``, ``demo``, and its ``files``), and a
+folder is replaced only when that list covers everything in it (:func:`check_replaceable`).
+:func:`staged_output` is the whole recipe (refuse, stage, list, swap) for outputs the kernel writes
+itself: the report folder (whatever plugin writes the report) and the demo folder.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import atexit
 import contextlib
 import ctypes
 import errno
+import json
 import logging
 import os
 import re
@@ -28,8 +35,11 @@ import shutil
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
+
+from hiveframe.errors import SourceError
 
 log = logging.getLogger(__name__)
 
@@ -219,3 +229,135 @@ def staged_file(path: Path) -> Iterator[Path]:
     finally:
         _PENDING.discard(staging)
         _remove(staging)
+
+
+# -- provenance: what hiveframe wrote, so that it replaces nothing else -------------------------------
+#: the file in every folder output that lists what hiveframe wrote there (and says what the output is).
+PROVENANCE_FILE = "_provenance.json"
+#: the kinds of folder output; a folder of one kind is not replaced by another without ``overwrite``.
+OUTPUT_KINDS = {"tables": "synthetic tables (hiveframe sample)", "report": "a quality report",
+                "demo": "the output of hiveframe demo"}
+
+
+def read_provenance(folder: Path) -> dict[str, Any]:
+    """The ``_provenance.json`` of ``folder`` when hiveframe wrote it; ``{}`` otherwise."""
+    path = folder / PROVENANCE_FILE
+    if not path.is_file() or path.is_symlink():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        log.warning("ignoring unreadable %s", path)
+        return {}
+    return data if isinstance(data, dict) and data.get("written_by") == "hiveframe" else {}
+
+
+def _listed_files(manifest: Mapping[str, Any]) -> set[str]:
+    """The relative paths a provenance lists (``files`` is a list, or the folder writer's table -> file map)."""
+    files = manifest.get("files")
+    names = files.values() if isinstance(files, dict) else files if isinstance(files, list) else ()
+    return {name for name in names if isinstance(name, str)} | {PROVENANCE_FILE}
+
+
+def unlisted_entries(folder: Path, listed: set[str]) -> list[str]:
+    """Entries under ``folder`` that ``listed`` does not name: a folder nothing in which is listed counts
+    once (``notes/``); symbolic links and special files are never hiveframe's."""
+    out: list[str] = []
+
+    def walk(directory: Path, prefix: str) -> None:
+        for entry in sorted(directory.iterdir(), key=lambda p: p.name):
+            rel = prefix + entry.name
+            if entry.is_symlink() or not (entry.is_file() or entry.is_dir()):
+                out.append(rel)
+            elif entry.is_dir():
+                if any(name.startswith(rel + "/") for name in listed):
+                    walk(entry, rel + "/")
+                else:
+                    out.append(rel + "/")
+            elif rel not in listed:
+                out.append(rel)
+
+    walk(folder, "")
+    return out
+
+
+def check_replaceable(folder: Path, *, kind: str, overwrite: bool = False,
+                      overwrite_option: str = "--overwrite (overwrite=True)") -> None:
+    """Refuse, before anything is written, to replace a folder holding anything hiveframe did not write.
+
+    ``folder`` may be replaced when it is missing or empty, or when its ``_provenance.json`` lists every
+    file in it and says it holds output of the same ``kind`` (an earlier run of the same command).
+    ``overwrite`` also replaces a hiveframe output holding other files or of another kind (deleting
+    them, with a warning); a folder without hiveframe's provenance is never replaced.
+    """
+    if not folder.exists() and not folder.is_symlink():
+        return
+    if not folder.is_dir() or folder.is_symlink():
+        raise SourceError(f"{str(folder)!r} exists and is not a folder",
+                          hint="give the path of a new folder (or of an earlier hiveframe output folder)")
+    manifest = read_provenance(folder)
+    foreign = unlisted_entries(folder, _listed_files(manifest))
+    found_kind = manifest.get("kind", "tables") if manifest else None
+    if manifest and found_kind != kind and not overwrite:
+        what = OUTPUT_KINDS.get(str(found_kind), f"hiveframe output of kind {found_kind!r}")
+        raise SourceError(f"folder {str(folder)!r} holds {what}, not {OUTPUT_KINDS[kind]}; not replacing it",
+                          hint=f"write to a new folder, or, to replace that output, pass {overwrite_option}")
+    if not foreign:
+        return
+    listed = ", ".join(foreign[:10]) + (f" and {len(foreign) - 10} more" if len(foreign) > 10 else "")
+    if overwrite and manifest:
+        log.warning("overwrite: replacing folder %s whole, with files hiveframe did not write: %s", folder, listed)
+        return
+    if overwrite:
+        raise SourceError(f"folder {str(folder)!r} does not hold hiveframe output (no {PROVENANCE_FILE}); "
+                          f"overwrite replaces only hiveframe output, never files like {listed}",
+                          hint="write to a new or empty folder")
+    more = f" or, to replace the whole folder with them, pass {overwrite_option}" if manifest else ""
+    raise SourceError(f"folder {str(folder)!r} holds files hiveframe did not write: {listed}; not replacing them",
+                      hint=f"write to a new or empty folder, move those files away{more}")
+
+
+def write_provenance(folder: Path, kind: str, fields: Mapping[str, Any],
+                     files: Mapping[str, str] | None = None) -> None:
+    """Write ``_provenance.json``: the output's ``kind``, ``fields`` and the files it holds (``files``, or
+    every file under ``folder`` as a sorted list of relative paths)."""
+    from hiveframe._version import __version__
+
+    listed: Any = dict(files) if files is not None else sorted(
+        rel for rel in (p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+        if rel != PROVENANCE_FILE)
+    manifest = {"written_by": "hiveframe", "hiveframe_version": __version__, "kind": kind, **fields,
+                "files": listed}
+    (folder / PROVENANCE_FILE).write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+@contextlib.contextmanager
+def staged_output(path: Path, *, kind: str, overwrite: bool = False, fields: Mapping[str, Any] | None = None,
+                  overwrite_option: str = "--overwrite (overwrite=True)") -> Iterator[Path]:
+    """A folder output that appears whole or not at all and replaces only hiveframe's own output.
+
+    Refuses a folder holding anything else (:func:`check_replaceable`), yields a staging folder, then
+    lists everything written there in its ``_provenance.json`` and swaps it in at ``path``.
+    """
+    recover(path)
+    check_replaceable(path, kind=kind, overwrite=overwrite, overwrite_option=overwrite_option)
+    with staged_folder(path) as staging:
+        yield staging
+        write_provenance(staging, kind, fields or {})
+        crash_point(f"{kind}:staged")
+
+
+def relocated(value: Any, staging: Path, path: Path) -> Any:
+    """``value`` (a summary: dicts, lists, strings, paths) with every path inside ``staging`` moved to
+    ``path``, where the staged output now lies."""
+    if isinstance(value, Mapping):
+        return {key: relocated(item, staging, path) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(relocated(item, staging, path) for item in value)
+    if isinstance(value, (str, Path)):
+        text = str(value)
+        root = str(staging)
+        if text == root or text.startswith(root + os.sep):
+            moved = str(path) + text[len(root):]
+            return Path(moved) if isinstance(value, Path) else moved
+    return value

@@ -204,7 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--null-handling", action="append", default=[], metavar="MODE|TABLE=MODE",
                    help="missing values: model (default), mean, drop; for every table or one (repeatable)")
     p.add_argument("--report", metavar="DIR", default=None,
-                   help="after fitting, sample once and write the quality report (report.html, report.json) to DIR")
+                   help="after fitting, sample once and write the quality report (report.html, report.json) to DIR "
+                   "(a new folder or an earlier report: a folder with other files is refused before fitting)")
     p.add_argument("--target", metavar="TABLE.COLUMN", default=None,
                    help="with --report: the column for train-on-synthetic utility figures")
     p.add_argument("--checkpoint-dir", metavar="DIR", default=None,
@@ -251,6 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "a synthetic SQLite copy with a short summary.")
     p.add_argument("-o", "--output", default=DEMO_DIR, metavar="OUT", help=f"output folder (default {DEMO_DIR})")
     p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace OUT whole when it holds hiveframe output, even with other files in it "
+                   "(a folder hiveframe did not write is never replaced)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("report", parents=[common], help="compare synthetic data with real data",
@@ -267,6 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--holdout", metavar="HOLDOUT", default=None,
                    help="real rows the generator never saw (folder or SQLite file, same tables as REAL): "
                    "unbiased privacy and utility figures and the membership-inference attack")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace DIR whole when it holds hiveframe output, even with other files in it "
+                   "(a folder hiveframe did not write is never replaced)")
     p.set_defaults(func=cmd_report)
     return parser
 
@@ -492,6 +499,12 @@ def cmd_fit(args: argparse.Namespace) -> int:
     workdir = _checkpoint_dir(args.checkpoint_dir, args.resume) if args.checkpoint_dir else None
     progress = _progress(args)
     host = _host(args, progress)
+    if args.report:  # before any work: a missing report plugin, a folder that is not hiveframe's report
+        from hiveframe.pipeline.report import check_report_dir, check_report_plugin
+
+        _check_apart("--report", args.report, {"-o MODEL_DIR": args.output, "SOURCE": args.source})
+        check_report_plugin(host)
+        check_report_dir(args.report)
     if args.generator:  # fail on a misspelled name or a missing extra before reading any data
         host.component_class("table_generator", args.generator).check_available()
     # bad --dp values (epsilon, delta...) are refused before any data is read
@@ -638,6 +651,27 @@ def _check_sample_output(output: str, model: str, source: str | None) -> None:
                           hint="write the synthetic data to a new folder or file")
 
 
+def _check_apart(flag: str, output: str, inputs: Mapping[str, str | None]) -> None:
+    """An output folder is never one of the command's inputs nor a folder holding one (replacing it would
+    delete them), and never inside a model folder (a model holds only its own files)."""
+    out = Path(output).resolve()
+    for name, given in inputs.items():
+        if given is None:
+            continue
+        other = Path(given).resolve()
+        model = name in ("-o MODEL_DIR", "--model")
+        if out == other:
+            where = "is"
+        elif out in other.parents:
+            where = "holds"
+        elif model and other in out.parents:
+            where = "is inside"
+        else:
+            continue
+        raise ConfigError(f"{flag} {output!r} {where} {name} {given!r}; writing the report there would "
+                          f"{'damage the model' if model else 'delete it'}", hint=f"give {flag} a folder of its own")
+
+
 SINGLE_FILE_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl"}
 
 
@@ -749,14 +783,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
                                      "AND name NOT LIKE 'sqlite_%'").fetchone()[0]
     finally:
         con.close()
-    summary = run_demo(args.output, seed=args.seed, host=host, callback=progress.callback)
-    text = format_summary(summary)
-    if summary.get("model"):
-        text += f"\nmodel: {summary['model']}  metadata: {summary['metadata']}"
-    (Path(args.output) / "summary.txt").write_text(text + "\n", encoding="utf-8")
-    (Path(args.output) / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n",
-                                                     encoding="utf-8")
-    _out(text)
+    summary = run_demo(args.output, seed=args.seed, host=host, callback=progress.callback,
+                       overwrite=args.overwrite)
+    _out(format_summary(summary))
     violations = summary["foreign_key_violations"]
     if violations:
         raise HiveframeError(f"the synthetic database has {violations} foreign key violation(s)",
@@ -766,9 +795,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from hiveframe.metadata import detect
-    from hiveframe.pipeline.report import verdict_line, write_report
+    from hiveframe.pipeline.report import check_report_dir, check_report_plugin, verdict_line, write_report
 
+    _check_apart("-o", args.output, {"REAL": args.real, "SYNTH": args.synthetic, "--holdout": args.holdout,
+                                     "--model": args.model})
     host = _host(args)
+    check_report_plugin(host)  # before reading anything: the plugin, then the folder
+    check_report_dir(args.output, overwrite=args.overwrite)
     real = _read(host, args.real)
     synthetic = _read(host, args.synthetic)
     holdout = _read(host, args.holdout) if args.holdout else None
@@ -790,7 +823,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                                   f"{', '.join(model.holdout_split['roots'])})")
     _progress(args)._emit(f"validating {args.synthetic} against {args.real} ({len(metadata.tables)} table(s))...")
     summary = write_report(host, real, synthetic, metadata, out, target=args.target, privacy=privacy,
-                           holdout=holdout, model_seed=model_seed)
+                           holdout=holdout, model_seed=model_seed, overwrite=args.overwrite)
     _out(f"report written to {summary['path']}")
     _out(verdict_line(summary))
     return 0

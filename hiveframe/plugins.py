@@ -384,9 +384,17 @@ class Hooks:
             context_columns=tuple(context_columns), seed=seed, callback=callback, workdir=workdir,
         )
 
+    def writes_reports(self) -> bool:
+        """Whether a plugin answers ``hiveframe_write_report``."""
+        return bool(self._hook.hiveframe_write_report.get_hookimpls())
+
     def write_report(self, *, real: Database, synthetic: Database, metadata: Metadata, out_dir: Path,
                      options: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
-        """The report plugin's summary (``path``, ``overall``...), or None when no plugin writes reports."""
+        """The report plugin's summary (``path``, ``overall``...), or None when no plugin writes reports.
+
+        The plugin writes straight into ``out_dir``: callers go through
+        :func:`hiveframe.pipeline.report.write_report`, which gives it a staging folder.
+        """
         result = self._hook.hiveframe_write_report(real=real, synthetic=synthetic, metadata=metadata,
                                                    out_dir=Path(out_dir), options=dict(options or {}))
         return dict(result) if result is not None else None

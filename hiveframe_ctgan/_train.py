@@ -9,6 +9,7 @@ uninterrupted one).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
@@ -442,7 +443,12 @@ def _load_rng_state(state: Mapping[str, Any], rng: np.random.Generator, gen: tor
 # -- checkpoints -----------------------------------------------------------------------------------
 @dataclass
 class CheckpointStore:
-    """``checkpoint.pt`` in a table's work folder, written atomically and read with ``weights_only``."""
+    """``checkpoint.pt`` in a table's work folder, written atomically and read with ``weights_only``.
+
+    A save writes a sibling ``.checkpoint.pt.PID.tmp``, flushes it to disk and renames it over the old
+    checkpoint, so a kill or a full disk leaves the previous checkpoint whole; the temporary file is
+    removed on a failed save, and one left by a killed process is removed by the next load.
+    """
 
     directory: Path
     model: str
@@ -455,6 +461,7 @@ class CheckpointStore:
         self.path = Path(self.directory) / CHECKPOINT_NAME
 
     def load(self) -> dict[str, Any] | None:
+        self._remove_stale_temporaries()
         if not self.path.is_file():
             return None
         hint = f"delete {str(self.path)!r} (or give another work folder) to train from scratch"
@@ -487,8 +494,37 @@ class CheckpointStore:
         full = {"format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_FORMAT_VERSION, "model": self.model,
                 "version": self.version, "fingerprint": self.fingerprint, **payload}
         tmp = self.path.with_name(f".{CHECKPOINT_NAME}.{os.getpid()}.tmp")
-        torch.save(full, tmp)
-        os.replace(tmp, self.path)
+        try:
+            with open(tmp, "wb") as fh:
+                torch.save(full, fh)
+                fh.flush()
+                os.fsync(fh.fileno())  # a power cut after the rename must not leave an empty checkpoint
+            os.replace(tmp, self.path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+    def _remove_stale_temporaries(self) -> None:
+        """Remove the temporary file of a save whose process was killed (never a live process's)."""
+        if not self.path.parent.is_dir():
+            return
+        for tmp in self.path.parent.glob(f".{CHECKPOINT_NAME}.*.tmp"):
+            pid = tmp.name[len(CHECKPOINT_NAME) + 2:-len(".tmp")]
+            if not pid.isdigit() or int(pid) == os.getpid() or _process_alive(int(pid)):
+                continue
+            log.info("removing %s, left by an interrupted checkpoint save", tmp)
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 # -- the epoch loop --------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import pytest
 
 from hiveframe import _atomic
 from hiveframe._atomic import NO_EXCHANGE_ENV, recover, staged_file, staged_folder, swap_in
+from hiveframe.errors import SourceError
 
 
 def dead_pid() -> int:
@@ -117,3 +118,73 @@ def test_the_sigterm_handler_is_restored(tmp_path):
     with staged_folder(tmp_path / "out"):
         assert signal.getsignal(signal.SIGTERM) is _atomic._raise_exit
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+# -- staged outputs with provenance (report, demo) ---------------------------------------------------
+def test_staged_output_lists_every_file_it_wrote_and_can_be_run_again(tmp_path):
+    out = tmp_path / "report"
+    for text in ("first", "second"):
+        with _atomic.staged_output(out, kind="report", fields={"provenance": {"run": text}}) as staging:
+            (staging / "report.html").write_text(text)
+            (staging / "assets").mkdir()
+            (staging / "assets" / "plot.svg").write_text(text)
+        manifest = _atomic.read_provenance(out)
+        assert manifest["kind"] == "report" and manifest["provenance"] == {"run": text}
+        assert manifest["files"] == ["assets/plot.svg", "report.html"]
+        assert (out / "report.html").read_text() == text
+    assert listing(tmp_path) == ["report"]
+
+
+@pytest.mark.parametrize("user_file", ["report.html", "notes.txt", "assets/mine.svg", "private/"])
+def test_staged_output_refuses_a_folder_with_a_file_it_did_not_write(tmp_path, user_file):
+    out = tmp_path / "report"
+    with _atomic.staged_output(out, kind="report") as staging:
+        (staging / "assets").mkdir()
+        (staging / "assets" / "plot.svg").write_text("ours")
+    if user_file == "report.html":  # a user's own report: no provenance at all
+        (out / "_provenance.json").unlink()
+        (out / "assets" / "plot.svg").unlink()
+    target = out / user_file.rstrip("/")
+    target.parent.mkdir(exist_ok=True)
+    target.mkdir() if user_file.endswith("/") else target.write_text("mine")
+    for overwrite in (False, True):
+        with pytest.raises(SourceError, match=user_file.replace(".", r"\.")) as err:
+            with _atomic.staged_output(out, kind="report", overwrite=overwrite) as staging:
+                raise AssertionError("refused before anything is written")
+        assert err.value.hint
+        if user_file != "report.html":
+            break  # with overwrite a hiveframe output is replaced, other files included
+    assert target.exists() and (target.is_dir() or target.read_text() == "mine")
+    assert listing(tmp_path) == ["report"]
+
+
+def test_staged_output_replaces_another_kind_of_output_only_with_overwrite(tmp_path, caplog):
+    out = tmp_path / "out"
+    with _atomic.staged_output(out, kind="tables") as staging:
+        (staging / "users.csv").write_text("id\n1\n")
+    with pytest.raises(SourceError, match="holds synthetic tables.*not a quality report") as err:
+        with _atomic.staged_output(out, kind="report"):
+            raise AssertionError("refused before anything is written")
+    assert "--overwrite" in err.value.hint and (out / "users.csv").exists()
+    (out / "notes.txt").write_text("mine")
+    with caplog.at_level(logging.WARNING), _atomic.staged_output(out, kind="report", overwrite=True) as staging:
+        (staging / "report.html").write_text("ours")
+    assert "notes.txt" in caplog.text
+    assert listing(out) == ["_provenance.json", "report.html"]
+
+
+def test_a_file_where_the_output_folder_goes_is_refused(tmp_path):
+    (tmp_path / "report").write_text("mine")
+    with pytest.raises(SourceError, match="exists and is not a folder"):
+        with _atomic.staged_output(tmp_path / "report", kind="report", overwrite=True):
+            raise AssertionError("refused before anything is written")
+    assert (tmp_path / "report").read_text() == "mine"
+
+
+def test_relocated_moves_only_paths_inside_the_staging_folder(tmp_path):
+    staging, out = tmp_path / ".r.hf-stage-1-ab", tmp_path / "r"
+    summary = {"path": str(staging / "report.html"), "nested": [staging / "a" / "b.json", "text"],
+               "other": str(tmp_path / ".r.hf-stage-1-abc" / "x"), "n": 3}
+    assert _atomic.relocated(summary, staging, out) == {
+        "path": str(out / "report.html"), "nested": [out / "a" / "b.json", "text"],
+        "other": str(tmp_path / ".r.hf-stage-1-abc" / "x"), "n": 3}

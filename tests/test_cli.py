@@ -475,8 +475,136 @@ def test_demo(tmp_path, capsys):
         words = {"pass": "GOOD", "warn": "CHECK", "fail": "POOR"}
         assert f"quality report: {words[report['overall']['status']]} (" in out
         assert summary["report"]["overall"]["status"] == report["overall"]["status"]
+    if summary["report"] is not None:  # paths name the folder the output was swapped into, not its staging
+        assert summary["report"]["path"] == str(demo / "report" / "report.html")
+    assert json.loads((demo / "_provenance.json").read_text())["kind"] == "demo"
     # running it again replaces the demo's own output
     assert run(capsys, "demo", "-o", demo, "-q")[0] == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["demo"]  # no staging left beside it
+
+
+def test_demo_never_replaces_a_users_files(tmp_path, capsys):
+    """Refused before any work: a user's file of the demo's own name, and one added to an earlier demo."""
+    users = write_files(tmp_path / "mine", {"chinook_synthetic.sqlite": "my own database", "notes.txt": "mine"})
+    earlier = write_files(tmp_path / "earlier", {"summary.txt": "demo"})
+    write_files(earlier / "model", {"notes.txt": "mine"})
+    (earlier / "_provenance.json").write_text(json.dumps({"written_by": "hiveframe", "kind": "demo",
+                                                          "files": ["summary.txt"]}))
+    before = snapshot(users), snapshot(earlier)
+    for out, named in ((users, "chinook_synthetic.sqlite, notes.txt"), (earlier, "model/")):
+        code, _, err = run(capsys, "demo", "-o", out)
+        message = single_error(err, "demo")
+        assert code == 1 and f"hiveframe did not write: {named}" in message and "hint: " in message
+    code, _, err = run(capsys, "demo", "-o", users, "--overwrite")
+    assert code == 1 and "does not hold hiveframe output" in single_error(err, "demo")
+    assert (snapshot(users), snapshot(earlier)) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["earlier", "mine"]
+
+
+def whole_report(path: Path) -> int:
+    """The model seed of the complete report in ``path`` (every file there, the HTML to its end)."""
+    assert sorted(snapshot(path)) == ["_provenance.json", "report.html", "report.json"], path
+    assert (path / "report.html").read_text().rstrip().endswith("</html>"), path
+    assert json.loads((path / "_provenance.json").read_text())["kind"] == "report"
+    return json.loads((path / "report.json").read_text())["settings"]["model_seed"]
+
+
+def test_report_never_replaces_a_users_files(tiny, tmp_path, capsys):
+    pytest.importorskip("hiveframe_validate.report")
+    synth = tmp_path / "synth"
+    assert run(capsys, "sample", tiny / "model", "-o", synth, "-q")[0] == 0
+    mine = write_files(tmp_path / "mine", {"report.html": "my own report"})
+    write_files(mine / "notes", {"a.txt": "mine"})
+    before = snapshot(mine), snapshot(synth)
+    for argv in (["report", tiny / "src", synth, "-o", mine], ["report", tiny / "src", synth, "-o", mine, "-q"],
+                 ["fit", tiny / "src", "-o", tmp_path / "m", "--report", mine]):
+        code, _, err = run(capsys, *argv)
+        message = single_error(err, argv[0])
+        assert code == 1 and "hiveframe did not write: notes/, report.html; not replacing them" in message
+        assert "hint: write to a new or empty folder" in message
+    assert not (tmp_path / "m").exists()  # fit refused before training, so no model either
+    code, _, err = run(capsys, "report", tiny / "src", synth, "-o", mine, "--overwrite")
+    assert code == 1 and "does not hold hiveframe output" in single_error(err, "report")
+    # a folder that is, or holds, an input: refused even with --overwrite
+    for argv, what in ((["report", tiny / "src", synth, "-o", synth, "--overwrite"], "is SYNTH"),
+                       (["report", tiny / "src", synth, "-o", tmp_path], "holds SYNTH"),
+                       (["report", tiny / "src", synth, "-o", tiny / "model" / "r", "--model", tiny / "model"],
+                        "is inside --model"),
+                       (["fit", tiny / "src", "-o", tmp_path / "m", "--report", tmp_path / "m"], "is -o MODEL_DIR"),
+                       (["fit", tiny / "src", "-o", tmp_path / "m", "--report", tmp_path / "m" / "r"],
+                        "is inside -o MODEL_DIR")):
+        code, _, err = run(capsys, *argv)
+        assert code == 2 and what in single_error(err, argv[0]), err
+    assert (snapshot(mine), snapshot(synth)) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine", "synth"]
+
+
+def test_report_reruns_into_its_own_folder(tiny, tmp_path, capsys):
+    pytest.importorskip("hiveframe_validate.report")
+    synth, out = tmp_path / "synth", tmp_path / "report"
+    assert run(capsys, "sample", tiny / "model", "-o", synth, "-q")[0] == 0
+    for model in ("model", "model-seed2"):
+        code, stdout, err = run(capsys, "report", tiny / "src", synth, "-o", out, "--model", tiny / model)
+        assert code == 0, err
+        assert f"report written to {out / 'report.html'}" in stdout
+    assert whole_report(out) == 2
+    code, stdout, err = run(capsys, "fit", tiny / "src", "-o", tmp_path / "m", "--report", out, "-q")
+    assert code == 0 and f"quality report written to {out / 'report.html'}" in stdout, err
+    assert whole_report(out) == 0
+    (out / "notes.txt").write_text("mine")
+    code, _, err = run(capsys, "report", tiny / "src", synth, "-o", out)
+    assert code == 1 and "did not write: notes.txt" in single_error(err, "report") and "--overwrite" in err
+    assert (out / "notes.txt").read_text() == "mine"
+    code, _, err = run(capsys, "report", tiny / "src", synth, "-o", out, "--model", tiny / "model", "--overwrite")
+    assert code == 0 and "notes.txt" in err  # said aloud: the folder is replaced whole
+    assert whole_report(out) == 1
+    # another kind of hiveframe output is not a report: replaced only when asked
+    code, _, err = run(capsys, "report", tiny / "src", synth, "-o", tmp_path / "m")
+    assert code == 1 and "not replacing" in single_error(err, "report")
+    other = tmp_path / "other-sample"
+    assert run(capsys, "sample", tiny / "model", "-o", other, "-q")[0] == 0
+    code, _, err = run(capsys, "report", tiny / "src", synth, "-o", other)
+    assert code == 1 and "holds synthetic tables (hiveframe sample), not a quality report" in err
+    assert run(capsys, "report", tiny / "src", synth, "-o", other, "--overwrite", "-q")[0] == 0
+    assert whole_report(other) is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m", "other-sample", "report", "synth"]
+
+
+REPORT_KILLS = [("report:staged", False, "old"), ("swap:exchanged", False, "new"), ("swap:old-aside", True, "missing"),
+                ("swap:new-in", True, "new")]
+
+
+def test_kill_9_while_replacing_a_report(tiny, tmp_path, capsys):
+    """The report folder holds the old whole report or the new one whatever the moment of the kill."""
+    pytest.importorskip("hiveframe_validate.report")
+    synth = tmp_path / "synth"
+    assert run(capsys, "sample", tiny / "model", "-o", synth, "-q")[0] == 0
+
+    def argv(model: str, out: Path) -> list:
+        return ["report", tiny / "src", synth, "--model", tiny / model, "-o", out]
+
+    assert run(capsys, *argv("model", tmp_path / "old"), "-q")[0] == 0
+    old = snapshot(tmp_path / "old")
+    path_of = {point: tmp_path / slug(point) / "report" for point, _, _ in REPORT_KILLS}
+    for path in path_of.values():
+        shutil.copytree(tmp_path / "old", path)
+    kill_at([(p, two) for p, two, _ in REPORT_KILLS], lambda point: argv("model-seed2", path_of[point]))
+    for point, _, expected in REPORT_KILLS:
+        path = path_of[point]
+        if expected == "missing":
+            assert not path.exists() and [p for p in path.parent.iterdir() if ".hf-old-" in p.name], point
+        elif expected == "old":
+            assert snapshot(path) == old, point
+        else:
+            assert whole_report(path) == 2, point
+        assert len(list(path.parent.iterdir())) > 1, f"{point}: the kill left nothing to clean up?"
+        code, _, err = run(capsys, *argv("model-seed2", path))
+        assert code == 0, err
+        if expected == "missing":
+            assert "restored the previous output" in err
+        assert "interrupted hiveframe run" in err or "interrupted replacement" in err, (point, err)
+        assert whole_report(path) == 2, point
+        assert [p.name for p in path.parent.iterdir()] == [path.name], point
 
 
 def test_report_without_the_validators_plugin(tmp_path, capsys, monkeypatch, chinook_path):

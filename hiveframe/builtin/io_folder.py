@@ -45,7 +45,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
-from hiveframe._atomic import crash_point, recover, staged_folder
+from hiveframe._atomic import (
+    PROVENANCE_FILE,
+    check_replaceable,
+    crash_point,
+    recover,
+    staged_folder,
+    write_provenance,
+)
 from hiveframe.builtin.io_arrow import (
     DEFAULT_NULL_VALUES,
     SQLITE_SUFFIXES,
@@ -76,7 +83,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PROVENANCE_FILE = "_provenance.json"
 FOLDER_FORMATS = ("parquet", "csv", "jsonl")
 FORMAT_SUFFIX = {"parquet": ".parquet", "csv": ".csv", "jsonl": ".jsonl"}
 
@@ -571,18 +577,6 @@ def write_parquet_file(table: pa.Table, path: Path) -> None:
     pq.write_table(table, path)
 
 
-def _read_manifest(folder: Path) -> dict[str, Any]:
-    path = folder / PROVENANCE_FILE
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        log.warning("ignoring unreadable %s", path)
-        return {}
-    return data if isinstance(data, dict) and data.get("written_by") == "hiveframe" else {}
-
-
 def _check_format(instance: Any, attribute: Any, value: str) -> None:
     if value not in type(instance).formats:
         raise ValueError(f"format must be one of {', '.join(type(instance).formats)}, not {value!r}")
@@ -662,42 +656,12 @@ class FolderWriter(Writer):
     @staticmethod
     def _check_target(folder: Path, *, overwrite: bool) -> None:
         """Refuse to replace a folder that holds anything hiveframe did not write (see module doc)."""
-        if not folder.is_dir():
-            return
-        manifest = _read_manifest(folder)
-        ours = {name for name in manifest.get("files", {}).values() if isinstance(name, str)}
-        ours.add(PROVENANCE_FILE)
-        foreign = sorted(e.name + ("/" if e.is_dir() else "") for e in folder.iterdir()
-                         if e.name not in ours or not e.is_file() or e.is_symlink())
-        if not foreign:
-            return
-        listed = ", ".join(foreign[:10]) + (f" and {len(foreign) - 10} more" if len(foreign) > 10 else "")
-        if overwrite and manifest:
-            log.warning("overwrite: replacing folder %s whole, with files hiveframe did not write: %s", folder, listed)
-            return
-        if overwrite:
-            raise SourceError(f"folder {str(folder)!r} does not hold hiveframe output (no {PROVENANCE_FILE}); "
-                              f"overwrite replaces only hiveframe output, never files like {listed}",
-                              hint="write to a new or empty folder")
-        more = (" or, to replace the whole folder with them, pass --overwrite (overwrite=True)" if manifest
-                else "")
-        raise SourceError(f"folder {str(folder)!r} holds files hiveframe did not write: {listed}; "
-                          "not replacing them",
-                          hint=f"write to a new or empty folder, move those files away{more}")
+        check_replaceable(folder, kind="tables", overwrite=overwrite)
 
     def _write_manifest(self, folder: Path, files: Mapping[str, str],
                         provenance: Mapping[str, Any] | None) -> None:
-        import hiveframe
-
-        manifest = {
-            "written_by": "hiveframe",
-            "hiveframe_version": hiveframe.__version__,
-            "writer": self.name,
-            "format": self.format,
-            "files": dict(files),
-            "provenance": dict(provenance or {}),
-        }
-        (folder / PROVENANCE_FILE).write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
+        write_provenance(folder, "tables", {"writer": self.name, "format": self.format,
+                                            "provenance": dict(provenance or {})}, files=files)
 
     def _write_table(self, table: pa.Table, path: Path) -> None:
         """Write one table file (the polars plugin overrides this to write through polars)."""

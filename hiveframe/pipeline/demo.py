@@ -1,17 +1,23 @@
 """The relational demo: fit the bundled Chinook database, write a synthetic SQLite copy, check it.
 
 ``hiveframe demo`` calls :func:`run_demo`; the summary it returns is what the command prints.
+
+The demo's folder is one output (:mod:`hiveframe._atomic`): everything is written into a staging folder
+beside it, listed in its ``_provenance.json`` and swapped in at the end, so a killed demo leaves the
+previous demo or nothing, and a folder holding anything hiveframe did not write is refused up front.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hiveframe.errors import SourceError
+from hiveframe._atomic import relocated, staged_output
+from hiveframe.errors import SourceError, os_error_hint
 
 if TYPE_CHECKING:
     from hiveframe.components import TrainingCallback
@@ -48,25 +54,48 @@ def foreign_key_check(path: Path) -> tuple[int, int]:
 
 def run_demo(out_dir: str | Path, *, seed: int = 0, scale: float = 1.0, host: PluginHost | None = None,
              generator: str | None = None, callback: TrainingCallback | None = None,
-             save_model: bool = True, with_report: bool = True) -> dict[str, Any]:
+             save_model: bool = True, with_report: bool = True, overwrite: bool = False) -> dict[str, Any]:
     """Fit bundled Chinook, sample it, write ``OUT/chinook_synthetic.sqlite``; return a summary.
 
     The summary holds the paths written, rows per table (real and synthetic), the foreign key check
     of the written file, the children-per-parent similarity of every relationship, the engine's
     choices (drivers, context columns, key formats) and the time each step took. With ``with_report``
     it also writes the quality report to ``OUT/report`` (when a report plugin is installed) and keeps its
-    verdict under ``report``: integrity alone does not say the data is believable.
+    verdict under ``report``: integrity alone does not say the data is believable. ``summary.txt`` (what
+    the command prints) and ``summary.json`` go to ``OUT`` too.
+
+    ``OUT`` appears whole or not at all. It is replaced only when it is new, empty or an earlier demo;
+    ``overwrite`` also replaces other hiveframe output whole, files added to it included. A folder
+    without hiveframe's ``_provenance.json`` is never replaced.
     """
+    out = Path(out_dir)
+    try:
+        with staged_output(out, kind="demo", overwrite=overwrite,
+                           fields={"provenance": {"generator": "hiveframe demo", "seed": seed}}) as staging:
+            summary = relocated(_run(staging, seed=seed, scale=scale, host=host, generator=generator,
+                                     callback=callback, save_model=save_model, with_report=with_report),
+                                staging, out)
+            (staging / "summary.txt").write_text(format_summary(summary) + "\n", encoding="utf-8")
+            (staging / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n",
+                                                  encoding="utf-8")
+    except OSError as exc:
+        raise SourceError(f"cannot write the demo to {str(out)!r}: {exc.strerror or exc}",
+                          hint=os_error_hint(exc) + " (the demo is written beside the folder, then swapped in)"
+                          ) from None
+    log.info("demo: %d tables written to %s in %.1fs, %d foreign key violation(s)", len(summary["tables"]),
+             summary["output"], summary["seconds"]["total"], summary["foreign_key_violations"])
+    return summary
+
+
+def _run(out: Path, *, seed: int, scale: float, host: PluginHost | None, generator: str | None,
+         callback: TrainingCallback | None, save_model: bool, with_report: bool) -> dict[str, Any]:
+    """The demo's steps, writing into the (staging) folder ``out``."""
     from hiveframe.metadata import detect
     from hiveframe.pipeline.checks import cardinality_similarity, integrity_problems
     from hiveframe.pipeline.synthesizer import DEFAULT_GENERATOR, Synthesizer
     from hiveframe.plugins import PluginHost
 
     host = host or PluginHost()
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise SourceError(f"{str(out)!r} exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
     source = demo_source()
     seconds: dict[str, float] = {}
     start = time.perf_counter()
@@ -89,8 +118,6 @@ def run_demo(out_dir: str | Path, *, seed: int = 0, scale: float = 1.0, host: Pl
 
     t = time.perf_counter()
     target = out / SYNTHETIC_NAME
-    if target.exists():
-        target.unlink()  # the demo owns this file; the writer refuses to replace files
     host.write(synthetic, target, format="sqlite", metadata=metadata,
                provenance={"generator": "hiveframe demo", "seed": seed})
     seconds["write"] = time.perf_counter() - t
@@ -100,7 +127,7 @@ def run_demo(out_dir: str | Path, *, seed: int = 0, scale: float = 1.0, host: Pl
     report = _quality_report(host, real, synthetic, metadata, out / "report", synth) if with_report else None
     seconds["report"] = time.perf_counter() - t
     seconds["total"] = time.perf_counter() - start
-    summary = {
+    return {
         "source": str(source),
         "output": str(target),
         "model": str(model) if model is not None else None,
@@ -119,9 +146,6 @@ def run_demo(out_dir: str | Path, *, seed: int = 0, scale: float = 1.0, host: Pl
         "report": report,
         "seconds": seconds,
     }
-    log.info("demo: %d tables written to %s in %.1fs, %d foreign key violation(s)", len(metadata.tables),
-             target, seconds["total"], violations)
-    return summary
 
 
 def _quality_report(host: PluginHost, real: Any, synthetic: Any, metadata: Any, out: Path,
@@ -170,4 +194,6 @@ def format_summary(summary: dict[str, Any]) -> str:
     elif "report" in summary:
         lines.append("quality report: not written (pip install 'hiveframe[validate]')")
     lines.append(f"synthetic database: {summary['output']}")
+    if summary.get("model"):
+        lines.append(f"model: {summary['model']}  metadata: {summary['metadata']}")
     return "\n".join(lines)

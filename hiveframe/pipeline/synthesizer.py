@@ -276,7 +276,9 @@ class Synthesizer:
 
         ``validate=True`` then samples the fitted model once and writes the quality report (HTML and
         JSON, from the validators plugin) to ``report_dir``; ``target`` ("table.column") adds the
-        train-on-synthetic utility figures. The report's path is kept in ``report_path``.
+        train-on-synthetic utility figures. The report's path is kept in ``report_path``. The folder
+        appears whole or not at all, and replaces only an earlier hiveframe report: one holding other
+        files is refused before training starts.
         ``progress=True`` prints the CLI's lines on stderr (one per table as it starts and ends, and
         plain-language training lines); ``callback`` receives every training event for your own display.
         """
@@ -310,6 +312,11 @@ class Synthesizer:
              target: str | None) -> Synthesizer:
         from hiveframe.pipeline.io import as_database
 
+        if validate:  # a missing report plugin or a report folder that cannot be replaced: before training
+            from hiveframe.pipeline.report import check_report_dir, check_report_plugin
+
+            check_report_plugin(self.host)
+            check_report_dir(report_dir)
         database = as_database(data, host=self.host)
         if isinstance(data, (str, Path)):
             self.source = str(Path(data).resolve())

@@ -1,7 +1,11 @@
 """The quality report: run every validator, write ``report.html`` (self-contained) and ``report.json``.
 
-``write_report`` is what ``hiveframe report REAL SYNTH -o DIR`` calls; ``validate_synthesizer`` is
-what ``Synthesizer.fit(validate=True)`` calls after training.
+``write_report`` answers the ``hiveframe_write_report`` hook, which ``hiveframe report``, ``fit --report``,
+``Synthesizer.fit(validate=True)`` and the demo call through the kernel; ``validate_synthesizer`` samples
+a fitted synthesizer first. Both write into the folder they are given, as they are given it: the kernel
+(:func:`hiveframe.pipeline.report.write_report`) hands the hook a fresh staging folder and swaps it in
+whole, refusing a folder that holds files hiveframe did not write. Call that one to write a report
+into a folder safely from Python.
 """
 
 from __future__ import annotations

@@ -184,6 +184,44 @@ def test_checkpoint_of_other_data_is_replaced_with_a_warning(mixed, tmp_path):
     assert seen == [1, 2]
 
 
+def test_a_checkpoint_save_that_fails_keeps_the_previous_one_and_no_temporary_file(tmp_path, monkeypatch):
+    import torch
+
+    from hiveframe_ctgan import _train
+
+    store = _train.CheckpointStore(tmp_path, "ctgan", "0.1.0", "same", torch.device("cpu"))
+    store.save({"epoch": 1})
+
+    def disk_full_midway(obj, f, *args, **kwargs):
+        f.write(b"half a checkpoint")
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(torch, "save", disk_full_midway)
+        with pytest.raises(OSError, match="No space left"):
+            store.save({"epoch": 2})
+    assert store.load()["epoch"] == 1  # the previous checkpoint, whole
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]
+
+
+def test_the_temporary_file_of_a_killed_checkpoint_save_is_removed(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    import torch
+
+    from hiveframe_ctgan import _train
+
+    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True).stdout)
+    (tmp_path / f".checkpoint.pt.{dead}.tmp").write_bytes(b"half")
+    (tmp_path / f".checkpoint.pt.{os.getppid()}.tmp").write_bytes(b"a live process is writing this")
+    store = _train.CheckpointStore(tmp_path, "ctgan", "0.1.0", "same", torch.device("cpu"))
+    assert store.load() is None
+    assert [p.name for p in tmp_path.iterdir()] == [f".checkpoint.pt.{os.getppid()}.tmp"]
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_bfloat16_mixed_precision_trains_and_samples(kind, mixed):
     data, table = mixed

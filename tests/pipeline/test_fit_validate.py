@@ -6,8 +6,10 @@ import json
 
 import numpy as np
 import pyarrow as pa
+import pytest
 
 from hiveframe.components import Database
+from hiveframe.errors import SourceError
 from hiveframe.pipeline import Synthesizer
 
 
@@ -37,3 +39,24 @@ def test_report_shows_the_dp_budget_spent(tmp_path):
     html = (tmp_path / "r" / "report.html").read_text()
     assert "Privacy guarantees of the model" in html and "per people entity" in html
     assert "outside the guarantee" in html
+
+
+def test_fit_validate_never_replaces_a_users_files_and_reruns_into_its_own_report(tmp_path):
+    rng = np.random.default_rng(0)
+    data = Database({"people": pa.table({"age": rng.integers(18, 80, 200), "city": rng.choice(["a", "b"], 200)})})
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "report.html").write_text("my own report")
+    synth = Synthesizer(seed=1)
+    with pytest.raises(SourceError, match="did not write: report.html") as err:
+        synth.fit(data, validate=True, report_dir=mine)
+    assert err.value.hint and not synth.table_generators  # refused before training
+    assert [p.name for p in mine.iterdir()] == ["report.html"] and (mine / "report.html").read_text() == "my own report"
+
+    out = tmp_path / "r"
+    for seed in (1, 2):  # the second fit replaces the first one's report
+        synth = Synthesizer(seed=seed).fit(data, validate=True, report_dir=out)
+        assert synth.report_path == out / "report.html"
+        assert json.loads((out / "report.json").read_text())["settings"]["model_seed"] == seed
+    assert sorted(p.name for p in out.iterdir()) == ["_provenance.json", "report.html", "report.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine", "r"]  # no staging left beside them
