@@ -107,7 +107,7 @@ class PluginHost:
         load_entry_points: bool = True,
         block: Iterable[str] = (),
     ) -> None:
-        from hiveframe.builtin.plugin import BuiltinPlugin
+        from hiveframe._builtin.plugin import BuiltinPlugin
 
         self.pm = _PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)

@@ -401,7 +401,7 @@ class RelationalEngine:
             if kind in (ColumnKind.NUMERICAL, ColumnKind.DATETIME) and numeric_values(arr) is not None:
                 t = arr.type
                 if pa.types.is_timestamp(t) or pa.types.is_date(t):
-                    from hiveframe.builtin.transformers import ints_to_temporal, temporal_ints
+                    from hiveframe._builtin.transformers import ints_to_temporal, temporal_ints
 
                     ints = temporal_ints(arr)
                     mean = int(round(float(pc.mean(ints).as_py())))

@@ -140,7 +140,7 @@ def _load_chinook(path: Path, wanted: Sequence[str] | None) -> tuple[Database, M
     """Chinook through the SQLite reader, with its declared keys."""
     import pyarrow as pa
 
-    from hiveframe.builtin.io_sqlite import SqliteReader
+    from hiveframe._builtin.io_sqlite import SqliteReader
     from hiveframe.components import Database
 
     if not path.is_file():

@@ -1,7 +1,7 @@
 """The polars reader and writer components. polars is imported inside methods only.
 
 Every table goes through the same shared steps as the builtin readers (null markers, type
-inference, canonical Arrow types in :mod:`hiveframe.builtin.io_arrow`), so reading a folder with
+inference, canonical Arrow types in :mod:`hiveframe._builtin.io_arrow`), so reading a folder with
 ``polars_folder`` gives the same Database (column names and Arrow types) as ``folder``.
 """
 
@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
-from hiveframe.builtin.io_arrow import (
+from hiveframe._builtin.io_arrow import (
     as_arrow_table,
     is_arrow_table,
     is_pandas_frame,
     is_polars_frame,
     normalize_table,
 )
-from hiveframe.builtin.io_folder import (
+from hiveframe._builtin.io_folder import (
     FolderReader,
     FolderWriter,
     _check_format,
@@ -33,7 +33,7 @@ from hiveframe.builtin.io_folder import (
     read_csv_header,
     read_jsonl_bytes,
 )
-from hiveframe.builtin.io_memory import in_memory_tables
+from hiveframe._builtin.io_memory import in_memory_tables
 from hiveframe.components.io import Database, Reader
 from hiveframe.errors import SourceError
 

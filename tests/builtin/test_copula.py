@@ -10,8 +10,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
 
-from hiveframe.builtin.copula import GENERATORS, GaussianCopula
-from hiveframe.builtin.transformers import IntegerTransformer, OneHotTransformer
+from hiveframe._builtin.copula import GENERATORS, GaussianCopula
+from hiveframe._builtin.transformers import IntegerTransformer, OneHotTransformer
 from hiveframe.errors import ConfigError, DataError
 from hiveframe.metadata import Column, ColumnKind, Table
 
@@ -326,7 +326,7 @@ def test_all_null_column_is_generated_as_null_with_a_warning(caplog):
                         Column("nothing", ColumnKind.NUMERICAL, dtype="double"),
                         Column("no_cat", ColumnKind.CATEGORICAL),
                         Column("no_date", ColumnKind.DATETIME, dtype="date32[day]")))
-    with caplog.at_level(logging.WARNING, logger="hiveframe.builtin.copula"):
+    with caplog.at_level(logging.WARNING, logger="hiveframe._builtin.copula"):
         model = GaussianCopula().fit(data, table, seed=0)
     assert "'nothing' is entirely null" in caplog.text and "'no_date'" in caplog.text
     out = model.sample(40, seed=1)

@@ -6,8 +6,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from hiveframe.builtin.copula import GaussianCopula
-from hiveframe.builtin.follows import find_follows, functional
+from hiveframe._builtin.copula import GaussianCopula
+from hiveframe._builtin.follows import find_follows, functional
 from hiveframe.errors import ConfigError
 from hiveframe.metadata import Column, ColumnKind, Table
 

@@ -7,7 +7,7 @@ import datetime as dt
 import pyarrow as pa
 import pytest
 
-from hiveframe.builtin.io_arrow import (
+from hiveframe._builtin.io_arrow import (
     DEFAULT_NULL_VALUES,
     canonical_type,
     infer_text_column,

@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from hiveframe.builtin.io_folder import FolderReader, FolderWriter
+from hiveframe._builtin.io_folder import FolderReader, FolderWriter
 from hiveframe.errors import SourceError
 from hiveframe.plugins import PluginHost
 
@@ -284,7 +284,7 @@ def test_conformance_kit(tmp_path, host, writer):
 
 
 def test_unwritable_targets_are_source_errors(tmp_path):
-    from hiveframe.builtin.io_sqlite import SqliteWriter
+    from hiveframe._builtin.io_sqlite import SqliteWriter
 
     blocker = tmp_path / "a_file"
     blocker.write_text("x")
@@ -311,7 +311,7 @@ SPARK_PART_SUFFIX = {"parquet": ".snappy.parquet", "csv": ".csv", "jsonl": ".jso
 
 def write_spark_like(folder, table, fmt, cuts=(1, 4)):
     """``table`` split into part files as Spark lays them out, with its bookkeeping files beside them."""
-    from hiveframe.builtin.io_folder import write_csv_file, write_jsonl_file, write_parquet_file
+    from hiveframe._builtin.io_folder import write_csv_file, write_jsonl_file, write_parquet_file
 
     folder.mkdir(parents=True)
     bounds = [0, *cuts, table.num_rows]

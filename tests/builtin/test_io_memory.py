@@ -9,7 +9,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from hiveframe.builtin.io_memory import MemoryReader
+from hiveframe._builtin.io_memory import MemoryReader
 from hiveframe.components import Database
 from hiveframe.errors import SourceError
 from hiveframe.plugins import PluginHost

@@ -12,7 +12,7 @@ import sys
 import pyarrow as pa
 import pytest
 
-from hiveframe.builtin.io_sqlite import (
+from hiveframe._builtin.io_sqlite import (
     APPLICATION_ID,
     PROVENANCE_TABLE,
     SqliteReader,

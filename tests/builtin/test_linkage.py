@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from hiveframe.builtin.linkage import ConditionalLinkage, EmpiricalLinkage
+from hiveframe._builtin.linkage import ConditionalLinkage, EmpiricalLinkage
 from hiveframe.errors import ConfigError, NotFittedError
 from hiveframe.persistence import load_component, save_component
 from hiveframe.pipeline.checks import ks_statistic

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from hiveframe.builtin.transformers import (
+from hiveframe._builtin.transformers import (
     TRANSFORMERS,
     BooleanTransformer,
     CategoricalFrequencyTransformer,
@@ -240,7 +240,7 @@ def test_encoder_with_builtin_transformers_and_kind_override():
     data = pa.table({"a": ["x", "y", "x"], "b": ["p", "p", "q"], "n": [1.0, None, 3.0]})
     table = Table("t", (Column("a", ColumnKind.CATEGORICAL), Column("b", ColumnKind.CATEGORICAL),
                         Column("n", ColumnKind.NUMERICAL, dtype="double")))
-    from hiveframe.builtin.transformers import default_transformer
+    from hiveframe._builtin.transformers import default_transformer
 
     enc = TableEncoder(default_transformer, {"categorical": OneHotTransformer()}).fit(data, table.columns)
     assert enc.widths == [2, 2, 2]
@@ -268,7 +268,7 @@ def test_reverse_of_zero_rows_and_of_an_all_null_column():
     import numpy as np
     import pyarrow as pa
 
-    from hiveframe.builtin.transformers import FloatTransformer
+    from hiveframe._builtin.transformers import FloatTransformer
     from hiveframe.metadata import Column, ColumnKind
 
     numbers = FloatTransformer()

@@ -94,7 +94,7 @@ def test_discrete_codes_read_the_argmax():
 def test_direct_encoding_equals_layout_then_forward(threshold):
     """``encode_permuted`` (the fit's fast path) gives the same bits as encode, build_layout, forward,
     take rows and argmax, with VGM, one-hot (narrow and embedded) and overridden scalar columns."""
-    from hiveframe.builtin.transformers import CategoricalFrequencyTransformer, FloatTransformer
+    from hiveframe._builtin.transformers import CategoricalFrequencyTransformer, FloatTransformer
 
     data, table = mixed_table(400)
     gen = tiny("ctgan")

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 from hiveframe_polars.components import PolarsFolderReader, PolarsFolderWriter, PolarsReader
 
-from hiveframe.builtin.io_folder import FolderReader, FolderWriter
+from hiveframe._builtin.io_folder import FolderReader, FolderWriter
 from hiveframe.errors import SourceError
 from hiveframe.plugins import PluginHost
 

@@ -228,7 +228,7 @@ def test_explicit_noise_too_small_for_the_budget_is_refused_for_the_copula():
 
 
 def test_the_dp_wrapper_passes_the_conformance_kit():
-    from hiveframe.builtin.copula import GaussianCopula
+    from hiveframe._builtin.copula import GaussianCopula
     from hiveframe.testing.conformance import check_privacy_wrapper, sample_table
 
     report = check_privacy_wrapper(DPWrapper, params={"epsilon": 3.0, "max_children": {"*": 5}},

@@ -192,7 +192,7 @@ def awkward() -> pa.Table:
 @pytest.mark.parametrize("fmt", ["parquet", "csv", "json"])
 def test_writer_output_reads_back_with_the_folder_reader(spark, tmp_path, fmt):
     """Spark's part files read back, without Spark, as the table that was written (values and types)."""
-    from hiveframe.builtin.io_folder import FolderReader
+    from hiveframe._builtin.io_folder import FolderReader
 
     table = awkward()
     out = tmp_path / "synthetic"

@@ -89,7 +89,7 @@ def toy_host() -> PluginHost:
 
 def copula_available() -> bool:
     try:
-        from hiveframe.builtin.copula import GENERATORS
+        from hiveframe._builtin.copula import GENERATORS
     except ImportError:
         return False
     return any(getattr(g, "name", None) == "gaussian_copula" for g in GENERATORS)

@@ -26,7 +26,7 @@ existing folder is replaced only when every entry in it is listed by its own ``_
 (``--overwrite``) replaces a hiveframe output folder whole even when it holds other files; a folder
 without hiveframe's provenance is never replaced.
 
-Parsing and type decisions live in :mod:`hiveframe.builtin.io_arrow` and are shared with the polars
+Parsing and type decisions live in :mod:`hiveframe._builtin.io_arrow` and are shared with the polars
 plugin, so both give the same Database for the same folder.
 """
 
@@ -53,7 +53,7 @@ from hiveframe._atomic import (
     staged_folder,
     write_provenance,
 )
-from hiveframe.builtin.io_arrow import (
+from hiveframe._builtin.io_arrow import (
     DEFAULT_NULL_VALUES,
     SQLITE_SUFFIXES,
     TABLE_SUFFIXES,

@@ -3,7 +3,7 @@
 How it models a table (context columns included, so a child table learns how it depends on its
 parent's values):
 
-1. Each column is encoded by a transformer (:mod:`hiveframe.builtin.transformers`, or the user's
+1. Each column is encoded by a transformer (:mod:`hiveframe._builtin.transformers`, or the user's
    override by column name or kind). Every output column of the encoding is one *dimension*; the
    null indicator of a nullable column is a dimension of its own, so nulls that depend on other
    columns (a booking date that is null exactly when no country was booked) are modelled like any
@@ -27,7 +27,7 @@ normal (exactly for one dimension, by Gibbs sweeps for several) and the others f
 normal given them (the Schur complement).
 
 A category column that another one determines (a city's country, a parent's country on an
-invoice) is then redrawn from the pairs the data showed (:mod:`hiveframe.builtin.follows`).
+invoice) is then redrawn from the pairs the data showed (:mod:`hiveframe._builtin.follows`).
 
 Known limits (it is a baseline): dependence is linear on the normal scale, and each category
 column is a single latent dimension, so it can follow only one direction of dependence strongly.
@@ -293,7 +293,7 @@ class GaussianCopula(TableGenerator):
     gibbs_sweeps: int = 20
     #: a category column that another one (of the table or its context) determines to at least this
     #: bias-corrected uncertainty coefficient is drawn from their conditional table (see
-    #: :mod:`hiveframe.builtin.follows`); ``None`` draws every column from the copula
+    #: :mod:`hiveframe._builtin.follows`); ``None`` draws every column from the copula
     follow_threshold: float | None = 0.8
 
     _encoder: TableEncoder | None = attrs.field(default=None, init=False)
@@ -321,7 +321,7 @@ class GaussianCopula(TableGenerator):
 
     # -- fit ---------------------------------------------------------------------------------------
     def _new_encoder(self) -> TableEncoder:
-        from hiveframe.builtin.transformers import default_transformer
+        from hiveframe._builtin.transformers import default_transformer
 
         return TableEncoder(default_transformer, self.transformers)
 
@@ -355,7 +355,7 @@ class GaussianCopula(TableGenerator):
         self._encoder, self._dims, self._chol = encoder, dims, None
         self._follows = []
         if self.follow_threshold is not None:
-            from hiveframe.builtin.follows import find_follows
+            from hiveframe._builtin.follows import find_follows
 
             self._follows = find_follows(data, list(table.columns), tuple(context_columns),
                                          threshold=float(self.follow_threshold))
@@ -367,7 +367,7 @@ class GaussianCopula(TableGenerator):
     def _fit_private(self, data: pa.Table, table: Table, *, context_columns: tuple[str, ...], seed: int | None,
                      callback: TrainingCallback | None, workdir: Path | None, private: PrivateTraining) -> None:
         """Marginals from the surrogate, correlation from one noisy release (:mod:`._copula_private`)."""
-        from hiveframe.builtin._copula_private import fit_copula_private
+        from hiveframe._builtin._copula_private import fit_copula_private
 
         fit_copula_private(self, private, table, context_columns=context_columns, seed=seed, callback=callback)
 
@@ -393,7 +393,7 @@ class GaussianCopula(TableGenerator):
     @staticmethod
     def _nominal_dims(encoder: TableEncoder) -> set[int]:
         """Dimensions holding category codes (unordered), found from the builtin frequency encoding."""
-        from hiveframe.builtin.transformers import CategoricalFrequencyTransformer
+        from hiveframe._builtin.transformers import CategoricalFrequencyTransformer
 
         out = set()
         for transformer, sl in zip(encoder.transformers, encoder.column_slices(), strict=True):
@@ -511,7 +511,7 @@ class GaussianCopula(TableGenerator):
             else:
                 arrays[column.name] = decoded[column.name]
         if self._follows:
-            from hiveframe.builtin.follows import apply_follows
+            from hiveframe._builtin.follows import apply_follows
 
             apply_follows(self._follows, arrays, context, set(conditions), rng)
         return pa.table({c.name: _cast(arrays[c.name], c, table.name) for c in outputs})
@@ -687,7 +687,7 @@ class GaussianCopula(TableGenerator):
         self._encoder, self._dims = encoder, dims
         self._corr = np.asarray(state.arrays["corr"], dtype=np.float64)
         self._chol = None
-        from hiveframe.builtin.follows import Follow
+        from hiveframe._builtin.follows import Follow
 
         self._follows = [Follow.from_json(f, state.arrays[f"follow{i}_probs"])
                          for i, f in enumerate(state.values.get("follows", []))]
@@ -714,7 +714,7 @@ def _interval_mean_z(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 # -- Arrow helpers ------------------------------------------------------------------------------------------
 def _target_type(column: Column) -> pa.DataType:
-    from hiveframe.builtin.transformers import arrow_type
+    from hiveframe._builtin.transformers import arrow_type
 
     try:
         return arrow_type(column.dtype)
@@ -728,7 +728,7 @@ def _cast(values: pa.Array, column: Column, table: str) -> pa.Array:
     """The generated values as the column's declared Arrow type."""
     import pyarrow as pa
 
-    from hiveframe.builtin.transformers import arrow_type
+    from hiveframe._builtin.transformers import arrow_type
 
     try:
         target = arrow_type(column.dtype)

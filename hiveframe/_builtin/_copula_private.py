@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from hiveframe.builtin.copula import GaussianCopula
+    from hiveframe._builtin.copula import GaussianCopula
     from hiveframe.components import PrivateTraining, TrainingCallback
     from hiveframe.metadata import Table
 
@@ -38,7 +38,7 @@ CLIP_FACTOR = 2.0
 
 def _scores(marginal: Any, x: np.ndarray) -> np.ndarray:
     """Normal scores of real values under a private marginal; values it never saw take the nearest atom."""
-    from hiveframe.builtin.copula import _interval_mean
+    from hiveframe._builtin.copula import _interval_mean
 
     out = marginal.scores(x)
     missing = np.isnan(out) & ~np.isnan(x)
@@ -53,7 +53,7 @@ def fit_copula_private(copula: GaussianCopula, private: PrivateTraining, table: 
                        context_columns: tuple[str, ...], seed: int | None,
                        callback: TrainingCallback | None) -> None:
     """Fit ``copula`` with differential privacy (module docstring); called by ``fit_private``."""
-    from hiveframe.builtin.copula import _nearest_correlation
+    from hiveframe._builtin.copula import _nearest_correlation
 
     ordering = copula.order_categories
     copula.order_categories = False  # ordered below, from the noisy moments (the surrogate's columns are independent)
@@ -104,7 +104,7 @@ def fit_copula_private(copula: GaussianCopula, private: PrivateTraining, table: 
     floor = 0.5 * noise_std  # noisy counts below this carry no signal
     # -- post-processing: order categories, then the correlation of every pair of dimensions ----------
     scores_of: dict[int, np.ndarray] = {}
-    from hiveframe.builtin.copula import _interval_mean
+    from hiveframe._builtin.copula import _interval_mean
 
     for j in nominal:
         before = dims[j].marginal
@@ -160,7 +160,7 @@ def _moment(a: int, b: int, moments: np.ndarray, pos: dict[int, int], block_of: 
 
 def _order(marginal: Any, moments: np.ndarray, own: slice, n: float, floor: float) -> Any:
     """Categories ordered along the first discriminant of everything else, from noisy moments."""
-    from hiveframe.builtin.copula import _reorder
+    from hiveframe._builtin.copula import _reorder
 
     w = moments.shape[0]
     others = np.r_[0:own.start, own.stop:w]

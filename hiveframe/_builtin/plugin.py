@@ -30,31 +30,31 @@ class BuiltinPlugin:
     # -- discovery -------------------------------------------------------------------------------
     @hookimpl
     def hiveframe_register_readers(self):
-        from hiveframe.builtin.io import READERS
+        from hiveframe._builtin.io import READERS
 
         return READERS
 
     @hookimpl
     def hiveframe_register_writers(self):
-        from hiveframe.builtin.io import WRITERS
+        from hiveframe._builtin.io import WRITERS
 
         return WRITERS
 
     @hookimpl
     def hiveframe_register_transformers(self):
-        from hiveframe.builtin.transformers import TRANSFORMERS
+        from hiveframe._builtin.transformers import TRANSFORMERS
 
         return TRANSFORMERS
 
     @hookimpl
     def hiveframe_register_linkage_models(self):
-        from hiveframe.builtin.linkage import LINKAGE_MODELS
+        from hiveframe._builtin.linkage import LINKAGE_MODELS
 
         return LINKAGE_MODELS
 
     @hookimpl
     def hiveframe_register_table_generators(self):
-        from hiveframe.builtin.copula import GENERATORS
+        from hiveframe._builtin.copula import GENERATORS
 
         return GENERATORS
 

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 import attrs
 
-from hiveframe.builtin.io_arrow import (
+from hiveframe._builtin.io_arrow import (
     as_arrow_table,
     check_requested,
     is_arrow_table,

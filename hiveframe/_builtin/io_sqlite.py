@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import attrs
 
 from hiveframe._atomic import crash_point, staged_file
-from hiveframe.builtin.io_arrow import (
+from hiveframe._builtin.io_arrow import (
     SQLITE_SUFFIXES,
     as_arrow_table,
     as_path,

@@ -8,9 +8,9 @@ share with the polars plugin live in ``io_arrow``.
 
 from __future__ import annotations
 
-from hiveframe.builtin.io_folder import CsvFolderWriter, FolderReader, FolderWriter, JsonlFolderWriter
-from hiveframe.builtin.io_memory import MemoryReader
-from hiveframe.builtin.io_sqlite import SqliteReader, SqliteWriter
+from hiveframe._builtin.io_folder import CsvFolderWriter, FolderReader, FolderWriter, JsonlFolderWriter
+from hiveframe._builtin.io_memory import MemoryReader
+from hiveframe._builtin.io_sqlite import SqliteReader, SqliteWriter
 from hiveframe.components.io import Reader, Writer
 
 READERS: list[type[Reader]] = [MemoryReader, SqliteReader, FolderReader]
