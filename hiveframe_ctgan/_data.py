@@ -221,7 +221,8 @@ def _onehot_codes(transformer: Any, values: pa.Array | pa.ChunkedArray) -> np.nd
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from hiveframe._builtin.transformers import OneHotTransformer, as_array
+    from hiveframe.arrow import as_array
+    from hiveframe.baseline import OneHotTransformer
 
     if type(transformer) is not OneHotTransformer or len(transformer.output_spans) != 1:
         return None
@@ -386,7 +387,7 @@ class _Coder:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        from hiveframe._builtin.transformers import as_array, temporal_ints
+        from hiveframe.arrow import as_array, temporal_ints
 
         arr = as_array(values)
         t = arr.type

@@ -188,7 +188,7 @@ class NeuralTableGenerator(TableGenerator):
 
     # -- encoding ----------------------------------------------------------------------------------
     def _default_transformer(self, column: Column) -> Transformer:
-        from hiveframe._builtin.transformers import OneHotTransformer
+        from hiveframe.baseline import OneHotTransformer
         from hiveframe_ctgan.transformers import VGMTransformer
 
         if column.kind in CONTINUOUS_KINDS:
@@ -649,7 +649,7 @@ def _equals(values: pa.Array, target: Any) -> np.ndarray:
 def _empty_table(columns: Sequence[Column]) -> pa.Table:
     import pyarrow as pa
 
-    from hiveframe._builtin.transformers import arrow_type
+    from hiveframe.arrow import arrow_type
 
     arrays = []
     for c in columns:
@@ -664,7 +664,7 @@ def _to_table(columns: Mapping[str, pa.Array], order: Sequence[Column]) -> pa.Ta
     """The generated columns in metadata order, cast to their metadata types where they differ."""
     import pyarrow as pa
 
-    from hiveframe._builtin.transformers import arrow_type
+    from hiveframe.arrow import arrow_type
 
     arrays, names = [], []
     for column in order:

@@ -30,7 +30,7 @@ from hiveframe.metadata.model import ColumnKind
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from hiveframe._builtin.transformers import BuiltinTransformer
+    from hiveframe.baseline import BuiltinTransformer
     from hiveframe.metadata import Column
 
 log = logging.getLogger(__name__)
@@ -171,7 +171,7 @@ class VGMTransformer(Transformer):
         return state
 
     def _set_state(self, state: ComponentState) -> None:
-        from hiveframe._builtin.transformers import DatetimeTransformer, FloatTransformer
+        from hiveframe.baseline import DatetimeTransformer, FloatTransformer
 
         base_name = state.values["base"]
         self._base = DatetimeTransformer() if base_name == DatetimeTransformer.name else FloatTransformer()
@@ -188,7 +188,7 @@ def _base_for(values: pa.Array | pa.ChunkedArray, column: Column) -> BuiltinTran
     """The builtin reader/writer of the column's values: datetimes by type or kind, numbers otherwise."""
     import pyarrow as pa
 
-    from hiveframe._builtin.transformers import DatetimeTransformer, FloatTransformer
+    from hiveframe.baseline import DatetimeTransformer, FloatTransformer
 
     t = values.type
     temporal = pa.types.is_timestamp(t) or pa.types.is_date(t)

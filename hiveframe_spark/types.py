@@ -94,8 +94,8 @@ def normalize_arrow(table: pa.Table, *, name: str = "table", fmt: str | None = N
     markers and type inference, ``"json"`` its temporal inference; anything else canonical types only.
     Spark marks columns ``not null`` from its plan; hiveframe decides nullability from metadata.
     """
-    from hiveframe._builtin.io_arrow import DEFAULT_NULL_VALUES
-    from hiveframe._builtin.io_folder import finish_table
+    from hiveframe.arrow import DEFAULT_NULL_VALUES
+    from hiveframe.files import finish_table
 
     kind = {"csv": "csv", "json": "jsonl"}.get(fmt or "", "parquet")
     return finish_table(table, kind, name, tuple(DEFAULT_NULL_VALUES if null_values is None else null_values))

@@ -168,7 +168,7 @@ class Codec:
     def decode(self, tokens: np.ndarray, rng: np.random.Generator) -> pa.Array:
         import pyarrow as pa
 
-        from hiveframe._builtin.transformers import arrow_type
+        from hiveframe.arrow import arrow_type
 
         target = _safe_type(arrow_type, self.dtype)
         if self.kind == "categorical":
@@ -224,7 +224,7 @@ class Codec:
         """A condition's value as this numeric column's physical number (None for null)."""
         import pyarrow as pa
 
-        from hiveframe._builtin.transformers import arrow_type
+        from hiveframe.arrow import arrow_type
 
         if value is None:
             return None

@@ -400,7 +400,7 @@ def _to_table(columns: Mapping[str, pa.Array], order: Sequence[Column], n: int) 
     """The generated columns in metadata order, in their metadata types."""
     import pyarrow as pa
 
-    from hiveframe._builtin.transformers import arrow_type
+    from hiveframe.arrow import arrow_type
 
     arrays = []
     for column in order:

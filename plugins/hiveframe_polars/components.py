@@ -1,7 +1,7 @@
 """The polars reader and writer components. polars is imported inside methods only.
 
 Every table goes through the same shared steps as the builtin readers (null markers, type
-inference, canonical Arrow types in :mod:`hiveframe._builtin.io_arrow`), so reading a folder with
+inference, canonical Arrow types in :mod:`hiveframe.arrow`), so reading a folder with
 ``polars_folder`` gives the same Database (column names and Arrow types) as ``folder``.
 """
 
@@ -15,17 +15,20 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
-from hiveframe._builtin.io_arrow import (
+from hiveframe.arrow import (
     as_arrow_table,
+    in_memory_tables,
     is_arrow_table,
     is_pandas_frame,
     is_polars_frame,
     normalize_table,
 )
-from hiveframe._builtin.io_folder import (
+from hiveframe.components.io import Database, Reader
+from hiveframe.errors import SourceError
+from hiveframe.files import (
     FolderReader,
     FolderWriter,
-    _check_format,
+    check_format,
     csv_delimiter,
     csv_error,
     jsonl_error,
@@ -33,9 +36,6 @@ from hiveframe._builtin.io_folder import (
     read_csv_header,
     read_jsonl_bytes,
 )
-from hiveframe._builtin.io_memory import in_memory_tables
-from hiveframe.components.io import Database, Reader
-from hiveframe.errors import SourceError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -127,7 +127,7 @@ class PolarsFolderWriter(FolderWriter):
     formats: ClassVar[tuple[str, ...]] = ("parquet", "csv")
     default_for: ClassVar[tuple[str | None, ...]] = (None, "parquet", "csv")
 
-    format: str = attrs.field(default="parquet", validator=_check_format)
+    format: str = attrs.field(default="parquet", validator=check_format)
 
     def _prepare(self, tables: Mapping[str, Any], folder: Path) -> dict[str, pa.Table]:
         converted = {name: polars_to_arrow(v, name) if is_polars_frame(v) else v for name, v in tables.items()}

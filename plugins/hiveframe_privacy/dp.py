@@ -546,7 +546,7 @@ class DPWrapper(PrivacyWrapper):
     def share_for(self, generator: TableGenerator | None) -> float:
         if self.preprocess_share is not None:
             return float(self.preprocess_share)
-        from hiveframe._builtin.copula import GaussianCopula
+        from hiveframe.baseline import GaussianCopula
 
         return 0.3 if isinstance(_innermost(generator), GaussianCopula) else 0.15
 

@@ -404,7 +404,7 @@ def _as_type(values: list[Any], dtype: str) -> pa.Array:
     if dtype in ("string", "large_string", "utf8"):
         return arr
     try:
-        from hiveframe._builtin.transformers import arrow_type
+        from hiveframe.arrow import arrow_type
 
         return arr.cast(arrow_type(dtype))
     except Exception:  # noqa: BLE001 - a fake that does not parse as the column's type stays a string

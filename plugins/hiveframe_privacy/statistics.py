@@ -96,7 +96,7 @@ class NumericCodec:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        from hiveframe._builtin.transformers import arrow_type, temporal_ints
+        from hiveframe.arrow import arrow_type, temporal_ints
 
         t = arr.type
         if pa.types.is_string(t) or pa.types.is_large_string(t):
@@ -115,7 +115,7 @@ class NumericCodec:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        from hiveframe._builtin.transformers import arrow_type, ints_to_temporal
+        from hiveframe.arrow import arrow_type, ints_to_temporal
 
         nulls = np.isnan(x)
         target = arrow_type(self.type_name)
@@ -417,7 +417,7 @@ class PrivateStatistics:
     def release(cls, data: pa.Table, table: Table, columns: list[str], budget: TableBudget, *,
                 bins: int = 64) -> PrivateStatistics:
         """Every release of ``columns`` (noise from the budget's secret source)."""
-        from hiveframe._builtin.transformers import as_array
+        from hiveframe.arrow import as_array
 
         rows = budget.rows(data.num_rows)
         # as many bins as the noise allows: a bin of an even spread should hold several noise stds
@@ -459,7 +459,7 @@ class PrivateStatistics:
     def _surrogate_column(self, rel: ColumnRelease, rows: int, rng: np.random.Generator) -> pa.Array:
         import pyarrow as pa
 
-        from hiveframe._builtin.transformers import arrow_type
+        from hiveframe.arrow import arrow_type
 
         alloc = self._allocate(np.append(rel.weights, rel.null_weight), rows)
         if alloc.sum() == 0:  # nothing released: the column is null
@@ -507,7 +507,7 @@ class PrivateStatistics:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        from hiveframe._builtin.transformers import as_array
+        from hiveframe.arrow import as_array
 
         out = {}
         for name in data.column_names:
