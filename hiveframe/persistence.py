@@ -35,6 +35,8 @@ import numpy as np
 
 from hiveframe.components.base import Component, ComponentState
 from hiveframe.errors import ConfigError, PersistenceError, UnknownComponentError
+from hiveframe.state import json_default as _json_default
+from hiveframe.state import nested_components
 
 if TYPE_CHECKING:
     from hiveframe.plugins import PluginHost
@@ -111,21 +113,17 @@ def save_component(directory: Path, key: str, component: Component) -> None:
     """Write one component (params, nested components, state) under ``components/<key>``."""
     base = _component_path(directory, key)
     base.parent.mkdir(parents=True, exist_ok=True)
-    params: dict[str, Any] = {}
     nested: dict[str, Any] = {}
-    for name in component.parameter_names():
-        value = getattr(component, name)
+    for name, value in nested_components(component):
         if isinstance(value, Component):
             save_component(directory, f"{key}.{name}", value)
             nested[name] = f"{key}.{name}"
-        elif isinstance(value, dict) and value and all(isinstance(v, Component) for v in value.values()):
+        else:
             nested[name] = {}
             for sub, comp in value.items():
                 sub_key = f"{key}.{name}.{component_key(str(sub))}"
                 save_component(directory, sub_key, comp)
                 nested[name][sub] = sub_key
-        else:
-            params[name] = value
     state = component.get_state()
     record = {
         "kind": component.kind,
@@ -191,20 +189,6 @@ def load_component(directory: Path, key: str, host: PluginHost) -> Component:
             raise PersistenceError(f"arrays of component {key!r} cannot be read: {exc}") from None
     component.set_state(ComponentState(values=record.get("state", {}), arrays=arrays))
     return component
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    raise TypeError(f"cannot store {type(value).__name__} in a model file")
 
 
 # -- manifest --------------------------------------------------------------------------------------

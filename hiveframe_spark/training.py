@@ -13,7 +13,6 @@ generators. Same seeds as a sequential fit, so the fitted model is the same.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import time
@@ -24,9 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hiveframe.components.base import Component, ComponentState
+from hiveframe.components.base import Component
 from hiveframe.errors import HiveframeError, PluginError
 from hiveframe.hookspecs import hookimpl
+from hiveframe.state import pack_state, unpack_state
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -104,40 +104,6 @@ def build_component(host: Any, spec: Mapping[str, Any]) -> Component:
                           "(the same Python environment as the driver)") from None
 
 
-def collect_states(component: Component) -> dict[str, Any]:
-    """The component's learned state and its nested components', as JSON text plus .npz bytes."""
-    from hiveframe.persistence import _json_default
-
-    state = component.get_state()
-    buf = io.BytesIO()
-    if state.arrays:
-        np.savez(buf, **{k: np.asarray(v) for k, v in state.arrays.items()})
-    nested: dict[str, Any] = {}
-    for name in component.parameter_names():
-        value = getattr(component, name)
-        if isinstance(value, Component):
-            nested[name] = collect_states(value)
-        elif isinstance(value, dict) and value and all(isinstance(v, Component) for v in value.values()):
-            nested[name] = {"__dict__": {str(k): collect_states(v) for k, v in value.items()}}
-    return {"values": json.dumps(state.values, default=_json_default), "arrays": buf.getvalue(), "nested": nested}
-
-
-def restore_states(component: Component, states: Mapping[str, Any]) -> None:
-    """Inverse of :func:`collect_states`, on the driver's own (identically configured) component."""
-    for name, sub in states.get("nested", {}).items():
-        value = getattr(component, name)
-        if "__dict__" in sub:
-            for k, s in sub["__dict__"].items():
-                restore_states(value[k], s)
-        else:
-            restore_states(value, sub)
-    arrays: dict[str, np.ndarray] = {}
-    if states["arrays"]:
-        with np.load(io.BytesIO(states["arrays"]), allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    component.set_state(ComponentState(values=json.loads(states["values"]), arrays=arrays))
-
-
 # -- executors -------------------------------------------------------------------------------------
 _HOSTS: list[Any] = []  # one PluginHost per Python worker, built on its first task
 
@@ -164,7 +130,7 @@ def fit_one(job: Mapping[str, Any]) -> dict[str, Any]:
     host.hooks.fit_table(table_name=job["table_name"], generator=generator, data=data, table=table,
                          context_columns=tuple(job["context_columns"]), seed=job["seed"], callback=None,
                          workdir=None)
-    return {"table_name": job["table_name"], "states": collect_states(generator),
+    return {"table_name": job["table_name"], "states": pack_state(generator),
             "seconds": time.perf_counter() - start}
 
 
@@ -221,7 +187,7 @@ def fit_parallel(synth: Synthesizer, data: Any, *, spark: SparkSession | None = 
     by_name = {j.table_name: j for j in jobs}
     for result in results:
         job = by_name[result["table_name"]]
-        restore_states(job.generator, result["states"])
+        unpack_state(job.generator, result["states"])
         synth.table_generators[job.table_name] = job.generator
         if callback is not None:
             callback({"table": job.table_name, "event": "fitted", "seconds": result["seconds"], "spark": True})

@@ -9,8 +9,7 @@ kernel without depending on the real generators.
 * :class:`IdentityTransformer` encodes a numerical column as (value, is-null).
 * :class:`EmpiricalLinkage` draws children counts from the observed counts.
 
-:func:`table_to_state` / :func:`table_from_state` store an Arrow table as a
-:class:`~hiveframe.components.ComponentState` (JSON values plus plain numpy arrays, never pickle).
+They keep state with the public :mod:`hiveframe.state` helpers (re-exported here as before).
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ import numpy as np
 from hiveframe.components import ComponentState, LinkageModel, TableGenerator, Transformer
 from hiveframe.components.transformers import Span
 from hiveframe.metadata import ColumnKind
+from hiveframe.state import table_from_state, table_to_state
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -30,51 +30,6 @@ if TYPE_CHECKING:
     from hiveframe.metadata import Column, Table
 
 __all__ = ["EmpiricalLinkage", "IdentityTransformer", "ResampleGenerator", "table_from_state", "table_to_state"]
-
-
-def table_to_state(table: pa.Table) -> ComponentState:
-    """An Arrow table as JSON values (schema, strings) and numpy arrays (numbers, validity masks)."""
-    import pyarrow as pa
-
-    state = ComponentState(values={"columns": [], "num_rows": table.num_rows})
-    for i, field in enumerate(table.schema):
-        col = table.column(i).combine_chunks()
-        state.values["columns"].append([field.name, str(field.type)])
-        state.arrays[f"valid{i}"] = np.asarray(col.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
-        t = field.type
-        if pa.types.is_timestamp(t) or pa.types.is_date(t) or pa.types.is_time(t) or pa.types.is_duration(t):
-            width = pa.int64() if t.bit_width == 64 else pa.int32()
-            state.arrays[f"values{i}"] = col.cast(width).fill_null(0).to_numpy(zero_copy_only=False)
-        elif pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t):
-            filler = False if pa.types.is_boolean(t) else 0
-            state.arrays[f"values{i}"] = col.fill_null(filler).to_numpy(zero_copy_only=False)
-        else:
-            state.values[f"values{i}"] = [None if v is None else str(v) for v in col.to_pylist()]
-    return state
-
-
-def table_from_state(state: ComponentState) -> pa.Table:
-    """The table stored by :func:`table_to_state`."""
-    import pyarrow as pa
-
-    arrays, names = [], []
-    for i, (name, dtype) in enumerate(state.values["columns"]):
-        t = pa.type_for_alias(dtype)
-        mask = ~np.asarray(state.arrays[f"valid{i}"], dtype=bool)
-        if f"values{i}" in state.arrays:
-            raw = np.asarray(state.arrays[f"values{i}"])
-            if raw.dtype.kind in "iu" and not (pa.types.is_integer(t)):
-                width = pa.int64() if raw.dtype.itemsize == 8 else pa.int32()
-                arr = pa.array(raw, type=width, mask=mask).cast(t)
-            else:
-                arr = pa.array(raw, type=t, mask=mask)
-        else:
-            arr = pa.array(state.values[f"values{i}"], type=pa.string()).cast(t)
-        arrays.append(arr)
-        names.append(name)
-    if not names:
-        return pa.table({"_": pa.nulls(int(state.values["num_rows"]))}).select([])
-    return pa.table(arrays, names=names)
 
 
 @attrs.define(kw_only=True, eq=False)
