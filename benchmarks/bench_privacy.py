@@ -70,14 +70,15 @@ def _fit_sample(split, generator: str, epsilon: float | None, *, epochs: int, se
 
 
 def _privacy_scores(split, synthetic) -> dict[str, Any]:
+    from hiveframe.components import ValidationContext
     from hiveframe.metadata import Metadata
     from hiveframe.plugins import PluginHost
 
     host = PluginHost()
     validator = host.create("validator", "privacy", {"sample_size": 2000})
-    validator._holdout = {split.table.name: split.test}
     metadata = Metadata(tables=(split.table,))
-    res = validator.validate({split.table.name: split.train}, {split.table.name: synthetic}, metadata)
+    context = ValidationContext(holdout={split.table.name: split.test})
+    res = validator.validate({split.table.name: split.train}, {split.table.name: synthetic}, metadata, context)
     table = res.details["tables"][split.table.name]
     return {"mia_auc": table["membership_inference"]["auc"], "mia_accuracy": table["membership_inference"]["accuracy"],
             "exact_match_rate": table["exact_match_rate"], "dcr_median_ratio": table["dcr"]["median_ratio"]}

@@ -24,12 +24,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hiveframe._version import __version__
+from hiveframe.engines import LOCAL
 from hiveframe.errors import ConfigError, HiveframeError, SourceError, describe_os_error, did_you_mean
 from hiveframe.pipeline.progress import ProgressPlugin
 
 if TYPE_CHECKING:
 
     from hiveframe.components import Database
+    from hiveframe.engines import SampleEngine
     from hiveframe.metadata import Metadata
     from hiveframe.plugins import PluginHost
 
@@ -120,16 +122,6 @@ def _seed(text: str) -> int:
     return value
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
 def _fraction(text: str) -> float:
     try:
         value = float(text)
@@ -140,7 +132,8 @@ def _fraction(text: str) -> float:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with ``host``, its plugins' engines (``sample --engine``) and subcommands."""
     # Global options work before or after the command (`hiveframe --debug fit ...` or `fit ... --debug`):
     # SUPPRESS keeps a subcommand's unset option from overwriting the top-level one.
     common = argparse.ArgumentParser(add_help=False)
@@ -235,13 +228,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true",
                    help="replace OUT whole when it holds hiveframe output, even with other files in it "
                    "(a folder or database hiveframe did not write is never replaced)")
-    p.add_argument("--engine", choices=("local", "spark"), default="local",
-                   help="local: in this process; spark: generate in partitions on Spark executors and write "
-                   "straight to storage (needs hiveframe[spark])")
-    p.add_argument("--partitions", type=_positive_int, default=None,
-                   help="with --engine spark: partitions of the root tables (same seed + partitions, same output)")
-    p.add_argument("--master", default=None, help="with --engine spark: Spark master (default local[2])")
-    p.set_defaults(func=cmd_sample)
+    engines = host.hooks.engines() if host is not None else {}
+    p.add_argument("--engine", default=LOCAL, metavar="NAME",
+                   help="local (default): in this process; " + "; ".join(
+                       f"{name}: {engine.help}" for name, engine in engines.items())
+                   + " (engines come from plugins: `hiveframe plugins`)")
+    p.set_defaults(func=cmd_sample, engine_options=_engine_options(p, engines))
 
     p = sub.add_parser("plugins", parents=[common], help="list plugins, their status and components")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -275,7 +267,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replace DIR whole when it holds hiveframe output, even with other files in it "
                    "(a folder hiveframe did not write is never replaced)")
     p.set_defaults(func=cmd_report)
+    if host is not None:  # after the kernel's own commands, as hookspecs.hiveframe_register_commands says
+        host.hooks.register_commands(subparsers=sub, common=common)
     return parser
+
+
+def _engine_options(parser: argparse.ArgumentParser, engines: Mapping[str, SampleEngine]) -> dict[str, list[str]]:
+    """Each engine adds its options in a group of its own; returns the option dests of each engine, so a
+    command can refuse an engine's option given without that engine."""
+    out: dict[str, list[str]] = {}
+    for name, engine in engines.items():
+        known = set(map(id, parser._actions))
+        engine.add_arguments(parser.add_argument_group(f"--engine {name} options"))
+        out[name] = [a.dest for a in parser._actions if id(a) not in known]
+    return out
 
 
 # -- helpers --------------------------------------------------------------------------------------
@@ -318,15 +323,21 @@ def _configure_logging(debug: bool, verbose: bool) -> Callable[[], None]:
 
 
 def _host(args: argparse.Namespace, progress: ProgressPlugin | None = None) -> PluginHost:
+    """The command's host: the one :func:`main` built the parser with, else a new one."""
+    host = getattr(args, "plugin_host", None) or _new_host(getattr(args, "block_plugin", None) or ())
+    if progress is not None:
+        host.register(progress, name="cli-progress")
+    return host
+
+
+def _new_host(block: Sequence[str]) -> PluginHost:
     from hiveframe.plugins import PluginHost
 
-    host = PluginHost(block=getattr(args, "block_plugin", None) or ())
-    unknown = sorted(set(getattr(args, "block_plugin", None) or ()) - set(host.infos))
+    host = PluginHost(block=block)
+    unknown = sorted(set(block) - set(host.infos))
     if unknown:
         log.warning("--block-plugin: no plugin named %s is installed (%s)", ", ".join(map(repr, unknown)),
                     did_you_mean(unknown[0], host.infos) or "no plugins")
-    if progress is not None:
-        host.register(progress, name="cli-progress")
     return host
 
 
@@ -610,13 +621,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     rows = dict(args.rows or [])
     if rows:
         _check_tables(metadata, list(rows), "--rows")
-    if args.engine == "spark":
-        return _sample_on_spark(args, rows)
-    spark_only = [flag for flag, value in (("--partitions", args.partitions), ("--master", args.master))
-                  if value is not None]
-    if spark_only:
-        raise ConfigError(f"{' and '.join(spark_only)} only apply with --engine spark",
-                          hint="add --engine spark, or drop " + " and ".join(spark_only))
+    _check_engine_options(args)
+    if args.engine != LOCAL:
+        return _sample_with_engine(args, host, rows)
     progress.total = len(metadata.tables)
     start = time.perf_counter()
     database = synth.sample(scale=args.scale if args.scale is not None else 1.0, rows=rows or None,
@@ -720,23 +727,33 @@ def _write_single_file(host: PluginHost, database: Database, target: Path, fmt: 
 SINGLE_FILE_SUFFIXES_BY_FORMAT = {v: k for k, v in SINGLE_FILE_SUFFIXES.items()}
 
 
-def _sample_on_spark(args: argparse.Namespace, rows: dict[str, int]) -> int:
-    """``sample --engine spark``: tables generated on the executors, written without collecting."""
+def _check_engine_options(args: argparse.Namespace) -> None:
+    """An engine's own options go with that engine only (``--partitions`` without ``--engine spark``)."""
+    for name, dests in getattr(args, "engine_options", {}).items():
+        given = [f"--{dest.replace('_', '-')}" for dest in dests if getattr(args, dest, None) is not None]
+        if given and args.engine != name:
+            raise ConfigError(f"{' and '.join(given)} only apply with --engine {name}",
+                              hint=f"add --engine {name}, or drop " + " and ".join(given))
+
+
+def _sample_with_engine(args: argparse.Namespace, host: PluginHost, rows: dict[str, int]) -> int:
+    """``sample --engine NAME``: the plugin's engine samples and writes; the kernel reports what it wrote."""
+    from hiveframe.engines import SampleRequest
+
+    engines = host.hooks.engines()
+    engine = engines.get(args.engine)
+    if engine is None:
+        raise ConfigError(f"--engine {args.engine!r} is not installed (engines here: "
+                          f"{', '.join([LOCAL, *engines])})",
+                          hint=did_you_mean(args.engine, [LOCAL, *engines])
+                          or "an engine comes from a plugin, e.g. pip install 'hiveframe[spark]' for --engine spark")
+    options = {dest: getattr(args, dest, None) for dest in args.engine_options.get(args.engine, ())}
     fmt = _output_format(args.output, args.format)
-    if fmt == "sqlite":
-        raise ConfigError("--engine spark writes folders (parquet, csv, jsonl), not a SQLite file",
-                          hint="drop --engine spark for a .sqlite output, or choose --format parquet")
-    try:
-        from hiveframe_spark.sampling import sample_to
-    except ImportError as exc:
-        raise ConfigError(f"--engine spark needs the Spark plugin: {exc}",
-                          hint="pip install 'hiveframe[spark]'") from None
     start = time.perf_counter()
-    result = sample_to(args.model, args.output, scale=args.scale if args.scale is not None else 1.0,
-                       rows=rows or None, seed=args.seed, partitions=args.partitions, format=fmt,
-                       master=args.master or "local[2]", mode="overwrite" if args.overwrite else "errorifexists")
-    total = sum(t["rows"] for t in result["tables"].values())
-    _out(f"sampled {len(result['tables'])} table(s), {total} rows on Spark in "
+    written = engine.sample(SampleRequest(model=args.model, output=args.output, format=fmt,
+                                          scale=args.scale if args.scale is not None else 1.0, rows=rows or None,
+                                          seed=args.seed, overwrite=args.overwrite, options=options))
+    _out(f"sampled {len(written)} table(s), {sum(written.values())} rows on {engine.title or engine.name} in "
          f"{time.perf_counter() - start:.1f}s; written to {args.output} ({fmt})")
     return 0
 
@@ -843,8 +860,21 @@ def _broken_pipe() -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0 ok, 1 error, 2 usage or configuration error)."""
-    parser = build_parser()
+    early = argparse.ArgumentParser(add_help=False)  # what the host needs before the full parser exists
+    early.add_argument("--block-plugin", action="append", default=[])
+    early.add_argument("--debug", action="store_true")
+    known, _ = early.parse_known_args(argv)
+    restore_logging = _configure_logging(known.debug, False)
+    try:
+        host = _new_host(known.block_plugin)
+    except HiveframeError as exc:
+        restore_logging()
+        print(f"hiveframe: error: {exc}", file=sys.stderr)
+        return 1
+    restore_logging()
+    parser = build_parser(host)
     args = parser.parse_args(argv)
+    args.plugin_host = host
     debug = bool(getattr(args, "debug", False))
     restore_logging = _configure_logging(debug, bool(getattr(args, "verbose", False)))
     try:

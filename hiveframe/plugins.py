@@ -30,9 +30,12 @@ from hiveframe.errors import (
 )
 
 if TYPE_CHECKING:
+    import argparse
+
     import pyarrow as pa
 
     from hiveframe.components import Component, Database, TableGenerator, TrainingCallback
+    from hiveframe.engines import SampleEngine
     from hiveframe.metadata import Column, Metadata, Table
 
 log = logging.getLogger(__name__)
@@ -398,6 +401,37 @@ class Hooks:
         result = self._hook.hiveframe_write_report(real=real, synthetic=synthetic, metadata=metadata,
                                                    out_dir=Path(out_dir), options=dict(options or {}))
         return dict(result) if result is not None else None
+
+    def engines(self) -> dict[str, SampleEngine]:
+        """The sampling engines plugins register (``sample --engine NAME``), one instance each, by name."""
+        from hiveframe.engines import LOCAL, SampleEngine
+
+        out: dict[str, SampleEngine] = {}
+        for impl in reversed(self._hook.hiveframe_register_engines.get_hookimpls()):
+            try:
+                classes = list(impl.function() or ())
+            except Exception as exc:  # noqa: BLE001
+                raise PluginError(f"hiveframe_register_engines failed: {type(exc).__name__}: {exc}",
+                                  plugin=impl.plugin_name) from exc
+            for cls in classes:
+                if not (isinstance(cls, type) and issubclass(cls, SampleEngine)) or not getattr(cls, "name", ""):
+                    raise PluginError(f"hiveframe_register_engines returned {cls!r}, not a named SampleEngine "
+                                      "subclass", plugin=impl.plugin_name)
+                if cls.name == LOCAL or cls.name in out:
+                    raise PluginError(f"sampling engine {cls.name!r} is already registered",
+                                      plugin=impl.plugin_name, hint="give the engine another name")
+                out[cls.name] = cls()
+        return out
+
+    def register_commands(self, *, subparsers: argparse._SubParsersAction,
+                          common: argparse.ArgumentParser) -> None:
+        """Let every plugin add its CLI subcommands; a plugin that fails is named, the others still run."""
+        for impl in reversed(self._hook.hiveframe_register_commands.get_hookimpls()):
+            try:
+                impl.function(subparsers=subparsers, common=common)
+            except Exception as exc:  # noqa: BLE001 - one broken plugin must not take the whole CLI down
+                log.warning("plugin %r: its commands were not added (%s: %s); `--block-plugin %s` silences this",
+                            impl.plugin_name, type(exc).__name__, exc, impl.plugin_name)
 
     def sample_table(self, *, table_name: str, generator: TableGenerator, num_rows: int,
                      context: pa.Table | None = None, conditions: Mapping[str, Any] | None = None,

@@ -42,3 +42,10 @@ def hiveframe_resolve_writer(target: object, format: str | None) -> str | None:
     if SparkWriter.missing_requirements():
         return None
     return SparkWriter.name if SparkWriter.claims(target, format) else None
+
+
+@hookimpl
+def hiveframe_register_engines():
+    from hiveframe_spark.engine import SparkEngine
+
+    return [SparkEngine]

@@ -7,7 +7,7 @@ from hiveframe.components.linkage import LinkageModel
 from hiveframe.components.noise import NoiseSource, secret_token
 from hiveframe.components.privacy import PrivacyAccount, PrivacyWrapper, PrivateSteps, PrivateTraining
 from hiveframe.components.transformers import Span, Transformer
-from hiveframe.components.validators import ValidationResult, Validator
+from hiveframe.components.validators import ValidationContext, ValidationResult, Validator
 
 #: registration hook name -> component kind, in the order ``hiveframe plugins`` lists them.
 FAMILIES: dict[str, str] = {
@@ -28,6 +28,6 @@ BASES: dict[str, type[Component]] = {
 __all__ = [
     "BASES", "FAMILIES", "Component", "ComponentState", "Database", "LinkageModel", "NoiseSource", "PrivacyAccount",
     "PrivacyWrapper", "PrivateSteps", "PrivateTraining",
-    "Reader", "Span", "TableGenerator", "TrainingCallback", "Transformer", "ValidationResult",
+    "Reader", "Span", "TableGenerator", "TrainingCallback", "Transformer", "ValidationContext", "ValidationResult",
     "Validator", "Writer", "secret_token",
 ]

@@ -21,7 +21,17 @@ Status = Literal["pass", "warn", "fail", "info"]
 
 @dataclass
 class ValidationResult:
-    """One validator's verdict: headline scores, a status band and any detail worth showing."""
+    """One validator's verdict, what a report shows of it and what ``report.json`` stores.
+
+    - ``validator``: the validator's registered name.
+    - ``scores``: headline figures by name, finite floats (``{"mean_similarity": 0.93}``); a report may
+      compare them across runs, so keep their names stable.
+    - ``status``: ``"pass"``, ``"warn"`` or ``"fail"`` for a verdict against the validator's own
+      thresholds, ``"info"`` for figures without one (the default).
+    - ``summary``: one plain-language line for people.
+    - ``details``: anything JSON-able worth showing (per-table figures; the first-party validators put
+      their per-metric ``bands`` here, each with a ``status`` and the ``rule`` that set it).
+    """
 
     validator: str
     scores: dict[str, float] = field(default_factory=dict)
@@ -34,18 +44,42 @@ class ValidationResult:
                 "summary": self.summary, "details": self.details}
 
 
+@dataclass(frozen=True)
+class ValidationContext:
+    """The settings of one validation run, handed to every validator's ``_validate``.
+
+    None of it is a validator parameter: the holdout is data (never saved), and the others are the
+    run's choices, which a validator applies over its own defaults.
+
+    - ``target``: ``"table.column"`` (or ``"column"`` when one table has it) for train-on-synthetic,
+      test-on-real utility figures; ``None``: no target.
+    - ``holdout``: real tables the generator never saw (``fit --holdout``), for unbiased utility and
+      privacy figures; ``None``: none kept.
+    - ``sample_size``: at most this many rows per table and side; ``None``: each validator's own cap.
+    - ``seed``: the validators' own sampling and models; ``None``: each validator's own seed.
+    """
+
+    target: str | None = None
+    holdout: Mapping[str, pa.Table] | None = None
+    sample_size: int | None = None
+    seed: int | None = None
+
+
 @attrs.define(kw_only=True, eq=False)
 class Validator(Component):
+    """Scores synthetic data against real data. Implement ``_validate(real, synthetic, metadata, context)``."""
+
     kind: ClassVar[str] = "validator"
 
     def validate(self, real: Mapping[str, pa.Table] | Database, synthetic: Mapping[str, pa.Table] | Database,
-                 metadata: Metadata) -> ValidationResult:
+                 metadata: Metadata, context: ValidationContext | None = None) -> ValidationResult:
         """Score ``synthetic`` against ``real`` (each a Database or a mapping of table name -> table)."""
         self.check_available()
-        return self._call("validate", self._validate, _tables(real), _tables(synthetic), metadata)
+        return self._call("validate", self._validate, _tables(real), _tables(synthetic), metadata,
+                          context or ValidationContext())
 
     def _validate(self, real: dict[str, pa.Table], synthetic: dict[str, pa.Table],
-                  metadata: Metadata) -> ValidationResult:
+                  metadata: Metadata, context: ValidationContext) -> ValidationResult:
         raise NotImplementedError
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import attrs
 import numpy as np
 
-from hiveframe.components import ValidationResult, Validator
+from hiveframe.components import ValidationContext, ValidationResult, Validator
 from hiveframe_validate._frame import analysed_columns, as_tables, check_inputs, select_tables
 
 if TYPE_CHECKING:
@@ -85,6 +85,18 @@ class BaseValidator(Validator):
     tables: tuple[str, ...] | None = attrs.field(default=None, converter=_tables_tuple)
     sample_size: int | None = 20_000
     seed: int = 0
+
+    def _validate(self, real: dict[str, pa.Table], synthetic: dict[str, pa.Table], metadata: Metadata,
+                  context: ValidationContext) -> ValidationResult:
+        """The run's ``sample_size`` and ``seed`` (when given) over this validator's own, then :meth:`_evaluate`."""
+        changes = {name: value for name, value in (("sample_size", context.sample_size), ("seed", context.seed))
+                   if value is not None}
+        configured = attrs.evolve(self, **changes) if changes else self
+        return configured._evaluate(real, synthetic, metadata, context)
+
+    def _evaluate(self, real: dict[str, pa.Table], synthetic: dict[str, pa.Table], metadata: Metadata,
+               context: ValidationContext) -> ValidationResult:
+        raise NotImplementedError
 
     def _inputs(self, real: Mapping[str, Any], synthetic: Mapping[str, Any], metadata: Metadata,
                 columns_of: Callable[[Table], Iterable[str]] | None = None

@@ -61,7 +61,7 @@ class ColumnFidelity(BaseValidator):
 
     bins: int = 20
 
-    def _validate(self, real, synthetic, metadata):
+    def _evaluate(self, real, synthetic, metadata, context):
         real_t, synth_t, names = self._inputs(real, synthetic, metadata)
         tables: dict[str, Any] = {}
         bands = []
@@ -145,7 +145,7 @@ class PairFidelity(BaseValidator):
     max_columns: int = 40
     bins: int = 10
 
-    def _validate(self, real, synthetic, metadata):
+    def _evaluate(self, real, synthetic, metadata, context):
         real_t, synth_t, names = self._inputs(real, synthetic, metadata)
         tables: dict[str, Any] = {}
         bands = []
@@ -242,7 +242,7 @@ class Detection(BaseValidator):
     repeats: int = 2
     max_iter: int = 100
 
-    def _validate(self, real, synthetic, metadata):
+    def _evaluate(self, real, synthetic, metadata, context):
         from hiveframe_validate.models import detection_with_baseline, feature_matrix
 
         real_t, synth_t, names = self._inputs(real, synthetic, metadata)

@@ -9,7 +9,6 @@ population has (the generator saw H too, so the membership attack needs a true h
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import attrs
@@ -109,13 +108,12 @@ class Privacy(BaseValidator):
 
     sample_size: int | None = 2_000
     reference_size: int | None = 20_000
-    _holdout: Mapping[str, Any] | None = None
 
-    def _validate(self, real, synthetic, metadata):
+    def _evaluate(self, real, synthetic, metadata, context):
         real_t, synth_t, names = self._inputs(real, synthetic, metadata)
         hold_t = None
-        if self._holdout is not None:
-            hold_t = as_tables(self._holdout, "holdout")
+        if context.holdout is not None:
+            hold_t = as_tables(context.holdout, "holdout")
             # tables without held-out rows (lookup tables of a holdout kept at fit) use split halves
             check_inputs(self.name, real_t, hold_t, metadata, [n for n in names if n in hold_t],
                          lambda t: [c.name for c in analysed_columns(metadata, t)])

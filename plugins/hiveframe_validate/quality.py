@@ -154,7 +154,7 @@ class Quality(BaseValidator):
         "or real ranges and categories, constraints declared in the metadata, duplicate-row rate and "
         "diversity (distinct rows in equal-size samples, synthetic against real).")
 
-    def _validate(self, real, synthetic, metadata):
+    def _evaluate(self, real, synthetic, metadata, context):
         real_t, synth_t, names = self._inputs(real, synthetic, metadata,
                                               lambda t: [c.name for c in analysed_columns(metadata, t)])
         tables: dict[str, Any] = {}

@@ -80,7 +80,7 @@ class Relational(BaseValidator):
     detect: bool = True
     max_child_columns: int = 12
 
-    def _validate(self, real, synthetic, metadata):
+    def _evaluate(self, real, synthetic, metadata, context):
         names_all = None
 
         def needed(table):

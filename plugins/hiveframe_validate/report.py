@@ -15,12 +15,11 @@ import json
 import logging
 import math
 import platform
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hiveframe.errors import ConfigError, PluginError
+from hiveframe.errors import ConfigError
 
 if TYPE_CHECKING:
     from hiveframe.components import Database, Validator
@@ -82,47 +81,16 @@ def _as_declared(metadata: Metadata, tables: dict[str, Any], side: str) -> dict[
     return {name: cleaned.get(name, table) for name, table in tables.items()}
 
 
-def _accepts(cls: type, name: str) -> bool:
-    import attrs
-
-    return any(f.name == name or getattr(f, "alias", None) == name for f in attrs.fields(cls))
-
-
-def build_validators(
-    host: PluginHost,
-    validators: Sequence[str | Validator | type[Validator]] | None,
-    *,
-    target: str | None,
-    sample_size: int | None,
-    holdout: Mapping[str, Any] | None,
-    seed: int,
-) -> list[Validator]:
-    """Instances of the validators asked for (default: every available one), given the shared settings."""
-    from hiveframe.components import Validator
+def _chosen(host: PluginHost, validators: Sequence[str | Validator | type[Validator]] | None) -> list[Validator]:
+    """The validators asked for (default: every available one, this plugin's in report order first)."""
+    from hiveframe.pipeline.validation import make_validators
     from hiveframe_validate.validators import VALIDATORS
 
     if validators is None:
-        names = host.names("validator", available_only=True)
         order = {cls.name: i for i, cls in enumerate(VALIDATORS)}
-        validators = sorted(names, key=lambda n: (order.get(n, len(order)), n))
-    out = []
-    for spec in validators:
-        if isinstance(spec, Validator):
-            out.append(spec)
-            continue
-        cls = spec if isinstance(spec, type) else host.component_class("validator", str(spec))
-        params: dict[str, Any] = {}
-        if target is not None and _accepts(cls, "target"):
-            params["target"] = target
-        if sample_size is not None and _accepts(cls, "sample_size"):
-            params["sample_size"] = int(sample_size)
-        if _accepts(cls, "seed"):
-            params["seed"] = int(seed)
-        validator = host.create("validator", cls, params)
-        if holdout is not None and _accepts(cls, "holdout"):
-            validator._holdout = holdout  # not a parameter: data, never saved
-        out.append(validator)
-    return out
+        validators = sorted(host.names("validator", available_only=True),
+                            key=lambda n: (order.get(n, len(order)), n))
+    return make_validators(host, validators)
 
 
 def run_validators(
@@ -164,23 +132,14 @@ def run_validators(
 
         resolve_target(metadata, target)
     host = _host(host)
-    chosen = build_validators(host, validators, target=target, sample_size=sample_size, holdout=hold_t, seed=seed)
+    from hiveframe.components import ValidationContext
+    from hiveframe.pipeline.validation import run_validators as run_each
+
+    chosen = _chosen(host, validators)
     if not chosen:
         raise ConfigError("no validators to run", hint="install hiveframe[validate] or pass validators=[...]")
-    results: list[dict[str, Any]] = []
-    for validator in chosen:
-        started = time.perf_counter()
-        log.info("running validator %s", validator.name)
-        try:
-            res = validator.validate(real_t, synth_t, metadata)
-            entry = res.to_dict()
-        except PluginError as exc:
-            log.warning("validator %s failed: %s", validator.name, exc)
-            entry = {"validator": validator.name, "scores": {}, "status": "fail",
-                     "summary": f"the validator failed: {exc}", "details": {"error": str(exc)}}
-        entry["plugin"] = type(validator).plugin
-        entry["seconds"] = round(time.perf_counter() - started, 3)
-        results.append(entry)
+    context = ValidationContext(target=target, holdout=hold_t, sample_size=sample_size, seed=int(seed))
+    results = run_each(chosen, real_t, synth_t, metadata, context)
     summary = [dict(b, validator=r["validator"]) for r in results for b in r["details"].get("bands", [])]
     for r in results:
         if not r["details"].get("bands") and r["status"] != "info":

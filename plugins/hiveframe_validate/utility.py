@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import attrs
@@ -98,12 +97,12 @@ class Utility(BaseValidator):
     test_share: float = 0.3
     fractions: tuple[float, ...] = attrs.field(default=(0.0, 0.25, 0.5, 0.75, 1.0), converter=tuple)
     max_iter: int = 100
-    _holdout: Mapping[str, Any] | None = None
 
-    def _validate(self, real, synthetic, metadata):
-        if self.target is None:
+    def _evaluate(self, real, synthetic, metadata, context):
+        given = context.target or self.target
+        if given is None:
             return self._result({}, [], {"tables": {}}, "no target column given (target='table.column')")
-        table_name, target = resolve_target(metadata, self.target)
+        table_name, target = resolve_target(metadata, given)
         meta = metadata.table(table_name)
         if target in meta.primary_key or target in metadata.foreign_key_columns(table_name):
             raise ConfigError(f"target {table_name}.{target} is a key column", hint="pick a value column")
@@ -114,7 +113,7 @@ class Utility(BaseValidator):
         rng = self._rng()
         real_tab = real_t[table_name]
         holdout_tab = None
-        hold = as_tables(self._holdout, "holdout") if self._holdout is not None else {}
+        hold = as_tables(context.holdout, "holdout") if context.holdout is not None else {}
         if table_name in hold:  # a holdout kept at fit time may not reach the target's table
             check_inputs(self.name, real_t, hold, metadata, [table_name], lambda t: needed)
             holdout_tab = hold[table_name]

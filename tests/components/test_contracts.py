@@ -108,7 +108,7 @@ def test_reference_linkage_conforms():
 class RowCount(Validator):
     name: ClassVar[str] = "row_count"
 
-    def _validate(self, real, synthetic, metadata):
+    def _validate(self, real, synthetic, metadata, context):
         ratio = sum(t.num_rows for t in synthetic.values()) / max(1, sum(t.num_rows for t in real.values()))
         return ValidationResult(self.name, scores={"row_ratio": ratio},
                                 status="pass" if 0.9 <= ratio <= 1.1 else "warn", summary=f"{ratio:.2f}")

@@ -8,6 +8,8 @@ import pytest
 from hiveframe_validate._frame import Col
 from hiveframe_validate.privacy import Gower, Privacy
 
+from hiveframe.components import ValidationContext
+
 
 def test_gower_nearest_matches_brute_force():
     rng = np.random.default_rng(0)
@@ -31,8 +33,8 @@ def test_gower_nearest_matches_brute_force():
 
 
 def run(census, meta, synth, holdout=True):
-    v = Privacy(sample_size=800, holdout={"census": census["holdout"]} if holdout else None)
-    return v.validate({"census": census["real"]}, {"census": synth}, meta)
+    context = ValidationContext(holdout={"census": census["holdout"]} if holdout else None)
+    return Privacy(sample_size=800).validate({"census": census["real"]}, {"census": synth}, meta, context)
 
 
 def test_fresh_sample_passes(census, census_meta):

@@ -105,7 +105,7 @@ def test_without_metadata_and_with_third_party_validator(census):
     class RowCount(Validator):
         name: ClassVar[str] = "row_count"
 
-        def _validate(self, real, synthetic, metadata):
+        def _validate(self, real, synthetic, metadata, context):
             n = {t: synthetic[t].num_rows / real[t].num_rows for t in real}
             return ValidationResult("row_count", scores={"ratio": min(n.values())}, status="pass", summary="ok")
 

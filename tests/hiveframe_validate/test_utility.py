@@ -5,14 +5,16 @@ from __future__ import annotations
 import pytest
 from hiveframe_validate.utility import Utility, resolve_target
 
+from hiveframe.components import ValidationContext
 from hiveframe.errors import ConfigError
 
 FAST = {"sample_size": 1500, "max_iter": 40, "fractions": (0.0, 0.5, 1.0)}
 
 
 def run(census, meta, synth, **kw):
-    v = Utility(target="income", holdout={"census": census["holdout"]}, **{**FAST, **kw})
-    return v.validate({"census": census["real"]}, {"census": synth}, meta)
+    v = Utility(target="income", **{**FAST, **kw})
+    context = ValidationContext(holdout={"census": census["holdout"]})
+    return v.validate({"census": census["real"]}, {"census": synth}, meta, context)
 
 
 def test_fresh_sample_keeps_utility(census, census_meta):
