@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from hiveframe.pipeline.progress import TrainingProgress
 from hiveframe_ctgan import _nn
 from hiveframe_ctgan._data import CondSampler, Layout, steps_per_epoch
-from hiveframe_ctgan._progress import Progress
 from hiveframe_ctgan.errors import CheckpointError
 
 log = logging.getLogger(__name__)
@@ -578,7 +578,7 @@ def train(kind: str, config: Mapping[str, Any], data: TrainData, *, seed: int, d
     stopped = False
     if start_epoch and history and history[-1].get("stop"):
         stopped = True  # the checkpointed run had already stopped early (a time limit does not count)
-    progress = Progress(epochs, f"{kind} {table_name}", enabled=verbose)
+    progress = TrainingProgress(enabled=verbose, every=10.0, logger=logging.getLogger("hiveframe_ctgan.progress"))
     t0 = time.perf_counter()
     epoch = start_epoch
     try:
@@ -606,14 +606,12 @@ def train(kind: str, config: Mapping[str, Any], data: TrainData, *, seed: int, d
                 store.save({"epoch": epoch, "history": history, "trainer": trainer.full_state(),
                             "best_score": best_score if best_state is not None else None,
                             "best_epoch": best_epoch, "best_state": best_state})
-            shown = f"{' '.join(f'{k}={v:.3f}' for k, v in losses.items())}"
-            if value is not None:
-                shown += f" val={value:.3f}"
-            progress.update(epoch, shown)
+            event = {"table": table_name, "model": kind, "epoch": epoch, "epochs": epochs, "losses": dict(losses),
+                     "validation": value, "best_epoch": best_epoch, "elapsed": elapsed,
+                     "epoch_seconds": record["seconds"], **privacy}
+            progress(event)  # verbose=True: the kernel's progress component, fed the same event
             if callback is not None:
-                callback({"table": table_name, "model": kind, "epoch": epoch, "epochs": epochs, "losses": dict(losses),
-                          "validation": value, "best_epoch": best_epoch, "elapsed": elapsed,
-                          "epoch_seconds": record["seconds"], **privacy})
+                callback(event)
             if stop:
                 log.info("%s %s: early stop at epoch %d (best %d, score %.4f)", kind, table_name, epoch, best_epoch,
                          best_score)

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from hiveframe.pipeline.progress import TrainingProgress
 from hiveframe_autoregressive.errors import CheckpointError
 
 log = logging.getLogger(__name__)
@@ -254,7 +255,7 @@ def train(layout: Layout, config: Mapping[str, Any], train_tokens: np.ndarray, v
 
     stopped = bool(start_epoch and history and history[-1].get("stop"))
     t0 = time.perf_counter()
-    last_log = 0.0
+    progress = TrainingProgress(enabled=verbose, every=10.0, logger=log)
     epoch = start_epoch
     while not stopped and epoch < epochs:
         epoch += 1
@@ -290,14 +291,12 @@ def train(layout: Layout, config: Mapping[str, Any], train_tokens: np.ndarray, v
             store.save({"epoch": epoch, "history": history, "net": net.state_dict(), "opt": opt.state_dict(),
                         "numpy_rng": json.dumps(rng.bit_generator.state), "best_loss": best_loss,
                         "best_epoch": best_epoch, "best_state": best_state})
-        if verbose and (time.monotonic() - last_log > 10 or last):
-            last_log = time.monotonic()
-            log.info("autoregressive %s: epoch %d/%d loss=%.4f%s", table_name, epoch, epochs, train_loss,
-                     f" val={value:.4f}" if value is not None else "")
+        event = {"table": table_name, "model": "autoregressive", "epoch": epoch, "epochs": epochs,
+                 "losses": {"loss": train_loss}, "validation": value, "best_epoch": best_epoch,
+                 "elapsed": time.perf_counter() - t0, "epoch_seconds": record["seconds"]}
+        progress(event)  # verbose=True: the kernel's progress component, fed the same event
         if callback is not None:
-            callback({"table": table_name, "model": "autoregressive", "epoch": epoch, "epochs": epochs,
-                      "losses": {"loss": train_loss}, "validation": value, "best_epoch": best_epoch,
-                      "elapsed": time.perf_counter() - t0, "epoch_seconds": record["seconds"]})
+            callback(event)
         if stop:
             log.info("autoregressive %s: early stop at epoch %d (best %d)", table_name, epoch, best_epoch)
         stopped = stop or out_of_time

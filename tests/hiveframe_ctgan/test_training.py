@@ -231,27 +231,6 @@ def test_bfloat16_mixed_precision_trains_and_samples(kind, mixed):
     assert out.num_rows == 50 and gen.get_state().arrays["net/" + next(iter(gen._arrays))].dtype == np.float32
 
 
-def test_progress_bar_redraws_one_line_on_a_terminal():
-    import io
-
-    from hiveframe_ctgan._progress import Progress
-
-    class Terminal(io.StringIO):
-        def isatty(self) -> bool:
-            return True
-
-    stream = Terminal()
-    bar = Progress(4, "ctgan census", enabled=True, stream=stream)
-    for epoch in range(1, 5):
-        bar.update(epoch, f"loss={epoch}")
-    bar.close()
-    text = stream.getvalue()
-    assert text.count("\r") == 4 and text.endswith("\n") and "4/4 loss=4" in text
-    silent = Terminal()
-    Progress(4, "x", enabled=False, stream=silent).update(1, "y")
-    assert silent.getvalue() == ""
-
-
 # -- weight average ------------------------------------------------------------------------------
 def test_weight_average_moves_toward_the_generator_with_a_warmed_up_decay():
     import torch
