@@ -52,7 +52,7 @@ def make(name: str, epochs: int, ctgan_epochs: int, threads: int, verbose: bool)
         from hiveframe_ctgan.generators import CTGANGenerator
 
         return CTGANGenerator(epochs=ctgan_epochs, threads=threads, verbose=verbose)
-    from hiveframe._builtin.copula import GaussianCopula
+    from hiveframe.baseline import GaussianCopula
 
     return GaussianCopula()
 

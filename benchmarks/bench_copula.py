@@ -36,7 +36,7 @@ GOAL_SPEEDUP = 3.0
 
 
 def run_hiveframe(split: Any, repeats: int, seed: int) -> dict[str, Any]:
-    from hiveframe._builtin.copula import GaussianCopula
+    from hiveframe.baseline import GaussianCopula
 
     n = split.train.num_rows
 

@@ -865,14 +865,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     early.add_argument("--debug", action="store_true")
     known, _ = early.parse_known_args(argv)
     restore_logging = _configure_logging(known.debug, False)
-    try:
+    try:  # plugin warnings (unavailable, commands not added) are shown like every other log line
         host = _new_host(known.block_plugin)
+        parser = build_parser(host)
     except HiveframeError as exc:
-        restore_logging()
         print(f"hiveframe: error: {exc}", file=sys.stderr)
         return 1
-    restore_logging()
-    parser = build_parser(host)
+    finally:
+        restore_logging()
     args = parser.parse_args(argv)
     args.plugin_host = host
     debug = bool(getattr(args, "debug", False))
