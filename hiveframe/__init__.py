@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from hiveframe._version import __version__
 from hiveframe.errors import (
@@ -18,6 +18,7 @@ from hiveframe.errors import (
     Problem,
     SourceError,
 )
+from hiveframe.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from hiveframe.components import Database
@@ -43,13 +44,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'hiveframe' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = [

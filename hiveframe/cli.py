@@ -81,55 +81,34 @@ def _table_key_value(text: str) -> tuple[str, str, Any]:
     return table, key, _parse_value(value)
 
 
+def _number(cast: Callable[[str], Any], accept: Callable[[Any], bool], expected: str) -> Callable[[str], Any]:
+    """An argparse ``type``: ``cast(text)`` when ``accept`` takes it, else one message saying what was expected."""
+    def parse(text: str) -> Any:
+        try:
+            value = cast(text)
+        except ValueError:
+            value = None
+        if value is None or not accept(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    return parse
+
+
+_share = _number(float, lambda v: 0.0 <= v <= 1.0, "a number between 0 and 1")
+_positive_float = _number(float, lambda v: v > 0 and math.isfinite(v), "a positive finite number")
+_seed = _number(int, lambda v: v >= 0, "a non-negative integer")
+_fraction = _number(float, lambda v: 0 < v < 1, "a fraction between 0 and 1")
+
+
 def _table_rows(text: str) -> tuple[str, int]:
     table, sep, value = text.rpartition("=")
     try:
-        rows = int(value)
-    except ValueError:
-        rows = -1
-    if not sep or not table or rows < 0:
-        raise argparse.ArgumentTypeError(f"expected TABLE=N with N a non-negative integer, got {text!r}")
-    return table, rows
-
-
-def _share(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {text!r}")
-    return value
+        if not sep or not table:
+            raise argparse.ArgumentTypeError(text)
+        return table, _seed(value)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected TABLE=N with N a non-negative integer, got {text!r}") from None
 
 
 def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:

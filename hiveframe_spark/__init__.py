@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from hiveframe.lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -20,13 +20,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'hiveframe_spark' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = ["__version__", *_LAZY]

@@ -15,8 +15,7 @@ Importing this package is light (standard library only); the checks import pyarr
 
 from __future__ import annotations
 
-from typing import Any
-
+from hiveframe.lazy import lazy_getattr
 from hiveframe.testing.fakes import FakeDistribution, fake_distribution
 
 _LAZY = {
@@ -35,13 +34,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'hiveframe.testing' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = ["FakeDistribution", "fake_distribution", *_LAZY]
