@@ -40,7 +40,7 @@ def save_synthesizer(synth: Synthesizer, path: Path) -> Path:
 
 
 def _save(synth: Synthesizer, metadata: Metadata, path: Path) -> Path:
-    import hiveframe
+    from hiveframe._version import __version__
 
     with staged_folder(path) as staging:
         (staging / "metadata.json").write_text(metadata.to_json() + "\n", encoding="utf-8")
@@ -63,7 +63,7 @@ def _save(synth: Synthesizer, metadata: Metadata, path: Path) -> Path:
         plugins |= set(extra.pop("__plugins__", ()))
         versions = synth.host.versions()
         manifest = {
-            "hiveframe_version": hiveframe.__version__,
+            "hiveframe_version": __version__,
             "versions": {p: versions.get(p) for p in sorted(plugins)},
             "seed": synth.seed,
             "source": getattr(synth, "source", None),
