@@ -203,7 +203,7 @@ def check_keys(metadata: Metadata, tables: Mapping[str, pa.Table], *, drop_orpha
             problems += _primary_key_problems(table, tables[table.name])
 
     type_ok: list[ForeignKey] = []
-    for fk in (fk for fk in metadata.foreign_keys if _fk_checkable(fk, tables)):
+    for fk in (fk for fk in metadata.foreign_keys if fk_checkable(fk, tables)):
         found = fk_type_problems(fk, tables)
         problems += found
         if not found:
@@ -272,7 +272,8 @@ def _primary_key_problems(table: Table, data: pa.Table) -> list[Problem]:
     return out
 
 
-def _fk_checkable(fk: ForeignKey, tables: Mapping[str, pa.Table]) -> bool:
+def fk_checkable(fk: ForeignKey, tables: Mapping[str, pa.Table]) -> bool:
+    """Whether both tables and all key columns are there, one parent column per child column."""
     if fk.child_table not in tables or fk.parent_table not in tables:
         return False
     if not fk.child_columns or len(fk.child_columns) != len(fk.parent_columns):
@@ -425,7 +426,7 @@ def drop_orphans(metadata: Metadata, database: Database) -> tuple[Database, dict
     rows dropped per table."""
     from hiveframe.components import Database
 
-    fks = [fk for fk in metadata.foreign_keys if _fk_checkable(fk, database.tables)]
+    fks = [fk for fk in metadata.foreign_keys if fk_checkable(fk, database.tables)]
     tables, dropped = drop_orphan_rows(metadata, fks, database.tables)
     return Database(tables, dict(database.declared_primary_keys), list(database.declared_foreign_keys)), dropped
 

@@ -427,25 +427,22 @@ class Synthesizer:
         under differential privacy: the orphan share would be released without noise.
         """
         from hiveframe.metadata.casting import check_table
-        from hiveframe.metadata.relations import fk_type_problems, orphan_rows
+        from hiveframe.metadata.relations import fk_checkable, fk_type_problems, orphan_rows
 
         self.orphan_report = {}
         fks = list(metadata.foreign_keys)
         problems: list[Problem] = []
         for i, fk in enumerate(fks):
-            if fk.child_table not in database or fk.parent_table not in database:
-                continue
+            if not fk_checkable(fk, database.tables):
+                continue  # the checks name the missing tables or columns
             child, parent = database[fk.child_table], database[fk.parent_table]
-            if not (set(fk.child_columns) <= set(child.column_names)
-                    and set(fk.parent_columns) <= set(parent.column_names)):
-                continue  # the data check names the missing columns
             if fk_type_problems(fk, {fk.child_table: child, fk.parent_table: parent}) and all(
                     metadata.has_table(t) for t in (fk.child_table, fk.parent_table)):
                 # raw values (strings read from a file): match them as the data check will, once cast
                 child = check_table(metadata.table(fk.child_table), child)[0]
                 parent = check_table(metadata.table(fk.parent_table), parent)[0]
-                if not (set(fk.child_columns) <= set(child.column_names) and set(fk.parent_columns) <= set(
-                        parent.column_names)) or fk_type_problems(fk, {fk.child_table: child, fk.parent_table: parent}):
+                pair = {fk.child_table: child, fk.parent_table: parent}
+                if not fk_checkable(fk, pair) or fk_type_problems(fk, pair):
                     continue  # incomparable types: the data check reports them
             rows, _ = orphan_rows(fk, child, parent)
             if not rows:
