@@ -554,19 +554,61 @@ class Synthesizer:
 
     # -- persistence -----------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
-        from hiveframe.pipeline.store import save_synthesizer
+        from hiveframe.pipeline.store import SavedModel, save_model
 
+        metadata = self._require_fitted()
+        model = SavedModel(metadata, self.seed, self._config(), self.table_generators, self.table_rows, self.source)
         try:
-            return save_synthesizer(self, Path(path))
+            return save_model(model, Path(path), versions=self.host.versions(), write_extra=self._save_extra)
         except OSError as exc:
             raise PersistenceError(f"cannot save the model to {str(path)!r}: {exc.strerror or exc}",
                                    hint=os_error_hint(exc)) from None
 
+    def _config(self) -> dict[str, Any]:
+        """The configuration a saved model records (JSON values), read back by :meth:`load`."""
+        return {
+            "generator": _spec_label(self.generator),
+            "generators": {t: _spec_label(g) for t, g in self.generators.items()},
+            "generator_params": self.generator_params,
+            "table_params": self.table_params,
+            "linkage": self.linkage,
+            "linkage_params": self.linkage_params,
+            "max_context_columns": self.max_context_columns,
+            "null_handling": self.null_handling,
+            "pii": self.pii_wrapper.get_params() if self.pii_wrapper else None,
+            "dp": self.dp_wrapper.get_params() if self.dp_wrapper else None,
+            "max_summary_columns": self.max_summary_columns,
+            "drop_orphans": self.drop_orphans,
+            "orphans": self.orphans,
+        }
+
     @classmethod
     def load(cls, path: str | Path, *, host: PluginHost | None = None) -> Synthesizer:
-        from hiveframe.pipeline.store import load_synthesizer
+        from hiveframe.pipeline.store import load_model
+        from hiveframe.plugins import PluginHost
 
-        return load_synthesizer(Path(path), host=host)
+        host = host or PluginHost()
+        model = load_model(Path(path), host=host)
+        config = model.config
+        synth = cls(
+            model.metadata,
+            generator=config.get("generator") or "gaussian_copula",
+            generator_params=config.get("generator_params") or {},
+            table_params=config.get("table_params") or {},
+            linkage=config.get("linkage") or "conditional",
+            linkage_params=config.get("linkage_params") or {},
+            max_context_columns=int(config.get("max_context_columns", 5)),
+            max_summary_columns=int(config.get("max_summary_columns", 2)),
+            drop_orphans=bool(config.get("drop_orphans", False)) and config.get("orphans") in (None, "drop"),
+            orphans=config.get("orphans"),
+            null_handling=config.get("null_handling") or "model",
+            seed=model.seed,
+            host=host,
+        )
+        synth.table_generators.update(model.table_generators)
+        synth.table_rows.update(model.table_rows)
+        synth._load_extra(Path(path), model.manifest)
+        return synth
 
     def _save_extra(self, directory: Path) -> dict[str, Any]:
         from hiveframe.pipeline.store import save_engine
@@ -584,7 +626,7 @@ class Synthesizer:
         from hiveframe.pipeline.store import load_engine
 
         assert self.metadata is not None
-        self.engine = load_engine(self, directory, manifest)
+        self.engine = load_engine(self.metadata, self.host, directory, manifest)
         self._privacy_report = dict(manifest.get("privacy") or {})
         source = manifest.get("source")
         self.source = source if isinstance(source, str) else None
