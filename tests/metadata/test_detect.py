@@ -334,11 +334,11 @@ def test_metadata_json_round_trip(datasets):
 
 
 def test_detect_name_is_the_function_not_the_module():
+    import sys
+
     import hiveframe
     import hiveframe.metadata
     import hiveframe.metadata.detect  # noqa: F401 - importing the submodule must not rebind the name
-
-    import sys
 
     assert callable(hiveframe.metadata.detect)
     assert hiveframe.metadata.detect is sys.modules["hiveframe.metadata.detect"].detect
