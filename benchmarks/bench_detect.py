@@ -57,7 +57,7 @@ def load(name: str, workdir: Path) -> tuple[Any, dict[str, tuple[str, ...]], set
 
 
 def run_hiveframe(database: Any, repeats: int) -> tuple[float, Any]:
-    from hiveframe.metadata import detect
+    from hiveframe import detect
 
     timing, metadata = median_time(lambda: detect(database, detect_pii=False), repeats)
     return timing.median, metadata

@@ -103,8 +103,8 @@ def realistic_emails(n: int, seed: int = 0) -> Any:
 
 
 def _fit(data: Any, table: str, seed: int, tmp: Path) -> tuple[Any, Any, Path]:
+    from hiveframe import detect
     from hiveframe.components import Database
-    from hiveframe.metadata import detect
     from hiveframe.pipeline import Synthesizer
 
     db = Database({table: data})

@@ -59,7 +59,7 @@ def limit_rows(db: Any, md: Any, roots: int, seed: int = 0) -> Any:
     import pyarrow as pa
 
     from hiveframe.components import Database
-    from hiveframe.pipeline.checks import resolve
+    from hiveframe.metadata.relations import resolve
 
     rng = np.random.default_rng(seed)
     tables = dict(db.tables)
@@ -144,7 +144,7 @@ def enriched(md: Any, db: Any, table: str, encoders: dict[str, Any] | None = Non
     import pyarrow as pa
 
     from hiveframe.metadata import ColumnKind
-    from hiveframe.pipeline.checks import resolve
+    from hiveframe.metadata.relations import resolve
     from hiveframe.pipeline.features import FeatureEncoder
 
     t = md.table(table)

@@ -119,9 +119,9 @@ class PluginHost:
         self.registry: dict[str, dict[str, Registration]] = {}
         self.hooks = Hooks(self)
 
-        import hiveframe
+        from hiveframe._version import __version__
 
-        self._add(BUILTIN, BuiltinPlugin(self), version=hiveframe.__version__, source=BUILTIN, strict=True,
+        self._add(BUILTIN, BuiltinPlugin(self), version=__version__, source=BUILTIN, strict=True,
                   distribution="hiveframe")
         if load_entry_points:
             self._load_entry_points()

@@ -85,7 +85,8 @@ def test_the_typed_facade_covers_every_call_hook(name):
 
 
 def test_metadata_json_example_is_valid():
-    from hiveframe.metadata import Metadata, validate_metadata
+    from hiveframe import validate_metadata
+    from hiveframe.metadata import Metadata
 
     (example,) = code_blocks("metadata.md", "json")
     metadata = Metadata.from_dict(json.loads(example))

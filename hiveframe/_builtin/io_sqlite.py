@@ -440,7 +440,7 @@ class SqliteWriter(Writer):
     @staticmethod
     def _fill(conn: sqlite3.Connection, data: Mapping[str, pa.Table], order: Sequence[str],
               ddl: Mapping[str, str], provenance: Mapping[str, Any] | None) -> None:
-        import hiveframe
+        from hiveframe._version import __version__
 
         conn.execute("PRAGMA journal_mode = OFF")  # a temporary file, moved into place when complete
         conn.execute("PRAGMA synchronous = OFF")
@@ -467,7 +467,7 @@ class SqliteWriter(Writer):
             except (sqlite3.Error, OverflowError) as exc:
                 raise SourceError(f"table {name!r}: cannot write to SQLite: {exc}") from None
         conn.execute(f"CREATE TABLE {quote(PROVENANCE_TABLE)} (key TEXT PRIMARY KEY, value TEXT)")
-        entries = {"written_by": "hiveframe", "hiveframe_version": hiveframe.__version__}
+        entries = {"written_by": "hiveframe", "hiveframe_version": __version__}
         entries.update({str(k): v for k, v in (provenance or {}).items()})
         conn.executemany(f"INSERT INTO {quote(PROVENANCE_TABLE)} VALUES (?, ?)",
                          [(k, json.dumps(v, default=str)) for k, v in entries.items()])

@@ -76,7 +76,7 @@ class BuiltinPlugin:
     # -- metadata --------------------------------------------------------------------------------
     @hookimpl
     def hiveframe_validate_metadata(self, metadata: Metadata) -> Sequence[Problem]:
-        from hiveframe.metadata.validate import metadata_problems
+        from hiveframe.metadata.consistency import metadata_problems
 
         return metadata_problems(metadata)
 

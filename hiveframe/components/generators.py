@@ -156,7 +156,7 @@ class TableGenerator(Component):
         return state
 
     def set_state(self, state: ComponentState) -> None:
-        from hiveframe.metadata import Table
+        from hiveframe.metadata.model import Table
 
         self._table = Table.from_dict(state.values["__table_name__"], state.values["__table__"])
         self._context_columns = tuple(state.values["__context_columns__"])

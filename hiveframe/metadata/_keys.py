@@ -35,8 +35,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from hiveframe.metadata.arrow_types import plain, type_family
 from hiveframe.metadata.model import ForeignKey, find_cycle
-from hiveframe.metadata.validate import plain, type_family
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -450,7 +450,7 @@ def _acceptable(p: Proposal, options: KeyOptions) -> str:
 def composite_primary_key(table: str, data: pa.Table, profiles: Sequence[Profile], fk_columns: set[str],
                           options: KeyOptions) -> Proposal | None:
     """A minimal unique non-null column set, preferring columns that are also foreign keys."""
-    from hiveframe.metadata.validate import has_duplicates
+    from hiveframe.metadata.relations import has_duplicates
 
     by_name = {p.name: p for p in profiles}
     parts = [p.name for p in profiles if p.name in fk_columns]
@@ -480,7 +480,7 @@ def composite_primary_key(table: str, data: pa.Table, profiles: Sequence[Profile
 def composite_foreign_keys(db: Database, primary_keys: Mapping[str, tuple[str, ...]], taken: set[tuple[str, str]],
                            options: KeyOptions) -> list[Proposal]:
     """Child column sets named like a parent's composite key whose value tuples are found in it."""
-    from hiveframe.metadata.validate import orphan_rows
+    from hiveframe.metadata.relations import orphan_rows
 
     out = []
     for parent, pk in primary_keys.items():

@@ -18,13 +18,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from hiveframe.errors import DataError
+from hiveframe.metadata.arrow_types import NA_TOKENS, plain, type_family
+from hiveframe.metadata.coercion import as_arrow_database
 from hiveframe.metadata.model import Column, ColumnKind, ForeignKey, Metadata, Table
-from hiveframe.metadata.validate import (
-    NA_TOKENS,
-    as_arrow_database,
-    plain,
-    type_family,
-)
 
 if TYPE_CHECKING:
     from hiveframe.components import Database
@@ -76,7 +72,7 @@ class DetectOptions:
 def detect(
     database: Database | Mapping[str, Any] | object,
     *,
-    host: PluginHost | None = None,
+    host: PluginHost,
     categorical_threshold: int = 50,
     categorical_ratio: float = 0.2,
     integer_code_threshold: int = 20,
@@ -92,7 +88,8 @@ def detect(
     """Build :class:`Metadata` from data.
 
     ``database`` is a :class:`~hiveframe.components.Database`, a mapping of table name to
-    pyarrow/pandas/polars tables, or any source a reader claims (read through ``host``).
+    pyarrow/pandas/polars tables, or any source a reader of ``host`` claims. ``host``'s plugins also
+    refine the columns (the privacy plugin proposes PII); :func:`hiveframe.detect` makes a default host.
 
     Column kinds: a string column with at most ``categorical_threshold`` distinct values, or at most
     ``categorical_ratio`` distinct values per row, is categorical; one whose values are (almost,
@@ -189,7 +186,7 @@ def _check_key_options(options: Any) -> None:
 
 
 def _plugin_refinements(table: str, data: Any, cols: list[Column], keys: set[str],
-                        host: PluginHost | None) -> list[Column]:
+                        host: PluginHost) -> list[Column]:
     """Let plugins re-mark columns (the privacy plugin proposes PII kinds, ahead of the id rule).
 
     Keys are never re-marked: a primary or foreign key links tables, so it stays an id. When a key is
@@ -197,9 +194,6 @@ def _plugin_refinements(table: str, data: Any, cols: list[Column], keys: set[str
     ``pii_kind``, and the engine then generates surrogate keys for it that owe nothing to the real
     values (:func:`hiveframe.pipeline.keys.surrogate_format`).
     """
-    from hiveframe.plugins import PluginHost
-
-    host = host or PluginHost()
     proposals = host.hooks.detect_columns(table_name=table, data=data, columns=cols)
     changed: dict[str, Column] = {}
     for column_name, column in proposals.items():
@@ -291,7 +285,7 @@ def _classify_strings(
     if numeric is not None and len(unique_arr) > len(uniques):
         numeric = _numbers_in_strings(unique_arr.to_pylist())
     if numeric is not None:
-        from hiveframe.metadata.validate import parse_numbers
+        from hiveframe.metadata.arrow_types import parse_numbers
 
         numbers, na_count, _ = parse_numbers(arr)
         kind = _numeric_kind(name, numbers, opts)
@@ -532,7 +526,7 @@ def _with_cardinality(fk: ForeignKey, db: Database) -> ForeignKey:
         return fk
     import pyarrow.compute as pc
 
-    from hiveframe.metadata.validate import has_duplicates
+    from hiveframe.metadata.relations import has_duplicates
 
     valid = None
     for c in fk.child_columns:

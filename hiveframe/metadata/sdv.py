@@ -367,10 +367,10 @@ def _with_data_types(metadata: Metadata, database: Database | Mapping[str, Any])
     from dataclasses import replace
 
     from hiveframe.errors import DataError
+    from hiveframe.metadata.coercion import as_arrow_database
     from hiveframe.metadata.detect import _with_cardinality
-    from hiveframe.metadata.validate import as_arrow_database
 
-    db, problems = as_arrow_database(database)
+    db, problems = as_arrow_database(database, host=None)  # a Database or a mapping of tables
     DataError.raise_if_any(problems)
     tables = []
     for table in metadata.tables:

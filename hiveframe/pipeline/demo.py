@@ -100,7 +100,7 @@ def _run(out: Path, *, seed: int, scale: float, host: PluginHost | None, generat
     seconds: dict[str, float] = {}
     start = time.perf_counter()
     real = host.read(source)
-    metadata = detect(real)
+    metadata = detect(real, host=host)
     metadata.to_json(out / "metadata.json")
     seconds["read"] = time.perf_counter() - start
 

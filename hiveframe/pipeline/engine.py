@@ -240,7 +240,7 @@ class RelationalEngine:
             workdir: Path | None = None) -> dict[str, TableGenerator]:
         import pyarrow as pa
 
-        from hiveframe.pipeline.checks import resolve
+        from hiveframe.metadata.relations import resolve
         from hiveframe.pipeline.policy import fit_policy
 
         md = self.metadata
@@ -887,7 +887,7 @@ class RelationalEngine:
             kind = fmt["kind"]
             group = None
             if fmt.get("group"):
-                from hiveframe.pipeline.checks import key_strings
+                from hiveframe.metadata.relations import key_strings
 
                 ready = [g for g in fmt["group"] if g in cols]
                 if ready:

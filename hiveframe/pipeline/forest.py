@@ -13,27 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hiveframe.metadata.relations import depths
 from hiveframe.pipeline.features import FeatureEncoder, ridge
 
 if TYPE_CHECKING:
     import pyarrow as pa
-
-
-def depths(parent: np.ndarray) -> np.ndarray:
-    """Depth of each node given its parent index (-1 for a root); nodes on a cycle count as roots."""
-    n = len(parent)
-    depth = np.full(n, -1, dtype=np.int64)
-    depth[parent < 0] = 0
-    for _ in range(n + 1):
-        todo = depth < 0
-        if not todo.any():
-            break
-        ready = todo & (depth[np.maximum(parent, 0)] >= 0)
-        if not ready.any():
-            depth[todo] = 0  # a cycle in the real data: treat its members as roots
-            break
-        depth[ready] = depth[parent[ready]] + 1
-    return depth
 
 
 class ForestModel:

@@ -36,7 +36,7 @@ def holdout_roots(metadata: Metadata, rows: Mapping[str, int]) -> list[str]:
 
 def _held(table: Any, columns: tuple[str, ...], fraction: float, seed: int) -> np.ndarray:
     """Rows whose key hashes (with the seed) below ``fraction``; rows without a key by position."""
-    from hiveframe.pipeline.checks import key_strings
+    from hiveframe.metadata.relations import key_strings
     from hiveframe.pipeline.features import string_values
 
     if columns:
@@ -61,7 +61,7 @@ def split_holdout(metadata: Metadata, database: Database, fraction: float, seed:
     import pyarrow as pa
 
     from hiveframe.components import Database
-    from hiveframe.pipeline.checks import resolve
+    from hiveframe.metadata.relations import resolve
 
     if not 0.0 < fraction < 1.0:
         raise ConfigError(f"holdout must be a fraction between 0 and 1, got {fraction}",

@@ -92,7 +92,7 @@ class PlainFit:
 
     def after_generator(self, plan: TablePlan, table: Table, data: pa.Table, database: Database,
                         features: dict[str, pa.Table]) -> None:
-        from hiveframe.pipeline.checks import resolve
+        from hiveframe.metadata.relations import resolve
         from hiveframe.pipeline.forest import ForestModel
 
         md = self.engine.metadata
@@ -195,7 +195,7 @@ class PrivateFit(PlainFit):
 
     def before_generator(self, plan: TablePlan, table: Table, data: pa.Table) -> None:
         """Self-reference forests and id null shares: released before the generator's training."""
-        from hiveframe.pipeline.checks import resolve
+        from hiveframe.metadata.relations import resolve
 
         for j, fk in enumerate(self.engine.metadata.foreign_keys):
             if fk.child_table == table.name and fk.is_self_reference:

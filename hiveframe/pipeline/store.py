@@ -1,10 +1,14 @@
-"""Saving and loading a fitted Synthesizer as a model directory (see hiveframe.persistence)."""
+"""Saving and loading a model directory (see hiveframe.persistence) from plain data: the metadata, the
+configuration, the table generators and the engine's state. The Synthesizer builds and reads a
+:class:`SavedModel`; this module does not know it."""
 
 from __future__ import annotations
 
 import json
 import os
 import zipfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,35 +26,56 @@ from hiveframe.persistence import (
 )
 
 if TYPE_CHECKING:
-    from hiveframe.pipeline.synthesizer import Synthesizer
     from hiveframe.plugins import PluginHost
 
 
-def save_synthesizer(synth: Synthesizer, path: Path) -> Path:
-    """Write the model to a fresh folder, then swap it in: an old model survives a failed save."""
-    metadata = synth._require_fitted()
+@dataclass(frozen=True)
+class SavedModel:
+    """What a model directory holds, as plain data: the store knows no Synthesizer.
+
+    ``config`` is the synthesizer's configuration (JSON values); ``table_generators`` maps a table to
+    its fitted generator, or to None for a table without columns; ``manifest`` is, on load, the whole
+    manifest (the engine's and the privacy report's entries included).
+    """
+
+    metadata: Metadata
+    seed: int
+    config: Mapping[str, Any]
+    table_generators: Mapping[str, Any]
+    table_rows: Mapping[str, int]
+    source: str | None = None
+    manifest: Mapping[str, Any] = field(default_factory=dict)
+
+
+def save_model(model: SavedModel, path: Path, *, versions: Mapping[str, str | None],
+               write_extra: Callable[[Path], dict[str, Any]]) -> Path:
+    """Write the model to a fresh folder, then swap it in: an old model survives a failed save.
+
+    ``write_extra(staging)`` writes the engine's files into the staging folder and returns their
+    manifest entries; ``versions`` are the installed plugins' versions.
+    """
     try:
         recover(path)
         _check_replaceable(path)
-        return _save(synth, metadata, path)
+        return _save(model, path, versions, write_extra)
     except OSError as exc:
         raise PersistenceError(f"cannot save the model to {str(path)!r}: {exc.strerror or exc}",
                                hint="check that the folder's parent is writable and the disk has room (the "
                                "model is written beside the folder, then swapped in)") from None
 
 
-def _save(synth: Synthesizer, metadata: Metadata, path: Path) -> Path:
-    import hiveframe
+def _save(model: SavedModel, path: Path, versions: Mapping[str, str | None],
+          write_extra: Callable[[Path], dict[str, Any]]) -> Path:
+    from hiveframe._version import __version__
+    from hiveframe.pipeline.empty import NoColumnsGenerator
 
     with staged_folder(path) as staging:
-        (staging / "metadata.json").write_text(metadata.to_json() + "\n", encoding="utf-8")
+        (staging / "metadata.json").write_text(model.metadata.to_json() + "\n", encoding="utf-8")
         plugins = {"builtin"}
         tables: dict[str, Any] = {}
-        from hiveframe.pipeline.empty import NoColumnsGenerator
-
-        for name, generator in synth.table_generators.items():
-            if isinstance(generator, NoColumnsGenerator):
-                tables[name] = {"generator": None, "rows": synth.table_rows[name]}
+        for name, generator in model.table_generators.items():
+            if generator is None or isinstance(generator, NoColumnsGenerator):
+                tables[name] = {"generator": None, "rows": model.table_rows[name]}
                 continue
             key = component_key("tables", name, "generator")
             save_component(staging, key, generator)
@@ -58,30 +83,15 @@ def _save(synth: Synthesizer, metadata: Metadata, path: Path) -> Path:
             while inner is not None:  # a wrapped generator (pii, dp) needs its inner generator's plugin too
                 plugins.add(type(inner).plugin or "builtin")
                 inner = getattr(inner, "inner", None)
-            tables[name] = {"generator": key, "rows": synth.table_rows[name]}
-        extra = synth._save_extra(staging) if hasattr(synth, "_save_extra") else {}
+            tables[name] = {"generator": key, "rows": model.table_rows[name]}
+        extra = write_extra(staging)
         plugins |= set(extra.pop("__plugins__", ()))
-        versions = synth.host.versions()
         manifest = {
-            "hiveframe_version": hiveframe.__version__,
+            "hiveframe_version": __version__,
             "versions": {p: versions.get(p) for p in sorted(plugins)},
-            "seed": synth.seed,
-            "source": getattr(synth, "source", None),
-            "config": {
-                "generator": _spec_name(synth.generator),
-                "generators": {t: _spec_name(g) for t, g in synth.generators.items()},
-                "generator_params": synth.generator_params,
-                "table_params": synth.table_params,
-                "linkage": synth.linkage,
-                "linkage_params": synth.linkage_params,
-                "max_context_columns": synth.max_context_columns,
-                "null_handling": getattr(synth, "null_handling", {"*": "model"}),
-                "pii": synth.pii_wrapper.get_params() if getattr(synth, "pii_wrapper", None) else None,
-                "dp": synth.dp_wrapper.get_params() if getattr(synth, "dp_wrapper", None) else None,
-                "max_summary_columns": synth.max_summary_columns,
-                "drop_orphans": synth.drop_orphans,
-                "orphans": getattr(synth, "orphans", None),
-            },
+            "seed": model.seed,
+            "source": model.source,
+            "config": dict(model.config),
             "tables": tables,
             **extra,
         }
@@ -116,45 +126,23 @@ def _check_replaceable(path: Path) -> None:
                                "not replacing it", hint="move those files away, or save the model to a new folder")
 
 
-def load_synthesizer(path: Path, *, host: PluginHost | None = None) -> Synthesizer:
-    from hiveframe.pipeline.synthesizer import Synthesizer
-    from hiveframe.plugins import PluginHost
-
-    host = host or PluginHost()
+def load_model(path: Path, *, host: PluginHost) -> SavedModel:
+    """Read a model directory: its metadata, configuration and table generators (through ``host``'s
+    plugins); the engine's entries stay in ``manifest`` for :func:`load_engine`."""
     recover(path)
     manifest = read_manifest(path, installed_versions=host.versions())
     metadata = Metadata.from_json(covered_file(path, manifest, "metadata.json", what="metadata file"))
-    config = manifest.get("config", {})
-    synth = Synthesizer(
-        metadata,
-        generator=config.get("generator") or "gaussian_copula",
-        generator_params=config.get("generator_params") or {},
-        table_params=config.get("table_params") or {},
-        linkage=config.get("linkage") or "conditional",
-        linkage_params=config.get("linkage_params") or {},
-        max_context_columns=int(config.get("max_context_columns", 5)),
-        max_summary_columns=int(config.get("max_summary_columns", 2)),
-        drop_orphans=bool(config.get("drop_orphans", False)) and config.get("orphans") in (None, "drop"),
-        orphans=config.get("orphans"),
-        null_handling=config.get("null_handling") or "model",
-        seed=int(manifest.get("seed", 0)),
-        host=host,
-    )
+    generators: dict[str, Any] = {}
+    rows: dict[str, int] = {}
     for name, entry in manifest.get("tables", {}).items():
         if entry["generator"] is None:
-            synth.table_generators[name] = _no_columns_generator(name)
+            generators[name] = _no_columns_generator(name)
         else:
-            synth.table_generators[name] = load_component(path, entry["generator"], host)
-        synth.table_rows[name] = int(entry["rows"])
-    if hasattr(synth, "_load_extra"):
-        synth._load_extra(path, manifest)
-    return synth
-
-
-def _spec_name(spec: Any) -> str:
-    if isinstance(spec, str):
-        return spec
-    return getattr(spec, "name", None) or type(spec).__name__
+            generators[name] = load_component(path, entry["generator"], host)
+        rows[name] = int(entry["rows"])
+    source = manifest.get("source")
+    return SavedModel(metadata, int(manifest.get("seed", 0)), dict(manifest.get("config", {})), generators, rows,
+                      source if isinstance(source, str) else None, manifest)
 
 
 def _no_columns_generator(name: str) -> Any:
@@ -189,7 +177,7 @@ def save_engine(engine: Any, directory: Path) -> dict[str, Any]:
     return {"relational": {"plan": ENGINE_FILE, "arrays": ENGINE_ARRAYS}, "__plugins__": sorted(plugins)}
 
 
-def load_engine(synth: Any, directory: Path, manifest: dict[str, Any]) -> Any:
+def load_engine(metadata: Metadata, host: PluginHost, directory: Path, manifest: Mapping[str, Any]) -> Any:
     import numpy as np
 
     from hiveframe.pipeline.engine import RelationalEngine
@@ -210,8 +198,8 @@ def load_engine(synth: Any, directory: Path, manifest: dict[str, Any]) -> Any:
     keys = values.get("components") if isinstance(values, dict) else None
     if not isinstance(keys, dict):
         raise PersistenceError(f"the relational plan of {str(directory)!r} lists no components", hint="refit the model")
-    components = {name: load_component(directory, key, synth.host) for name, key in keys.items()}
-    engine = RelationalEngine(synth.metadata, synth.host, linkage=values["linkage"],
+    components = {name: load_component(directory, key, host) for name, key in keys.items()}
+    engine = RelationalEngine(metadata, host, linkage=values["linkage"],
                               linkage_params=values["linkage_params"],
                               max_context_columns=int(values["max_context_columns"]),
                               max_summary_columns=int(values["max_summary_columns"]))

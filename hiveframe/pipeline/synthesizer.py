@@ -323,7 +323,7 @@ class Synthesizer:
         if self.metadata is None:
             from hiveframe.metadata import detect
 
-            self.metadata = detect(database)
+            self.metadata = detect(database, host=self.host)
             self.metadata_detected = True
         policy = self.orphans if drop_orphans is None else ("drop" if drop_orphans else self.orphans)
         self.metadata = self._orphan_policies(self.metadata.without_detection(), database, policy)
@@ -426,22 +426,25 @@ class Synthesizer:
         become nullable (the nulls are then learnt and generated at their rate). ``keep`` is refused
         under differential privacy: the orphan share would be released without noise.
         """
-        from hiveframe.metadata.validate import orphan_rows
+        from hiveframe.metadata.casting import check_table
+        from hiveframe.metadata.relations import fk_checkable, fk_type_problems, orphan_rows
 
         self.orphan_report = {}
         fks = list(metadata.foreign_keys)
         problems: list[Problem] = []
         for i, fk in enumerate(fks):
-            if fk.child_table not in database or fk.parent_table not in database:
-                continue
+            if not fk_checkable(fk, database.tables):
+                continue  # the checks name the missing tables or columns
             child, parent = database[fk.child_table], database[fk.parent_table]
-            if not (set(fk.child_columns) <= set(child.column_names)
-                    and set(fk.parent_columns) <= set(parent.column_names)):
-                continue  # the data check names the missing columns
-            try:
-                rows, _ = orphan_rows(fk, child, parent)
-            except Exception:  # noqa: BLE001 - incomparable types: the data check reports them
-                continue
+            if fk_type_problems(fk, {fk.child_table: child, fk.parent_table: parent}) and all(
+                    metadata.has_table(t) for t in (fk.child_table, fk.parent_table)):
+                # raw values (strings read from a file): match them as the data check will, once cast
+                child = check_table(metadata.table(fk.child_table), child)[0]
+                parent = check_table(metadata.table(fk.parent_table), parent)[0]
+                pair = {fk.child_table: child, fk.parent_table: parent}
+                if not fk_checkable(fk, pair) or fk_type_problems(fk, pair):
+                    continue  # incomparable types: the data check reports them
+            rows, _ = orphan_rows(fk, child, parent)
             if not rows:
                 continue
             policy = fk.orphans or default
@@ -471,14 +474,11 @@ class Synthesizer:
         return replace(metadata, foreign_keys=tuple(fks))
 
     def _check(self, metadata: Metadata, database: Database, drop_orphans: bool) -> Database:
-        """The metadata and data checks (hiveframe.metadata.validate), then the engine's own.
+        """The metadata check of every plugin, then the data check (types, keys, orphans: dropped,
+        nulled or kept by their policy), each listing every problem at once."""
+        from hiveframe.metadata.validate import validate_data, validate_metadata
 
-        The validator lists every problem at once (and drops orphans when asked); the engine's
-        relational checks then catch what only matters for generation (keys the engine relies on).
-        """
-        from hiveframe.pipeline.checks import relational_problems
-
-        _validate_metadata(metadata, self.host)
+        validate_metadata(metadata, host=self.host)
         metadata.topological_order()  # a cycle through several tables is named here
         missing = [t for t in metadata.table_names if t not in database]
         if missing:
@@ -486,10 +486,9 @@ class Synthesizer:
                                      hint=f"tables in the data: {', '.join(database.names)}")
                              for t in missing])
         before = {t: database[t].num_rows for t in metadata.table_names}
-        database = _validate_data(metadata, database, drop_orphans)
+        database = validate_data(metadata, database, drop_orphans=drop_orphans)
         self.dropped_orphans = {t: before[t] - database[t].num_rows for t in metadata.table_names
                                 if t in database and database[t].num_rows < before[t]}
-        DataError.raise_if_any(relational_problems(metadata, database))
         return database
 
     # -- sample ----------------------------------------------------------------------------------
@@ -555,19 +554,61 @@ class Synthesizer:
 
     # -- persistence -----------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
-        from hiveframe.pipeline.store import save_synthesizer
+        from hiveframe.pipeline.store import SavedModel, save_model
 
+        metadata = self._require_fitted()
+        model = SavedModel(metadata, self.seed, self._config(), self.table_generators, self.table_rows, self.source)
         try:
-            return save_synthesizer(self, Path(path))
+            return save_model(model, Path(path), versions=self.host.versions(), write_extra=self._save_extra)
         except OSError as exc:
             raise PersistenceError(f"cannot save the model to {str(path)!r}: {exc.strerror or exc}",
                                    hint=os_error_hint(exc)) from None
 
+    def _config(self) -> dict[str, Any]:
+        """The configuration a saved model records (JSON values), read back by :meth:`load`."""
+        return {
+            "generator": _spec_label(self.generator),
+            "generators": {t: _spec_label(g) for t, g in self.generators.items()},
+            "generator_params": self.generator_params,
+            "table_params": self.table_params,
+            "linkage": self.linkage,
+            "linkage_params": self.linkage_params,
+            "max_context_columns": self.max_context_columns,
+            "null_handling": self.null_handling,
+            "pii": self.pii_wrapper.get_params() if self.pii_wrapper else None,
+            "dp": self.dp_wrapper.get_params() if self.dp_wrapper else None,
+            "max_summary_columns": self.max_summary_columns,
+            "drop_orphans": self.drop_orphans,
+            "orphans": self.orphans,
+        }
+
     @classmethod
     def load(cls, path: str | Path, *, host: PluginHost | None = None) -> Synthesizer:
-        from hiveframe.pipeline.store import load_synthesizer
+        from hiveframe.pipeline.store import load_model
+        from hiveframe.plugins import PluginHost
 
-        return load_synthesizer(Path(path), host=host)
+        host = host or PluginHost()
+        model = load_model(Path(path), host=host)
+        config = model.config
+        synth = cls(
+            model.metadata,
+            generator=config.get("generator") or "gaussian_copula",
+            generator_params=config.get("generator_params") or {},
+            table_params=config.get("table_params") or {},
+            linkage=config.get("linkage") or "conditional",
+            linkage_params=config.get("linkage_params") or {},
+            max_context_columns=int(config.get("max_context_columns", 5)),
+            max_summary_columns=int(config.get("max_summary_columns", 2)),
+            drop_orphans=bool(config.get("drop_orphans", False)) and config.get("orphans") in (None, "drop"),
+            orphans=config.get("orphans"),
+            null_handling=config.get("null_handling") or "model",
+            seed=model.seed,
+            host=host,
+        )
+        synth.table_generators.update(model.table_generators)
+        synth.table_rows.update(model.table_rows)
+        synth._load_extra(Path(path), model.manifest)
+        return synth
 
     def _save_extra(self, directory: Path) -> dict[str, Any]:
         from hiveframe.pipeline.store import save_engine
@@ -585,7 +626,7 @@ class Synthesizer:
         from hiveframe.pipeline.store import load_engine
 
         assert self.metadata is not None
-        self.engine = load_engine(self, directory, manifest)
+        self.engine = load_engine(self.metadata, self.host, directory, manifest)
         self._privacy_report = dict(manifest.get("privacy") or {})
         source = manifest.get("source")
         self.source = source if isinstance(source, str) else None
@@ -645,31 +686,3 @@ def _null_handling(spec: str | Mapping[str, str]) -> dict[str, str]:
                           hint="'model' (learn nulls, the default), 'mean' (replace by the column mean) or "
                           "'drop' (leave incomplete rows out of training)")
     return modes
-
-
-def _validate_metadata(metadata: Metadata, host: PluginHost) -> None:
-    """The metadata checks of every plugin (hiveframe.metadata.validate_metadata when available)."""
-    try:
-        from hiveframe.metadata import validate_metadata
-    except (ImportError, AttributeError):
-        MetadataError.raise_if_any(host.hooks.validate_metadata(metadata=metadata))
-        return
-    validate_metadata(metadata, host=host)
-
-
-def _validate_data(metadata: Metadata, database: Database, drop_orphans: bool) -> Database:
-    """Data checks of hiveframe.metadata.validate (types, keys, orphans: dropped on request)."""
-    try:
-        from hiveframe.metadata import validate_data
-    except (ImportError, AttributeError):  # the validator is optional for the engine
-        validate_data = None
-    if validate_data is None:
-        if drop_orphans:
-            from hiveframe.pipeline.checks import drop_orphans as drop
-
-            database, dropped = drop(metadata, database)
-            for table, count in dropped.items():
-                log.warning("dropped %d orphan row(s) from table %s", count, table)
-        return database
-    checked = validate_data(metadata, database, drop_orphans=drop_orphans)
-    return checked if isinstance(checked, Database) else database

@@ -70,7 +70,7 @@ def _priorities(parent: pa.Table, parent_columns: tuple[str, ...], idx: np.ndarr
     among that parent's children only: removing another entity changes no one else's choice."""
     import hashlib
 
-    from hiveframe.pipeline.checks import key_strings
+    from hiveframe.metadata.relations import key_strings
 
     keys = key_strings(parent, parent_columns).to_pylist()
     parents = idx[rows]
@@ -112,7 +112,7 @@ def plan_units(metadata: Metadata, tables: dict[str, pa.Table], spec: Any,
     """Cap the children of every parent row, and measure what one root entity owns per table."""
     import pyarrow as pa
 
-    from hiveframe.pipeline.checks import resolve
+    from hiveframe.metadata.relations import resolve
 
     problems = check_caps(spec)
     if problems:

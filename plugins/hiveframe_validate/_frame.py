@@ -17,7 +17,7 @@ import numpy as np
 
 from hiveframe.errors import ConfigError, DataError, Problem
 from hiveframe.metadata import Column, ColumnKind, ForeignKey, Metadata, Table
-from hiveframe.metadata.validate import type_family
+from hiveframe.metadata.arrow_types import type_family
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -138,7 +138,7 @@ def analysed_columns(metadata: Metadata, table: Table) -> list[Column]:
 def family(dtype: pa.DataType) -> str:
     """Coarse type family: values of the same family can be compared, others cannot.
 
-    The kernel's :func:`~hiveframe.metadata.validate.type_family` with every number one family (a
+    The kernel's :func:`~hiveframe.metadata.arrow_types.type_family` with every number one family (a
     validator compares integers with floats); types it has no family for compare by their exact type.
     """
     import pyarrow as pa

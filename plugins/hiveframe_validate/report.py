@@ -53,7 +53,7 @@ def _metadata(metadata: Metadata | None, real: Mapping[str, Any]) -> Metadata:
     if metadata is not None:
         return metadata
     try:
-        from hiveframe.metadata import detect
+        from hiveframe import detect
 
         return detect(real)
     except Exception as exc:  # noqa: BLE001 - detection is a convenience; fall back to plain types
@@ -68,7 +68,7 @@ def _as_declared(metadata: Metadata, tables: dict[str, Any], side: str) -> dict[
     from hiveframe.errors import HiveframeError
 
     try:
-        from hiveframe.metadata import validate_data
+        from hiveframe import validate_data
 
         cleaned = validate_data(metadata, tables).tables
     except HiveframeError as exc:

@@ -44,7 +44,7 @@ GENERATORS = {"gaussian_copula": {}, "tvae": TINY_TVAE}
 def census(shared_data) -> tuple[pa.Table, pa.Table, Any]:
     """D (census rows), D + one canary row (new categories, extreme numbers), and D's metadata."""
     import hiveframe
-    from hiveframe.metadata import detect
+    from hiveframe import detect
 
     d = hiveframe.read(shared_data / "census_adult")["census"].slice(0, ROWS)
     canary = {c: d.column(c)[5].as_py() for c in d.column_names}
@@ -366,7 +366,7 @@ def chinook(chinook_path) -> tuple[dict[str, pa.Table], dict[str, pa.Table], Any
     (A canary invoice line is a poor neighbour here: its track hangs below the MediaType and Genre
     roots, whose caps leave most tracks, and so most invoice lines, out of training.)
     """
-    from hiveframe.metadata import detect
+    from hiveframe import detect
     from hiveframe.plugins import PluginHost
 
     db = dict(PluginHost().read(str(chinook_path)).tables)

@@ -91,7 +91,7 @@ def test_pac_groups_are_clipped_with_twice_the_sensitivity():
 
 def test_dp_ctgan_with_declared_context_in_a_child_table():
     from hiveframe.metadata import ForeignKey, Metadata
-    from hiveframe.pipeline.checks import relational_problems
+    from hiveframe.metadata.relations import relational_problems
     from hiveframe.pipeline.synthesizer import Synthesizer
 
     rng = np.random.default_rng(0)

@@ -16,8 +16,9 @@ import pyarrow as pa
 import pytest
 from hiveframe_privacy.fakes import FakeSource
 
+from hiveframe import detect
 from hiveframe.components import Database
-from hiveframe.metadata import Column, ColumnKind, Metadata, PIIKind, Table, detect
+from hiveframe.metadata import Column, ColumnKind, Metadata, PIIKind, Table
 from hiveframe.pipeline import Synthesizer
 from hiveframe.pipeline.engine import derive_seed
 

@@ -20,7 +20,7 @@ PEOPLE = ("Customer", "Employee", "Invoice")
 
 @pytest.fixture(scope="module")
 def chinook(chinook_path):
-    from hiveframe.metadata import detect
+    from hiveframe import detect
 
     host = PluginHost()
     db = host.read(str(chinook_path))
@@ -262,7 +262,7 @@ def test_null_handling_mean_under_dp(with_nulls):
 
 # -- differential privacy through the engine ------------------------------------------------------
 def test_chinook_with_dp_reports_every_table_and_keeps_keys(chinook, tmp_path):
-    from hiveframe.pipeline.checks import relational_problems
+    from hiveframe.metadata.relations import relational_problems
 
     db, md = chinook
     synth = Synthesizer(md, seed=0, dp={"epsilon": 2.0})

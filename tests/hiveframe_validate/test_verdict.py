@@ -7,8 +7,8 @@ from hiveframe_validate.html_report import render
 from hiveframe_validate.report import load_report, run_validators, validate_synthesizer
 from hiveframe_validate.verdict import MUST_HOLD, headline, next_step, overall
 
+from hiveframe import detect
 from hiveframe.components import Database
-from hiveframe.metadata import detect
 
 
 def _band(metric: str, status: str, **extra) -> dict:

@@ -7,9 +7,10 @@ import logging
 import pyarrow as pa
 import pytest
 
+from hiveframe import detect, validate_data, validate_metadata
 from hiveframe.components import Database
 from hiveframe.errors import DataError
-from hiveframe.metadata import ColumnKind, ForeignKey, Metadata, detect, validate_data, validate_metadata
+from hiveframe.metadata import ColumnKind, ForeignKey, Metadata
 from hiveframe.plugins import PluginHost
 
 
@@ -333,8 +334,13 @@ def test_metadata_json_round_trip(datasets):
 
 
 def test_detect_name_is_the_function_not_the_module():
+    import sys
+
     import hiveframe
     import hiveframe.metadata
     import hiveframe.metadata.detect  # noqa: F401 - importing the submodule must not rebind the name
 
-    assert callable(hiveframe.metadata.detect) and hiveframe.detect is hiveframe.metadata.detect
+    assert callable(hiveframe.metadata.detect)
+    assert hiveframe.metadata.detect is sys.modules["hiveframe.metadata.detect"].detect
+    # the top-level entry point is the one convenience default: it adds the installed plugins' host
+    assert callable(hiveframe.detect) and hiveframe.detect is not hiveframe.metadata.detect

@@ -8,9 +8,10 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from hiveframe import detect, validate_data
 from hiveframe.components import Database
 from hiveframe.errors import ConfigError
-from hiveframe.metadata import Metadata, detect, validate_data
+from hiveframe.metadata import Metadata
 from hiveframe.testing.keys import (
     FLIGHTS_FOREIGN_KEYS,
     FLIGHTS_PRIMARY_KEYS,

@@ -7,17 +7,15 @@ import json
 import pyarrow as pa
 import pytest
 
+from hiveframe import detect, validate_data, validate_metadata
 from hiveframe.errors import MetadataError, SourceError
 from hiveframe.metadata import (
     ColumnKind,
     Metadata,
     PIIKind,
-    detect,
     from_sdv,
-    validate_data,
-    validate_metadata,
 )
-from hiveframe.metadata.validate import metadata_problems
+from hiveframe.metadata.consistency import metadata_problems
 from hiveframe.plugins import PluginHost
 
 # Berka as SDV 1.x multi-table metadata, written by hand from the public format description.

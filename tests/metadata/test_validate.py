@@ -8,6 +8,7 @@ from dataclasses import replace
 import pyarrow as pa
 import pytest
 
+from hiveframe import validate_data, validate_metadata
 from hiveframe.components import Database
 from hiveframe.errors import DataError, MetadataError, Problem
 from hiveframe.hookspecs import hookimpl
@@ -17,10 +18,8 @@ from hiveframe.metadata import (
     ForeignKey,
     Metadata,
     Table,
-    validate_data,
-    validate_metadata,
 )
-from hiveframe.metadata.validate import metadata_problems
+from hiveframe.metadata.consistency import metadata_problems
 from hiveframe.plugins import PluginHost
 
 
@@ -401,7 +400,7 @@ def test_float_foreign_keys_from_pandas_are_matched():
 
 
 def test_all_null_columns_marked_by_detect_pass():
-    from hiveframe.metadata import detect
+    from hiveframe import detect
 
     data = {"t": pa.table({"t_id": [1, 2, 3], "empty": pa.nulls(3, pa.float64())})}
     metadata = detect(data)

@@ -9,8 +9,9 @@ import pytest
 from hiveframe.components import Database
 from hiveframe.errors import DataError, MetadataError
 from hiveframe.metadata import Column, ColumnKind, ForeignKey, Metadata, Table
+from hiveframe.metadata.relations import drop_orphans, relational_problems
 from hiveframe.pipeline import Synthesizer
-from hiveframe.pipeline.checks import drop_orphans, integrity_problems, relational_problems
+from hiveframe.pipeline.checks import integrity_problems
 
 
 def ident(name: str, dtype: str = "int64") -> Column:

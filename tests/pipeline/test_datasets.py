@@ -12,7 +12,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from hiveframe.pipeline.checks import cardinality_similarity, children_counts, integrity_problems, resolve
+from hiveframe.metadata.relations import resolve
+from hiveframe.pipeline.checks import cardinality_similarity, children_counts, integrity_problems
 from hiveframe.pipeline.forest import depths
 
 DATASETS = ("chinook", "berka", "airbnb", "biodegradability")

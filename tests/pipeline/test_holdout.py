@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
+from hiveframe import detect
 from hiveframe.cli import main
 from hiveframe.components import Database
 from hiveframe.errors import ConfigError
-from hiveframe.metadata import detect
 from hiveframe.pipeline import Synthesizer
 from hiveframe.pipeline.checks import integrity_problems
 from hiveframe.pipeline.holdout import SMALL_TABLE_ROWS, holdout_roots, split_holdout

@@ -6,11 +6,13 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from hiveframe import detect
 from hiveframe.components import Database
 from hiveframe.errors import ConfigError, DataError, MetadataError
-from hiveframe.metadata import ForeignKey, detect
+from hiveframe.metadata import ForeignKey
+from hiveframe.metadata.relations import resolve
 from hiveframe.pipeline import Synthesizer
-from hiveframe.pipeline.checks import integrity_problems, resolve
+from hiveframe.pipeline.checks import integrity_problems
 from hiveframe.testing.keys import flights_database
 
 DIRTY = ("flights.tailnum->planes", "flights.dest->airports")

@@ -17,8 +17,9 @@ import pytest
 
 from hiveframe.components import Database
 from hiveframe.metadata import Column, ColumnKind, ForeignKey, Metadata, Table
+from hiveframe.metadata.relations import resolve
 from hiveframe.pipeline import Synthesizer
-from hiveframe.pipeline.checks import cardinality_similarity, children_counts, integrity_problems, resolve
+from hiveframe.pipeline.checks import cardinality_similarity, children_counts, integrity_problems
 
 
 @dataclass

@@ -10,10 +10,10 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from hiveframe import detect
 from hiveframe.components import Database
 from hiveframe.errors import MissingDependencyError, SourceError
 from hiveframe.hookspecs import hookimpl
-from hiveframe.metadata import detect
 from hiveframe.pipeline.report import write_report
 from hiveframe.plugins import PluginHost
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from hiveframe import validate_metadata
 from hiveframe.errors import SourceError
-from hiveframe.metadata import ColumnKind, ForeignKey, validate_metadata
+from hiveframe.metadata import ColumnKind, ForeignKey
 from hiveframe.testing import DATASETS, load_dataset, metadata_from_keys
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"

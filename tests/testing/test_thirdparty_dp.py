@@ -43,8 +43,8 @@ def census_metadata(census_small, tmp_path_factory) -> Path:
     """Declared metadata (written once, as a user would after reviewing `hiveframe detect`)."""
     import pyarrow.parquet as pq
 
+    from hiveframe import detect
     from hiveframe.components import Database
-    from hiveframe.metadata import detect
 
     path = tmp_path_factory.mktemp("meta") / "metadata.json"
     detect(Database({"census": pq.read_table(census_small / "census.parquet")})).to_json(path)
