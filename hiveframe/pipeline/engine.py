@@ -32,10 +32,9 @@ Privacy (``pii`` and ``dp``: privacy wrappers, through the public ``PrivacyWrapp
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,13 +45,22 @@ from hiveframe.metadata import Column, ColumnKind, ForeignKey, Metadata, Table
 from hiveframe.persistence import component_key
 from hiveframe.pipeline import keys as keyfmt
 from hiveframe.pipeline.assign import AssignmentModel, adjust_counts, assign, bigraphic
-from hiveframe.pipeline.forest import ForestModel
+from hiveframe.pipeline.plan import (
+    ContextColumn,
+    DatabasePlan,
+    Relation,
+    SummaryColumn,
+    TablePlan,
+    derive_seed,
+    modelled_columns,
+    pii_columns,
+)
 from hiveframe.pipeline.unique import make_unique, unique_columns
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from hiveframe.components import Database, LinkageModel, TableGenerator, TrainingCallback
+    from hiveframe.components import Database, TableGenerator, TrainingCallback
     from hiveframe.plugins import PluginHost
 
 log = logging.getLogger(__name__)
@@ -60,27 +68,6 @@ log = logging.getLogger(__name__)
 DEFAULT_LINKAGE = "conditional"
 #: sibling agreement from which children copy a summary from their parent instead of drawing it
 INHERITED = 0.98
-
-
-def derive_seed(seed: int, *parts: Any) -> int:
-    """A seed for one step of one table, stable across runs and platforms (no ``hash()``)."""
-    text = repr((int(seed),) + tuple(parts)).encode()
-    return int.from_bytes(hashlib.sha256(text).digest()[:4], "little")
-
-
-def modelled_columns(metadata: Metadata, table: Table) -> list[str]:
-    """Columns a table generator learns: everything but keys, ids and PII."""
-    skip = set(table.primary_key) | metadata.foreign_key_columns(table.name)
-    return [
-        c.name for c in table.columns
-        if c.name not in skip and c.kind not in (ColumnKind.ID, ColumnKind.PII)
-    ]
-
-
-def pii_columns(metadata: Metadata, table: Table) -> list[str]:
-    """PII columns that are not keys: replaced by the PII wrapper of the table's generator."""
-    skip = set(table.primary_key) | metadata.foreign_key_columns(table.name)
-    return [c.name for c in table.columns if c.name not in skip and c.kind == ColumnKind.PII]
 
 
 def _holds_pii(column: Column) -> bool:
@@ -93,120 +80,6 @@ def _pii_label(column: Column) -> str:
 
 
 NULL_HANDLING = ("model", "mean", "drop")
-
-
-# -- the plan: what was learned per table ----------------------------------------------------------
-@dataclass
-class ContextColumn:
-    """One context column of a child table: where its value comes from in the driver parent."""
-
-    name: str
-    source: str  # "column" (a parent column), "context" (the parent's own context), "count"
-    ref: str
-    column: Column
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "source": self.source, "ref": self.ref, "column": self.column.to_dict()}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ContextColumn:
-        return cls(data["name"], data["source"], data["ref"], Column.from_dict(data["name"], data["column"]))
-
-
-@dataclass
-class SummaryColumn:
-    """A column a parent's generator learns: a summary of the children it drives."""
-
-    name: str
-    child: str
-    child_column: str
-    column: Column
-    #: siblings (nearly) always share the value: children copy it from their parent
-    inherited: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "child": self.child, "child_column": self.child_column,
-                "column": self.column.to_dict(), "inherited": self.inherited}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> SummaryColumn:
-        return cls(data["name"], data["child"], data["child_column"], Column.from_dict(data["name"], data["column"]),
-                   bool(data["inherited"]))
-
-
-@dataclass
-class Relation:
-    """A foreign key to another table, as the engine uses it."""
-
-    fk_index: int
-    role: str  # "driver" or "secondary"
-    null_rate: float
-    low: int
-    high: int
-    coverage: float
-    exact_one: bool
-    linkage: LinkageModel = None  # type: ignore[assignment]  # set once the parent's features are known
-    parent_rows: int = 0
-    total: int = 0
-    assign: AssignmentModel | None = None
-    ancestor: dict[str, Any] | None = None
-    unique_pair: bool = False
-    no_self: bool = False
-    #: orphan policy "keep": {"share": of the rows without a parent, those with a key no parent has;
-    #: "distinct": distinct such keys per row; "formats": per child column, the format of those keys}
-    dangling: dict[str, Any] | None = None
-
-
-@dataclass
-class SelfRef:
-    fk_index: int
-    forest: ForestModel
-
-
-@dataclass
-class TablePlan:
-    name: str
-    index: int
-    real_rows: int
-    modelled: list[str]
-    summaries: list[SummaryColumn] = field(default_factory=list)
-    #: columns that are aggregates of the children this table drives (recomputed after sampling them)
-    derived: list[dict[str, Any]] = field(default_factory=list)
-    context: list[ContextColumn] = field(default_factory=list)
-    relations: list[Relation] = field(default_factory=list)
-    self_refs: list[SelfRef] = field(default_factory=list)
-    keys: dict[str, dict[str, Any]] = field(default_factory=dict)
-    fills: dict[str, dict[str, Any]] = field(default_factory=dict)
-    schema: pa.Schema | None = None
-    has_columns: bool = True
-    #: PII columns: given to the (PII-wrapped) generator, never to a relational model
-    pii: list[str] = field(default_factory=list)
-    #: string columns unique in the real table, with their real values (kept unique when sampling)
-    unique: dict[str, list[str]] = field(default_factory=dict)
-
-    @property
-    def driver(self) -> Relation | None:
-        for rel in self.relations:
-            if rel.role == "driver":
-                return rel
-        return None
-
-    @property
-    def secondaries(self) -> list[Relation]:
-        return [r for r in self.relations if r.role == "secondary"]
-
-    @property
-    def context_names(self) -> list[str]:
-        return [c.name for c in self.context]
-
-    @property
-    def summary_names(self) -> list[str]:
-        return [c.name for c in self.summaries]
-
-    @property
-    def generated(self) -> list[str]:
-        """What the table's generator outputs: its modelled columns, then child summaries."""
-        return self.modelled + self.summary_names
 
 
 class RelationalEngine:
@@ -222,7 +95,9 @@ class RelationalEngine:
         self.linkage_params = dict(linkage_params or {})
         self.max_context_columns = int(max_context_columns)
         self.max_summary_columns = int(max_summary_columns)
-        self.plans: dict[str, TablePlan] = {}
+        self.plan = DatabasePlan(linkage=_spec_name(linkage), linkage_params=self.linkage_params,
+                                 max_context_columns=self.max_context_columns,
+                                 max_summary_columns=self.max_summary_columns)
         #: the PII wrapper (one per synthesizer, so consistent pseudonyms span tables), or None
         self.pii = pii
         #: the differential privacy wrapper, or None
@@ -245,7 +120,7 @@ class RelationalEngine:
 
         md = self.metadata
         order = md.topological_order()
-        self.plans = {}
+        self.plan.tables = {}
         generators: dict[str, TableGenerator] = {}
         links: dict[str, dict[int, np.ndarray]] = {}
         features: dict[str, pa.Table] = {}  # per table: what its generator learned, real rows
@@ -703,8 +578,7 @@ class RelationalEngine:
             driver = plan.driver
             counts = None
             if driver is None:
-                n = int(rows[name]) if name in rows else (
-                    max(1, int(np.floor(plan.real_rows * scale + 0.5))) if plan.real_rows else 0)
+                n = int(rows[name]) if name in rows else self.plan.rows_at_scale(name, scale)
                 drv_idx = None
             else:
                 parent_name = md.foreign_keys[driver.fk_index].parent_table
@@ -753,6 +627,25 @@ class RelationalEngine:
             if driver is not None:
                 self._recompute_aggregates(plan, out, features, drv_idx)
         return out
+
+    def sample_partition(self, generators: Mapping[str, TableGenerator], *, scale: float,
+                         root_rows: Mapping[str, int], replicated: Mapping[str, int], seed: int,
+                         part: int) -> dict[str, pa.Table]:
+        """Partition ``part`` of a database sampled in parts (the Spark engine, one call per partition).
+
+        ``root_rows`` are this partition's rows of the roots that are split; ``replicated`` roots (lookup
+        tables no table hangs off) are drawn whole from ``(seed, table)`` alone, so every partition
+        references the same rows. Keys are partition-local: the caller shifts or remaps them (see
+        :meth:`DatabasePlan.key_formats`). Same model, seed and partition: same rows.
+        """
+        generators = dict(generators)
+        for name, n in replicated.items():
+            if self.plan.tables[name].has_columns and n > 0:
+                rows = self.host.hooks.sample_table(table_name=name, generator=generators[name], num_rows=n,
+                                                    seed=derive_seed(seed, "replicated", name))
+                generators[name] = _FixedRows(rows)  # type: ignore[assignment]
+        counts = {**dict(root_rows), **dict(replicated)}
+        return self.sample(generators, scale=scale, rows=counts, seed=derive_seed(seed, "partition", part))
 
     def _inherit(self, plan: TablePlan, own: pa.Table, generated_rows: Mapping[str, pa.Table],
                  drv_idx: np.ndarray) -> pa.Table:
@@ -927,81 +820,18 @@ class RelationalEngine:
     # ============================================================================================
     # state
     # ============================================================================================
-    def to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, LinkageModel]]:
-        """JSON values, arrays and the linkage components (to save with save_component)."""
-        values: dict[str, Any] = {"linkage": _spec_name(self.linkage), "linkage_params": self.linkage_params,
-                                  "max_context_columns": self.max_context_columns,
-                                  "max_summary_columns": self.max_summary_columns, "tables": {}}
-        arrays: dict[str, np.ndarray] = {}
-        components: dict[str, LinkageModel] = {}
-        for name, plan in self.plans.items():
-            prefix = f"t{plan.index}"
-            rels = []
-            for rel in plan.relations:
-                key = f"{prefix}_fk{rel.fk_index}"
-                components[key] = rel.linkage
-                entry = {"fk_index": rel.fk_index, "role": rel.role, "null_rate": rel.null_rate, "low": rel.low,
-                         "high": rel.high, "coverage": rel.coverage, "exact_one": rel.exact_one, "parent_rows": rel.parent_rows,
-                         "total": rel.total,
-                         "ancestor": rel.ancestor, "unique_pair": rel.unique_pair, "no_self": rel.no_self,
-                         "linkage": key}
-                if rel.dangling is not None:
-                    entry["dangling"] = rel.dangling
-                if rel.assign is not None:
-                    v, a = rel.assign.to_state()
-                    entry["assign"] = v
-                    arrays.update({f"{key}_assign_{k}": x for k, x in a.items()})
-                rels.append(entry)
-            selfs = []
-            for ref in plan.self_refs:
-                v, a = ref.forest.to_state()
-                selfs.append({"fk_index": ref.fk_index, "forest": v})
-                arrays.update({f"{prefix}_self{ref.fk_index}_{k}": x for k, x in a.items()})
-            assert plan.schema is not None
-            arrays[f"{prefix}_schema"] = np.frombuffer(plan.schema.serialize().to_pybytes(), dtype=np.uint8)
-            values["tables"][name] = {
-                "index": plan.index, "real_rows": plan.real_rows, "modelled": plan.modelled,
-                "summaries": [c.to_json() for c in plan.summaries], "derived": plan.derived,
-                "context": [c.to_json() for c in plan.context], "relations": rels, "self_refs": selfs,
-                "keys": plan.keys, "fills": plan.fills, "has_columns": plan.has_columns, "pii": plan.pii,
-                "unique": plan.unique,
-            }
-        return values, arrays, components
+    @classmethod
+    def from_plan(cls, metadata: Metadata, host: PluginHost, plan: DatabasePlan) -> RelationalEngine:
+        """An engine that samples what ``plan`` describes (a loaded model)."""
+        engine = cls(metadata, host, linkage=plan.linkage, linkage_params=plan.linkage_params,
+                     max_context_columns=plan.max_context_columns, max_summary_columns=plan.max_summary_columns)
+        engine.plan = plan
+        return engine
 
-    def set_state(self, values: Mapping[str, Any], arrays: Mapping[str, np.ndarray],
-                  components: Mapping[str, LinkageModel]) -> None:
-        import pyarrow as pa
-
-        self.plans = {}
-        for name, t in values["tables"].items():
-            prefix = f"t{t['index']}"
-            plan = TablePlan(name=name, index=int(t["index"]), real_rows=int(t["real_rows"]),
-                             modelled=list(t["modelled"]), has_columns=bool(t["has_columns"]),
-                             pii=list(t.get("pii", [])))
-            plan.context = [ContextColumn.from_json(c) for c in t["context"]]
-            plan.summaries = [SummaryColumn.from_json(c) for c in t["summaries"]]
-            plan.derived = [dict(d) for d in t["derived"]]
-            for r in t["relations"]:
-                key = r["linkage"]
-                rel = Relation(fk_index=int(r["fk_index"]), role=r["role"], null_rate=float(r["null_rate"]),
-                               low=int(r["low"]), high=int(r["high"]), coverage=float(r["coverage"]),
-                               exact_one=bool(r["exact_one"]), linkage=components[key], ancestor=r["ancestor"],
-                               parent_rows=int(r["parent_rows"]), total=int(r["total"]),
-                               unique_pair=bool(r["unique_pair"]), no_self=bool(r["no_self"]),
-                               dangling=dict(r["dangling"]) if r.get("dangling") else None)
-                if "assign" in r:
-                    sub = {k[len(key) + 8:]: v for k, v in arrays.items() if k.startswith(f"{key}_assign_")}
-                    rel.assign = AssignmentModel.from_state(r["assign"], sub)
-                plan.relations.append(rel)
-            for s in t["self_refs"]:
-                tag = f"{prefix}_self{s['fk_index']}_"
-                sub = {k[len(tag):]: v for k, v in arrays.items() if k.startswith(tag)}
-                plan.self_refs.append(SelfRef(int(s["fk_index"]), ForestModel.from_state(s["forest"], sub)))
-            plan.keys = {k: dict(v) for k, v in t["keys"].items()}
-            plan.fills = {k: dict(v) for k, v in t["fills"].items()}
-            plan.unique = {k: [str(x) for x in v] for k, v in (t.get("unique") or {}).items()}
-            plan.schema = pa.ipc.read_schema(pa.py_buffer(np.asarray(arrays[f"{prefix}_schema"]).tobytes()))
-            self.plans[name] = plan
+    @property
+    def plans(self) -> dict[str, TablePlan]:
+        """The plan of every table (``self.plan.tables``)."""
+        return self.plan.tables
 
     def describe(self) -> dict[str, Any]:
         """What the engine chose, per table (for logs, the CLI and reports)."""
@@ -1022,6 +852,19 @@ class RelationalEngine:
                                   for r in plan.secondaries if r.ancestor},
             }
         return out
+
+
+class _FixedRows:
+    """Stands in for a replicated root's generator: the same rows in every partition."""
+
+    name = "fixed_rows"
+    conditional = False
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table = table
+
+    def sample(self, num_rows: int | None = None, **_: Any) -> pa.Table:
+        return self.table
 
 
 # -- helpers ---------------------------------------------------------------------------------------
