@@ -68,6 +68,10 @@ log = logging.getLogger(__name__)
 DEFAULT_LINKAGE = "conditional"
 #: sibling agreement from which children copy a summary from their parent instead of drawing it
 INHERITED = 0.98
+#: the sequence rule: siblings per parent (mean over parents with children) from which a sequence
+#: generator models the children together, and the longest sequence it is asked to draw step by step
+SEQUENCE_MIN_SIBLINGS = 2.0
+SEQUENCE_MAX_LENGTH = 1000
 
 
 def _holds_pii(column: Column) -> bool:
@@ -201,10 +205,23 @@ class RelationalEngine:
                 plan.has_columns = False
                 generator = NoColumnsGenerator()
             ctx_table = None
+            sequences = driver is not None and own.num_columns > 0 and self._use_sequences(
+                plan, table, generator, links[name][driver.fk_index])
             if driver is not None and own.num_columns and type(generator).conditional:
                 ctx_table = self._choose_context(plan, table, own, driver, links[name][driver.fk_index],
-                                                 features, contexts, rng)
+                                                 features, contexts, rng, with_count=not sequences)
             contexts[name] = ctx_table if ctx_table is not None else _empty_like(data.num_rows)
+            if sequences:
+                assert driver is not None
+                generators[name] = self._fit_sequences(plan, table, own, driver, links[name][driver.fk_index],
+                                                       features, generator, seed=derive_seed(seed, index, "generator"),
+                                                       callback=callback, workdir=workdir)
+                features[name] = _hstack(own, contexts[name])
+                for rel in plan.secondaries:
+                    policy.secondary(plan, rel, data, driver, links, features, database, rng)
+                policy.after_generator(plan, table, data, database, features)
+                self.plans[name] = plan
+                continue
             fit_data = _hstack(_hstack(own, data.select(plan.pii)), contexts[name])
             model_table = Table(
                 name=name,
@@ -232,6 +249,99 @@ class RelationalEngine:
             policy.after_generator(plan, table, data, database, features)
             self.plans[name] = plan
         return generators
+
+    # -- sequences -------------------------------------------------------------------------------
+    def _use_sequences(self, plan: TablePlan, table: Table, generator: Any, idx: np.ndarray) -> bool:
+        """Whether the driver relationship of ``table`` is modelled as sequences (see the module doc).
+
+        The generator must implement :class:`hiveframe.components.SequenceGenerator`. Its
+        ``sequential`` parameter decides when set (``True`` raises if the table cannot be sequences);
+        otherwise the rule: sequences when siblings exist to learn from (at least
+        ``SEQUENCE_MIN_SIBLINGS`` children on average per parent that has any) and sequences stay
+        short enough to draw step by step (at most ``SEQUENCE_MAX_LENGTH`` children per parent).
+        """
+        from hiveframe.components.sequences import supports_sequences
+
+        wanted = getattr(generator, "sequential", None)
+        if wanted is False or not supports_sequences(generator):
+            if wanted is True:
+                raise ConfigError(f"table {table.name!r}: sequential=True, but generator "
+                                  f"{getattr(generator, 'name', type(generator).__name__)!r} cannot model sequences")
+            return False
+        blockers = []
+        if self.dp is not None:
+            blockers.append("differential privacy fits the count model and rows apart")
+        if (idx < 0).any():
+            blockers.append("some rows have no driver parent (null or dangling foreign key)")
+        if any(r.exact_one or r.unique_pair for r in plan.secondaries):
+            blockers.append("a secondary foreign key fixes the number of rows per parent")
+        if self.null_handling.get(table.name, self.null_handling.get("*", "model")) != "model":
+            blockers.append("null handling other than 'model' drops or changes rows of a sequence")
+        if wanted is True:
+            if blockers:
+                raise ConfigError(f"table {table.name!r}: sequential=True, but the table cannot be generated as "
+                                  "sequences: " + "; ".join(blockers), hint="set sequential to None or False")
+            return True
+        if blockers:
+            return False
+        counts = np.bincount(idx, minlength=1)
+        with_children = counts[counts > 0]
+        if not len(with_children):
+            return False
+        chosen = (float(with_children.mean()) >= SEQUENCE_MIN_SIBLINGS
+                  and int(with_children.max()) <= SEQUENCE_MAX_LENGTH)
+        log.info("table %s: %.1f children per parent on average, %d at most: %s", table.name,
+                 float(with_children.mean()), int(with_children.max()),
+                 "generated as sequences" if chosen else "rows drawn one by one")
+        return chosen
+
+    def _fit_sequences(self, plan: TablePlan, table: Table, own: pa.Table, driver: Relation, idx: np.ndarray,
+                       features: dict[str, pa.Table], generator: Any, *, seed: int,
+                       callback: TrainingCallback | None, workdir: Path | None) -> Any:
+        """Fit the table's sequence generator on its rows grouped by driver parent, in order."""
+        import pyarrow as pa
+
+        md = self.metadata
+        parent = md.foreign_keys[driver.fk_index].parent_table
+        n_parents = features[parent].num_rows
+        order_by = next((c for c in plan.modelled if table.column(c).kind == ColumnKind.DATETIME), None)
+        keys: list[np.ndarray] = [np.arange(len(idx))]
+        if order_by is not None:
+            from hiveframe.pipeline.features import numeric_values
+
+            values = numeric_values(_combine(own.column(order_by)))
+            if values is not None:
+                keys.append(np.where(np.isnan(values), np.inf, values))
+        keys.append(idx)
+        rows = np.lexsort(keys)  # by parent, then time (nulls last), then the stored order
+        parents = _context_values(plan.context, features[parent], np.arange(n_parents), None)
+        model_table = Table(
+            name=table.name,
+            columns=(tuple(table.column(c) for c in plan.modelled) + tuple(c.column for c in plan.summaries)
+                     + tuple(c.column for c in plan.context)),
+            constraints=_constraints_for(table, plan.modelled),
+        )
+        plan.sequence = {"order_by": order_by}
+        log.info("fitting table %s as sequences of %s (%d rows, %d parents)%s with %s", table.name, parent,
+                 own.num_rows, n_parents, f", context {plan.context_names}" if plan.context else "", generator.name)
+        fitted = generator.fit_sequences(
+            own.take(pa.array(rows)), model_table, parent_index=idx[rows], parents=parents, order_by=order_by,
+            seed=seed, callback=callback,
+            workdir=(workdir / component_key(table.name)) if workdir is not None else None)
+        return fitted if fitted is not None else generator
+
+    def _sample_sequences(self, plan: TablePlan, generator: Any, parent_features: pa.Table,
+                          seed: int) -> tuple[pa.Table, np.ndarray]:
+        """Every child of every generated parent from the sequence generator, checked."""
+        parents = _context_values(plan.context, parent_features, np.arange(parent_features.num_rows), None)
+        rows, parent_index = generator.sample_sequences(parents, seed=seed)
+        parent_index = np.asarray(parent_index, dtype=np.int64)
+        if (parent_index.ndim != 1 or len(parent_index) != rows.num_rows or
+                (len(parent_index) and (parent_index.min() < 0 or parent_index.max() >= parents.num_rows
+                                        or (np.diff(parent_index) < 0).any()))):
+            raise ConfigError(f"the sequence generator of table {plan.name!r} returned {rows.num_rows} rows with "
+                              "parent indexes that are not ascending rows of the parents it was given")
+        return rows, parent_index
 
     # -- null handling ---------------------------------------------------------------------------
     def _handle_nulls(self, name: str, fit_data: pa.Table, model_table: Table, plan: TablePlan,
@@ -384,7 +494,7 @@ class RelationalEngine:
 
     def _choose_context(self, plan: TablePlan, table: Table, own: pa.Table, driver: Relation,
                         idx: np.ndarray, features: dict[str, pa.Table], contexts: dict[str, pa.Table],
-                        rng: np.random.Generator) -> pa.Table | None:
+                        rng: np.random.Generator, *, with_count: bool = True) -> pa.Table | None:
         import pyarrow as pa
 
         from hiveframe.pipeline import context as ctxsel
@@ -417,15 +527,17 @@ class RelationalEngine:
             if _describes(cc.column, parent_rows.column(cc.name)):
                 candidates[label(cc.name)] = ContextColumn(label(cc.name), "context", cc.name, cc.column)
         count_label = label(f"#{table.name}")
-        candidates[count_label] = ContextColumn(
-            count_label, "count", "", Column(count_label, ColumnKind.NUMERICAL, dtype="int64"))
+        if with_count:  # a sequence generator draws the count itself: it cannot be given it
+            candidates[count_label] = ContextColumn(
+                count_label, "count", "", Column(count_label, ColumnKind.NUMERICAL, dtype="int64"))
         counts = np.bincount(idx[idx >= 0], minlength=features[parent_name].num_rows)
         values = _context_values(list(candidates.values()), features[parent_name], idx, counts)
         if fk.context_columns is not None:
             wanted = list(fk.context_columns)
             by_ref = {c.ref: c.name for c in candidates.values() if c.source != "count"}
             by_ref.update({c.name: c.name for c in candidates.values()})
-            by_ref["#"] = count_label
+            if with_count:
+                by_ref["#"] = count_label
             missing = [w for w in wanted if w not in by_ref]
             if missing:
                 raise MetadataError([Problem(
@@ -577,9 +689,17 @@ class RelationalEngine:
             links[name] = {}
             driver = plan.driver
             counts = None
+            sequence_rows = None
             if driver is None:
                 n = int(rows[name]) if name in rows else self.plan.rows_at_scale(name, scale)
                 drv_idx = None
+            elif plan.sequence is not None:  # children and their number from the sequence generator
+                parent_name = md.foreign_keys[driver.fk_index].parent_table
+                sequence_rows, drv_idx = self._sample_sequences(
+                    plan, generators[name], features[parent_name], derive_seed(seed, plan.index, "generator"))
+                counts = np.bincount(drv_idx, minlength=features[parent_name].num_rows)
+                links[name][driver.fk_index] = drv_idx
+                n = len(drv_idx)
             else:
                 parent_name = md.foreign_keys[driver.fk_index].parent_table
                 exact = next((r for r in plan.secondaries if r.exact_one), None)
@@ -609,7 +729,7 @@ class RelationalEngine:
                 values = _context_values(plan.context, features[parent_name], drv_idx, counts)
                 ctx = values.select(plan.context_names)
             log.info("sampling table %s: %d rows", name, n)
-            generated = self.host.hooks.sample_table(
+            generated = sequence_rows if plan.sequence is not None else self.host.hooks.sample_table(
                 table_name=name, generator=generators[name], num_rows=n, context=ctx,
                 seed=derive_seed(seed, plan.index, "generator"),
             ) if (n > 0 or not plan.has_columns) else None
@@ -842,6 +962,7 @@ class RelationalEngine:
                 "driver": md.foreign_keys[plan.driver.fk_index].name if plan.driver else None,
                 "secondary": [md.foreign_keys[r.fk_index].name for r in plan.secondaries],
                 "context": plan.context_names,
+                "sequence": plan.sequence,
                 "child_summaries": plan.summary_names,
                 "inherited": [f"{c.child}.{c.child_column}" for c in plan.summaries if c.inherited],
                 "aggregates": {d["column"]: f"{d['agg']}({d['child']}.{','.join(d['columns'])})"
