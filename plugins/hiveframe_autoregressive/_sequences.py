@@ -162,9 +162,9 @@ def sample(length_model: Any, row_model: Any | None, parents: pa.Table, context:
     rows = pa.concat_tables(steps)
     parent_index = np.concatenate(parent_of)
     position = np.concatenate(position_of)
-    keys = [position, parent_index]
-    if order_by is not None:
-        keys.insert(0, _sort_key(rows.column(order_by)))
+    keys = [position, parent_index]  # np.lexsort: the last key sorts first
+    if order_by is not None:  # by parent, then time (nulls last), then position
+        keys.insert(1, _sort_key(rows.column(order_by)))
     order = np.lexsort(keys)
     return rows.take(pa.array(order, type=pa.int64())), parent_index[order], lengths
 
