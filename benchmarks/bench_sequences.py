@@ -87,7 +87,8 @@ def run_one(config: str, db: Any, md: Any, args: argparse.Namespace) -> dict[str
     synthetic = synth.sample(seed=args.seed + 1)
     sample_s = time.perf_counter() - started
     out = {"fit_seconds": round(fit_s, 2), "sample_seconds": round(sample_s, 2),
-           "sessions_as_sequences": synth.describe()["sessions"].get("sequence") is not None}
+           "sessions_as_sequences": synth.describe()["sessions"].get("sequence") is not None,
+           "engine": synth.describe()}
     out.update(evaluate(md, db, synthetic, args.seed))
     return out
 

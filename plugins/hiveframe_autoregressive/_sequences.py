@@ -6,8 +6,10 @@ Two autoregressive models of the same kind as the flat one:
   parent's context columns: a count head;
 - the **row model** learns each child row given the parent's context, the sequence's length, the
   row's position and the number of siblings still to come (``__position``, ``__remaining``), and the
-  values of the sibling before it (``__previous.<column>``, null for the first): the previous-sibling
-  form of conditioning on the siblings before it.
+  values of the sibling before it (``__previous.<column>``) and of the sequence's first row
+  (``__first.<column>``; both null for the first row): conditioning on the siblings before it through
+  the one just before (local dependence) and the first (what the whole sequence shares, which a chain
+  of previous siblings alone lets drift).
 
 Sampling draws the lengths, then position 0 of every sequence in one batch, then position 1 of the
 sequences that are longer, each given the row drawn just before it, and so on. Rows come back grouped
@@ -35,6 +37,7 @@ LENGTH = "__length"
 POSITION = "__position"
 REMAINING = "__remaining"
 PREVIOUS = "__previous."
+FIRST = "__first."
 
 
 def positions(parent_index: np.ndarray) -> np.ndarray:
@@ -59,7 +62,7 @@ def check_input(table: Table, data: pa.Table, parent_index: np.ndarray, parents:
         problems.append(Problem("parent indexes must be rows of the parents, ascending (rows grouped by parent)",
                                 table=table.name))
     clash = [c for c in (LENGTH, POSITION, REMAINING) if table.has_column(c)]
-    clash += [c.name for c in table.columns if c.name.startswith(PREVIOUS)]
+    clash += [c.name for c in table.columns if c.name.startswith((PREVIOUS, FIRST))]
     if clash:
         problems.append(Problem(f"column name(s) {clash} are reserved for the sequence model", table=table.name,
                                 hint="rename those columns"))
@@ -77,9 +80,10 @@ def row_table(table: Table, own: list[str], context: list[str]) -> tuple[Table, 
     place = (Column(LENGTH, ColumnKind.NUMERICAL, dtype="int64", nullable=False),
              Column(POSITION, ColumnKind.NUMERICAL, dtype="int64", nullable=False),
              Column(REMAINING, ColumnKind.NUMERICAL, dtype="int64", nullable=False))
-    previous = tuple(replace(table.column(c), name=PREVIOUS + c, nullable=True) for c in own)
-    columns = tuple(table.column(c) for c in own) + tuple(table.column(c) for c in context) + place + previous
-    ctx = context + [c.name for c in place] + [c.name for c in previous]
+    siblings = tuple(replace(table.column(c), name=prefix + c, nullable=True)
+                     for prefix in (PREVIOUS, FIRST) for c in own)
+    columns = tuple(table.column(c) for c in own) + tuple(table.column(c) for c in context) + place + siblings
+    ctx = context + [c.name for c in place] + [c.name for c in siblings]
     return Table(name=table.name, columns=columns), ctx
 
 
@@ -92,6 +96,15 @@ def previous_rows(data: pa.Table, own: list[str], first: np.ndarray) -> pa.Table
     mask = first | (take < 0)
     idx = pa.array(np.maximum(take, 0), mask=mask) if n else pa.array([], type=pa.int64())
     return pa.table([data.column(c).take(idx) for c in own], names=[PREVIOUS + c for c in own])
+
+
+def first_rows(data: pa.Table, own: list[str], pos: np.ndarray) -> pa.Table:
+    """Each row's sequence's first row's values (null for the first row itself)."""
+    import pyarrow as pa
+
+    n = data.num_rows
+    idx = pa.array(np.arange(n, dtype=np.int64) - pos, mask=pos == 0) if n else pa.array([], type=pa.int64())
+    return pa.table([data.column(c).take(idx) for c in own], names=[FIRST + c for c in own])
 
 
 def place_columns(length: np.ndarray, position: np.ndarray) -> pa.Table:
@@ -121,7 +134,7 @@ def training_rows(data: pa.Table, parent_index: np.ndarray, parents: pa.Table, o
     counts = np.bincount(parent_index, minlength=parents.num_rows)
     ctx = parents.select(context).take(pa.array(parent_index, type=pa.int64()))
     return hstack(data.select(own), ctx, place_columns(counts[parent_index], pos),
-                  previous_rows(data, own, pos == 0))
+                  previous_rows(data, own, pos == 0), first_rows(data, own, pos))
 
 
 def sample(length_model: Any, row_model: Any | None, parents: pa.Table, context: list[str], own: list[str],
@@ -140,23 +153,29 @@ def sample(length_model: Any, row_model: Any | None, parents: pa.Table, context:
     steps: list[pa.Table] = []
     parent_of: list[np.ndarray] = []
     position_of: list[np.ndarray] = []
-    previous = None
+    previous = first = None
     active = np.flatnonzero(lengths > 0)
     step_seeds = np.random.SeedSequence([int(seeds[1]), 43])
     for k in range(int(lengths.max()) if len(lengths) else 0):
         if k > 0:  # the parents still going on: a subset of the previous step's, in the same order
             keep = lengths[active] > k
             previous = previous.filter(pa.array(keep))
+            first = first.filter(pa.array(keep))
             active = active[keep]
-        prev = (previous.rename_columns([PREVIOUS + c for c in own]) if previous is not None
-                else _no_previous(row_model, own, len(active)))
+        if previous is not None:
+            siblings = hstack(previous.rename_columns([PREVIOUS + c for c in own]),
+                              first.rename_columns([FIRST + c for c in own]))
+        else:
+            siblings = _no_siblings(row_model, own, len(active))
         step_ctx = hstack(ctx.take(pa.array(active, type=pa.int64())),
-                          place_columns(lengths[active], np.full(len(active), k)), prev)
+                          place_columns(lengths[active], np.full(len(active), k)), siblings)
         rows = row_model.sample(context=step_ctx, seed=int(step_seeds.spawn(1)[0].generate_state(1)[0]))
         steps.append(rows.select(own))
         parent_of.append(active)
         position_of.append(np.full(len(active), k, dtype=np.int64))
         previous = rows.select(own)
+        if k == 0:
+            first = previous
     if not steps:
         return None, np.zeros(0, dtype=np.int64), lengths
     rows = pa.concat_tables(steps)
@@ -183,18 +202,20 @@ def _sort_key(values: Any) -> np.ndarray:
     return np.where(np.isnan(x), np.inf, x)
 
 
-def _no_previous(row_model: Any, own: list[str], n: int) -> pa.Table:
-    """The previous-sibling columns of first rows: all null, in the columns' types."""
+def _no_siblings(row_model: Any, own: list[str], n: int) -> pa.Table:
+    """The sibling columns of first rows: all null, in the columns' types."""
     import pyarrow as pa
 
     from hiveframe.builtin.transformers import arrow_type
 
     table = row_model.fitted_table
-    arrays = []
-    for c in own:
-        try:
-            type_ = arrow_type(table.column(PREVIOUS + c).dtype)
-        except (ValueError, KeyError, TypeError):
-            type_ = pa.string()
-        arrays.append(pa.nulls(n, type=type_))
-    return pa.table(arrays, names=[PREVIOUS + c for c in own])
+    arrays, names = [], []
+    for prefix in (PREVIOUS, FIRST):
+        for c in own:
+            try:
+                type_ = arrow_type(table.column(prefix + c).dtype)
+            except (ValueError, KeyError, TypeError):
+                type_ = pa.string()
+            arrays.append(pa.nulls(n, type=type_))
+            names.append(prefix + c)
+    return pa.table(arrays, names=names)
