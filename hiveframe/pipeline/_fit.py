@@ -490,6 +490,11 @@ class FitPhase:
             chosen = [by_ref[w] for w in wanted]
         else:
             scores = ctxsel.score_candidates(values, own, rng=rng)
+            if not with_count:  # sequences: the parent context also drives how many children there are
+                per_parent = _context_values(list(candidates.values()), features[parent_name],
+                                             np.arange(len(counts)), None)
+                by_count = ctxsel.score_candidates(per_parent, pa.table({"#": counts}), rng=rng)
+                scores = {c: max(v, by_count.get(c, 0.0)) for c, v in scores.items()}
             chosen = ctxsel.select(scores, self.max_context_columns)
             log.debug("context scores for %s: %s", table.name, {k: round(v, 3) for k, v in scores.items()})
         plan.context = [replace(candidates[c], column=_as_context_column(candidates[c], driver.null_rate > 0))
