@@ -19,7 +19,8 @@ Per table (in topological order of the foreign keys, self-references handled ins
   the children have siblings to learn from (``SEQUENCE_MIN_SIBLINGS`` children on average per parent
   that has any) and no parent has more than ``SEQUENCE_MAX_LENGTH``; never under DP, with rows
   without a driver parent, with a secondary key that fixes the rows per parent, or with null handling
-  other than ``model``. The table's first datetime column orders each sequence.
+  other than ``model``. The table's first datetime column orders each sequence. Its context columns
+  are scored against the parent's number of children too, and never include that number.
 
 The engine works in two phases around a public plan: the fit phase (:mod:`hiveframe.pipeline._fit`)
 learns a :class:`hiveframe.pipeline.plan.DatabasePlan` and fits the generators; the sample phase
