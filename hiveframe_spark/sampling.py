@@ -106,12 +106,11 @@ def make_plan(synth: Synthesizer, *, scale: float, rows: Mapping[str, int], seed
               partitions: int) -> Plan:
     """Split roots into partitioned and replicated ones and decide how each key column is remapped."""
     md = synth._require_fitted()  # noqa: SLF001 - the public check that a model is fitted
-    engine = synth.engine
-    assert engine is not None
-    plans = engine.plans
-    order = [p.name for p in sorted(plans.values(), key=lambda p: p.index)]
-    roots = [n for n in order if plans[n].driver is None]
-    drivers_of = {md.foreign_keys[plans[n].driver.fk_index].parent_table for n in order if plans[n].driver}
+    assert synth.engine is not None
+    relational = synth.engine.plan
+    order = relational.order()
+    roots = relational.roots()
+    drivers_of = {relational.driver_parent(n, md) for n in order} - {None}
     unknown = sorted(set(rows) - set(roots))
     if unknown:
         raise ConfigError(f"rows can only be set for root tables; {unknown} get their rows from their parents",
@@ -120,7 +119,7 @@ def make_plan(synth: Synthesizer, *, scale: float, rows: Mapping[str, int], seed
     def total(name: str) -> int:
         if name in rows:
             return int(rows[name])
-        real = plans[name].real_rows
+        real = relational.tables[name].real_rows
         return max(1, int(round(real * scale))) if real else 0
 
     partitioned = {r: total(r) for r in roots if r in drivers_of}
@@ -137,16 +136,13 @@ def make_plan(synth: Synthesizer, *, scale: float, rows: Mapping[str, int], seed
     own: dict[str, dict[str, KeyRule]] = {}
     concat: dict[str, dict[str, dict[str, Any]]] = {}
     for name in order:
-        plan = plans[name]
         own[name] = {}
         concat[name] = {}
-        for col, fmt in plan.keys.items():
-            own[name][col] = _own_rule(name, col, fmt, replicated=name in replicated, unique=True)
-            if fmt["kind"] in ("concat", "prefixed"):
+        for col, key in relational.key_formats(name).items():
+            fmt = dict(key.format)
+            own[name][col] = _own_rule(name, col, fmt, replicated=name in replicated, unique=key.unique)
+            if key.role == "key" and key.kind in ("concat", "prefixed"):
                 concat[name][col] = fmt
-        for col, spec in plan.fills.items():
-            own[name][col] = _own_rule(name, col, spec["format"], replicated=name in replicated,
-                                       unique=bool(spec["unique"]))
     refs: dict[str, dict[str, KeyRule]] = {}
     for name in order:
         refs[name] = {}
@@ -207,37 +203,14 @@ def _load_model(model: Mapping[str, Any]) -> Synthesizer:
     return _MODELS[key]
 
 
-class _FixedRows:
-    """Stands in for a lookup root's generator: the same rows in every partition."""
-
-    name = "fixed_rows"
-    conditional = False
-
-    def __init__(self, table: pa.Table) -> None:
-        self.table = table
-
-    def sample(self, num_rows: int | None = None, **_: Any) -> pa.Table:
-        return self.table
-
-
 def generate_partition(model: Mapping[str, Any], plan: Plan, part: int) -> dict[str, pa.Table]:
     """Every table of partition ``part``, with partition-local keys."""
-    from hiveframe.pipeline.engine import derive_seed
-
     synth = _load_model(model)
     engine = synth.engine
     assert engine is not None
-    generators = dict(synth.table_generators)
-    for name, n in plan.replicated.items():
-        gen = synth.table_generators[name]
-        if engine.plans[name].has_columns and n > 0:
-            rows = synth.host.hooks.sample_table(table_name=name, generator=gen, num_rows=n,
-                                                 seed=derive_seed(plan.seed, "replicated", name))
-            generators[name] = _FixedRows(rows)  # type: ignore[assignment]
-    counts = {r: plan.rows_of(r, part) for r in plan.root_rows}
-    counts.update(plan.replicated)
-    return engine.sample(generators, scale=plan.scale, rows=counts,
-                         seed=derive_seed(plan.seed, "partition", part))
+    return engine.sample_partition(synth.table_generators, scale=plan.scale,
+                                   root_rows={r: plan.rows_of(r, part) for r in plan.root_rows},
+                                   replicated=plan.replicated, seed=plan.seed, part=part)
 
 
 def _generate_batches(batches: Iterator[pa.RecordBatch], model_bc: Any, plan_json: str
@@ -457,7 +430,7 @@ def _target_schema(synth: Synthesizer, table: str, keep_old: list[str]) -> pa.Sc
 
     md = synth.metadata
     assert md is not None and synth.engine is not None
-    real = synth.engine.plans[table].schema
+    real = synth.engine.plan.tables[table].schema
     assert real is not None
     fields = [real.field(c) for c in md.table(table).column_names]
     empty = spark_compatible(pa.schema(fields).empty_table(), name=table)

@@ -6,6 +6,7 @@ from hiveframe.components.io import Database, Reader, Writer
 from hiveframe.components.linkage import LinkageModel
 from hiveframe.components.noise import NoiseSource, secret_token
 from hiveframe.components.privacy import PrivacyAccount, PrivacyWrapper, PrivateSteps, PrivateTraining
+from hiveframe.components.sequences import SequenceGenerator
 from hiveframe.components.transformers import Span, Transformer
 from hiveframe.components.validators import ValidationContext, ValidationResult, Validator
 
@@ -28,6 +29,7 @@ BASES: dict[str, type[Component]] = {
 __all__ = [
     "BASES", "FAMILIES", "Component", "ComponentState", "Database", "LinkageModel", "NoiseSource", "PrivacyAccount",
     "PrivacyWrapper", "PrivateSteps", "PrivateTraining",
-    "Reader", "Span", "TableGenerator", "TrainingCallback", "Transformer", "ValidationContext", "ValidationResult",
+    "Reader", "SequenceGenerator", "Span", "TableGenerator", "TrainingCallback", "Transformer", "ValidationContext",
+    "ValidationResult",
     "Validator", "Writer", "secret_token",
 ]

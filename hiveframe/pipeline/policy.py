@@ -23,16 +23,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hiveframe.metadata import Column, ColumnKind, Table
+from hiveframe.pipeline._tables import _empty_like
 from hiveframe.pipeline.assign import AssignmentModel
-from hiveframe.pipeline.engine import (
-    Relation,
-    SelfRef,
-    TablePlan,
-    _empty_like,
-    derive_seed,
-    modelled_columns,
-    pii_columns,
-)
+from hiveframe.pipeline.plan import Relation, SelfRef, TablePlan, derive_seed, modelled_columns, pii_columns
 
 log = logging.getLogger(__name__)
 

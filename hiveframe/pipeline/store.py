@@ -26,6 +26,7 @@ from hiveframe.persistence import (
 )
 
 if TYPE_CHECKING:
+    from hiveframe.pipeline.plan import DatabasePlan
     from hiveframe.plugins import PluginHost
 
 
@@ -128,7 +129,7 @@ def _check_replaceable(path: Path) -> None:
 
 def load_model(path: Path, *, host: PluginHost) -> SavedModel:
     """Read a model directory: its metadata, configuration and table generators (through ``host``'s
-    plugins); the engine's entries stay in ``manifest`` for :func:`load_engine`."""
+    plugins); the engine's entries stay in ``manifest`` for :func:`load_plan`."""
     recover(path)
     manifest = read_manifest(path, installed_versions=host.versions())
     metadata = Metadata.from_json(covered_file(path, manifest, "metadata.json", what="metadata file"))
@@ -159,11 +160,11 @@ ENGINE_FILE = "relational.json"
 ENGINE_ARRAYS = "relational.npz"
 
 
-def save_engine(engine: Any, directory: Path) -> dict[str, Any]:
-    """Write the engine's plan (JSON + arrays) and its linkage models; returns the manifest entry."""
+def save_plan(plan: DatabasePlan, directory: Path) -> dict[str, Any]:
+    """Write the relational plan (JSON + arrays) and its linkage models; returns the manifest entry."""
     import numpy as np
 
-    values, arrays, components = engine.to_state()
+    values, arrays, components = plan.to_state()
     keys = {}
     plugins = set()
     for name, component in components.items():
@@ -177,10 +178,9 @@ def save_engine(engine: Any, directory: Path) -> dict[str, Any]:
     return {"relational": {"plan": ENGINE_FILE, "arrays": ENGINE_ARRAYS}, "__plugins__": sorted(plugins)}
 
 
-def load_engine(metadata: Metadata, host: PluginHost, directory: Path, manifest: Mapping[str, Any]) -> Any:
+def load_plan(directory: Path, manifest: dict[str, Any], host: PluginHost) -> DatabasePlan:
+    """The relational plan a model directory holds (every file checked against the manifest)."""
     import numpy as np
-
-    from hiveframe.pipeline.engine import RelationalEngine
 
     entry = manifest.get("relational")
     if not entry:
@@ -199,12 +199,9 @@ def load_engine(metadata: Metadata, host: PluginHost, directory: Path, manifest:
     if not isinstance(keys, dict):
         raise PersistenceError(f"the relational plan of {str(directory)!r} lists no components", hint="refit the model")
     components = {name: load_component(directory, key, host) for name, key in keys.items()}
-    engine = RelationalEngine(metadata, host, linkage=values["linkage"],
-                              linkage_params=values["linkage_params"],
-                              max_context_columns=int(values["max_context_columns"]),
-                              max_summary_columns=int(values["max_summary_columns"]))
-    engine.set_state(values, arrays, components)
-    return engine
+    from hiveframe.pipeline.plan import DatabasePlan
+
+    return DatabasePlan.from_state(values, arrays, components)
 
 
 def _json_default(value: Any) -> Any:

@@ -32,14 +32,9 @@ from hiveframe.errors import (
 )
 from hiveframe.metadata import ColumnKind, Metadata, Table
 from hiveframe.metadata.model import ORPHAN_POLICIES
-from hiveframe.pipeline.engine import (
-    DEFAULT_LINKAGE,
-    NULL_HANDLING,
-    RelationalEngine,
-    modelled_columns,
-    pii_columns,
-)
+from hiveframe.pipeline.engine import DEFAULT_LINKAGE, NULL_HANDLING, RelationalEngine
 from hiveframe.pipeline.holdout import SMALL_TABLE_ROWS
+from hiveframe.pipeline.plan import modelled_columns, pii_columns
 
 if TYPE_CHECKING:
     from hiveframe.components import TrainingCallback
@@ -611,10 +606,10 @@ class Synthesizer:
         return synth
 
     def _save_extra(self, directory: Path) -> dict[str, Any]:
-        from hiveframe.pipeline.store import save_engine
+        from hiveframe.pipeline.store import save_plan
 
         assert self.engine is not None
-        extra = save_engine(self.engine, directory)
+        extra = save_plan(self.engine.plan, directory)
         privacy = self.privacy_report()
         if privacy:
             extra["privacy"] = privacy
@@ -623,10 +618,10 @@ class Synthesizer:
         return extra
 
     def _load_extra(self, directory: Path, manifest: Mapping[str, Any]) -> None:
-        from hiveframe.pipeline.store import load_engine
+        from hiveframe.pipeline.store import load_plan
 
         assert self.metadata is not None
-        self.engine = load_engine(self.metadata, self.host, directory, manifest)
+        self.engine = RelationalEngine.from_plan(self.metadata, self.host, load_plan(directory, manifest, self.host))
         self._privacy_report = dict(manifest.get("privacy") or {})
         source = manifest.get("source")
         self.source = source if isinstance(source, str) else None

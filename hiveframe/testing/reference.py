@@ -6,6 +6,8 @@ kernel without depending on the real generators.
 
 * :class:`ResampleGenerator` draws whole training rows (honouring context and conditions by matching
   rows), so every sampled row is a real row: useless for privacy, perfect for testing plumbing.
+* :class:`ResampleSequences` is also a :class:`~hiveframe.components.SequenceGenerator`: each parent
+  gets the whole child sequence of a random real parent (its number, order and rows).
 * :class:`IdentityTransformer` encodes a numerical column as (value, is-null).
 * :class:`EmpiricalLinkage` draws children counts from the observed counts.
 
@@ -29,7 +31,8 @@ if TYPE_CHECKING:
 
     from hiveframe.metadata import Column, Table
 
-__all__ = ["EmpiricalLinkage", "IdentityTransformer", "ResampleGenerator", "table_from_state", "table_to_state"]
+__all__ = ["EmpiricalLinkage", "IdentityTransformer", "ResampleGenerator", "ResampleSequences", "table_from_state",
+           "table_to_state"]
 
 
 @attrs.define(kw_only=True, eq=False)
@@ -92,6 +95,47 @@ class ResampleGenerator(TableGenerator):
 
     def _set_state(self, state: ComponentState) -> None:
         self._rows = table_from_state(state)
+
+
+@attrs.define(kw_only=True, eq=False)
+class ResampleSequences(ResampleGenerator):
+    """As :class:`ResampleGenerator` for flat rows; as sequences, each parent takes the whole child
+    sequence of a real parent drawn at random (parents without children count)."""
+
+    name: ClassVar[str] = "reference_sequences"
+    sequential: bool | None = None
+    _starts: Any = attrs.field(default=None, init=False)
+
+    def fit_sequences(self, data: pa.Table, table: Table, *, parent_index: np.ndarray, parents: pa.Table,
+                      order_by: str | None = None, seed: int | None = None, callback: Any = None,
+                      workdir: Any = None) -> ResampleSequences:
+        own = [c for c in table.column_names if c not in parents.column_names]
+        self._rows = data.select(own)
+        counts = np.bincount(np.asarray(parent_index, dtype=np.int64), minlength=parents.num_rows)
+        self._starts = np.concatenate([[0], np.cumsum(counts)])  # parent p owns rows starts[p]:starts[p+1]
+        self._table = table
+        self._context_columns = tuple(c for c in table.column_names if c in parents.column_names)
+        return self
+
+    def sample_sequences(self, parents: pa.Table, *, seed: int | None = None) -> tuple[pa.Table, np.ndarray]:
+        import pyarrow as pa
+
+        rng = np.random.default_rng(seed)
+        donors = rng.integers(0, len(self._starts) - 1, size=parents.num_rows)
+        pieces = [np.arange(self._starts[d], self._starts[d + 1]) for d in donors]
+        rows = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)
+        index = np.repeat(np.arange(parents.num_rows), [len(p) for p in pieces])
+        return self._rows.take(pa.array(rows, type=pa.int64())), index
+
+    def _get_state(self) -> ComponentState:
+        state = table_to_state(self._rows)
+        if self._starts is not None:
+            state.arrays["starts"] = np.asarray(self._starts, dtype=np.int64)
+        return state
+
+    def _set_state(self, state: ComponentState) -> None:
+        self._rows = table_from_state(state)
+        self._starts = np.asarray(state.arrays["starts"]) if "starts" in state.arrays else None
 
 
 @attrs.define(kw_only=True, eq=False)

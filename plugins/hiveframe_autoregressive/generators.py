@@ -80,7 +80,11 @@ class AutoregressiveGenerator(TableGenerator):
     #: torch intra-op threads while fitting and sampling (None: leave torch's setting alone)
     threads: int | None = 1
     verbose: bool = False
+    #: child tables: True models the driver relationship as sequences (all children of a parent
+    #: together), False as rows drawn one by one; None lets the relational engine's rule decide
+    sequential: bool | None = None
 
+    _sequences: dict[str, Any] | None = attrs.field(default=None, init=False)
     _codecs: list[Codec] = attrs.field(factory=list, init=False)
     _ctx_codecs: list[Codec] = attrs.field(factory=list, init=False)
     _layout: Any = attrs.field(default=None, init=False)
@@ -104,6 +108,8 @@ class AutoregressiveGenerator(TableGenerator):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 out.append(f"{name} must be a positive integer or None, got {value!r}")
+        if self.sequential is not None and not isinstance(self.sequential, bool):
+            out.append(f"sequential must be true, false or None, got {self.sequential!r}")
         if not 0 <= float(self.validation_fraction) < 0.5:
             out.append(f"validation_fraction must be in [0, 0.5), got {self.validation_fraction!r}")
         if not 0 <= float(self.fixed_order_share) <= 1:
@@ -129,6 +135,7 @@ class AutoregressiveGenerator(TableGenerator):
         from hiveframe_autoregressive import _model
 
         started = time.perf_counter()
+        self._sequences = None
         model_cols = [c for c in table.columns if c.name not in context_columns]
         problems = []
         if data.num_rows == 0:
@@ -215,6 +222,66 @@ class AutoregressiveGenerator(TableGenerator):
         """Epochs trained, best epoch, whether training stopped early, and per-epoch losses."""
         return dict(self._fit_info)
 
+    # -- sequences (hiveframe.components.SequenceGenerator) ----------------------------------------
+    def fit_sequences(self, data: pa.Table, table: Table, *, parent_index: np.ndarray, parents: pa.Table,
+                      order_by: str | None = None, seed: int | None = None,
+                      callback: TrainingCallback | None = None,
+                      workdir: Path | None = None) -> AutoregressiveGenerator:
+        """Learn the child rows ``data`` as one sequence per parent (see :mod:`._sequences`).
+
+        ``table`` describes the rows' columns and the parents' context columns; ``parent_index`` gives
+        each row's parent (ascending, rows of a parent in order).
+        """
+        from hiveframe_autoregressive import _sequences as seq
+
+        self.check_available()
+        parent_index = np.asarray(parent_index, dtype=np.int64)
+        seq.check_input(table, data, parent_index, parents)
+        context = [c for c in table.column_names if c in parents.column_names]
+        own = [c for c in table.column_names if c not in parents.column_names]
+        seed = int(seed) if seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
+        seeds = np.random.SeedSequence([seed, 31]).generate_state(2)
+        params = {k: v for k, v in self.get_params().items() if k != "sequential"}
+        counts = np.bincount(parent_index, minlength=parents.num_rows)
+        lengths = AutoregressiveGenerator(**params)
+        length_data = seq.hstack(parents.select(context), seq.place_columns(counts, counts - 1).select([seq.LENGTH]))
+        lengths.fit(length_data, seq.length_table(table, context), context_columns=context, seed=int(seeds[0]),
+                    callback=callback, workdir=(Path(workdir) / "lengths") if workdir is not None else None)
+        rows = None
+        if data.num_rows:
+            rows = AutoregressiveGenerator(**params)
+            row_table, row_context = seq.row_table(table, own, context)
+            rows.fit(seq.training_rows(data, parent_index, parents, own, context), row_table,
+                     context_columns=row_context, seed=int(seeds[1]), callback=callback,
+                     workdir=(Path(workdir) / "rows") if workdir is not None else None)
+        self._sequences = {"lengths": lengths, "rows": rows, "context": context, "own": own, "order_by": order_by,
+                           "max_length": int(counts.max()) if len(counts) else 0}
+        self._fit_info = {"sequences": {"parents": int(parents.num_rows), "rows": int(data.num_rows),
+                                        "lengths": lengths.fit_info, "rows_model": rows.fit_info if rows else None}}
+        self._table = table
+        self._context_columns = tuple(context)
+        return self
+
+    def sample_sequences(self, parents: pa.Table, *, seed: int | None = None) -> tuple[pa.Table, np.ndarray]:
+        """Every child of every row of ``parents`` and its parent's index (ascending, in sequence order)."""
+        from hiveframe_autoregressive import _sequences as seq
+
+        if self._sequences is None:
+            raise NotFittedError(f"generator {self.name!r} was not fitted as sequences",
+                                 hint="fit it with fit_sequences (the relational engine does for a sequential table)")
+        spec = self._sequences
+        missing = [c for c in spec["context"] if c not in parents.column_names]
+        if missing:
+            raise ConfigError(f"parents for table {self.fitted_table.name!r} lack context column(s) {missing}")
+        seed = int(seed) if seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
+        rows, parent_index, _ = seq.sample(spec["lengths"], spec["rows"], parents, spec["context"], spec["own"],
+                                           max_length=spec["max_length"], order_by=spec["order_by"], seed=seed)
+        out_columns = [self.fitted_table.column(c) for c in spec["own"]]
+        if rows is None:
+            return _to_table({}, out_columns, 0), parent_index
+        return _to_table({c: rows.column(c).combine_chunks() for c in spec["own"]}, out_columns,
+                         rows.num_rows), parent_index
+
     # -- sample ------------------------------------------------------------------------------------
     def _network(self):
         if self._net is None:
@@ -228,6 +295,9 @@ class AutoregressiveGenerator(TableGenerator):
 
     def _sample(self, num_rows: int, *, context: pa.Table | None, conditions: dict[str, Any],
                 seed: int | None) -> pa.Table:
+        if self._sequences is not None:
+            raise ConfigError(f"table {self.fitted_table.name!r} was learnt as sequences: its rows come with their "
+                              "parents (sample the database, or call sample_sequences with one row per parent)")
         with _torch_threads(self.threads):
             return self._sample_rows(num_rows, context=context, conditions=conditions, seed=seed)
 
@@ -345,6 +415,15 @@ class AutoregressiveGenerator(TableGenerator):
 
     # -- state -------------------------------------------------------------------------------------
     def _get_state(self) -> ComponentState:
+        if self._sequences is not None:
+            spec = self._sequences
+            state = ComponentState(values={
+                "format": STATE_FORMAT, "model": MODEL_NAME, "version": __version__, "fit": self._fit_info,
+                "sequences": {k: spec[k] for k in ("context", "own", "order_by", "max_length")}})
+            state.put_child("lengths", spec["lengths"].get_state())
+            if spec["rows"] is not None:
+                state.put_child("rows", spec["rows"].get_state())
+            return state
         if self._layout is None:
             raise NotFittedError(f"generator {self.name!r} used before fit()")
         state = ComponentState(values={
@@ -363,6 +442,22 @@ class AutoregressiveGenerator(TableGenerator):
         if v.get("model") != MODEL_NAME or v.get("format") != STATE_FORMAT:
             raise PersistenceError(f"saved state is for model {v.get('model')!r} (format {v.get('format')}), "
                                    f"not {MODEL_NAME!r} (format {STATE_FORMAT})", hint="refit the model")
+        if "sequences" in v:
+            params = {k: val for k, val in self.get_params().items() if k != "sequential"}
+            spec: dict[str, Any] = dict(v["sequences"])
+            for part in ("lengths", "rows"):
+                spec[part] = None
+                if part in v:
+                    spec[part] = AutoregressiveGenerator(**params)
+                    spec[part].set_state(state.child(part))
+            if spec["lengths"] is None:
+                raise PersistenceError("saved sequence state has no length model", hint="refit the model")
+            self._sequences = spec
+            self._fit_info = dict(v.get("fit") or {})
+            self._layout = None
+            self._net = None
+            return
+        self._sequences = None
         self._config = dict(v["config"])
         self._layout = Layout(**v["layout"])
         self._codecs = [Codec.from_json(c) for c in v["codecs"]]

@@ -1,0 +1,157 @@
+"""Sequential child tables: the autoregressive generator as a SequenceGenerator, alone and in the engine."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from hiveframe.components import Database, SequenceGenerator
+from hiveframe.errors import ConfigError, DataError, NotFittedError
+from hiveframe.metadata import Column, ColumnKind, ForeignKey, Metadata, Table
+from hiveframe.persistence import load_component, save_component
+from tests.hiveframe_autoregressive.conftest import TINY, tiny
+
+#: tiny, but enough to learn that the number of sessions depends on the plan (fit ≈ 6 s)
+_SMALL = {**TINY, "epochs": 25, "hidden": 32, "learning_rate": 1e-2}
+
+
+def _users_sessions(users: int = 300, seed: int = 0) -> tuple[Database, Metadata]:
+    """Pro users have many sessions, free users few or none; a user's sessions share a device, come in
+    time order (stored shuffled), and the last one of each user has no duration."""
+    rng = np.random.default_rng(seed)
+    plan = rng.choice(["free", "pro"], size=users, p=[0.6, 0.4])
+    counts = np.where(plan == "pro", rng.integers(6, 12, size=users), rng.integers(0, 3, size=users))
+    device = rng.choice(["phone", "desktop"], size=users)
+    owner = np.repeat(np.arange(users), counts)
+    place = np.concatenate([np.arange(c) for c in counts])
+    last = np.concatenate([np.arange(c) == c - 1 for c in counts])
+    start = np.repeat(rng.integers(0, 1_000_000, size=users), counts)
+    at = (start + place * 3600 + rng.integers(0, 600, size=len(owner))) * 1_000_000
+    secs = np.round(rng.exponential(300, size=len(owner)), 0)
+    shuffle = rng.permutation(len(owner))
+    sessions = pa.table({
+        "user_id": pa.array(owner[shuffle]),
+        "device": pa.array(device[owner][shuffle]),
+        "at": pa.array(at[shuffle]).cast(pa.timestamp("us")),
+        "secs": pa.array(secs[shuffle], mask=last[shuffle]),
+    })
+    md = Metadata(
+        tables=(
+            Table("users", (Column("user_id", ColumnKind.ID, dtype="int64"),
+                            Column("plan", ColumnKind.CATEGORICAL, dtype="string")), ("user_id",)),
+            Table("sessions", (Column("user_id", ColumnKind.ID, dtype="int64"),
+                               Column("device", ColumnKind.CATEGORICAL, dtype="string"),
+                               Column("at", ColumnKind.DATETIME, dtype="timestamp[us]"),
+                               Column("secs", ColumnKind.NUMERICAL, dtype="double", nullable=True))),
+        ),
+        foreign_keys=(ForeignKey("sessions", ("user_id",), "users", ("user_id",), context_columns=("plan",)),),
+    )
+    return Database({"users": pa.table({"user_id": np.arange(users), "plan": plan}), "sessions": sessions}), md
+
+
+def test_the_generator_is_a_sequence_generator() -> None:
+    assert isinstance(tiny(), SequenceGenerator)
+    with pytest.raises(ConfigError, match="sequential"):
+        tiny(sequential="yes")
+
+
+def test_the_engine_generates_sessions_as_sequences(autoregressive_host) -> None:
+    from hiveframe.pipeline import Synthesizer
+
+    db, md = _users_sessions()
+    synth = Synthesizer(md, generator="autoregressive", generator_params=_SMALL,
+                        host=autoregressive_host, seed=0).fit(db)
+    assert synth.describe()["sessions"]["sequence"] == {"order_by": "at"}  # the rule picks sequences
+    out = synth.sample(seed=1)
+    users, sessions = out["users"], out["sessions"]
+    owner = sessions.column("user_id").to_numpy()
+    assert np.isin(owner, users.column("user_id").to_numpy()).all()  # every key points to a user
+    counts = np.bincount(owner, minlength=users.num_rows)
+    plan = np.asarray(users.column("plan").to_pylist())
+    # the number of children follows the parent: pro users have many sessions, free users few
+    assert counts[plan == "pro"].mean() > 4 * max(counts[plan == "free"].mean(), 0.1)
+    # time runs forwards within each user's sessions
+    at = sessions.column("at").cast(pa.int64()).to_numpy()
+    same = owner[1:] == owner[:-1]
+    assert (np.diff(at)[same] >= 0).all()
+    # siblings agree on the device more than rows drawn one by one would (real: always)
+    devices = {}
+    for u, d in zip(owner.tolist(), sessions.column("device").to_pylist(), strict=True):
+        devices.setdefault(u, []).append(d)
+    agree = np.mean([max(v.count(x) for x in set(v)) / len(v) for v in devices.values() if len(v) > 1])
+    assert agree > 0.8
+
+
+def test_sequential_false_keeps_flat_rows(autoregressive_host) -> None:
+    from hiveframe.pipeline import Synthesizer
+
+    db, md = _users_sessions(users=120)
+    synth = Synthesizer(md, generator="autoregressive", generator_params=TINY,
+                        table_params={"sessions": {**TINY, "sequential": False}},
+                        host=autoregressive_host, seed=0).fit(db)
+    assert synth.describe()["sessions"]["sequence"] is None
+
+
+def _direct(users: int = 200):
+    db, md = _users_sessions(users=users)
+    sessions = db["sessions"]
+    owner = sessions.column("user_id").to_numpy()
+    order = np.lexsort([sessions.column("at").cast(pa.int64()).to_numpy(), owner])
+    data = sessions.take(pa.array(order)).select(["device", "at", "secs"])
+    parents = db["users"].select(["plan"])
+    table = Table("sessions", tuple(md.table("sessions").column(c) for c in ("device", "at", "secs"))
+                  + (md.table("users").column("plan"),))
+    return data, table, owner[order], parents
+
+
+def test_saved_sequences_sample_the_same(tmp_path, autoregressive_host) -> None:
+    data, table, index, parents = _direct()
+    gen = tiny().fit_sequences(data, table, parent_index=index, parents=parents, order_by="at", seed=0)
+    rows, parent_index = gen.sample_sequences(parents, seed=5)
+    assert rows.column_names == ["device", "at", "secs"]
+    assert len(parent_index) == rows.num_rows and (np.diff(parent_index) >= 0).all()
+    save_component(tmp_path, "gen", gen)
+    again = load_component(tmp_path, "gen", autoregressive_host)
+    rows2, index2 = again.sample_sequences(parents, seed=5)
+    assert rows2.equals(rows) and (index2 == parent_index).all()
+    with pytest.raises(ConfigError, match="sequences"):
+        gen.sample(context=parents)
+
+
+@pytest.mark.slow  # 5,000 sampling steps: about 25 s on one thread
+def test_sequences_of_length_zero_and_one_long_sequence() -> None:
+    import datetime as dt
+
+    table = Table("events", (Column("kind", ColumnKind.CATEGORICAL, dtype="string"),
+                             Column("at", ColumnKind.DATETIME, dtype="timestamp[us]")))
+    n = 5000  # one parent with 5,000 children, two with none
+    start = dt.datetime(2024, 1, 1)
+    data = pa.table({"kind": pa.array(np.where(np.arange(n) % 3 == 0, "open", "click").tolist()),
+                     "at": pa.array([start + dt.timedelta(seconds=int(s)) for s in range(n)])})
+    index = np.ones(n, dtype=np.int64)
+    parents = pa.table({"p": pa.nulls(3)}).select([])
+    gen = tiny(epochs=1).fit_sequences(data, table, parent_index=index, parents=parents, order_by="at", seed=0)
+    rows, parent_index = gen.sample_sequences(pa.table({"p": pa.nulls(4)}).select([]), seed=1)
+    assert rows.num_rows == len(parent_index) and set(rows.column("kind").to_pylist()) <= {"open", "click"}
+    assert np.bincount(parent_index, minlength=4).max() <= n  # never longer than the longest real sequence
+
+
+def test_no_children_at_all_samples_none() -> None:
+    table = Table("events", (Column("kind", ColumnKind.CATEGORICAL, dtype="string"),))
+    parents = pa.table({"p": pa.nulls(60)}).select([])
+    gen = tiny().fit_sequences(pa.table({"kind": pa.array([], type=pa.string())}), table,
+                               parent_index=np.zeros(0, dtype=np.int64), parents=parents, seed=0)
+    rows, index = gen.sample_sequences(parents, seed=0)
+    assert rows.num_rows == 0 and len(index) == 0 and rows.column_names == ["kind"]
+
+
+def test_bad_sequence_input_is_one_error() -> None:
+    table = Table("events", (Column("kind", ColumnKind.CATEGORICAL, dtype="string"),
+                             Column("__length", ColumnKind.NUMERICAL, dtype="int64")))
+    data = pa.table({"kind": ["a", "b"], "__length": [1, 2]})
+    with pytest.raises(DataError) as err:
+        tiny().fit_sequences(data, table, parent_index=np.array([1, 0]), parents=pa.table({"x": [1, 2]}).select([]))
+    assert "ascending" in str(err.value) and "reserved" in str(err.value)
+    with pytest.raises(NotFittedError):
+        tiny().sample_sequences(pa.table({"x": [1]}))
