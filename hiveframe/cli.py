@@ -140,7 +140,9 @@ def _fraction(text: str) -> float:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, plugins: Sequence[object] = ()) -> argparse.ArgumentParser:
+    """The whole parser, with the subcommands of installed plugins (and of ``plugins``, registered
+    explicitly: tests of a plugin not installed through an entry point yet)."""
     # Global options work before or after the command (`hiveframe --debug fit ...` or `fit ... --debug`):
     # SUPPRESS keeps a subcommand's unset option from overwriting the top-level one.
     common = argparse.ArgumentParser(add_help=False)
@@ -275,7 +277,27 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replace DIR whole when it holds hiveframe output, even with other files in it "
                    "(a folder hiveframe did not write is never replaced)")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("profile", parents=[common], help="profile a real database (schema, statistics, keys)",
+                       description="Write a data profile of SOURCE: schema, per-column statistics, "
+                       "correlations, detected rules and key structure (format: docs/profile.md).")
+    p.add_argument("source", help="folder of tables or a SQLite file")
+    p.add_argument("-o", "--output", metavar="PROFILE_JSON", default=None,
+                   help="where to write the profile JSON (a new file; default: print it)")
+    p.add_argument("--metadata", metavar="METADATA_JSON", help="metadata JSON (default: detect it)")
+    p.set_defaults(func=cmd_profile)
+    _plugin_commands(sub, common, plugins)
     return parser
+
+
+def _plugin_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser,
+                     plugins: Sequence[object]) -> None:
+    """Subcommands that plugins add (``hiveframe serve``...) through ``hiveframe_register_commands``
+    (``HIVEFRAME_BLOCK_PLUGINS`` applies; ``--block-plugin`` is not parsed yet at this point)."""
+    from hiveframe.plugins import PluginHost
+
+    host = PluginHost(plugins=plugins)
+    host.pm.hook.hiveframe_register_commands(subparsers=sub, common=common)
 
 
 # -- helpers --------------------------------------------------------------------------------------
@@ -793,6 +815,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_profile(args: argparse.Namespace) -> int:
+    """``hiveframe profile SOURCE [-o profile.json]``: the profile of a real database (docs/profile.md)."""
+    from hiveframe._atomic import staged_file
+    from hiveframe.pipeline.profile import profile, to_json
+
+    if args.output is not None and Path(args.output).exists():
+        raise SourceError(f"{args.output!r} already exists", hint="choose a new file name; hiveframe never "
+                          "replaces a file it may not have written")
+    host = _host(args)
+    database = _read(host, args.source)
+    metadata = _load_metadata(args.metadata, database) if args.metadata else None
+    document = profile(database, metadata, source=args.source, host=host)
+    text = to_json(document)
+    if args.output is None:
+        sys.stdout.write(text)
+        return 0
+    with staged_file(Path(args.output)) as staging:
+        staging.write_text(text, encoding="utf-8")
+    tables = document["tables"]
+    _out(f"profiled {len(tables)} table(s), {sum(t['rows'] for t in tables.values())} rows; "
+         f"written to {args.output} ({document['digest']})")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from hiveframe.metadata import detect
     from hiveframe.pipeline.report import check_report_dir, check_report_plugin, verdict_line, write_report
@@ -841,9 +887,10 @@ def _broken_pipe() -> int:
     return 1
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit status (0 ok, 1 error, 2 usage or configuration error)."""
-    parser = build_parser()
+def main(argv: Sequence[str] | None = None, *, plugins: Sequence[object] = ()) -> int:
+    """Run the CLI; returns the exit status (0 ok, 1 error, 2 usage or configuration error).
+    ``plugins`` are registered besides the installed ones (for their subcommands)."""
+    parser = build_parser(plugins=plugins)
     args = parser.parse_args(argv)
     debug = bool(getattr(args, "debug", False))
     restore_logging = _configure_logging(debug, bool(getattr(args, "verbose", False)))

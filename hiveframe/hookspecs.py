@@ -7,6 +7,7 @@ the two in step.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -148,3 +149,10 @@ def hiveframe_write_report(
     ``title``. How ``hiveframe report``, ``fit --report`` and the demo reach a report plugin without
     importing it; ``None`` when no plugin writes reports.
     """
+
+
+# -- command line ------------------------------------------------------------------------------------
+@hookspec
+def hiveframe_register_commands(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add CLI subcommands: ``subparsers.add_parser(name, parents=[common], ...)`` and
+    ``.set_defaults(func=handler)`` where ``handler(args) -> int`` is the exit status."""
