@@ -32,6 +32,11 @@ def shop_database(seed: int = 0) -> Database:
 
 
 @pytest.fixture(scope="session")
+def shop() -> Database:
+    return shop_database()
+
+
+@pytest.fixture(scope="session")
 def shop_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A gaussian-copula model of users -> orders, saved (fitted once per test session)."""
     synthesizer = Synthesizer(seed=3)
