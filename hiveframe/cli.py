@@ -645,8 +645,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
                             seed=args.seed)
     seconds = time.perf_counter() - start
     fmt = _output_format(args.output, args.format)
+    from hiveframe.pipeline.catalog import catalog_entry
+
+    catalog = catalog_entry(synth, database, seed=args.seed, scale=None if rows else (args.scale or 1.0),
+                            rows=rows or None, model=args.model)
     provenance = {"generator": "hiveframe", "hiveframe_version": __version__, "model": str(args.model),
-                  "seed": synth.seed if args.seed is None else args.seed}
+                  "seed": synth.seed if args.seed is None else args.seed, "catalog": catalog}
     single = _single_file_format(args.output, args.format, database)
     if single is not None:
         fmt = single
@@ -655,7 +659,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
         host.write(database, args.output, format=fmt, metadata=metadata, provenance=provenance,
                    overwrite=args.overwrite)
     total = sum(t.num_rows for t in database.tables.values())
-    _out(f"sampled {len(database)} table(s), {total} rows in {seconds:.1f}s; written to {args.output} ({fmt})")
+    _out(f"sampled {len(database)} table(s), {total} rows in {seconds:.1f}s; written to {args.output} ({fmt}); "
+         f"catalog entry {catalog['dataset_id']}")
     return 0
 
 
@@ -731,10 +736,11 @@ def _write_single_file(host: PluginHost, database: Database, target: Path, fmt: 
         (name,) = database.names
         written = staging / "out" / f"{name}{SINGLE_FILE_SUFFIXES_BY_FORMAT[fmt]}"
         os.link(written, target)  # fails if the target appeared meanwhile: never a silent overwrite
-        provenance_file = staging / "out" / "_provenance.json"
-        sidecar = target.with_name(target.name + ".provenance.json")
-        if provenance_file.exists() and not sidecar.exists():
-            os.link(provenance_file, sidecar)
+        for name, suffix in (("_provenance.json", ".provenance.json"), ("_catalog.json", ".catalog.json")):
+            written_file = staging / "out" / name
+            sidecar = target.with_name(target.name + suffix)
+            if written_file.exists() and not sidecar.exists():
+                os.link(written_file, sidecar)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
