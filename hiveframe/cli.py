@@ -294,9 +294,18 @@ def _plugin_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentP
                      plugins: Sequence[object]) -> None:
     """Subcommands that plugins add (``hiveframe serve``...) through ``hiveframe_register_commands``
     (``HIVEFRAME_BLOCK_PLUGINS`` applies; ``--block-plugin`` is not parsed yet at this point)."""
-    from hiveframe.plugins import PluginHost
+    from hiveframe import plugins as plugins_module
 
-    host = PluginHost(plugins=plugins)
+    # quiet: the command's own host says what is unavailable, once, after logging is set up
+    logger = logging.getLogger(plugins_module.__name__)
+    disabled, warned = logger.disabled, set(plugins_module._WARNED)
+    logger.disabled = True
+    try:
+        host = plugins_module.PluginHost(plugins=plugins)
+    finally:
+        logger.disabled = disabled
+        plugins_module._WARNED.clear()
+        plugins_module._WARNED.update(warned)
     host.pm.hook.hiveframe_register_commands(subparsers=sub, common=common)
 
 
