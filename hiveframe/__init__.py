@@ -40,6 +40,7 @@ _LAZY = {
     "Synthesizer": "hiveframe.pipeline",
     "read": "hiveframe.pipeline",
     "write": "hiveframe.pipeline",
+    "read_catalog": "hiveframe.pipeline.catalog",
 }
 
 
@@ -87,5 +88,6 @@ __getattr__ = lazy_getattr(__name__, _LAZY)
 __all__ = [
     "Column", "ColumnKind", "ConfigError", "Database", "DataError", "ForeignKey", "HiveframeError", "Metadata",
     "MetadataError", "PersistenceError", "PluginError", "PluginHost", "Problem", "SourceError", "Synthesizer",
-    "Table", "__version__", "detect", "from_sdv", "read", "validate_data", "validate_metadata", "write",
+    "Table", "__version__", "detect", "from_sdv", "read", "read_catalog", "validate_data", "validate_metadata",
+    "write",
 ]

@@ -234,6 +234,9 @@ def staged_file(path: Path) -> Iterator[Path]:
 # -- provenance: what hiveframe wrote, so that it replaces nothing else -------------------------------
 #: the file in every folder output that lists what hiveframe wrote there (and says what the output is).
 PROVENANCE_FILE = "_provenance.json"
+#: the catalog entry of a tables output (hiveframe.pipeline.catalog), beside the tables and in Parquet metadata
+CATALOG_FILE = "_catalog.json"
+CATALOG_PARQUET_KEY = b"hiveframe.catalog"
 #: the kinds of folder output; a folder of one kind is not replaced by another without ``overwrite``.
 OUTPUT_KINDS = {"tables": "synthetic tables (hiveframe sample)", "report": "a quality report",
                 "demo": "the output of hiveframe demo"}
@@ -256,7 +259,8 @@ def _listed_files(manifest: Mapping[str, Any]) -> set[str]:
     """The relative paths a provenance lists (``files`` is a list, or the folder writer's table -> file map)."""
     files = manifest.get("files")
     names = files.values() if isinstance(files, dict) else files if isinstance(files, list) else ()
-    return {name for name in names if isinstance(name, str)} | {PROVENANCE_FILE}
+    extra = {manifest["catalog_file"]} if isinstance(manifest.get("catalog_file"), str) else set()
+    return {name for name in names if isinstance(name, str)} | {PROVENANCE_FILE} | extra
 
 
 def unlisted_entries(folder: Path, listed: set[str]) -> list[str]:

@@ -246,6 +246,15 @@ def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
                    help="replace DIR whole when it holds hiveframe output, even with other files in it "
                    "(a folder hiveframe did not write is never replaced)")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("profile", parents=[common], help="profile a real database (schema, statistics, keys)",
+                       description="Write a data profile of SOURCE: schema, per-column statistics, "
+                       "correlations, detected rules and key structure (format: docs/profile.md).")
+    p.add_argument("source", help="folder of tables or a SQLite file")
+    p.add_argument("-o", "--output", metavar="PROFILE_JSON", default=None,
+                   help="where to write the profile JSON (a new file; default: print it)")
+    p.add_argument("--metadata", metavar="METADATA_JSON", help="metadata JSON (default: detect it)")
+    p.set_defaults(func=cmd_profile)
     if host is not None:  # after the kernel's own commands, as hookspecs.hiveframe_register_commands says
         host.hooks.register_commands(subparsers=sub, common=common)
     return parser
@@ -609,8 +618,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
                             seed=args.seed)
     seconds = time.perf_counter() - start
     fmt = _output_format(args.output, args.format)
+    from hiveframe.pipeline.catalog import catalog_entry
+
+    catalog = catalog_entry(synth, database, seed=args.seed, scale=None if rows else (args.scale or 1.0),
+                            rows=rows or None, model=args.model)
     provenance = {"generator": "hiveframe", "hiveframe_version": __version__, "model": str(args.model),
-                  "seed": synth.seed if args.seed is None else args.seed}
+                  "seed": synth.seed if args.seed is None else args.seed, "catalog": catalog}
     single = _single_file_format(args.output, args.format, database)
     if single is not None:
         fmt = single
@@ -619,7 +632,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
         host.write(database, args.output, format=fmt, metadata=metadata, provenance=provenance,
                    overwrite=args.overwrite)
     total = sum(t.num_rows for t in database.tables.values())
-    _out(f"sampled {len(database)} table(s), {total} rows in {seconds:.1f}s; written to {args.output} ({fmt})")
+    _out(f"sampled {len(database)} table(s), {total} rows in {seconds:.1f}s; written to {args.output} ({fmt}); "
+         f"catalog entry {catalog['dataset_id']}")
     return 0
 
 
@@ -695,10 +709,11 @@ def _write_single_file(host: PluginHost, database: Database, target: Path, fmt: 
         (name,) = database.names
         written = staging / "out" / f"{name}{SINGLE_FILE_SUFFIXES_BY_FORMAT[fmt]}"
         os.link(written, target)  # fails if the target appeared meanwhile: never a silent overwrite
-        provenance_file = staging / "out" / "_provenance.json"
-        sidecar = target.with_name(target.name + ".provenance.json")
-        if provenance_file.exists() and not sidecar.exists():
-            os.link(provenance_file, sidecar)
+        for name, suffix in (("_provenance.json", ".provenance.json"), ("_catalog.json", ".catalog.json")):
+            written_file = staging / "out" / name
+            sidecar = target.with_name(target.name + suffix)
+            if written_file.exists() and not sidecar.exists():
+                os.link(written_file, sidecar)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -786,6 +801,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if violations:
         raise HiveframeError(f"the synthetic database has {violations} foreign key violation(s)",
                              hint=f"inspect with: sqlite3 {summary['output']} 'PRAGMA foreign_key_check'")
+    return 0
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    """``hiveframe profile SOURCE [-o profile.json]``: the profile of a real database (docs/profile.md)."""
+    from hiveframe._atomic import staged_file
+    from hiveframe.pipeline.profile import profile, to_json
+
+    if args.output is not None and Path(args.output).exists():
+        raise SourceError(f"{args.output!r} already exists", hint="choose a new file name; hiveframe never "
+                          "replaces a file it may not have written")
+    host = _host(args)
+    database = _read(host, args.source)
+    metadata = _load_metadata(args.metadata, database) if args.metadata else None
+    document = profile(database, metadata, source=args.source, host=host)
+    text = to_json(document)
+    if args.output is None:
+        sys.stdout.write(text)
+        return 0
+    with staged_file(Path(args.output)) as staging:
+        staging.write_text(text, encoding="utf-8")
+    tables = document["tables"]
+    _out(f"profiled {len(tables)} table(s), {sum(t['rows'] for t in tables.values())} rows; "
+         f"written to {args.output} ({document['digest']})")
     return 0
 
 

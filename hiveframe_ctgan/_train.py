@@ -633,4 +633,8 @@ def load_model(kind: str, config: Mapping[str, Any], layout: Layout, ctx_layout:
     model = model_cls(config, layout, ctx_layout, n_cond, device, training=False)
     module = model.sampling_module()
     module.load_state_dict({k: v.to(device) for k, v in _nn.numpy_to_state(dict(arrays)).items()})
+    # in eval mode for good: ``generate`` then never switches a shared module between modes, which
+    # threads sampling one loaded model at once would race on (batch norm in training mode both uses
+    # the batch's statistics and overwrites the running ones)
+    module.eval()
     return model

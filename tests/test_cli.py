@@ -276,15 +276,40 @@ def tiny(tmp_path_factory):
     return root
 
 
+def _same_run_catalog(text: str) -> str:
+    """A catalog entry without what differs between two runs of the same command (its id and time)."""
+    entry = json.loads(text)
+    return json.dumps({k: v for k, v in entry.items() if k not in ("dataset_id", "created")}, sort_keys=True)
+
+
+def _snapshot_file(file: Path) -> bytes:
+    if file.name == "_catalog.json":
+        return _same_run_catalog(file.read_text()).encode()
+    if file.suffix == ".parquet":
+        table = pq.read_table(file)
+        meta = dict(table.schema.metadata or {})
+        if b"hiveframe.catalog" in meta:
+            meta[b"hiveframe.catalog"] = _same_run_catalog(meta[b"hiveframe.catalog"].decode()).encode()
+        return repr((table.replace_schema_metadata(None).to_pydict(), sorted(meta.items()))).encode()
+    return file.read_bytes()
+
+
 def snapshot(path: Path) -> dict[str, bytes]:
-    """Every file under a folder (or the rows of a SQLite file), to compare whole outputs."""
+    """Every file under a folder (or the rows of a SQLite file), to compare whole outputs; the catalog
+    entry's id and creation time, which differ between runs by design, are left out."""
     if path.is_file():
         conn = sqlite3.connect(path)
         try:
-            return {"dump": "\n".join(conn.iterdump()).encode()}
+            lines = []
+            for line in conn.iterdump():
+                if line.startswith('INSERT INTO "_hiveframe_provenance" VALUES(\'catalog\','):
+                    value = conn.execute("SELECT value FROM _hiveframe_provenance WHERE key = 'catalog'").fetchone()[0]
+                    line = "catalog: " + _same_run_catalog(value)
+                lines.append(line)
+            return {"dump": "\n".join(lines).encode()}
         finally:
             conn.close()
-    return {p.relative_to(path).as_posix(): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+    return {p.relative_to(path).as_posix(): _snapshot_file(p) for p in sorted(path.rglob("*")) if p.is_file()}
 
 
 def test_sample_never_writes_over_the_source_or_the_model(tiny, tmp_path, capsys):
@@ -326,7 +351,7 @@ def test_sample_overwrite_replaces_a_hiveframe_output_whole(tiny, tmp_path, caps
     code, _, err = run(capsys, "sample", tiny / "model", "-o", out, "--seed", "2")
     assert code == 1 and "notes.txt" in single_error(err, "sample") and "--overwrite" in err
     assert run(capsys, "sample", tiny / "model", "-o", out, "--seed", "2", "--overwrite", "-q")[0] == 0
-    assert sorted(snapshot(out)) == ["_provenance.json", "orders.parquet", "users.parquet"]
+    assert sorted(snapshot(out)) == ["_catalog.json", "_provenance.json", "orders.parquet", "users.parquet"]
     assert json.loads((out / "_provenance.json").read_text())["provenance"]["seed"] == 2
 
 

@@ -46,6 +46,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import attrs
 
 from hiveframe._atomic import (
+    CATALOG_FILE,
+    CATALOG_PARQUET_KEY,
     PROVENANCE_FILE,
     check_replaceable,
     crash_point,
@@ -612,12 +614,20 @@ class FolderWriter(Writer):
         try:
             recover(folder)
             self._check_target(folder, overwrite=overwrite)
+            given = dict(provenance or {})
+            catalog = given.pop("catalog", None)  # hiveframe.pipeline.catalog: beside the tables and inside Parquet
             with staged_folder(folder) as staging:
                 for index, (name, table) in enumerate(data.items()):
+                    if catalog is not None and self.format == "parquet":
+                        table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                                               CATALOG_PARQUET_KEY: json.dumps(catalog, default=str)})
                     self._write_table(table, staging / files[name])
                     log.debug("wrote table %r (%d rows)", name, table.num_rows)
                     crash_point(f"folder:table-{index}")
-                self._write_manifest(staging, files, provenance)
+                if catalog is not None:
+                    (staging / CATALOG_FILE).write_text(json.dumps(catalog, indent=2, default=str) + "\n",
+                                                        encoding="utf-8")
+                self._write_manifest(staging, files, given, catalog_file=CATALOG_FILE if catalog is not None else None)
         except OSError as exc:
             raise SourceError(f"cannot write to folder {str(folder)!r}: {exc.strerror or exc}",
                               hint="check that the folder and its parent are writable and the disk has room "
@@ -659,9 +669,11 @@ class FolderWriter(Writer):
         check_replaceable(folder, kind="tables", overwrite=overwrite)
 
     def _write_manifest(self, folder: Path, files: Mapping[str, str],
-                        provenance: Mapping[str, Any] | None) -> None:
-        write_provenance(folder, "tables", {"writer": self.name, "format": self.format,
-                                            "provenance": dict(provenance or {})}, files=files)
+                        provenance: Mapping[str, Any] | None, catalog_file: str | None = None) -> None:
+        fields: dict[str, Any] = {"writer": self.name, "format": self.format, "provenance": dict(provenance or {})}
+        if catalog_file is not None:
+            fields["catalog_file"] = catalog_file
+        write_provenance(folder, "tables", fields, files=files)
 
     def _write_table(self, table: pa.Table, path: Path) -> None:
         """Write one table file (the polars plugin overrides this to write through polars)."""

@@ -91,6 +91,8 @@ def _run(out: Path, *, seed: int, scale: float, host: PluginHost | None, generat
          callback: TrainingCallback | None, save_model: bool, with_report: bool) -> dict[str, Any]:
     """The demo's steps, writing into the (staging) folder ``out``."""
     from hiveframe.metadata import detect
+    from hiveframe.pipeline.catalog import CATALOG_FILE, catalog_entry
+    from hiveframe.pipeline.catalog import to_json as catalog_json
     from hiveframe.pipeline.checks import cardinality_similarity, integrity_problems
     from hiveframe.pipeline.synthesizer import DEFAULT_GENERATOR, Synthesizer
     from hiveframe.plugins import PluginHost
@@ -116,16 +118,19 @@ def _run(out: Path, *, seed: int, scale: float, host: PluginHost | None, generat
     synthetic = synth.sample(scale=scale, seed=seed)
     seconds["sample"] = time.perf_counter() - t
 
-    t = time.perf_counter()
-    target = out / SYNTHETIC_NAME
-    host.write(synthetic, target, format="sqlite", metadata=metadata,
-               provenance={"generator": "hiveframe demo", "seed": seed})
-    seconds["write"] = time.perf_counter() - t
-    violations, declared = foreign_key_check(target)
-
-    t = time.perf_counter()
+    t = time.perf_counter()  # the report first: its scores go into the output's catalog entry
     report = _quality_report(host, real, synthetic, metadata, out / "report", synth) if with_report else None
     seconds["report"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    target = out / SYNTHETIC_NAME
+    catalog = catalog_entry(synth, synthetic, seed=seed, scale=scale, report=report,
+                            model="model" if model is not None else None)  # beside the catalog file
+    host.write(synthetic, target, format="sqlite", metadata=metadata,
+               provenance={"generator": "hiveframe demo", "seed": seed, "catalog": catalog})
+    (out / CATALOG_FILE).write_text(catalog_json(catalog), encoding="utf-8")
+    seconds["write"] = time.perf_counter() - t
+    violations, declared = foreign_key_check(target)
     seconds["total"] = time.perf_counter() - start
     return {
         "source": str(source),
@@ -144,6 +149,8 @@ def _run(out: Path, *, seed: int, scale: float, host: PluginHost | None, generat
         "cardinality_similarity": cardinality_similarity(metadata, real, synthetic),
         "engine": synth.describe(),
         "report": report,
+        "catalog": str(out / CATALOG_FILE),
+        "dataset_id": catalog["dataset_id"],
         "seconds": seconds,
     }
 

@@ -171,6 +171,9 @@ class Synthesizer:
         self.source: str | None = None
         #: the last report's summary (its verdict under "overall"), from fit(validate=True)
         self.report_summary: dict[str, Any] | None = None
+        #: the digest of the training data's profile (docs/profile.md), named by every output's catalog
+        #: entry; None under DP (an exact function of the real data) and before a fit
+        self.source_profile_digest: str | None = None
         self.host.registration("linkage_model", linkage)  # unknown names fail now, with a hint
         self.null_handling = _null_handling(null_handling)
         self.pii_wrapper: PrivacyWrapper | None = self._wrapper("pii", pii) if pii not in (None, False) else None
@@ -313,6 +316,7 @@ class Synthesizer:
             check_report_plugin(self.host)
             check_report_dir(report_dir)
         database = as_database(data, host=self.host)
+        given = database
         if isinstance(data, (str, Path)):
             self.source = str(Path(data).resolve())
         if self.metadata is None:
@@ -362,6 +366,11 @@ class Synthesizer:
         # the real row counts, or under DP the noisy ones the engine released
         self.table_rows = {name: engine.plans[name].real_rows for name in self.table_generators}
         self.engine = engine
+        self.source_profile_digest = None
+        if self.dp_wrapper is None:  # under DP a digest would tell neighbouring databases apart
+            from hiveframe.pipeline.profile import profile
+
+            self.source_profile_digest = profile(given, self.metadata)["digest"]
         if validate:
             self.report_path = self._write_report(database, Path(report_dir), target, holdout=holdout_tables)
         return self
@@ -615,6 +624,8 @@ class Synthesizer:
             extra["privacy"] = privacy
         if self.holdout_split:
             extra["holdout"] = self.holdout_split
+        if self.source_profile_digest:
+            extra["source_profile_digest"] = self.source_profile_digest
         return extra
 
     def _load_extra(self, directory: Path, manifest: Mapping[str, Any]) -> None:
@@ -627,6 +638,8 @@ class Synthesizer:
         self.source = source if isinstance(source, str) else None
 
 
+        digest = manifest.get("source_profile_digest")
+        self.source_profile_digest = digest if isinstance(digest, str) else None
         self.holdout_split = dict(manifest["holdout"]) if manifest.get("holdout") else None
         self.holdout = float(self.holdout_split["fraction"]) if self.holdout_split else 0.0
 

@@ -528,6 +528,41 @@ def _guarantee_section(doc: dict[str, Any]) -> str:
     return "".join(out)
 
 
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "&ndash;"
+    if isinstance(value, float):
+        return escape(f"{value:.4g}")
+    return escape(str(value))
+
+
+def _profile_section(doc: dict[str, Any]) -> str:
+    """The real and the synthetic data's profiles (docs/profile.md) side by side, per table and column."""
+    profiles = doc.get("profiles") or {}
+    real, synthetic = profiles.get("real") or {}, profiles.get("synthetic") or {}
+    if not real.get("tables"):
+        return ""
+    out = ["<section id='profile'><h2>Profile</h2><p class='lead'>The data profile of the real and the synthetic "
+           "data (the format of <code>hiveframe profile</code>), real beside synthetic. Real profile digest: "
+           f"<code>{escape(str(real.get('digest')))}</code>.</p>"]
+    for name, table in real["tables"].items():
+        other = (synthetic.get("tables") or {}).get(name) or {}
+        rows = []
+        for column, stats in table["columns"].items():
+            syn = (other.get("columns") or {}).get(column) or {}
+            rows.append([escape(column), escape(stats.get("kind", "")),
+                         f"{_fmt(stats.get('null_share'))} / {_fmt(syn.get('null_share'))}",
+                         f"{_fmt(stats.get('distinct'))} / {_fmt(syn.get('distinct'))}",
+                         f"{_fmt(stats.get('mean'))} / {_fmt(syn.get('mean'))}",
+                         f"{_fmt((stats.get('quantiles') or {}).get('p50'))} / "
+                         f"{_fmt((syn.get('quantiles') or {}).get('p50'))}"])
+        out.append(f"<h3>{escape(name)}: {table['rows']:,} real / {other.get('rows', 0):,} synthetic rows</h3>")
+        out.append(_table(["column", "kind", "null share (real / synthetic)", "distinct", "mean", "median"], rows,
+                          "profile"))
+    out.append("</section>")
+    return "".join(out)
+
+
 def render(doc: dict[str, Any]) -> str:
     """The whole page as a string."""
     title = doc.get("title") or "hiveframe quality report"
@@ -564,13 +599,14 @@ def render(doc: dict[str, Any]) -> str:
  {counts.get('warn', 0)} to check, {counts.get('fail', 0)} poor{reasons}</div>
 <div class="tables-list">{tlist}</div>
 </header>
-<nav><a href="#overview">Overview</a><a href="#next">What to do next</a><a href="#summary">Score summary</a>{nav}
+<nav><a href="#overview">Overview</a><a href="#next">What to do next</a><a href="#summary">Score summary</a><a href="#profile">Profile</a>{nav}
 <a id="download-json" download="report.json" href="#">report.json</a></nav>
 <main>
 {_overview(doc)}
 {_next_steps(doc)}
 {_summary(doc)}
 {_guarantee_section(doc)}
+{_profile_section(doc)}
 {body}
 </main>
 <footer>Made by hiveframe_validate. Charts are inline SVG; hover a mark for its exact value. Every figure is also

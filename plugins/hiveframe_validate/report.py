@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hiveframe.errors import ConfigError
+from hiveframe.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     from hiveframe.components import Database, Validator
@@ -169,6 +169,23 @@ def run_validators(
     })
 
 
+def _profiles(real: Any, synthetic: Any, metadata: Metadata | None, host: PluginHost | None) -> dict[str, Any]:
+    """The real and synthetic data's profiles (hiveframe.pipeline.profile), to show side by side."""
+    from hiveframe.components import Database
+    from hiveframe.pipeline.io import as_database
+    from hiveframe.pipeline.profile import profile
+    from hiveframe.plugins import PluginHost
+
+    out: dict[str, Any] = {}
+    for key, data in (("real", real), ("synthetic", synthetic)):
+        database = data if isinstance(data, Database) else as_database(data, host=host or PluginHost())
+        try:
+            out[key] = profile(database, metadata, host=host)
+        except DataError as exc:  # an empty side: the report says so instead of failing
+            out[key] = {"error": str(exc)}
+    return out
+
+
 def write_report(
     real: Database | Mapping[str, Any],
     synthetic: Database | Mapping[str, Any],
@@ -197,6 +214,7 @@ def write_report(
     doc = run_validators(real, synthetic, metadata, target=target, host=host, validators=validators,
                          sample_size=sample_size, holdout=holdout, seed=seed, model_seed=model_seed)
     doc["title"] = title or "hiveframe quality report"
+    doc["profiles"] = _profiles(real, synthetic, metadata, host)
     if privacy:
         doc["privacy_guarantees"] = json.loads(json.dumps(privacy, default=str))
     out = Path(out_dir)

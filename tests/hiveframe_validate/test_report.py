@@ -58,6 +58,21 @@ def test_report_files_and_json(berka_report):
     assert all(r["seconds"] >= 0 for r in doc["results"])
 
 
+def test_the_report_shows_the_real_and_synthetic_profiles_side_by_side(berka_report, berka):
+    from hiveframe.pipeline.profile import profile
+
+    path, doc = berka_report
+    tables, meta = berka
+    real = doc["profiles"]["real"]
+    assert real["digest"] == profile(Database(tables), meta)["digest"]
+    synthetic = doc["profiles"]["synthetic"]
+    assert synthetic["tables"]["loan"]["rows"] == real["tables"]["loan"]["rows"]
+    # loan and order were made with independent columns: the profiles show it in the correlations
+    assert synthetic["digest"] != real["digest"]
+    html = path.read_text()
+    assert "<section id='profile'>" in html and real["digest"] in html
+
+
 def test_html_is_self_contained(berka_report):
     path, doc = berka_report
     html = path.read_text()
