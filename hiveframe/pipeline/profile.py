@@ -45,7 +45,7 @@ VOLATILE = ("source", "created", "digest")
 def profile(database: Database, metadata: Metadata | None = None, *, source: str | None = None,
             host: Any = None) -> dict[str, Any]:
     """Profile ``database`` (metadata detected when not given). Refuses a source without any row."""
-    from hiveframe.metadata import detect
+    from hiveframe import detect
 
     tables = list(database.names)
     empty = [name for name in tables if database[name].num_rows == 0]
