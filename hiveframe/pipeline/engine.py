@@ -47,6 +47,8 @@ from hiveframe.persistence import component_key
 from hiveframe.pipeline import keys as keyfmt
 from hiveframe.pipeline.assign import AssignmentModel, adjust_counts, assign, bigraphic
 from hiveframe.pipeline.forest import ForestModel
+from hiveframe.pipeline.rules import fit_rules, sample_with_rules
+from hiveframe.pipeline.rules import parent_values as rule_parent_values
 from hiveframe.pipeline.unique import make_unique, unique_columns
 
 if TYPE_CHECKING:
@@ -183,6 +185,8 @@ class TablePlan:
     pii: list[str] = field(default_factory=list)
     #: string columns unique in the real table, with their real values (kept unique when sampling)
     unique: dict[str, list[str]] = field(default_factory=dict)
+    #: how the table's rules are enforced (see :mod:`hiveframe.pipeline.rules`); empty without rules
+    rules: dict[str, Any] = field(default_factory=dict)
 
     @property
     def driver(self) -> Relation | None:
@@ -337,6 +341,9 @@ class RelationalEngine:
                          + tuple(table.column(c) for c in plan.pii) + tuple(c.column for c in plan.context)),
                 constraints=_constraints_for(table, plan.modelled),
             )
+            fit_data, model_table, plan.rules = fit_rules(
+                table, fit_data, model_table, modelled=plan.modelled, private=self.dp is not None,
+                driver_table=md.foreign_keys[driver.fk_index].parent_table if driver is not None else None)
             fit_data = self._handle_nulls(name, fit_data, model_table, plan, generator)
             log.info("fitting table %s (%d of %d): %d rows, %d columns%s%s%s with %s", name, index + 1,
                      len(order), data.num_rows, len(plan.modelled),
@@ -693,6 +700,8 @@ class RelationalEngine:
         out: dict[str, pa.Table] = {}
         features: dict[str, pa.Table] = {}
         links: dict[str, dict[int, np.ndarray]] = {}
+        #: per table: rows drawn and redrawn to keep its rules (the rejection rate)
+        self.rule_reports: dict[str, dict[str, Any]] = {}
         generated_rows: dict[str, pa.Table] = {}  # per table: its generator's output (with summaries)
         order = sorted(self.plans.values(), key=lambda p: p.index)
         for plan in order:
@@ -735,10 +744,16 @@ class RelationalEngine:
                 values = _context_values(plan.context, features[parent_name], drv_idx, counts)
                 ctx = values.select(plan.context_names)
             log.info("sampling table %s: %d rows", name, n)
-            generated = self.host.hooks.sample_table(
-                table_name=name, generator=generators[name], num_rows=n, context=ctx,
-                seed=derive_seed(seed, plan.index, "generator"),
-            ) if (n > 0 or not plan.has_columns) else None
+
+            def draw(k: int, context: pa.Table | None, s: int, name: str = name) -> pa.Table:
+                return self.host.hooks.sample_table(table_name=name, generator=generators[name], num_rows=k,
+                                                    context=context, seed=s)
+            generated = None
+            if n > 0 or not plan.has_columns:
+                parent = out[md.foreign_keys[driver.fk_index].parent_table] if driver is not None else None
+                generated, self.rule_reports[name] = sample_with_rules(
+                    plan.rules, table, draw, n, ctx, derive_seed(seed, plan.index, "generator"),
+                    parent_values=rule_parent_values(plan.rules, parent, drv_idx), schema=plan.schema)
             own = _own_columns(plan, generated, n)
             pii = generated.select(plan.pii) if (plan.pii and generated is not None) else None
             if driver is not None:
@@ -964,7 +979,7 @@ class RelationalEngine:
                 "summaries": [c.to_json() for c in plan.summaries], "derived": plan.derived,
                 "context": [c.to_json() for c in plan.context], "relations": rels, "self_refs": selfs,
                 "keys": plan.keys, "fills": plan.fills, "has_columns": plan.has_columns, "pii": plan.pii,
-                "unique": plan.unique,
+                "unique": plan.unique, "rules": plan.rules,
             }
         return values, arrays, components
 
@@ -1000,6 +1015,7 @@ class RelationalEngine:
             plan.keys = {k: dict(v) for k, v in t["keys"].items()}
             plan.fills = {k: dict(v) for k, v in t["fills"].items()}
             plan.unique = {k: [str(x) for x in v] for k, v in (t.get("unique") or {}).items()}
+            plan.rules = dict(t.get("rules") or {})
             plan.schema = pa.ipc.read_schema(pa.py_buffer(np.asarray(arrays[f"{prefix}_schema"]).tobytes()))
             self.plans[name] = plan
 
