@@ -172,6 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="propose a foreign key whose child rows find no parent up to this share (default 0.1)")
     p.add_argument("--sample-rows", type=int, default=200_000, metavar="N",
                    help="check value containment on at most N rows per table (default 200000)")
+    p.add_argument("--no-rules", dest="rules", action="store_false",
+                   help="do not propose rules between columns (formulas, nulls that follow a category, date order)")
+    p.add_argument("--min-rule-support", type=_share, default=0.999, metavar="SHARE",
+                   help="propose a rule that holds on at least this share of the rows it applies to (default 0.999)")
     p.set_defaults(func=cmd_detect)
 
     p = sub.add_parser("fit", parents=[common], help="fit a model on real data and save it",
@@ -445,6 +449,22 @@ def _describe_keys(metadata: Metadata) -> list[str]:
     return lines
 
 
+def _describe_rules(metadata: Metadata) -> list[str]:
+    """The rules detect found, with their support (fit enforces them unless they are deleted)."""
+    from hiveframe.metadata.rules import describe
+
+    rows: list[list[Any]] = [["table", "rule", "support", "rows against"]]
+    for t in metadata.tables:
+        for rule in t.constraints:
+            d = rule.get("detection")
+            if d:
+                rows.append([t.name, describe(rule), f"{d['support']:.2%}", d["rows_against"]])
+    if len(rows) == 1:
+        return []
+    return (["rules found in the data (enforced by fit; delete one from the JSON to drop it)"]
+            + ["  " + line for line in _left_table(rows)])
+
+
 def _left_table(rows: Sequence[Sequence[Any]]) -> list[str]:
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     return ["  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in rows]
@@ -467,8 +487,8 @@ def cmd_detect(args: argparse.Namespace) -> int:
     if args.threshold <= 0:
         raise ConfigError("--threshold must be above 0", hint="0.5 is the default")
     metadata = detect(database, host=host, key_threshold=args.threshold, max_orphan_share=args.max_orphan_share,
-                      sample_rows=args.sample_rows)
-    summary = _describe_metadata(metadata, database) + _describe_keys(metadata)
+                      sample_rows=args.sample_rows, rules=args.rules, min_rule_support=args.min_rule_support)
+    summary = _describe_metadata(metadata, database) + _describe_keys(metadata) + _describe_rules(metadata)
     if args.output:
         out = Path(args.output)
         if out.is_dir():

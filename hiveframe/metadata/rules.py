@@ -362,6 +362,20 @@ def column_arrays(table: pa.Table, names: Iterable[str]) -> dict[str, np.ndarray
     return out
 
 
+def precision(values: np.ndarray, *, share: float = 0.999, most: int = 6) -> int | None:
+    """The decimals a number column is written with: the fewest that represent ``share`` of its values
+    (a few values with float noise do not count); ``None`` beyond ``most`` decimals (continuous)."""
+    x = np.asarray(values, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    if not len(x):
+        return None
+    scale = np.maximum(1.0, np.abs(x))
+    for d in range(most + 1):
+        if np.mean(np.abs(np.round(x, d) - x) <= 1e-9 * scale) >= share:
+            return d
+    return None
+
+
 # -- checking -------------------------------------------------------------------------------------------
 def rule_columns(rule: Mapping[str, Any]) -> list[str]:
     """Every column of its own table a rule names (a cross-table ``low_column`` excluded)."""

@@ -180,20 +180,13 @@ def _combo_keys(data: pa.Table, columns: list[str]) -> list[str | None]:
 
 
 def _decimals(column: Any) -> int | None:
-    """Decimals of a float column (None: integers, or more than :data:`MAX_DECIMALS`)."""
+    """Decimals of a float column (None: integers, or continuous): see :func:`rules.precision`."""
     import pyarrow as pa
 
     if not pa.types.is_floating(column.type):
         return None
-    x = np.asarray(column.drop_null().to_numpy(zero_copy_only=False), dtype=np.float64)
-    x = x[np.isfinite(x)]
-    if not len(x):
-        return None
-    scale = np.maximum(1.0, np.abs(x))
-    for d in range(MAX_DECIMALS + 1):
-        if np.all(np.abs(np.round(x, d) - x) <= 1e-9 * scale):
-            return d
-    return None
+    return R.precision(np.asarray(column.drop_null().to_numpy(zero_copy_only=False), dtype=np.float64),
+                       most=MAX_DECIMALS)
 
 
 # -- sampling ---------------------------------------------------------------------------------------
