@@ -221,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--holdout", type=_fraction, default=None, metavar="FRACTION",
                    help="keep this share of the entities (e.g. 0.2) out of training, recorded in the model, so "
                    "the report compares with real rows the generator never saw")
+    p.add_argument("--force-rules", action="store_true",
+                   help="enforce declared rules that the real rows break (default: refused, naming the share of rows)")
     p.set_defaults(func=cmd_fit)
 
     p = sub.add_parser("sample", parents=[common], help="sample a synthetic database from a model",
@@ -564,6 +566,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         options["null_handling"] = _null_handling(args.null_handling)
     if args.holdout:
         options["holdout"] = args.holdout
+    if args.force_rules:
+        options["force_rules"] = True
     synth = Synthesizer(metadata, **options)
     progress.total = len(metadata.tables)
     start = time.perf_counter()
@@ -654,6 +658,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
                    overwrite=args.overwrite)
     total = sum(t.num_rows for t in database.tables.values())
     _out(f"sampled {len(database)} table(s), {total} rows in {seconds:.1f}s; written to {args.output} ({fmt})")
+    for table, rules in (getattr(synth.engine, "rule_reports", None) or {}).items():
+        if rules.get("redrawn"):  # rows drawn again to keep a rule: the rejection rate
+            _out(f"rules: {table}: {rules['rejection_rate']:.1%} of the {rules['drawn']} rows drawn were redrawn "
+                 f"({'; '.join(f'{n} for {r}' for r, n in rules['redrawn'].items())})")
     return 0
 
 
