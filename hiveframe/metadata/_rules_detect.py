@@ -114,26 +114,8 @@ def _formulas(table: Table, data: pa.Table, arrays: Mapping[str, np.ndarray], nu
         d = R.precision(arrays[t], share=0.9)  # the precision most values are written with
         unit = 10.0 ** -(d if d is not None else 7)
         others = [i for i in range(len(numeric)) if i != ti]
-        close = lambda v, tol: np.abs(v - y[:, None]) <= tol + 1e-9 * np.maximum(1, np.abs(y[:, None]))  # noqa: E731
-
-        def candidates() -> Any:
-            for k in (1, 2, 3):
-                combos = np.array(list(itertools.combinations(others, k)), dtype=np.int64)
-                if not len(combos):
-                    return
-                sums = x[:, combos].sum(axis=2)
-                hits = (~close(sums, unit / 2)).sum(axis=0) <= allowed_misses
-                for combo in combos[hits]:
-                    yield " + ".join(numeric[i] for i in combo), unit / 2
-            pairs = np.array(list(itertools.combinations(others, 2)), dtype=np.int64)
-            if len(pairs):
-                prods = x[:, pairs[:, 0]] * x[:, pairs[:, 1]]
-                hits = (~close(prods, unit / 2)).sum(axis=0) <= allowed_misses
-                for a, b in pairs[hits]:
-                    yield f"{numeric[a]} * {numeric[b]}", unit / 2
-            yield from _amortized(numeric, x, y, others, unit, allowed_misses, arrays)
-
-        for expression, tol in itertools.islice(candidates(), 50):
+        for expression, tol in itertools.islice(
+                _candidates(numeric, x, y, others, unit, allowed_misses, arrays), 50):
             rule = R.formula(t, expression, tolerance=round(tol, 10))
             support = _support(rule, data, applies=~np.isnan(arrays[t]))
             if support["support"] >= min_support:
@@ -145,6 +127,30 @@ def _formulas(table: Table, data: pa.Table, arrays: Mapping[str, np.ndarray], nu
                 found.append(rule)
                 break
     return found
+
+
+def _candidates(numeric: list[str], x: np.ndarray, y: np.ndarray, others: list[int], unit: float,
+                allowed_misses: int, arrays: Mapping[str, np.ndarray]) -> Any:
+    """Expressions for ``y`` that hold on the screened rows: copies and sums of 1-3 columns, products of
+    two, amortized payments; simplest first."""
+    def close(v: np.ndarray, tol: float) -> np.ndarray:
+        return np.abs(v - y[:, None]) <= tol + 1e-9 * np.maximum(1, np.abs(y[:, None]))
+
+    for k in (1, 2, 3):
+        combos = np.array(list(itertools.combinations(others, k)), dtype=np.int64)
+        if not len(combos):
+            return
+        sums = x[:, combos].sum(axis=2)
+        hits = (~close(sums, unit / 2)).sum(axis=0) <= allowed_misses
+        for combo in combos[hits]:
+            yield " + ".join(numeric[i] for i in combo), unit / 2
+    pairs = np.array(list(itertools.combinations(others, 2)), dtype=np.int64)
+    if len(pairs):
+        prods = x[:, pairs[:, 0]] * x[:, pairs[:, 1]]
+        hits = (~close(prods, unit / 2)).sum(axis=0) <= allowed_misses
+        for a, b in pairs[hits]:
+            yield f"{numeric[a]} * {numeric[b]}", unit / 2
+    yield from _amortized(numeric, x, y, others, unit, allowed_misses, arrays)
 
 
 def _amortized(numeric: list[str], x: np.ndarray, y: np.ndarray, others: list[int], unit: float,

@@ -341,9 +341,11 @@ class RelationalEngine:
                          + tuple(table.column(c) for c in plan.pii) + tuple(c.column for c in plan.context)),
                 constraints=_constraints_for(table, plan.modelled),
             )
+            driver_table = md.foreign_keys[driver.fk_index].parent_table if driver is not None else None
             fit_data, model_table, plan.rules = fit_rules(
                 table, fit_data, model_table, modelled=plan.modelled, private=self.dp is not None,
-                driver_table=md.foreign_keys[driver.fk_index].parent_table if driver is not None else None)
+                driver_table=driver_table, parent=database[driver_table] if driver is not None else None,
+                parent_index=links[name][driver.fk_index] if driver is not None else None)
             fit_data = self._handle_nulls(name, fit_data, model_table, plan, generator)
             log.info("fitting table %s (%d of %d): %d rows, %d columns%s%s%s with %s", name, index + 1,
                      len(order), data.num_rows, len(plan.modelled),
@@ -745,19 +747,24 @@ class RelationalEngine:
                 ctx = values.select(plan.context_names)
             log.info("sampling table %s: %d rows", name, n)
 
-            def draw(k: int, context: pa.Table | None, s: int, name: str = name) -> pa.Table:
-                return self.host.hooks.sample_table(table_name=name, generator=generators[name], num_rows=k,
-                                                    context=context, seed=s)
+            def draw(positions: np.ndarray, s: int, name: str = name, ctx: pa.Table | None = ctx) -> pa.Table:
+                return self.host.hooks.sample_table(
+                    table_name=name, generator=generators[name], num_rows=len(positions),
+                    context=ctx.take(positions) if ctx is not None else None, seed=s)
+
+            def finish(rows: pa.Table, positions: np.ndarray, plan: TablePlan = plan,
+                       drv_idx: np.ndarray | None = drv_idx) -> pa.Table:
+                if plan.driver is None or drv_idx is None or rows.num_rows != len(positions):
+                    return rows  # (a wrong row count is reported by _own_columns)
+                return self._inherit(plan, rows, generated_rows, drv_idx[positions])
             generated = None
-            if n > 0 or not plan.has_columns:
+            if n > 0 or not plan.has_columns:  # rules enforced here (pipeline.rules), siblings' shared columns too
                 parent = out[md.foreign_keys[driver.fk_index].parent_table] if driver is not None else None
                 generated, self.rule_reports[name] = sample_with_rules(
-                    plan.rules, table, draw, n, ctx, derive_seed(seed, plan.index, "generator"),
+                    plan.rules, table, draw, n, derive_seed(seed, plan.index, "generator"), finish=finish,
                     parent_values=rule_parent_values(plan.rules, parent, drv_idx), schema=plan.schema)
             own = _own_columns(plan, generated, n)
             pii = generated.select(plan.pii) if (plan.pii and generated is not None) else None
-            if driver is not None:
-                own = self._inherit(plan, own, generated_rows, drv_idx)
             own = _keep_unique(plan, own, np.random.default_rng(derive_seed(seed, plan.index, "unique")))
             for rel in plan.secondaries:
                 links[name][rel.fk_index] = self._sample_secondary(plan, rel, own, drv_idx, links, features,

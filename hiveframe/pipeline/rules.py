@@ -50,9 +50,12 @@ _COMBO = "\x1f"  # separates the parts of a merged fixed combination (never in a
 
 
 def fit_rules(table: Table, data: pa.Table, model_table: Table, *, modelled: list[str], private: bool,
-              driver_table: str | None) -> tuple[pa.Table, Table, dict[str, Any]]:
+              driver_table: str | None, parent: pa.Table | None = None, parent_index: np.ndarray | None = None
+              ) -> tuple[pa.Table, Table, dict[str, Any]]:
     """The generator's training rows and table with the rules' transforms applied, and the plan to
-    undo them and enforce the rest when sampling (plain JSON; empty when the table has no rule)."""
+    undo them and enforce the rest when sampling (plain JSON; empty when the table has no rule).
+    ``parent`` and ``parent_index`` are the driving parent's rows and each row's parent (order rules
+    across that foreign key are learnt as the gap to the parent's value)."""
     import pyarrow as pa
 
     rules = [r for r in table.constraints if r.get("type") in R.RULE_TYPES]
@@ -82,6 +85,17 @@ def fit_rules(table: Table, data: pa.Table, model_table: Table, *, modelled: lis
                     and all(hi not in (g["high"], g["low"]) and lo != g["high"] for g in plan["gaps"]):
                 plan["gaps"].append({"low": lo, "high": hi, "strict": bool(rule.get("strict")),
                                      "dtype": table.column(hi).dtype})
+                continue
+        if kind == "inequality" and rule.get("low_table") == driver_table and parent is not None \
+                and parent_index is not None:
+            hi = str(rule["high_column"])
+            pv = parent_values([rule], parent, parent_index)[_key(rule)]
+            own = R.column_arrays(data, [hi])[hi]
+            numeric = table.column(hi).kind == ColumnKind.NUMERICAL and pv.dtype != object
+            if numeric and not private and not np.any(np.isnan(pv) & ~np.isnan(own)) \
+                    and hi not in computed | read_by_formulas and all(hi not in (g["high"], g["low"]) for g in plan["gaps"]):
+                plan["gaps"].append({"low": _key(rule), "high": hi, "strict": bool(rule.get("strict")),
+                                     "dtype": table.column(hi).dtype, "parent": True})
                 continue
         if kind == "inequality" and rule.get("low_table"):
             if rule["low_table"] != driver_table:
@@ -116,8 +130,9 @@ def fit_rules(table: Table, data: pa.Table, model_table: Table, *, modelled: lis
     # -- transform the training rows
     out = data
     columns = {c.name: c for c in model_table.columns}
+    fit_parent = parent_values(rules, parent, parent_index) if parent is not None and parent_index is not None else {}
     for gap in plan["gaps"]:
-        arrays = R.column_arrays(out, [gap["low"], gap["high"]])
+        arrays = {**R.column_arrays(out, [gap["low"], gap["high"]]), **fit_parent}
         diff = arrays[gap["high"]] - arrays[gap["low"]]
         out = out.set_column(out.schema.get_field_index(gap["high"]), gap["high"],
                              pa.array(diff, mask=np.isnan(diff), type=pa.float64()))
@@ -190,32 +205,46 @@ def _decimals(column: Any) -> int | None:
 
 
 # -- sampling ---------------------------------------------------------------------------------------
-Draw = Callable[[int, "pa.Table | None", int], "pa.Table"]
+Draw = Callable[[np.ndarray, int], "pa.Table"]
+Finish = Callable[["pa.Table", np.ndarray], "pa.Table"]
 
 
-def sample_with_rules(plan: Mapping[str, Any] | None, table: Table, draw: Draw, n: int, context: pa.Table | None,
-                      seed: int, *, parent_values: Mapping[str, np.ndarray] | None = None,
+def sample_with_rules(plan: Mapping[str, Any] | None, table: Table, draw: Draw, n: int, seed: int, *,
+                      finish: Finish | None = None, parent_values: Mapping[str, np.ndarray] | None = None,
                       schema: pa.Schema | None = None) -> tuple[pa.Table, dict[str, Any]]:
-    """``n`` rows keeping every rule: drawn by ``draw(rows, context, seed)``, completed, and redrawn where
-    a rule is broken. Returns the rows and a report (rows drawn, redrawn per rule, rejection rate)."""
-    import pyarrow as pa
-
+    """``n`` rows keeping every rule. ``draw(positions, seed)`` draws the rows for those positions (their
+    context is the context of those rows), ``finish(rows, positions)`` completes them as the engine does
+    (columns siblings share); the rules' bound parts are computed in between, and rows that break a rule
+    are drawn again. Returns the rows and a report (rows drawn, redrawn per rule, rejection rate)."""
     from hiveframe.pipeline.engine import derive_seed
 
+    pv = dict(parent_values or {})
+
+    def one(positions: np.ndarray, s: int) -> pa.Table:
+        rows = draw(positions, s)
+        if plan:
+            rows = complete(plan, rows, schema, {k: v[positions] for k, v in pv.items()})
+        if finish is None:
+            return rows
+        done = finish(rows, positions)
+        for col in bound_columns(plan or {}):  # what a rule computes is not copied from elsewhere
+            if col in rows.column_names and col in done.column_names:
+                done = done.set_column(done.schema.get_field_index(col), col, rows.column(col))
+        return done
+
+    everything = np.arange(n)
+    rows = one(everything, seed)
     if not plan:
-        return draw(n, context, seed), {}
-    rows = complete(plan, draw(n, context, seed), schema)
+        return rows, {}
     report: dict[str, Any] = {"rows": n, "drawn": n, "redrawn": {}}
     rejecting = plan.get("reject", [])
     if not rejecting or n == 0:
         return rows, _finish(report)
-    pv = dict(parent_values or {})
     for round_ in range(1, MAX_ROUNDS + 1):
         bad = np.zeros(rows.num_rows, dtype=bool)
         broken: dict[str, int] = {}
         for rule in rejecting:
-            key = f"{rule['low_table']}.{rule['low_column']}" if rule.get("low_table") else None
-            ok = R.holds(rule, rows, parent_values=pv.get(key) if key else None)
+            ok = R.holds(rule, rows, parent_values=pv.get(_key(rule)) if rule.get("low_table") else None)
             if (~ok).any():
                 label = R.describe(rule)
                 broken[label] = int((~ok).sum())
@@ -231,8 +260,7 @@ def sample_with_rules(plan: Mapping[str, Any] | None, table: Table, draw: Draw, 
                 f"{n} rows still break it ({report['drawn']} rows drawn in all)",
                 hint="the generator almost never produces rows that keep it: check the rule against the data, "
                      "declare it in a form that is computed (formula, if_then fixing values), or remove it")
-        sub_ctx = context.take(pa.array(idx)) if context is not None else None
-        fresh = complete(plan, draw(len(idx), sub_ctx, derive_seed(seed, "rules", round_)), schema)
+        fresh = one(idx, derive_seed(seed, "rules", round_))
         report["drawn"] += len(idx)
         rows = _replace_rows(rows, idx, fresh)
     return rows, _finish(report)
@@ -254,7 +282,8 @@ def _replace_rows(rows: pa.Table, idx: np.ndarray, fresh: pa.Table) -> pa.Table:
     return both.take(pa.array(order))
 
 
-def complete(plan: Mapping[str, Any], rows: pa.Table, schema: pa.Schema | None = None) -> pa.Table:
+def complete(plan: Mapping[str, Any], rows: pa.Table, schema: pa.Schema | None = None,
+             parents: Mapping[str, np.ndarray] | None = None) -> pa.Table:
     """Undo the transforms and compute the bound columns of freshly drawn rows."""
     import pyarrow as pa
 
@@ -278,7 +307,7 @@ def complete(plan: Mapping[str, Any], rows: pa.Table, schema: pa.Schema | None =
             else:
                 out = out.append_column(col, arr)
     for gap in plan.get("gaps", []):
-        arrays = R.column_arrays(out, [gap["low"], gap["high"]])
+        arrays = {**R.column_arrays(out, [gap["low"], gap["high"]]), **(parents or {})}
         diff = np.maximum(arrays[gap["high"]], 0.0)
         high = arrays[gap["low"]] + diff
         if gap["strict"]:
@@ -359,17 +388,33 @@ def _typed(values: list[Any], typ: Any) -> pa.Array:
         return pa.array([None if v is None else str(v) for v in values]).cast(typ, safe=False)
 
 
-def parent_values(plan: Mapping[str, Any] | None, parent: pa.Table | None, idx: np.ndarray | None
-                  ) -> dict[str, np.ndarray]:
-    """For order rules across the driving foreign key: the parent's value for each row to draw."""
+def _key(rule: Mapping[str, Any]) -> str:
+    return f"{rule['low_table']}.{rule['low_column']}"
+
+
+def bound_columns(plan: Mapping[str, Any]) -> list[str]:
+    """Columns whose values a rule computes (formulas, gaps, combinations, fixed consequences)."""
+    out = [f["column"] for f in plan.get("formulas", [])] + [g["high"] for g in plan.get("gaps", [])]
+    out += [c for combo in plan.get("combos", []) for c in combo["columns"]]
+    out += [c for a in plan.get("assign", []) for c in a["then"]]
+    return list(dict.fromkeys(out))
+
+
+def parent_values(rules: Any, parent: pa.Table | None, idx: np.ndarray | None) -> dict[str, np.ndarray]:
+    """For order rules across the driving foreign key (``rules``: a list, or a plan's rules): the
+    parent's value for each row, keyed ``"table.column"``."""
     out: dict[str, np.ndarray] = {}
-    if not plan or parent is None or idx is None:
+    if not rules or parent is None or idx is None:
         return out
-    for rule in plan.get("reject", []):
+    if isinstance(rules, Mapping):
+        rules = list(rules.get("reject", [])) + [
+            {"type": "inequality", "low_table": g["low"].split(".", 1)[0], "low_column": g["low"].split(".", 1)[1]}
+            for g in rules.get("gaps", []) if g.get("parent")]
+    for rule in rules:
         if rule.get("type") == "inequality" and rule.get("low_table"):
             col = str(rule["low_column"])
-            values = R.column_arrays(parent, [col])[col]
-            out[f"{rule['low_table']}.{col}"] = R.take_values(values, idx)
+            if col in parent.column_names:
+                out[_key(rule)] = R.take_values(R.column_arrays(parent, [col])[col], idx)
     return out
 
 
