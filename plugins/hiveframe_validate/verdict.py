@@ -133,6 +133,8 @@ def _too_close(scores: Mapping[str, Any]) -> float | None:
 HEADLINES: dict[str, tuple[str, Callable[[Mapping[str, Any]], float | None], float, float]] = {
     "column_fidelity": ("column shape (1 = identical distributions)", lambda s: s.get("column_shape"), 0.9, 0.75),
     "pair_fidelity": ("pair trends (1 = identical correlations)", lambda s: s.get("pair_trends"), 0.9, 0.75),
+    "missingness": ("null patterns (1 = nulls fall together as in the real data; 1 - TVD)",
+                    lambda s: s.get("pattern_similarity"), 0.95, 0.8),
     "detection": ("indistinguishability, worst table (1 = a classifier cannot tell; 1 - 2 (AUC - 0.5))",
                   _detection, 0.9, 0.4),
     "utility": ("TSTR / TRTR (1 = synthetic trains as well as real)", lambda s: s.get("ratio"), 0.95, 0.7),
