@@ -176,12 +176,12 @@ def _formula_order(formulas: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]
 
 def _gap_ok(table: Table, data: pa.Table, low: str, high: str, private: bool) -> bool:
     """Whether ``high`` can be learnt as ``high - low``: numbers, and ``low`` present wherever ``high`` is."""
+    if private:  # the gap would need public bounds of its own: redrawn instead
+        return False
     if not all(table.column(c).kind == ColumnKind.NUMERICAL for c in (low, high)):
         return False
     if not table.column(low).nullable:
         return True
-    if private:
-        return False
     arrays = R.column_arrays(data, [low, high])
     return not bool(np.any(np.isnan(arrays[low]) & ~np.isnan(arrays[high])))
 

@@ -170,3 +170,31 @@ def test_rules_naming_keys_or_pii_are_refused():
                                 constraints=(R.formula("v", "id * 1.0"),)),))
     with pytest.raises(ConfigError, match="name key, id or PII columns"):
         Synthesizer(md, generator="gaussian_copula").fit({"t": data})
+
+
+def _public(data: pa.Table, md: Metadata) -> Metadata:
+    """Public bounds and categories, as differential privacy needs them."""
+    from dataclasses import replace
+
+    t = md.table("loans")
+    cols = tuple(replace(c, low=0.0, high=5000.0) if c.kind == ColumnKind.NUMERICAL
+                 else replace(c, categories=tuple(sorted(set(data[c.name].to_pylist())))) for c in t.columns)
+    return md.with_table(replace(t, columns=cols))
+
+
+def test_under_dp_declared_rules_hold_and_detected_ones_are_detected_metadata():
+    data = _loans().select(["kind", "a", "b", "total", "sub", "grade", "opened", "closed"])
+    md = _public(data, _metadata(data))
+    declared = md.with_rule("loans", R.formula("total", "a + b")).with_rule("loans", R.formula("grade", "sub[0]"))
+    declared = declared.with_rule("loans", R.inequality("opened", "closed"))
+    synth = Synthesizer(declared, dp={"epsilon": 1.0}, seed=0).fit({"loans": data})
+    plan = synth.engine.plans["loans"].rules
+    # nothing learnt from the private rows: no precision, the order rule redrawn rather than learnt as a gap
+    assert plan["decimals"] == {} and plan["gaps"] == []
+    out = synth.sample()["loans"]
+    for rule in declared.table("loans").constraints:
+        assert R.holds(rule, out).all()
+    detected = md.with_rule("loans", {**R.formula("total", "a + b"),
+                                      "detection": {"support": 1.0, "rows": 400, "rows_against": 0}})
+    with pytest.raises(MetadataError, match="differential privacy needs declared metadata"):
+        Synthesizer(detected, dp={"epsilon": 1.0}, seed=0).fit({"loans": data})
