@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+from hiveframe_validate.missingness import Missingness, pattern_tvd
 
 from hiveframe.metadata import Column, ColumnKind, Metadata, Table
-from hiveframe_validate.missingness import Missingness, pattern_tvd
 
 
 def _tables(n: int = 2000, seed: int = 0, mar: bool = True, joint: bool = True):
