@@ -581,6 +581,16 @@ class Violation:
     first_row: int
 
 
+def rule_problems_of(rule: Mapping[str, Any]) -> list[str]:
+    """What is wrong with one rule on its own (missing fields, an expression not allowed): [] when well formed."""
+    from hiveframe.metadata.model import Column, ColumnKind, Metadata, Table
+
+    names = rule_columns(rule)
+    table = Table("_", tuple(Column(n, ColumnKind.CATEGORICAL) for n in names), constraints=(dict(rule),))
+    problems = _table_rule_problems(Metadata(tables=(table,)), table) if not rule.get("low_table") else []
+    return [p.message for p in problems if "contradictory" not in p.message]
+
+
 def rule_problems(metadata: Metadata) -> list[Problem]:
     """Every rule that is malformed, names an unknown column, or contradicts another (no data read)."""
     problems: list[Problem] = []

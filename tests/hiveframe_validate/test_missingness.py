@@ -56,3 +56,14 @@ def test_pattern_tvd_counts_rows_by_which_columns_are_null_together():
     b = np.array([[True, False], [False, True]])
     assert pattern_tvd(a, a) == 0.0
     assert pattern_tvd(a, b) == 1.0
+
+
+def test_the_quality_check_counts_rows_breaking_formulas_and_if_then_rules():
+    from hiveframe.metadata import rules as R
+    from hiveframe_validate.quality import violations
+
+    t = pa.table({"a": [1.0, 2.0, 3.0], "b": [1.0, 1.0, 1.0], "total": [2.0, 3.0, 5.0], "kind": ["x", "y", "x"]})
+    meta = Table("t", (Column("a", ColumnKind.NUMERICAL, dtype="double"),))
+    assert violations(R.formula("total", "a + b"), t, meta) == {"checked": 3, "violations": 1, "share": 1 / 3}
+    assert violations(R.if_then("kind == 'x'", "a < 2"), t, meta)["violations"] == 1
+    assert "across a foreign key" in violations(R.inequality("p", "a", low_table="parent"), t, meta)["unsupported"]
