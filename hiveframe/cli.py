@@ -144,6 +144,10 @@ def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
                    help="propose a foreign key whose child rows find no parent up to this share (default 0.1)")
     p.add_argument("--sample-rows", type=int, default=200_000, metavar="N",
                    help="check value containment on at most N rows per table (default 200000)")
+    p.add_argument("--no-rules", dest="rules", action="store_false",
+                   help="do not propose rules between columns (formulas, nulls that follow a category, date order)")
+    p.add_argument("--min-rule-support", type=_share, default=0.999, metavar="SHARE",
+                   help="propose a rule that holds on at least this share of the rows it applies to (default 0.999)")
     p.set_defaults(func=cmd_detect)
 
     p = sub.add_parser("fit", parents=[common], help="fit a model on real data and save it",
@@ -189,6 +193,8 @@ def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
     p.add_argument("--holdout", type=_fraction, default=None, metavar="FRACTION",
                    help="keep this share of the entities (e.g. 0.2) out of training, recorded in the model, so "
                    "the report compares with real rows the generator never saw")
+    p.add_argument("--force-rules", action="store_true",
+                   help="enforce declared rules that the real rows break (default: refused, naming the share of rows)")
     p.set_defaults(func=cmd_fit)
 
     p = sub.add_parser("sample", parents=[common], help="sample a synthetic database from a model",
@@ -444,6 +450,22 @@ def _describe_keys(metadata: Metadata) -> list[str]:
     return lines
 
 
+def _describe_rules(metadata: Metadata) -> list[str]:
+    """The rules detect found, with their support (fit enforces them unless they are deleted)."""
+    from hiveframe.metadata.rules import describe
+
+    rows: list[list[Any]] = [["table", "rule", "support", "rows against"]]
+    for t in metadata.tables:
+        for rule in t.constraints:
+            d = rule.get("detection")
+            if d:
+                rows.append([t.name, describe(rule), f"{d['support']:.2%}", d["rows_against"]])
+    if len(rows) == 1:
+        return []
+    return (["rules found in the data (enforced by fit; delete one from the JSON to drop it)"]
+            + ["  " + line for line in _left_table(rows)])
+
+
 def _left_table(rows: Sequence[Sequence[Any]]) -> list[str]:
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     return ["  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in rows]
@@ -466,8 +488,8 @@ def cmd_detect(args: argparse.Namespace) -> int:
     if args.threshold <= 0:
         raise ConfigError("--threshold must be above 0", hint="0.5 is the default")
     metadata = detect(database, host=host, key_threshold=args.threshold, max_orphan_share=args.max_orphan_share,
-                      sample_rows=args.sample_rows)
-    summary = _describe_metadata(metadata, database) + _describe_keys(metadata)
+                      sample_rows=args.sample_rows, rules=args.rules, min_rule_support=args.min_rule_support)
+    summary = _describe_metadata(metadata, database) + _describe_keys(metadata) + _describe_rules(metadata)
     if args.output:
         out = Path(args.output)
         if out.is_dir():
@@ -543,6 +565,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         options["null_handling"] = _null_handling(args.null_handling)
     if args.holdout:
         options["holdout"] = args.holdout
+    if args.force_rules:
+        options["force_rules"] = True
     synth = Synthesizer(metadata, **options)
     progress.total = len(metadata.tables)
     start = time.perf_counter()
@@ -634,6 +658,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
     total = sum(t.num_rows for t in database.tables.values())
     _out(f"sampled {len(database)} table(s), {total} rows in {seconds:.1f}s; written to {args.output} ({fmt}); "
          f"catalog entry {catalog['dataset_id']}")
+    for table, rules in (getattr(synth.engine, "rule_reports", None) or {}).items():
+        if rules.get("redrawn"):  # rows drawn again to keep a rule: the rejection rate
+            _out(f"rules: {table}: {rules['rejection_rate']:.1%} of the {rules['drawn']} rows drawn were redrawn "
+                 f"({'; '.join(f'{n} for {r}' for r, n in rules['redrawn'].items())})")
     return 0
 
 

@@ -84,6 +84,8 @@ def detect(
     key_threshold: float = 0.5,
     max_orphan_share: float = 0.1,
     sample_rows: int = 200_000,
+    rules: bool = False,
+    min_rule_support: float = 0.999,
 ) -> Metadata:
     """Build :class:`Metadata` from data.
 
@@ -104,6 +106,10 @@ def detect(
     confidence reaches ``key_threshold``; a foreign key may have up to ``max_orphan_share`` of its
     rows without a parent (they are counted in its ``detection``). Containment is checked on at most
     ``sample_rows`` rows per table. See :mod:`hiveframe.metadata._keys` and docs/metadata.md.
+
+    ``rules=True`` also proposes the rules between columns that hold on at least ``min_rule_support``
+    of the rows (formulas, nulls that follow a category, order between dates; each with its support:
+    :mod:`hiveframe.metadata._rules_detect`, docs/rules.md). ``hiveframe detect`` does this by default.
     """
     from hiveframe.metadata._keys import KeyOptions, detect_keys
 
@@ -160,6 +166,10 @@ def detect(
                             detection=pk_found.detection() if pk_found is not None else None))
     metadata = Metadata(tables=tuple(tables), foreign_keys=tuple(foreign_keys),
                         detection=found.summary(key_options))
+    if rules:
+        from hiveframe.metadata._rules_detect import detect_rules
+
+        metadata = detect_rules(metadata, db.tables, min_support=min_rule_support)
     log.info(
         "detected %d table(s), %d primary key(s), %d foreign key(s) (%d declared, %d inferred) in %.2fs",
         len(tables),

@@ -137,6 +137,10 @@ class Table:
     def has_column(self, name: str) -> bool:
         return any(c.name == name for c in self.columns)
 
+    def with_constraint(self, rule: Mapping[str, Any]) -> Table:
+        """Add a rule (see :mod:`hiveframe.metadata.rules`), e.g. ``rules.formula("total", "a + b")``."""
+        return replace(self, constraints=self.constraints + (dict(rule),))
+
     def with_column(self, column: Column) -> Table:
         """Replace (or append) a column, keeping order."""
         cols = list(self.columns)
@@ -362,12 +366,17 @@ class Metadata:
     def with_column(self, table: str, column: Column) -> Metadata:
         return self.with_table(self.table(table).with_column(column))
 
+    def with_rule(self, table: str, rule: Mapping[str, Any]) -> Metadata:
+        """The same metadata with one more rule on ``table`` (see :mod:`hiveframe.metadata.rules`)."""
+        return self.with_table(self.table(table).with_constraint(rule))
+
     def without_detection(self) -> Metadata:
         """The same keys and columns without what ``detect`` recorded (its evidence quotes exact
         counts of the data, which a fitted model must not carry)."""
         return replace(
             self,
-            tables=tuple(replace(t, detection=None) for t in self.tables),
+            tables=tuple(replace(t, detection=None, constraints=tuple(
+                {k: v for k, v in c.items() if k != "detection"} for c in t.constraints)) for t in self.tables),
             foreign_keys=tuple(replace(f, detection=None) for f in self.foreign_keys),
             detection=None,
         )

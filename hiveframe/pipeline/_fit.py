@@ -36,6 +36,7 @@ from hiveframe.pipeline.plan import (
     modelled_columns,
     pii_columns,
 )
+from hiveframe.pipeline.rules import fit_rules
 from hiveframe.pipeline.unique import unique_columns
 
 if TYPE_CHECKING:
@@ -187,6 +188,11 @@ class FitPhase:
                          + tuple(table.column(c) for c in plan.pii) + tuple(c.column for c in plan.context)),
                 constraints=_constraints_for(table, plan.modelled),
             )
+            driver_table = md.foreign_keys[driver.fk_index].parent_table if driver is not None else None
+            fit_data, model_table, plan.rules = fit_rules(
+                table, fit_data, model_table, modelled=plan.modelled, private=self.dp is not None,
+                driver_table=driver_table, parent=database[driver_table] if driver is not None else None,
+                parent_index=links[name][driver.fk_index] if driver is not None else None)
             fit_data = self._handle_nulls(name, fit_data, model_table, plan, generator)
             log.info("fitting table %s (%d of %d): %d rows, %d columns%s%s%s with %s", name, index + 1,
                      len(order), data.num_rows, len(plan.modelled),
@@ -234,6 +240,8 @@ class FitPhase:
             blockers.append("a secondary foreign key fixes the number of rows per parent")
         if self.null_handling.get(table.name, self.null_handling.get("*", "model")) != "model":
             blockers.append("null handling other than 'model' drops or changes rows of a sequence")
+        if table.constraints:
+            blockers.append("the table declares rules, which are enforced (computed or redrawn) row by row")
         if wanted is True:
             if blockers:
                 raise ConfigError(f"table {table.name!r}: sequential=True, but the table cannot be generated as "

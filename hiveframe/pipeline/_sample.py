@@ -31,6 +31,8 @@ from hiveframe.pipeline.plan import (
     TablePlan,
     derive_seed,
 )
+from hiveframe.pipeline.rules import parent_values as rule_parent_values
+from hiveframe.pipeline.rules import sample_with_rules
 from hiveframe.pipeline.unique import make_unique
 
 if TYPE_CHECKING:
@@ -69,6 +71,8 @@ class SamplePhase:
         features: dict[str, pa.Table] = {}
         links: dict[str, dict[int, np.ndarray]] = {}
         generated_rows: dict[str, pa.Table] = {}  # per table: its generator's output (with summaries)
+        #: per table: rows drawn and redrawn to keep its rules (the rejection rate)
+        self.rule_reports: dict[str, dict[str, Any]] = {}
         order = sorted(self.plans.values(), key=lambda p: p.index)
         for plan in order:
             name = plan.name
@@ -117,13 +121,29 @@ class SamplePhase:
                 values = _context_values(plan.context, features[parent_name], drv_idx, counts)
                 ctx = values.select(plan.context_names)
             log.info("sampling table %s: %d rows", name, n)
-            generated = sequence_rows if plan.sequence is not None else self.host.hooks.sample_table(
-                table_name=name, generator=generators[name], num_rows=n, context=ctx,
-                seed=derive_seed(seed, plan.index, "generator"),
-            ) if (n > 0 or not plan.has_columns) else None
+
+            def draw(positions: np.ndarray, s: int, name: str = name, ctx: pa.Table | None = ctx) -> pa.Table:
+                return self.host.hooks.sample_table(
+                    table_name=name, generator=generators[name], num_rows=len(positions),
+                    context=ctx.take(positions) if ctx is not None else None, seed=s)
+
+            def finish(rows: pa.Table, positions: np.ndarray, plan: TablePlan = plan,
+                       drv_idx: np.ndarray | None = drv_idx) -> pa.Table:
+                if plan.driver is None or drv_idx is None or rows.num_rows != len(positions):
+                    return rows  # (a wrong row count is reported by _own_columns)
+                return self._inherit(plan, rows, generated_rows, drv_idx[positions])
+
+            generated = None
+            if plan.sequence is not None:  # a sequence table has no rules (the fit rule refuses them)
+                generated = sequence_rows
+            elif n > 0 or not plan.has_columns:  # rules enforced here (pipeline.rules), siblings' shared columns too
+                parent = out[md.foreign_keys[driver.fk_index].parent_table] if driver is not None else None
+                generated, self.rule_reports[name] = sample_with_rules(
+                    plan.rules, table, draw, n, derive_seed(seed, plan.index, "generator"), finish=finish,
+                    parent_values=rule_parent_values(plan.rules, parent, drv_idx), schema=plan.schema)
             own = _own_columns(plan, generated, n)
             pii = generated.select(plan.pii) if (plan.pii and generated is not None) else None
-            if driver is not None:
+            if driver is not None and plan.sequence is not None:
                 own = self._inherit(plan, own, generated_rows, drv_idx)
             own = _keep_unique(plan, own, np.random.default_rng(derive_seed(seed, plan.index, "unique")))
             for rel in plan.secondaries:

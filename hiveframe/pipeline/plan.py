@@ -149,6 +149,8 @@ class TablePlan:
     pii: list[str] = field(default_factory=list)
     #: string columns unique in the real table, with their real values (kept unique when sampling)
     unique: dict[str, list[str]] = field(default_factory=dict)
+    #: how the table's rules are enforced (see :mod:`hiveframe.pipeline.rules`); empty without rules
+    rules: dict[str, Any] = field(default_factory=dict)
     #: the driver's children come as sequences from the table's sequence generator (see
     #: :class:`hiveframe.components.SequenceGenerator`): ``{"order_by": column or None}``, else None
     sequence: dict[str, Any] | None = None
@@ -270,7 +272,7 @@ class DatabasePlan:
                 "summaries": [c.to_json() for c in plan.summaries], "derived": plan.derived,
                 "context": [c.to_json() for c in plan.context], "relations": rels, "self_refs": selfs,
                 "keys": plan.keys, "fills": plan.fills, "has_columns": plan.has_columns, "pii": plan.pii,
-                "unique": plan.unique,
+                "unique": plan.unique, "rules": plan.rules,
             }
             if plan.sequence is not None:
                 values["tables"][name]["sequence"] = plan.sequence
@@ -311,6 +313,7 @@ class DatabasePlan:
             plan.keys = {k: dict(v) for k, v in t["keys"].items()}
             plan.fills = {k: dict(v) for k, v in t["fills"].items()}
             plan.unique = {k: [str(x) for x in v] for k, v in (t.get("unique") or {}).items()}
+            plan.rules = dict(t.get("rules") or {})
             plan.sequence = dict(t["sequence"]) if t.get("sequence") else None
             plan.schema = pa.ipc.read_schema(pa.py_buffer(np.asarray(arrays[f"{prefix}_schema"]).tobytes()))
             out.tables[name] = plan

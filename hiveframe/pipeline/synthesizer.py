@@ -35,6 +35,7 @@ from hiveframe.metadata.model import ORPHAN_POLICIES
 from hiveframe.pipeline.engine import DEFAULT_LINKAGE, NULL_HANDLING, RelationalEngine
 from hiveframe.pipeline.holdout import SMALL_TABLE_ROWS
 from hiveframe.pipeline.plan import modelled_columns, pii_columns
+from hiveframe.pipeline.rules import check_before_fit as check_rules_before_fit
 
 if TYPE_CHECKING:
     from hiveframe.components import TrainingCallback
@@ -115,6 +116,7 @@ class Synthesizer:
         metadata_detected: bool = False,
         holdout: float = 0.0,
         small_table_rows: int = SMALL_TABLE_ROWS,
+        force_rules: bool = False,
     ) -> None:
         from hiveframe.plugins import PluginHost
 
@@ -155,6 +157,8 @@ class Synthesizer:
             raise ConfigError(f"holdout must be a fraction in [0, 1), got {holdout}")
         self.holdout = float(holdout)
         self.small_table_rows = int(small_table_rows)
+        #: enforce declared rules that the real rows break (refused by default, naming the share of rows)
+        self.force_rules = bool(force_rules)
         #: tables whose neural default was replaced by gaussian_copula in the last fit (small tables)
         self.small_tables: list[str] = []
         self._fit_rows: dict[str, int] = {}
@@ -325,8 +329,12 @@ class Synthesizer:
             self.metadata = detect(database, host=self.host)
             self.metadata_detected = True
         policy = self.orphans if drop_orphans is None else ("drop" if drop_orphans else self.orphans)
+        declared = self.metadata  # with what detect recorded about its rules (their support)
         self.metadata = self._orphan_policies(self.metadata.without_detection(), database, policy)
         database = self._check(self.metadata, database, policy == "drop")
+        private = self.dp_wrapper is not None
+        if check_rules_before_fit(declared, database, force=self.force_rules, private=private) and private:
+            self.metadata_detected = True  # rules read from the data are detected metadata (DP: opt-in)
         unknown = [g for g in self.generators if not self.metadata.has_table(g)]
         unknown += [t for t in self.null_handling if t != "*" and not self.metadata.has_table(t)]
         if unknown:

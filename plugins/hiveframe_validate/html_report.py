@@ -384,7 +384,26 @@ def _generic_section(r: dict[str, Any]) -> str:
         f"<details><summary>details</summary><pre>{details}</pre></details>"
 
 
+def _missingness_section(r: dict[str, Any]) -> str:
+    parts = []
+    for name, t in r["details"]["tables"].items():
+        if not t.get("columns"):
+            parts.append(f"<h4>{escape(name)}</h4><p class='dim'>{escape(t.get('note', 'no nulls'))}</p>")
+            continue
+        rows = [[escape(c), _num(v["null_rate_real"]), _num(v["null_rate_synthetic"]),
+                 escape(v["pattern_real"] + (f" on {v['driver_real']}" if v["driver_real"] else "")),
+                 escape(v["pattern_synthetic"] + (f" on {v['driver_synthetic']}" if v["driver_synthetic"] else "")),
+                 _num(v["v_real"]), _num(v["v_synthetic_on_real_driver"])] for c, v in t["columns"].items()]
+        parts.append(f"<h4>{escape(name)}</h4><p>null patterns: total variation distance "
+                     f"{_num(t['pattern_tvd'])}; null-indicator correlations differ by "
+                     f"{_num(t['mean_null_correlation_diff'])} on average</p>"
+                     + _table(["column", "nulls real", "nulls synthetic", "real", "synthetic",
+                               "V real", "V synthetic (real driver)"], rows))
+    return "".join(parts)
+
+
 SECTIONS = {
+    "missingness": _missingness_section,
     "column_fidelity": _column_section, "pair_fidelity": _pair_section, "detection": _detection_section,
     "utility": _utility_section, "relational": _relational_section, "quality": _quality_section,
     "privacy": _privacy_section,

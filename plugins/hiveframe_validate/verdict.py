@@ -37,6 +37,12 @@ NEXT_STEPS: dict[str, str] = {
                     "detected kind (a number read as a category, or the reverse) in the metadata",
     "worst_column": "look at this column's chart: declare its kind, bounds or categories in the metadata, or "
                     "give it a transformer (Synthesizer(transformers={'table.column': ...}))",
+    "pattern_tvd": "nulls fall together differently than in the real rows: declare the rule that ties them "
+                   "(if_then ... isnull(...), docs/rules.md) so it is computed",
+    "mechanism_agreement": "nulls lost what they depend on: declare an if_then rule on their driver, or give the "
+                           "generator that column as context",
+    "driver_v_diff": "nulls depend on their driver more or less than in the real rows: declare an if_then rule on "
+                     "the driver (docs/rules.md)",
     "null_rate_diff": "missing values come out at another rate: check that the real nulls are true missing "
                       "values (not text such as '' or 'n/a') and keep null_handling='model' (the default)",
     "pair_trends": "the generator misses how columns move together: try a stronger generator (ctgan) or more "
@@ -133,6 +139,8 @@ def _too_close(scores: Mapping[str, Any]) -> float | None:
 HEADLINES: dict[str, tuple[str, Callable[[Mapping[str, Any]], float | None], float, float]] = {
     "column_fidelity": ("column shape (1 = identical distributions)", lambda s: s.get("column_shape"), 0.9, 0.75),
     "pair_fidelity": ("pair trends (1 = identical correlations)", lambda s: s.get("pair_trends"), 0.9, 0.75),
+    "missingness": ("null patterns (1 = nulls fall together as in the real data; 1 - TVD)",
+                    lambda s: s.get("pattern_similarity"), 0.95, 0.8),
     "detection": ("indistinguishability, worst table (1 = a classifier cannot tell; 1 - 2 (AUC - 0.5))",
                   _detection, 0.9, 0.4),
     "utility": ("TSTR / TRTR (1 = synthetic trains as well as real)", lambda s: s.get("ratio"), 0.95, 0.7),
