@@ -109,7 +109,7 @@ class Missingness(BaseValidator):
         "nulls are MAR when their indicator is associated with another column (Cramér's V >= 0.1, the "
         "strongest is the driver) and MCAR otherwise. MNAR cannot be seen in observed data.")
 
-    def _validate(self, real, synthetic, metadata):
+    def _evaluate(self, real, synthetic, metadata, context):
         real_t, synth_t, names = self._inputs(real, synthetic, metadata)
         tables: dict[str, Any] = {}
         bands = []

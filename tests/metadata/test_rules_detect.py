@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from hiveframe.metadata import detect
+from hiveframe import detect
 from hiveframe.metadata import rules as R
 from hiveframe.pipeline.synthesizer import Synthesizer
 
