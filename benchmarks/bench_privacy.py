@@ -122,6 +122,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                    **_privacy_scores(split, synthetic), **run}
             times[eps_text] = run["fit_seconds"]
             results.append(row)
+            write_json(args.out, _payload(args, argv, split, baseline, results, complete=False))
             print(f"  AUC {auc:.3f} (ratio {auc / baseline:.3f}), quality {quality['score']:.3f}, "
                   f"detection {detection:.3f}, "
                   f"MIA AUC {row['mia_auc']:.3f}, fit {run['fit_seconds']:.1f}s", flush=True)
@@ -130,16 +131,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 if row["generator"] == generator and row["epsilon"] is not None:
                     row["fit_seconds_vs_non_dp"] = round(row["fit_seconds"] / max(times["none"], 1e-9), 2)
     print(_runs_table(results))
-    payload = {"benchmark": "privacy", "command": "python -m benchmarks.bench_privacy " + " ".join(argv or sys.argv[1:]),
-               "dataset": "census_adult", "train_rows": split.train.num_rows,
-               "test_rows": split.test.num_rows, "epochs": args.epochs, "pac_under_dp": args.pac,
-               "real_data_auc": baseline, "results": results, "environment": environment(),
-               "reference": "marginal-based DP generators: ~0.90 gradient-boosting AUROC on a categorical Adult "
-                            "at epsilon 2 (published)"}
+    payload = _payload(args, argv, split, baseline, results, complete=True)
     path = write_json(args.out, payload)
     print(f"wrote {path}")
     return payload
 
+
+
+def _payload(args: argparse.Namespace, argv: list[str] | None, split, baseline: float,
+             results: list[dict[str, Any]], *, complete: bool) -> dict[str, Any]:
+    """The JSON written after every run (``complete`` false until the last), so a long run that is
+    stopped keeps the epsilons it finished."""
+    return {"benchmark": "privacy", "command": "python -m benchmarks.bench_privacy " + " ".join(argv or sys.argv[1:]),
+            "complete": complete, "dataset": "census_adult", "train_rows": split.train.num_rows,
+            "test_rows": split.test.num_rows, "epochs": args.epochs, "pac_under_dp": args.pac,
+            "real_data_auc": baseline, "results": results, "environment": environment(),
+            "reference": "marginal-based DP generators: ~0.90 gradient-boosting AUROC on a categorical Adult "
+                         "at epsilon 2 (published)"}
 
 
 def _runs_table(results: list[dict[str, Any]]) -> str:

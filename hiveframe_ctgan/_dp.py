@@ -28,7 +28,8 @@ TVAE. Encoder and decoder both see real rows: every step is private, the per-row
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -66,6 +67,12 @@ class DPCTGANTrainer(CTGANTrainer):
         # secret source (never ``seed``). The other draws of a step (latent z, the interpolation alpha,
         # which column conditions a real row) follow ``seed``: each enters one unit's loss only, and
         # the DP-SGD analysis holds for any fixed value of them, so knowing them reveals nothing.
+        # The generator's steps get streams of their own: a critic step draws as many values as the
+        # secret Poisson sample holds rows, so sharing its streams would make every later generator
+        # step depend on the sample sizes, which are not released (the generator would no longer be
+        # post-processing of the noisy critic). tests/hiveframe_privacy/test_dp_noise.py replays them.
+        self.g_rng = np.random.default_rng(np.random.SeedSequence([seed, 3]))
+        self.g_gen = _nn.make_generator(int(np.random.SeedSequence([seed, 4]).generate_state(1)[0]), self.device)
         sampler = data.sampler
         self.sampler = sampler
         # each real row's category (global id) in every discrete column: its possible conditions
@@ -90,13 +97,13 @@ class DPCTGANTrainer(CTGANTrainer):
             out[valid & (self.rng.random(rows.shape) < self.p_none)] = self.n_cond
         return out
 
-    def _fake_conds(self, size: int, log_frequency: bool) -> np.ndarray:
+    def _fake_conds(self, size: int, log_frequency: bool, rng: np.random.Generator) -> np.ndarray:
         s = self.sampler
         if s.n_columns == 0:
             return np.full(size, self.n_cond, dtype=np.int64)
-        cats = s._draw(s._log_cum if log_frequency else s._freq_cum, size, self.rng)
+        cats = s._draw(s._log_cum if log_frequency else s._freq_cum, size, rng)
         if self.p_none > 0:
-            cats = np.where(self.rng.random(size) < self.p_none, s.n_cats, cats)
+            cats = np.where(rng.random(size) < self.p_none, s.n_cats, cats)
         return cats.astype(np.int64)
 
     # -- one private critic step --------------------------------------------------------------------
@@ -124,8 +131,11 @@ class DPCTGANTrainer(CTGANTrainer):
                 fake = _nn.ctgan_activate(G(z, cond_fake, ctx_real), m.seg, self.gen)
                 G.train()
             else:
-                cond_fake = torch.from_numpy(self._fake_conds(n, False)).to(self.device)
-                fake = _nn.ctgan_activate(G(z, cond_fake, None), m.seg, self.gen) if n else real
+                cond_fake = torch.from_numpy(self._fake_conds(n, False, self.rng)).to(self.device)
+                # batch statistics as in CTGAN, but the running statistics are left as they were: updated
+                # from a batch of the secret sample's size, they would carry it into the saved generator
+                with _running_stats_kept(G):
+                    fake = _nn.ctgan_activate(G(z, cond_fake, None), m.seg, self.gen) if n else real
         alpha = torch.rand(k, 1, 1, generator=self.gen, device=self.device)
         gen = self.gen
         width = real.shape[1]
@@ -149,17 +159,17 @@ class DPCTGANTrainer(CTGANTrainer):
     def _generator_step(self) -> float:
         m = self.model
         G, D = m.G, m.D
-        cond = torch.from_numpy(self._fake_conds(self.batch, True)).to(self.device)
+        cond = torch.from_numpy(self._fake_conds(self.batch, True, self.g_rng)).to(self.device)
         ctx = None
         if self.gen_ctx is not None:
-            rows = torch.from_numpy(self.rng.integers(self.gen_ctx.shape[0], size=self.batch)).to(self.device)
+            rows = torch.from_numpy(self.g_rng.integers(self.gen_ctx.shape[0], size=self.batch)).to(self.device)
             ctx = self.gen_ctx.index_select(0, rows)
-        z = torch.randn(self.batch, m.z_dim, generator=self.gen, device=self.device)
+        z = torch.randn(self.batch, m.z_dim, generator=self.g_gen, device=self.device)
         logits = G(z, cond, ctx)
-        fake = _nn.ctgan_activate(logits, m.seg, self.gen)
+        fake = _nn.ctgan_activate(logits, m.seg, self.g_gen)
         D.requires_grad_(False)
         try:
-            loss = -D(fake, cond, ctx, self.gen).mean() + self._cond_loss(logits, cond)
+            loss = -D(fake, cond, ctx, self.g_gen).mean() + self._cond_loss(logits, cond)
         finally:
             D.requires_grad_(True)
         m.opt_g.zero_grad(set_to_none=True)
@@ -189,6 +199,18 @@ class DPCTGANTrainer(CTGANTrainer):
 
     def epoch_info(self) -> dict[str, Any]:
         return self.plan.epoch_info()
+
+
+@contextmanager
+def _running_stats_kept(module: torch.nn.Module) -> Iterator[None]:
+    """Run ``module`` in training mode without changing its normalisation layers' running statistics."""
+    saved = {name: buf.clone() for name, buf in module.named_buffers()}
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for name, buf in module.named_buffers():
+                buf.copy_(saved[name])
 
 
 class DPTVAETrainer:

@@ -37,7 +37,9 @@ from hiveframe.pipeline.synthesizer import Synthesizer
 ROWS = 1537
 TINY_TVAE = {"compress_dims": [16], "decompress_dims": [16], "embedding_dim": 8, "batch_size": 100, "epochs": 1,
              "checkpoint_every": None}
-GENERATORS = {"gaussian_copula": {}, "tvae": TINY_TVAE}
+TINY_CTGAN = {"generator_dim": [16], "discriminator_dim": [16], "embedding_dim": 8, "batch_size": 100, "pac": 1,
+              "epochs": 1, "checkpoint_every": None}
+GENERATORS = {"gaussian_copula": {}, "tvae": TINY_TVAE, "ctgan": TINY_CTGAN}
 
 
 @pytest.fixture(scope="module")
