@@ -59,6 +59,9 @@ def _save(synth: Synthesizer, metadata: Metadata, path: Path) -> Path:
                 plugins.add(type(inner).plugin or "builtin")
                 inner = getattr(inner, "inner", None)
             tables[name] = {"generator": key, "rows": synth.table_rows[name]}
+            described = generator.manifest_entry()
+            if described:
+                tables[name]["generator_info"] = described
         extra = synth._save_extra(staging) if hasattr(synth, "_save_extra") else {}
         plugins |= set(extra.pop("__plugins__", ()))
         versions = synth.host.versions()
