@@ -161,6 +161,9 @@ def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
                    help="generator parameter, VALUE parsed as JSON when possible (repeatable)")
     p.add_argument("--table-param", action="append", type=_table_key_value, default=[],
                    metavar="TABLE.KEY=VALUE", help="generator parameter for one table (repeatable)")
+    p.add_argument("--batches", action="append", type=_table_rows, default=[], metavar="TABLE=MAX_WIDTH",
+                   help="learn a wide table in column batches of at most MAX_WIDTH columns, each with its own "
+                   "model (--generator, --param), trained in parallel (the batches plugin; repeatable)")
     p.add_argument("--seed", type=_seed, default=None, help="random seed (default 0)")
     p.add_argument("--orphans", choices=ORPHAN_CHOICES, default=None,
                    help="child rows whose foreign key has no parent: drop them, set their key to null, or keep "
@@ -546,6 +549,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         metadata = detect(database, host=host)
     _check_tables(metadata, list(table_params), "--table-param")
     options: dict[str, Any] = {"generator_params": params, "table_params": table_params, "host": host}
+    if args.batches:
+        options["generators"] = _batches(host, metadata, args.batches, args.generator, params, table_params)
     if args.orphans or args.drop_orphans:
         if args.orphans and args.drop_orphans and args.orphans != "drop":
             raise ConfigError(f"--drop-orphans contradicts --orphans {args.orphans}", hint="give one of them")
@@ -590,6 +595,31 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if dp:  # the last line: what the privacy guarantee is
         _out(_dp_line(dp, synth.dp_wrapper.rows_left_out() if synth.dp_wrapper is not None else {}))
     return 0
+
+
+def _batches(host: PluginHost, metadata: Metadata, values: Sequence[tuple[str, int]], generator: str | None,
+             params: Mapping[str, Any], table_params: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """``--batches TABLE=MAX_WIDTH``: the table's generator becomes ``batches`` around the chosen generator.
+
+    ``--param`` and ``--table-param`` go to the per-batch generator, except the batches generator's own
+    parameters (``anchors``, ``workers``...), which ``--table-param TABLE.anchors=2`` sets.
+    """
+    _check_tables(metadata, [t for t, _ in values], "--batches")
+    try:
+        own = set(host.component_class("table_generator", "batches").parameter_names())
+    except ConfigError:
+        raise ConfigError("--batches needs the batches plugin (hiveframe_batches), which is not installed or is "
+                          "blocked", hint="pip install hiveframe, or drop --block-plugin batches") from None
+    generators = {}
+    for table, width in values:
+        if width < 1:
+            raise ConfigError(f"--batches {table}={width}: the maximum batch width must be at least 1")
+        given = table_params.get(table, {})
+        inner = {**params, **{k: v for k, v in given.items() if k not in own}}
+        table_params[table] = {**{k: v for k, v in given.items() if k in own}, "max_width": width,
+                               "generator": generator or "gaussian_copula", "generator_params": inner}
+        generators[table] = "batches"
+    return generators
 
 
 def _checkpoint_dir(path: str, resume: bool) -> Path:

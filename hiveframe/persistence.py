@@ -121,7 +121,8 @@ def save_component(directory: Path, key: str, component: Component) -> None:
         else:
             nested[name] = {}
             for sub, comp in value.items():
-                sub_key = f"{key}.{name}.{component_key(str(sub))}"
+                sub_key = (f"{key}/{name}/{component_key(str(sub))}/model" if type(component).nested_folders
+                           else f"{key}.{name}.{component_key(str(sub))}")
                 save_component(directory, sub_key, comp)
                 nested[name][sub] = sub_key
     state = component.get_state()

@@ -62,6 +62,9 @@ class Component:
     #: False for components made by the pipeline itself (privacy wrappers' generators, saved and loaded
     #: by name) that a user never picks: they are left out of did-you-mean hints.
     user_facing: ClassVar[bool] = True
+    #: save nested components in folders of their own (``components/<key>/<param>/<name>/model.json``)
+    #: instead of beside the component's file: for components that hold several fitted models.
+    nested_folders: ClassVar[bool] = False
 
     # -- declared parameters ---------------------------------------------------------------------
     @classmethod

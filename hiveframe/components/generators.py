@@ -147,6 +147,14 @@ class TableGenerator(Component):
     def context_columns(self) -> tuple[str, ...]:
         return self._context_columns
 
+    def manifest_entry(self) -> dict[str, Any]:
+        """What a saved model's manifest records about this fitted generator (e.g. a layout); {} for nothing.
+
+        The manifest is what a reader of a model folder looks at first; the state itself stays in the
+        component files.
+        """
+        return {}
+
     # -- state -----------------------------------------------------------------------------------
     def get_state(self) -> ComponentState:
         state = self._get_state()

@@ -123,6 +123,8 @@ class Table:
     driver: str | None = None
     constraints: tuple[Mapping[str, Any], ...] = ()
     detection: Mapping[str, Any] | None = field(default=None, compare=False, hash=False)
+    #: the table's generator when the synthesizer is not told one for it: ``{"name": ..., "params": {...}}``
+    generator: Mapping[str, Any] | None = None
 
     @property
     def column_names(self) -> list[str]:
@@ -161,6 +163,8 @@ class Table:
             out["constraints"] = [dict(c) for c in self.constraints]
         if self.detection is not None:
             out["detection"] = dict(self.detection)
+        if self.generator is not None:
+            out["generator"] = {"name": self.generator["name"], "params": dict(self.generator.get("params") or {})}
         return out
 
     @classmethod
@@ -175,6 +179,8 @@ class Table:
             driver=data.get("driver"),
             constraints=tuple(dict(c) for c in data.get("constraints", ())),
             detection=dict(data["detection"]) if data.get("detection") is not None else None,
+            generator=({"name": data["generator"]["name"], "params": dict(data["generator"].get("params") or {})}
+                       if data.get("generator") is not None else None),
         )
 
 
@@ -522,6 +528,11 @@ def _shape_problems(data: Mapping[str, Any]) -> list[Problem]:
                 if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
                     problems.append(Problem(f"{bound} must be a number, got {value!r}", table=name,
                                             column=col_name))
+        gen = table.get("generator")
+        if gen is not None and not (isinstance(gen, Mapping) and isinstance(gen.get("name"), str)
+                                    and isinstance(gen.get("params", {}), Mapping)):
+            problems.append(Problem(f'"generator" must be an object with a "name" and optional "params", got {gen!r}',
+                                    table=name, hint='"generator": {"name": "batches", "params": {"max_width": 15}}'))
         pk = table.get("primary_key")
         if pk is not None and not _names(pk):
             problems.append(Problem(f"primary_key must be a column name or a list of them, got {pk!r}",

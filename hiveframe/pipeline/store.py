@@ -85,6 +85,9 @@ def _save(model: SavedModel, path: Path, versions: Mapping[str, str | None],
                 plugins.add(type(inner).plugin or "builtin")
                 inner = getattr(inner, "inner", None)
             tables[name] = {"generator": key, "rows": model.table_rows[name]}
+            described = generator.manifest_entry()
+            if described:
+                tables[name]["generator_info"] = described
         extra = write_extra(staging)
         plugins |= set(extra.pop("__plugins__", ()))
         manifest = {

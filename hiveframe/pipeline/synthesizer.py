@@ -212,15 +212,23 @@ class Synthesizer:
         return out
 
     # -- building components ---------------------------------------------------------------------
+    def _declared(self, name: str) -> Mapping[str, Any] | None:
+        """The generator the metadata declares for a table (``{"name", "params"}``), unless ``generators`` names one."""
+        if name in self.generators or self.metadata is None or not self.metadata.has_table(name):
+            return None
+        return self.metadata.table(name).generator
+
     def _generator_for(self, table: Table) -> TableGenerator:
-        spec = self.generators.get(table.name, self.generator)
+        declared = self._declared(table.name)
+        spec = self.generators.get(table.name, declared["name"] if declared else self.generator)
         if isinstance(spec, TableGenerator):
             if self.table_params.get(table.name):
                 raise ConfigError(f"table_params for {table.name!r} given with a generator instance",
                                   hint="configure the instance itself")
             gen = spec
         else:
-            params = {} if table.name in self.generators else dict(self.generator_params)
+            params = {} if table.name in self.generators or declared else dict(self.generator_params)
+            params.update((declared.get("params") or {}) if declared else {})
             params.update(self.table_params.get(table.name, {}))
             try:  # made even when a small table then gets the copula: wrong parameters are never ignored
                 gen = self.host.create("table_generator", spec, params)
@@ -245,7 +253,7 @@ class Synthesizer:
     def _small_table(self, name: str, spec: Any) -> bool:
         """Whether a neural default gives way to the copula for this (small) table."""
         if name in self.generators or name in self.table_params or self.dp_wrapper is not None \
-                or name not in self._fit_rows:
+                or name not in self._fit_rows or self._declared(name):
             return False
         if self._fit_rows[name] > self.small_table_rows or isinstance(spec, TableGenerator):
             return False

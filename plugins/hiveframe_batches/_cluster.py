@@ -1,0 +1,196 @@
+"""Column clustering for batch training: which columns share a batch, and which anchor later batches.
+
+Association between two columns, in [0, 1], by their kinds:
+
+* number - number: absolute rank (Spearman) correlation;
+* category - category: Cramér's V, bias-corrected (Bergsma 2013) so that many rare categories do
+  not look associated by chance;
+* number - category: the correlation ratio (eta): the share of the number's spread explained by the
+  category.
+
+Columns are clustered by average linkage on ``1 - association``; a cluster wider than ``max_width``
+is split into the two branches of the tree below it, until every cluster fits; neighbouring clusters
+(in tree order, so similar ones are neighbours) smaller than ``merge_below`` are merged while they
+fit. Id-like columns (kind ``id``, or nearly one distinct value per row) associate with nothing
+useful and get a batch each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from hiveframe.metadata import ColumnKind
+from hiveframe.pipeline.context import bin_codes
+from hiveframe.pipeline.features import numeric_values
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from hiveframe.metadata import Table
+
+#: rows looked at to measure associations (a seeded sample above it)
+MAX_ROWS = 5000
+#: categories kept per column (the rest share one code) when measuring associations
+MAX_CATEGORIES = 30
+#: share of distinct values among non-null rows above which a non-numeric column is id-like
+ID_LIKE_SHARE = 0.9
+
+
+def _numeric(table: Table, name: str, column: pa.ChunkedArray) -> np.ndarray | None:
+    if table.column(name).kind not in (ColumnKind.NUMERICAL, ColumnKind.DATETIME):
+        return None
+    values = numeric_values(column)
+    if values is None or np.isnan(values).all():
+        return None
+    return values
+
+
+def id_like(table: Table, data: pa.Table, columns: Sequence[str]) -> list[str]:
+    """Columns that identify rows rather than describe them: kind ``id``, or text nearly unique per row."""
+    import pyarrow.compute as pc
+
+    out = []
+    for name in columns:
+        column = table.column(name)
+        if column.kind == ColumnKind.ID:
+            out.append(name)
+            continue
+        if column.kind not in (ColumnKind.CATEGORICAL, ColumnKind.TEXT):
+            continue
+        values = data.column(name)
+        present = len(values) - values.null_count
+        if present >= 20 and pc.count_distinct(values).as_py() >= ID_LIKE_SHARE * present:
+            out.append(name)
+    return out
+
+
+def association_matrix(data: pa.Table, table: Table, columns: Sequence[str], *, seed: int = 0) -> np.ndarray:
+    """Pairwise association in [0, 1] of ``columns`` (1 on the diagonal), on at most MAX_ROWS rows."""
+    n = data.num_rows
+    if n > MAX_ROWS:
+        keep = np.sort(np.random.default_rng(seed).choice(n, size=MAX_ROWS, replace=False))
+        data = data.take(keep)
+    nums: list[np.ndarray | None] = []
+    codes: list[np.ndarray] = []
+    for name in columns:
+        column = data.column(name)
+        nums.append(_numeric(table, name, column))
+        codes.append(bin_codes(column, bins=MAX_CATEGORIES))
+    ranks = [None if v is None else _ranks(v) for v in nums]
+    k = len(columns)
+    out = np.eye(k)
+    for i in range(k):
+        for j in range(i + 1, k):
+            if ranks[i] is not None and ranks[j] is not None:
+                value = _rank_correlation(ranks[i], ranks[j])
+            elif ranks[i] is not None:
+                value = correlation_ratio(codes[j], nums[i])
+            elif ranks[j] is not None:
+                value = correlation_ratio(codes[i], nums[j])
+            else:
+                value = cramers_v(codes[i], codes[j])
+            out[i, j] = out[j, i] = float(np.clip(value, 0.0, 1.0))
+    return out
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    from scipy.stats import rankdata
+
+    out = np.full(len(values), np.nan)
+    ok = ~np.isnan(values)
+    out[ok] = rankdata(values[ok])
+    return out
+
+
+def _rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    ok = ~(np.isnan(a) | np.isnan(b))
+    if ok.sum() < 3:
+        return 0.0
+    x, y = a[ok], b[ok]
+    if x.std() == 0 or y.std() == 0:
+        return 0.0
+    return abs(float(np.corrcoef(x, y)[0, 1]))
+
+
+def cramers_v(a: np.ndarray, b: np.ndarray) -> float:
+    """Bias-corrected Cramér's V of two code arrays."""
+    n = len(a)
+    _, ai = np.unique(a, return_inverse=True)
+    _, bi = np.unique(b, return_inverse=True)
+    r, c = int(ai.max()) + 1 if n else 0, int(bi.max()) + 1 if n else 0
+    if n < 3 or r < 2 or c < 2:
+        return 0.0
+    joint = np.bincount(ai * c + bi, minlength=r * c).reshape(r, c).astype(float)
+    expected = np.outer(joint.sum(1), joint.sum(0)) / n
+    chi2 = float(((joint - expected) ** 2 / expected).sum())
+    phi2 = max(0.0, chi2 / n - (r - 1) * (c - 1) / (n - 1))
+    rc, cc = r - (r - 1) ** 2 / (n - 1), c - (c - 1) ** 2 / (n - 1)
+    denom = min(rc - 1, cc - 1)
+    return float(np.sqrt(phi2 / denom)) if denom > 0 else 0.0
+
+
+def correlation_ratio(categories: np.ndarray, values: np.ndarray) -> float:
+    """Eta: the share of the spread of ``values`` explained by ``categories`` (rows with a value)."""
+    ok = ~np.isnan(values)
+    if ok.sum() < 3:
+        return 0.0
+    cats, x = categories[ok], values[ok]
+    _, ci = np.unique(cats, return_inverse=True)
+    total = float(((x - x.mean()) ** 2).sum())
+    if total == 0:
+        return 0.0
+    sums, counts = np.bincount(ci, weights=x), np.bincount(ci)
+    between = float((counts * (sums / counts - x.mean()) ** 2).sum())
+    return float(np.sqrt(between / total))
+
+
+def cluster(columns: Sequence[str], association: np.ndarray, *, max_width: int, merge_below: int) -> list[list[str]]:
+    """Groups of at most ``max_width`` columns, strongly associated columns together, in tree order."""
+    from scipy.cluster.hierarchy import linkage, to_tree
+    from scipy.spatial.distance import squareform
+
+    names = list(columns)
+    if len(names) <= max_width:
+        return [names] if names else []
+    distance = 1.0 - association
+    np.fill_diagonal(distance, 0.0)
+    tree = to_tree(linkage(squareform(distance, checks=False), method="average"))
+    groups: list[list[str]] = []
+
+    def split(node) -> None:
+        if node.get_count() <= max_width:
+            groups.append([names[i] for i in sorted(node.pre_order())])
+        else:
+            split(node.get_left())
+            split(node.get_right())
+
+    split(tree)
+    merged: list[list[str]] = []
+    for group in groups:
+        if merged and (len(group) < merge_below or len(merged[-1]) < merge_below) \
+                and len(merged[-1]) + len(group) <= max_width:
+            merged[-1] = merged[-1] + group
+        else:
+            merged.append(group)
+    order = {name: i for i, name in enumerate(names)}
+    return [sorted(g, key=order.__getitem__) for g in merged]
+
+
+def choose_anchors(batches: Sequence[Sequence[str]], association: np.ndarray, index: dict[str, int], *,
+                   count: int, exclude: Sequence[str] = (), threshold: float = 0.05) -> list[list[str]]:
+    """Per batch, the ``count`` columns of earlier batches most associated with one of its columns."""
+    out: list[list[str]] = [[]]
+    skip = set(exclude)
+    for b in range(1, len(batches)):
+        own = [index[c] for c in batches[b] if c in index]
+        earlier = [c for batch in batches[:b] for c in batch if c in index and c not in skip]
+        if not own or not earlier or count <= 0:
+            out.append([])
+            continue
+        scores = {c: float(association[index[c], own].max()) for c in earlier}
+        ranked = sorted(earlier, key=lambda c: (-scores[c], index[c]))
+        out.append([c for c in ranked[:count] if scores[c] >= threshold])
+    return out
