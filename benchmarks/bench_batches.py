@@ -67,7 +67,7 @@ def load(name: str) -> dict[str, Any]:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    from hiveframe.metadata import detect
+    from hiveframe import detect
 
     folder = shared_data() / name
     data = pacsv.read_csv(folder / TABLES[name])

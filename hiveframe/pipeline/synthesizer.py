@@ -341,8 +341,9 @@ class Synthesizer:
         self.metadata = self._orphan_policies(self.metadata.without_detection(), database, policy)
         database = self._check(self.metadata, database, policy == "drop")
         private = self.dp_wrapper is not None
-        if check_rules_before_fit(declared, database, force=self.force_rules, private=private) and private:
-            self.metadata_detected = True  # rules read from the data are detected metadata (DP: opt-in)
+        # rules in metadata the user passes are declared, like its keys (detect, review, fit); rules that
+        # fit itself detects come with metadata_detected set above (DP: refused without the opt-in)
+        check_rules_before_fit(declared, database, force=self.force_rules, private=private)
         unknown = [g for g in self.generators if not self.metadata.has_table(g)]
         unknown += [t for t in self.null_handling if t != "*" and not self.metadata.has_table(t)]
         if unknown:
