@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from hiveframe.components import Database, LinkageModel, TableGenerator, TrainingCallback
+    from hiveframe.pipeline.conditions import ConditionSampler
     from hiveframe.plugins import PluginHost
 
 log = logging.getLogger(__name__)
@@ -683,7 +684,8 @@ class RelationalEngine:
     # sample
     # ============================================================================================
     def sample(self, generators: Mapping[str, TableGenerator], *, scale: float, rows: Mapping[str, int],
-               seed: int) -> dict[str, pa.Table]:
+               seed: int, conditions: ConditionSampler | None = None) -> dict[str, pa.Table]:
+        """Every table in topological order; ``conditions`` draws the rows of conditioned tables."""
         md = self.metadata
         roots = {n for n, p in self.plans.items() if p.driver is None}
         wrong = sorted(set(rows) - roots)
@@ -735,14 +737,19 @@ class RelationalEngine:
                 values = _context_values(plan.context, features[parent_name], drv_idx, counts)
                 ctx = values.select(plan.context_names)
             log.info("sampling table %s: %d rows", name, n)
-            generated = self.host.hooks.sample_table(
-                table_name=name, generator=generators[name], num_rows=n, context=ctx,
-                seed=derive_seed(seed, plan.index, "generator"),
-            ) if (n > 0 or not plan.has_columns) else None
+            if conditions is not None and conditions.covers(name):
+                generated = conditions.sample_table(name, generators[name], n, ctx,
+                                                    derive_seed(seed, plan.index, "generator"))
+            else:
+                generated = self.host.hooks.sample_table(
+                    table_name=name, generator=generators[name], num_rows=n, context=ctx,
+                    seed=derive_seed(seed, plan.index, "generator"),
+                ) if (n > 0 or not plan.has_columns) else None
             own = _own_columns(plan, generated, n)
             pii = generated.select(plan.pii) if (plan.pii and generated is not None) else None
             if driver is not None:
-                own = self._inherit(plan, own, generated_rows, drv_idx)
+                own = self._inherit(plan, own, generated_rows, drv_idx,
+                                    keep=conditions.columns(name) if conditions is not None else set())
             own = _keep_unique(plan, own, np.random.default_rng(derive_seed(seed, plan.index, "unique")))
             for rel in plan.secondaries:
                 links[name][rel.fk_index] = self._sample_secondary(plan, rel, own, drv_idx, links, features,
@@ -755,12 +762,16 @@ class RelationalEngine:
         return out
 
     def _inherit(self, plan: TablePlan, own: pa.Table, generated_rows: Mapping[str, pa.Table],
-                 drv_idx: np.ndarray) -> pa.Table:
-        """Columns that siblings share: copied from the parent's summary, so siblings agree again."""
+                 drv_idx: np.ndarray, keep: set[str] | frozenset[str] = frozenset()) -> pa.Table:
+        """Columns that siblings share: copied from the parent's summary, so siblings agree again.
+
+        ``keep``: conditioned columns, never overwritten (the condition wins over sibling agreement).
+        """
         assert plan.driver is not None
         parent = self.metadata.foreign_keys[plan.driver.fk_index].parent_table
         for sc in self.plans[parent].summaries:
-            if sc.child != plan.name or not sc.inherited or sc.child_column not in own.column_names:
+            if sc.child != plan.name or not sc.inherited or sc.child_column not in own.column_names \
+                    or sc.child_column in keep:
                 continue
             source = _take(generated_rows[parent].column(sc.name), drv_idx)
             current = own.column(sc.child_column)

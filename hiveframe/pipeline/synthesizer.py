@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -174,6 +174,10 @@ class Synthesizer:
         #: the folder or file the model was fitted from, when it was a path (saved with the model, so
         #: that ``hiveframe sample`` can refuse to write over the real data).
         self.source: str | None = None
+        #: categories and ranges seen per modelled column at fit (see ``conditions.fit_domains``)
+        self.domains: dict[str, Any] = {}
+        #: per conditioned table of the last sample(conditions=..., balance=...): method, acceptance rate
+        self.sampling_report: dict[str, dict[str, Any]] = {}
         #: the last report's summary (its verdict under "overall"), from fit(validate=True)
         self.report_summary: dict[str, Any] | None = None
         self.host.registration("linkage_model", linkage)  # unknown names fail now, with a hint
@@ -367,6 +371,9 @@ class Synthesizer:
         # the real row counts, or under DP the noisy ones the engine released
         self.table_rows = {name: engine.plans[name].real_rows for name in self.table_generators}
         self.engine = engine
+        from hiveframe.pipeline.conditions import fit_domains
+
+        self.domains = fit_domains(self.metadata, database, declared_only=self.dp_wrapper is not None)
         if validate:
             self.report_path = self._write_report(database, Path(report_dir), target, holdout=holdout_tables)
         return self
@@ -494,8 +501,15 @@ class Synthesizer:
 
     # -- sample ----------------------------------------------------------------------------------
     def sample(self, *, scale: float = 1.0, rows: Mapping[str, int] | None = None,
-               seed: int | None = None) -> Database:
-        """Generate a synthetic database: ``scale`` times the real size, ``rows`` per root table."""
+               seed: int | None = None, conditions: Mapping[str, Mapping[str, Any]] | None = None,
+               balance: str | Sequence[str] | None = None) -> Database:
+        """Generate a synthetic database: ``scale`` times the real size, ``rows`` per root table.
+
+        ``conditions`` fixes values or ranges per table (``{"census": {"income": ">50K", "age": {"min": 30}}}``);
+        ``balance`` ("table.column", or several) draws equal rows per class of a categorical column. See
+        :mod:`hiveframe.pipeline.conditions`; what was done (method, acceptance rate) is in
+        :attr:`sampling_report`.
+        """
         metadata = self._require_fitted()
         assert self.engine is not None
         if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale <= 0:
@@ -512,8 +526,15 @@ class Synthesizer:
         if bad:
             raise ConfigError(f"rows must be non-negative integers, got {bad}")
         seed = self.seed if seed is None else check_seed(seed)
+        sampler = None
+        if conditions or balance:
+            from hiveframe.pipeline.conditions import ConditionSampler, parse_conditions
+
+            sampler = ConditionSampler(self.host, parse_conditions(metadata, self.domains, conditions, balance))
         self._check_memory(float(scale), rows)
-        tables = self.engine.sample(self.table_generators, scale=float(scale), rows=rows, seed=seed)
+        tables = self.engine.sample(self.table_generators, scale=float(scale), rows=rows, seed=seed,
+                                    conditions=sampler)
+        self.sampling_report = dict(sampler.report) if sampler is not None else {}
         return Database({name: tables[name] for name in metadata.table_names if name in tables},
                         {t.name: tuple(t.primary_key) for t in metadata.tables if t.primary_key},
                         list(metadata.foreign_keys))
@@ -579,6 +600,8 @@ class Synthesizer:
             extra["privacy"] = privacy
         if self.holdout_split:
             extra["holdout"] = self.holdout_split
+        if self.domains:
+            extra["domains"] = self.domains
         return extra
 
     def _load_extra(self, directory: Path, manifest: Mapping[str, Any]) -> None:
@@ -592,6 +615,7 @@ class Synthesizer:
 
 
         self.holdout_split = dict(manifest["holdout"]) if manifest.get("holdout") else None
+        self.domains = dict(manifest.get("domains") or {})
         self.holdout = float(self.holdout_split["fraction"]) if self.holdout_split else 0.0
 
     def _require_fitted(self) -> Metadata:
