@@ -241,6 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--partitions", type=_positive_int, default=None,
                    help="with --engine spark: partitions of the root tables (same seed + partitions, same output)")
     p.add_argument("--master", default=None, help="with --engine spark: Spark master (default local[2])")
+    p.add_argument("--condition", action="append", default=None, metavar="TABLE.COLUMN=VALUE",
+                   help="rows with this value (repeatable; the first '=' splits, so 'census.income=>50K' is "
+                   "income '>50K'); 'TABLE.COLUMN=A..B' (or A.., ..B) keeps a numeric or date column in a range")
+    p.add_argument("--balance", action="append", default=None, metavar="TABLE.COLUMN",
+                   help="equal rows per class of a categorical column (repeatable, one column per table)")
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("plugins", parents=[common], help="list plugins, their status and components")
@@ -611,6 +616,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if rows:
         _check_tables(metadata, list(rows), "--rows")
     if args.engine == "spark":
+        if args.condition or args.balance:
+            raise ConfigError("--condition and --balance sample locally only",
+                              hint="drop --engine spark, or sample without conditions on Spark")
         return _sample_on_spark(args, rows)
     spark_only = [flag for flag, value in (("--partitions", args.partitions), ("--master", args.master))
                   if value is not None]
@@ -619,9 +627,17 @@ def cmd_sample(args: argparse.Namespace) -> int:
                           hint="add --engine spark, or drop " + " and ".join(spark_only))
     progress.total = len(metadata.tables)
     start = time.perf_counter()
+    conditions = None
+    if args.condition:
+        from hiveframe.pipeline.conditions import conditions_from_args
+
+        conditions = conditions_from_args(args.condition, metadata)
     database = synth.sample(scale=args.scale if args.scale is not None else 1.0, rows=rows or None,
-                            seed=args.seed)
+                            seed=args.seed, conditions=conditions, balance=args.balance)
     seconds = time.perf_counter() - start
+    for table, entry in synth.sampling_report.items():
+        _out(f"conditions on {table}: {entry['method']}, {entry['drawn']:,} rows drawn for {entry['rows']:,} "
+             f"(acceptance {entry['acceptance_rate']:.1%})")
     fmt = _output_format(args.output, args.format)
     provenance = {"generator": "hiveframe", "hiveframe_version": __version__, "model": str(args.model),
                   "seed": synth.seed if args.seed is None else args.seed}

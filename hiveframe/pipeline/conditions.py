@@ -29,6 +29,7 @@ metadata are recorded, and the generator's own (DP-released) domain checks apply
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 from collections.abc import Callable, Mapping
@@ -459,13 +460,41 @@ class ConditionSampler:
     ``rejection`` or ``native+rejection``), rows, rows drawn and the acceptance rate.
     """
 
-    def __init__(self, host: PluginHost, plans: Mapping[str, TableConditions]) -> None:
+    def __init__(self, host: PluginHost, plans: Mapping[str, TableConditions], metadata: Metadata) -> None:
         self.host = host
         self.plans = dict(plans)
         self.report: dict[str, dict[str, Any]] = {}
+        #: conditioned tables and every table below them: their rows are not the unconditioned population
+        self.shaped: set[str] = set()
+        todo = list(self.plans)
+        while todo:
+            name = todo.pop()
+            if name not in self.shaped:
+                self.shaped.add(name)
+                todo += [fk.child_table for fk in metadata.foreign_keys if fk.parent_table == name]
 
     def covers(self, table: str) -> bool:
         return table in self.plans
+
+    def shapes(self, table: str) -> bool:
+        """Whether ``table``'s rows are conditioned (or descend from conditioned rows)."""
+        return table in self.shaped
+
+    def children_total(self, relation: Any, parents: pa.Table, seed: int, draws: int = 8) -> int:
+        """How many children conditioned parents have: the linkage model's mean total over a few draws.
+
+        Unconditioned parents get the real children-per-parent ratio; conditioned ones must not, or
+        conditioning on big customers would give them the average customer's orders. A linkage model
+        that calibrates its draws to the real marginal (the builtin ``conditional`` one, ``calibrate``)
+        would hand out the real total again, so its conditional draws are taken uncalibrated here.
+        """
+        linkage = relation.linkage
+        if getattr(linkage, "calibrate", False):
+            linkage = copy.copy(linkage)
+            linkage.calibrate = False
+        totals = [int(np.minimum(linkage.sample(parents, seed=_sub_seed(seed, "total", t)),
+                                 relation.high).sum()) for t in range(draws)]
+        return int(round(float(np.mean(totals))))
 
     def columns(self, table: str) -> set[str]:
         plan = self.plans.get(table)

@@ -716,6 +716,9 @@ class RelationalEngine:
                 else:  # the real number of children per parent, times the generated parents
                     target = int(np.floor(driver.total * features[parent_name].num_rows
                                           / max(1, driver.parent_rows) + 0.5))
+                    if conditions is not None and conditions.shapes(parent_name):  # the model's total instead
+                        target = conditions.children_total(driver, features[parent_name],
+                                                           derive_seed(seed, plan.index, "counts"))
                 counts = draw_counts(driver, features[parent_name], target, rng,
                                      seed=derive_seed(seed, plan.index, "counts"))
                 for rel in plan.secondaries:

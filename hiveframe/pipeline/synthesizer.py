@@ -530,7 +530,8 @@ class Synthesizer:
         if conditions or balance:
             from hiveframe.pipeline.conditions import ConditionSampler, parse_conditions
 
-            sampler = ConditionSampler(self.host, parse_conditions(metadata, self.domains, conditions, balance))
+            sampler = ConditionSampler(self.host, parse_conditions(metadata, self.domains, conditions, balance),
+                                       metadata)
         self._check_memory(float(scale), rows)
         tables = self.engine.sample(self.table_generators, scale=float(scale), rows=rows, seed=seed,
                                     conditions=sampler)
