@@ -246,6 +246,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "income '>50K'); 'TABLE.COLUMN=A..B' (or A.., ..B) keeps a numeric or date column in a range")
     p.add_argument("--balance", action="append", default=None, metavar="TABLE.COLUMN",
                    help="equal rows per class of a categorical column (repeatable, one column per table)")
+    p.add_argument("--qa", nargs="?", const="all", default=None, metavar="FILTERS",
+                   help="remove rows that fail QA filters, and the rows that reference them: all (default) or "
+                   "a comma list of schema, range, constraint, diversity, memorization (memorization needs --real)")
+    p.add_argument("--real", metavar="SOURCE", default=None,
+                   help="with --qa: the real data (the model holds no real rows); turns on memorization filtering")
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("plugins", parents=[common], help="list plugins, their status and components")
@@ -616,9 +621,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if rows:
         _check_tables(metadata, list(rows), "--rows")
     if args.engine == "spark":
-        if args.condition or args.balance:
-            raise ConfigError("--condition and --balance sample locally only",
-                              hint="drop --engine spark, or sample without conditions on Spark")
+        if args.condition or args.balance or args.qa:
+            raise ConfigError("--condition, --balance and --qa sample locally only",
+                              hint="drop --engine spark, or sample without them on Spark")
         return _sample_on_spark(args, rows)
     spark_only = [flag for flag, value in (("--partitions", args.partitions), ("--master", args.master))
                   if value is not None]
@@ -632,15 +637,29 @@ def cmd_sample(args: argparse.Namespace) -> int:
         from hiveframe.pipeline.conditions import conditions_from_args
 
         conditions = conditions_from_args(args.condition, metadata)
+    if args.real is not None and not args.qa:
+        raise ConfigError("--real is only used by --qa", hint="add --qa, or drop --real")
+    qa = None if not args.qa else True if args.qa == "all" else [n.strip() for n in args.qa.split(",") if n.strip()]
     database = synth.sample(scale=args.scale if args.scale is not None else 1.0, rows=rows or None,
-                            seed=args.seed, conditions=conditions, balance=args.balance)
+                            seed=args.seed, conditions=conditions, balance=args.balance, qa=qa, real=args.real)
     seconds = time.perf_counter() - start
     for table, entry in synth.sampling_report.items():
         _out(f"conditions on {table}: {entry['method']}, {entry['drawn']:,} rows drawn for {entry['rows']:,} "
              f"(acceptance {entry['acceptance_rate']:.1%})")
+    for entry in synth.qa_report.get("filters", []):
+        cascaded = f", and {_counts(entry['cascaded'])} referencing them" if entry["cascaded"] else ""
+        _out(f"qa {entry['filter'].removeprefix('qa_')}: removed {_counts(entry['removed']) or 'nothing'}{cascaded} "
+             f"[{entry['status']}] {entry['summary']}")
     fmt = _output_format(args.output, args.format)
     provenance = {"generator": "hiveframe", "hiveframe_version": __version__, "model": str(args.model),
                   "seed": synth.seed if args.seed is None else args.seed}
+    if synth.sampling_report:
+        provenance["conditions"] = synth.sampling_report
+    if synth.qa_report:
+        provenance["qa"] = {"rows_before": synth.qa_report["rows_before"],
+                            "rows_after": synth.qa_report["rows_after"],
+                            "filters": [{k: e[k] for k in ("filter", "status", "summary", "removed", "cascaded")}
+                                        for e in synth.qa_report["filters"]]}
     single = _single_file_format(args.output, args.format, database)
     if single is not None:
         fmt = single
@@ -651,6 +670,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
     total = sum(t.num_rows for t in database.tables.values())
     _out(f"sampled {len(database)} table(s), {total} rows in {seconds:.1f}s; written to {args.output} ({fmt})")
     return 0
+
+
+def _counts(per_table: Mapping[str, int]) -> str:
+    return ", ".join(f"{n:,} {t}" for t, n in per_table.items())
 
 
 def _check_sample_output(output: str, model: str, source: str | None) -> None:

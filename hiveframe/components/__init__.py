@@ -7,7 +7,7 @@ from hiveframe.components.linkage import LinkageModel
 from hiveframe.components.noise import NoiseSource, secret_token
 from hiveframe.components.privacy import PrivacyAccount, PrivacyWrapper, PrivateSteps, PrivateTraining
 from hiveframe.components.transformers import Span, Transformer
-from hiveframe.components.validators import ValidationResult, Validator
+from hiveframe.components.validators import FilterOutcome, QAFilter, ValidationResult, Validator
 
 #: registration hook name -> component kind, in the order ``hiveframe plugins`` lists them.
 FAMILIES: dict[str, str] = {
@@ -29,5 +29,5 @@ __all__ = [
     "BASES", "FAMILIES", "Component", "ComponentState", "Database", "LinkageModel", "NoiseSource", "PrivacyAccount",
     "PrivacyWrapper", "PrivateSteps", "PrivateTraining",
     "Reader", "Span", "TableGenerator", "TrainingCallback", "Transformer", "ValidationResult",
-    "Validator", "Writer", "secret_token",
+    "Validator", "Writer", "secret_token", "FilterOutcome", "QAFilter",
 ]

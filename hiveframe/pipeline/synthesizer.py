@@ -178,6 +178,8 @@ class Synthesizer:
         self.domains: dict[str, Any] = {}
         #: per conditioned table of the last sample(conditions=..., balance=...): method, acceptance rate
         self.sampling_report: dict[str, dict[str, Any]] = {}
+        #: what the QA filters of the last sample(qa=...) removed (see ``hiveframe.pipeline.qa``)
+        self.qa_report: dict[str, Any] = {}
         #: the last report's summary (its verdict under "overall"), from fit(validate=True)
         self.report_summary: dict[str, Any] | None = None
         self.host.registration("linkage_model", linkage)  # unknown names fail now, with a hint
@@ -502,13 +504,19 @@ class Synthesizer:
     # -- sample ----------------------------------------------------------------------------------
     def sample(self, *, scale: float = 1.0, rows: Mapping[str, int] | None = None,
                seed: int | None = None, conditions: Mapping[str, Mapping[str, Any]] | None = None,
-               balance: str | Sequence[str] | None = None) -> Database:
+               balance: str | Sequence[str] | None = None, qa: bool | Sequence[str] | None = None,
+               real: Database | Mapping[str, Any] | object | None = None) -> Database:
         """Generate a synthetic database: ``scale`` times the real size, ``rows`` per root table.
 
         ``conditions`` fixes values or ranges per table (``{"census": {"income": ">50K", "age": {"min": 30}}}``);
         ``balance`` ("table.column", or several) draws equal rows per class of a categorical column. See
         :mod:`hiveframe.pipeline.conditions`; what was done (method, acceptance rate) is in
         :attr:`sampling_report`.
+
+        ``qa`` (``True``, or filter names such as ``["schema", "range"]``) removes the rows that fail the
+        QA filters, and the rows that reference them (see :mod:`hiveframe.pipeline.qa`); ``real`` (the
+        real data, any readable source) is what memorization filtering compares with, as the model holds
+        no real rows. What each filter removed is in :attr:`qa_report`.
         """
         metadata = self._require_fitted()
         assert self.engine is not None
@@ -526,6 +534,13 @@ class Synthesizer:
         if bad:
             raise ConfigError(f"rows must be non-negative integers, got {bad}")
         seed = self.seed if seed is None else check_seed(seed)
+        if real is not None and not qa:
+            raise ConfigError("real data is only used by QA filtering", hint="add qa=True (CLI: --qa)")
+        filters = None
+        if qa:
+            from hiveframe.pipeline.qa import make_filters
+
+            filters = make_filters(self.host, None if qa is True else list(qa), have_real=real is not None)
         sampler = None
         if conditions or balance:
             from hiveframe.pipeline.conditions import ConditionSampler, parse_conditions
@@ -536,9 +551,30 @@ class Synthesizer:
         tables = self.engine.sample(self.table_generators, scale=float(scale), rows=rows, seed=seed,
                                     conditions=sampler)
         self.sampling_report = dict(sampler.report) if sampler is not None else {}
-        return Database({name: tables[name] for name in metadata.table_names if name in tables},
-                        {t.name: tuple(t.primary_key) for t in metadata.tables if t.primary_key},
-                        list(metadata.foreign_keys))
+        database = Database({name: tables[name] for name in metadata.table_names if name in tables},
+                            {t.name: tuple(t.primary_key) for t in metadata.tables if t.primary_key},
+                            list(metadata.foreign_keys))
+        self.qa_report = {}
+        if filters is not None:
+            database, self.qa_report = self._filter(database, filters, real)
+        return database
+
+    def _filter(self, database: Database, filters: list[Any], real: Any) -> tuple[Database, dict[str, Any]]:
+        """QA filters on a sample; with a holdout in the model, memorization compares with the training part."""
+        from hiveframe.pipeline.io import as_database
+        from hiveframe.pipeline.qa import apply_filters
+
+        metadata = self._require_fitted()
+        real_db = holdout = None
+        if real is not None:
+            real_db = as_database(real, host=self.host)
+            missing = [t for t in metadata.table_names if t not in real_db]
+            if missing:
+                raise ConfigError(f"the real data lacks table(s) {missing} of the model",
+                                  hint="give the source the model was fitted from")
+            if self.holdout_split:
+                real_db, holdout = self.split_holdout(real_db)
+        return apply_filters(database, metadata, filters, real=real_db, domains=self.domains, holdout=holdout)
 
     def _check_memory(self, scale: float, rows: Mapping[str, int]) -> None:
         """Refuse, before any work, a size that cannot fit in this machine's memory.

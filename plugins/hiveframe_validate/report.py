@@ -101,8 +101,11 @@ def build_validators(
     from hiveframe.components import Validator
     from hiveframe_validate.validators import VALIDATORS
 
-    if validators is None:
-        names = host.names("validator", available_only=True)
+    if validators is None:  # QA filters repeat the quality and privacy checks: run on request only
+        from hiveframe.components import QAFilter
+
+        names = [n for n in host.names("validator", available_only=True)
+                 if not issubclass(host.component_class("validator", n), QAFilter)]
         order = {cls.name: i for i, cls in enumerate(VALIDATORS)}
         validators = sorted(names, key=lambda n: (order.get(n, len(order)), n))
     out = []
