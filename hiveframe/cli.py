@@ -221,6 +221,16 @@ def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
                    help="local (default): in this process; " + "; ".join(
                        f"{name}: {engine.help}" for name, engine in engines.items())
                    + " (engines come from plugins: `hiveframe plugins`)")
+    p.add_argument("--condition", action="append", default=None, metavar="TABLE.COLUMN=VALUE",
+                   help="rows with this value (repeatable; the first '=' splits, so 'census.income=>50K' is "
+                   "income '>50K'); 'TABLE.COLUMN=A..B' (or A.., ..B) keeps a numeric or date column in a range")
+    p.add_argument("--balance", action="append", default=None, metavar="TABLE.COLUMN",
+                   help="equal rows per class of a categorical column (repeatable, one column per table)")
+    p.add_argument("--qa", nargs="?", const="all", default=None, metavar="FILTERS",
+                   help="remove rows that fail QA filters, and the rows that reference them: all (default) or "
+                   "a comma list of schema, range, constraint, diversity, memorization (memorization needs --real)")
+    p.add_argument("--real", metavar="SOURCE", default=None,
+                   help="with --qa: the real data (the model holds no real rows); turns on memorization filtering")
     p.set_defaults(func=cmd_sample, engine_options=_engine_options(p, engines))
 
     p = sub.add_parser("plugins", parents=[common], help="list plugins, their status and components")
@@ -663,14 +673,32 @@ def cmd_sample(args: argparse.Namespace) -> int:
     rows = dict(args.rows or [])
     if rows:
         _check_tables(metadata, list(rows), "--rows")
+    if args.engine != LOCAL and (args.condition or args.balance or args.qa):
+        raise ConfigError("--condition, --balance and --qa sample locally only",
+                          hint=f"drop --engine {args.engine}, or sample without them there")
     _check_engine_options(args)
     if args.engine != LOCAL:
         return _sample_with_engine(args, host, rows)
     progress.total = len(metadata.tables)
     start = time.perf_counter()
+    conditions = None
+    if args.condition:
+        from hiveframe.pipeline.conditions import conditions_from_args
+
+        conditions = conditions_from_args(args.condition, metadata)
+    if args.real is not None and not args.qa:
+        raise ConfigError("--real is only used by --qa", hint="add --qa, or drop --real")
+    qa = None if not args.qa else True if args.qa == "all" else [n.strip() for n in args.qa.split(",") if n.strip()]
     database = synth.sample(scale=args.scale if args.scale is not None else 1.0, rows=rows or None,
-                            seed=args.seed)
+                            seed=args.seed, conditions=conditions, balance=args.balance, qa=qa, real=args.real)
     seconds = time.perf_counter() - start
+    for table, entry in synth.sampling_report.items():
+        _out(f"conditions on {table}: {entry['method']}, {entry['drawn']:,} rows drawn for {entry['rows']:,} "
+             f"(acceptance {entry['acceptance_rate']:.1%})")
+    for entry in synth.qa_report.get("filters", []):
+        cascaded = f", and {_counts(entry['cascaded'])} referencing them" if entry["cascaded"] else ""
+        _out(f"qa {entry['filter'].removeprefix('qa_')}: removed {_counts(entry['removed']) or 'nothing'}{cascaded} "
+             f"[{entry['status']}] {entry['summary']}")
     fmt = _output_format(args.output, args.format)
     from hiveframe.pipeline.catalog import catalog_entry
 
@@ -678,6 +706,13 @@ def cmd_sample(args: argparse.Namespace) -> int:
                             rows=rows or None, model=args.model)
     provenance = {"generator": "hiveframe", "hiveframe_version": __version__, "model": str(args.model),
                   "seed": synth.seed if args.seed is None else args.seed, "catalog": catalog}
+    if synth.sampling_report:
+        provenance["conditions"] = synth.sampling_report
+    if synth.qa_report:
+        provenance["qa"] = {"rows_before": synth.qa_report["rows_before"],
+                            "rows_after": synth.qa_report["rows_after"],
+                            "filters": [{k: e[k] for k in ("filter", "status", "summary", "removed", "cascaded")}
+                                        for e in synth.qa_report["filters"]]}
     single = _single_file_format(args.output, args.format, database)
     if single is not None:
         fmt = single
@@ -693,6 +728,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
             _out(f"rules: {table}: {rules['rejection_rate']:.1%} of the {rules['drawn']} rows drawn were redrawn "
                  f"({'; '.join(f'{n} for {r}' for r, n in rules['redrawn'].items())})")
     return 0
+
+
+def _counts(per_table: Mapping[str, int]) -> str:
+    return ", ".join(f"{n:,} {t}" for t, n in per_table.items())
 
 
 def _check_sample_output(output: str, model: str, source: str | None) -> None:

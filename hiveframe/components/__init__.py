@@ -8,7 +8,13 @@ from hiveframe.components.noise import NoiseSource, secret_token
 from hiveframe.components.privacy import PrivacyAccount, PrivacyWrapper, PrivateSteps, PrivateTraining
 from hiveframe.components.sequences import SequenceGenerator
 from hiveframe.components.transformers import Span, Transformer
-from hiveframe.components.validators import ValidationContext, ValidationResult, Validator
+from hiveframe.components.validators import (
+    FilterOutcome,
+    QAFilter,
+    ValidationContext,
+    ValidationResult,
+    Validator,
+)
 
 #: registration hook name -> component kind, in the order ``hiveframe plugins`` lists them.
 FAMILIES: dict[str, str] = {
@@ -30,6 +36,5 @@ __all__ = [
     "BASES", "FAMILIES", "Component", "ComponentState", "Database", "LinkageModel", "NoiseSource", "PrivacyAccount",
     "PrivacyWrapper", "PrivateSteps", "PrivateTraining",
     "Reader", "SequenceGenerator", "Span", "TableGenerator", "TrainingCallback", "Transformer", "ValidationContext",
-    "ValidationResult",
-    "Validator", "Writer", "secret_token",
+    "ValidationResult", "Validator", "Writer", "secret_token", "FilterOutcome", "QAFilter",
 ]

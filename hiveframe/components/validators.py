@@ -83,6 +83,50 @@ class Validator(Component):
         raise NotImplementedError
 
 
+@dataclass
+class FilterOutcome:
+    """A QA filter's verdict on the synthetic data, and per table the rows it removes (a boolean mask)."""
+
+    result: ValidationResult
+    remove: dict[str, Any] = field(default_factory=dict)
+
+
+@attrs.define(kw_only=True, eq=False)
+class QAFilter(Validator):
+    """A validator that can also filter: it marks the synthetic rows that fail it.
+
+    As a validator (``validate(real, synthetic, metadata)``) it reports what it would remove. As a
+    filter, ``filter(synthetic, metadata, real=..., domains=..., holdout=...)`` returns the rows to
+    remove; ``domains`` (what the model recorded at fit, see
+    :func:`hiveframe.pipeline.conditions.fit_domains`) stand in for the real data where a filter can
+    work from them, and ``needs_real`` filters (memorization) refuse to run without real rows.
+    :func:`hiveframe.pipeline.qa.apply_filters` removes the rows, and the children of removed rows.
+    """
+
+    #: whether the filter needs real rows (it cannot work from the model's domains alone)
+    needs_real: ClassVar[bool] = False
+
+    def filter(self, synthetic: Mapping[str, pa.Table] | Database, metadata: Metadata, *,
+               real: Mapping[str, pa.Table] | Database | None = None, domains: Mapping[str, Any] | None = None,
+               holdout: Mapping[str, pa.Table] | None = None) -> FilterOutcome:
+        self.check_available()
+        from hiveframe.errors import ConfigError
+
+        if real is None and (self.needs_real or not domains):
+            raise ConfigError(f"QA filter {self.name!r} compares with the real data: pass the real rows",
+                              hint="hiveframe sample ... --qa --real SOURCE (the model holds no real rows)")
+        return self._call("filter", self._filter, _tables(synthetic), metadata,
+                          _tables(real) if real is not None else None, domains, holdout)
+
+    def _validate(self, real: dict[str, pa.Table], synthetic: dict[str, pa.Table],
+                  metadata: Metadata) -> ValidationResult:
+        return self._filter(synthetic, metadata, real, None, None).result
+
+    def _filter(self, synthetic: dict[str, pa.Table], metadata: Metadata, real: dict[str, pa.Table] | None,
+                domains: Mapping[str, Any] | None, holdout: Mapping[str, pa.Table] | None) -> FilterOutcome:
+        raise NotImplementedError
+
+
 def _tables(data: Mapping[str, pa.Table] | Database) -> dict[str, pa.Table]:
     """A plain dict of tables from a Database (which is not a Mapping) or any mapping."""
     tables = getattr(data, "tables", None)

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from hiveframe.components import TableGenerator
+    from hiveframe.pipeline.conditions import ConditionSampler
     from hiveframe.plugins import PluginHost
 
 log = logging.getLogger("hiveframe.pipeline.engine")
@@ -60,7 +61,8 @@ class SamplePhase:
     null_handling: dict[str, str]
 
     def sample(self, generators: Mapping[str, TableGenerator], *, scale: float, rows: Mapping[str, int],
-               seed: int) -> dict[str, pa.Table]:
+               seed: int, conditions: ConditionSampler | None = None) -> dict[str, pa.Table]:
+        """Every table in topological order; ``conditions`` draws the rows of conditioned tables."""
         md = self.metadata
         roots = {n for n, p in self.plans.items() if p.driver is None}
         wrong = sorted(set(rows) - roots)
@@ -100,6 +102,9 @@ class SamplePhase:
                 else:  # the real number of children per parent, times the generated parents
                     target = int(np.floor(driver.total * features[parent_name].num_rows
                                           / max(1, driver.parent_rows) + 0.5))
+                    if conditions is not None and conditions.shapes(parent_name):  # the model's total instead
+                        target = conditions.children_total(driver, features[parent_name],
+                                                           derive_seed(seed, plan.index, "counts"))
                 counts = draw_counts(driver, features[parent_name], target, rng,
                                      seed=derive_seed(seed, plan.index, "counts"))
                 for rel in plan.secondaries:
@@ -122,16 +127,24 @@ class SamplePhase:
                 ctx = values.select(plan.context_names)
             log.info("sampling table %s: %d rows", name, n)
 
+            if conditions is not None and conditions.covers(name) and plan.sequence is not None:
+                raise ConfigError(f"table {name!r} is generated as sequences, which take no conditions",
+                                  hint=f"fit with the table parameter {name}.sequential=false to condition it")
+            keep = conditions.columns(name) if conditions is not None else set()
+
             def draw(positions: np.ndarray, s: int, name: str = name, ctx: pa.Table | None = ctx) -> pa.Table:
+                if conditions is not None and conditions.covers(name):
+                    return conditions.sample_table(name, generators[name], len(positions),
+                                                   ctx.take(positions) if ctx is not None else None, s)
                 return self.host.hooks.sample_table(
                     table_name=name, generator=generators[name], num_rows=len(positions),
                     context=ctx.take(positions) if ctx is not None else None, seed=s)
 
             def finish(rows: pa.Table, positions: np.ndarray, plan: TablePlan = plan,
-                       drv_idx: np.ndarray | None = drv_idx) -> pa.Table:
+                       drv_idx: np.ndarray | None = drv_idx, keep: set[str] = keep) -> pa.Table:
                 if plan.driver is None or drv_idx is None or rows.num_rows != len(positions):
                     return rows  # (a wrong row count is reported by _own_columns)
-                return self._inherit(plan, rows, generated_rows, drv_idx[positions])
+                return self._inherit(plan, rows, generated_rows, drv_idx[positions], keep=keep)
 
             generated = None
             if plan.sequence is not None:  # a sequence table has no rules (the fit rule refuses them)
@@ -189,12 +202,16 @@ class SamplePhase:
         return rows, parent_index
 
     def _inherit(self, plan: TablePlan, own: pa.Table, generated_rows: Mapping[str, pa.Table],
-                 drv_idx: np.ndarray) -> pa.Table:
-        """Columns that siblings share: copied from the parent's summary, so siblings agree again."""
+                 drv_idx: np.ndarray, keep: set[str] | frozenset[str] = frozenset()) -> pa.Table:
+        """Columns that siblings share: copied from the parent's summary, so siblings agree again.
+
+        ``keep``: conditioned columns, never overwritten (the condition wins over sibling agreement).
+        """
         assert plan.driver is not None
         parent = self.metadata.foreign_keys[plan.driver.fk_index].parent_table
         for sc in self.plans[parent].summaries:
-            if sc.child != plan.name or not sc.inherited or sc.child_column not in own.column_names:
+            if sc.child != plan.name or not sc.inherited or sc.child_column not in own.column_names \
+                    or sc.child_column in keep:
                 continue
             source = _take(generated_rows[parent].column(sc.name), drv_idx)
             current = own.column(sc.child_column)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -173,6 +173,12 @@ class Synthesizer:
         #: the folder or file the model was fitted from, when it was a path (saved with the model, so
         #: that ``hiveframe sample`` can refuse to write over the real data).
         self.source: str | None = None
+        #: categories and ranges seen per modelled column at fit (see ``conditions.fit_domains``)
+        self.domains: dict[str, Any] = {}
+        #: per conditioned table of the last sample(conditions=..., balance=...): method, acceptance rate
+        self.sampling_report: dict[str, dict[str, Any]] = {}
+        #: what the QA filters of the last sample(qa=...) removed (see ``hiveframe.pipeline.qa``)
+        self.qa_report: dict[str, Any] = {}
         #: the last report's summary (its verdict under "overall"), from fit(validate=True)
         self.report_summary: dict[str, Any] | None = None
         #: the digest of the training data's profile (docs/profile.md), named by every output's catalog
@@ -388,6 +394,9 @@ class Synthesizer:
             from hiveframe.pipeline.profile import profile
 
             self.source_profile_digest = profile(given, self.metadata)["digest"]
+        from hiveframe.pipeline.conditions import fit_domains
+
+        self.domains = fit_domains(self.metadata, database, declared_only=self.dp_wrapper is not None)
         if validate:
             self.report_path = self._write_report(database, Path(report_dir), target, holdout=holdout_tables)
         return self
@@ -514,8 +523,21 @@ class Synthesizer:
 
     # -- sample ----------------------------------------------------------------------------------
     def sample(self, *, scale: float = 1.0, rows: Mapping[str, int] | None = None,
-               seed: int | None = None) -> Database:
-        """Generate a synthetic database: ``scale`` times the real size, ``rows`` per root table."""
+               seed: int | None = None, conditions: Mapping[str, Mapping[str, Any]] | None = None,
+               balance: str | Sequence[str] | None = None, qa: bool | Sequence[str] | None = None,
+               real: Database | Mapping[str, Any] | object | None = None) -> Database:
+        """Generate a synthetic database: ``scale`` times the real size, ``rows`` per root table.
+
+        ``conditions`` fixes values or ranges per table (``{"census": {"income": ">50K", "age": {"min": 30}}}``);
+        ``balance`` ("table.column", or several) draws equal rows per class of a categorical column. See
+        :mod:`hiveframe.pipeline.conditions`; what was done (method, acceptance rate) is in
+        :attr:`sampling_report`.
+
+        ``qa`` (``True``, or filter names such as ``["schema", "range"]``) removes the rows that fail the
+        QA filters, and the rows that reference them (see :mod:`hiveframe.pipeline.qa`); ``real`` (the
+        real data, any readable source) is what memorization filtering compares with, as the model holds
+        no real rows. What each filter removed is in :attr:`qa_report`.
+        """
         metadata = self._require_fitted()
         assert self.engine is not None
         if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale <= 0:
@@ -532,11 +554,47 @@ class Synthesizer:
         if bad:
             raise ConfigError(f"rows must be non-negative integers, got {bad}")
         seed = self.seed if seed is None else check_seed(seed)
+        if real is not None and not qa:
+            raise ConfigError("real data is only used by QA filtering", hint="add qa=True (CLI: --qa)")
+        filters = None
+        if qa:
+            from hiveframe.pipeline.qa import make_filters
+
+            filters = make_filters(self.host, None if qa is True else list(qa), have_real=real is not None)
+        sampler = None
+        if conditions or balance:
+            from hiveframe.pipeline.conditions import ConditionSampler, parse_conditions
+
+            sampler = ConditionSampler(self.host, parse_conditions(metadata, self.domains, conditions, balance),
+                                       metadata)
         self._check_memory(float(scale), rows)
-        tables = self.engine.sample(self.table_generators, scale=float(scale), rows=rows, seed=seed)
-        return Database({name: tables[name] for name in metadata.table_names if name in tables},
-                        {t.name: tuple(t.primary_key) for t in metadata.tables if t.primary_key},
-                        list(metadata.foreign_keys))
+        tables = self.engine.sample(self.table_generators, scale=float(scale), rows=rows, seed=seed,
+                                    conditions=sampler)
+        self.sampling_report = dict(sampler.report) if sampler is not None else {}
+        database = Database({name: tables[name] for name in metadata.table_names if name in tables},
+                            {t.name: tuple(t.primary_key) for t in metadata.tables if t.primary_key},
+                            list(metadata.foreign_keys))
+        self.qa_report = {}
+        if filters is not None:
+            database, self.qa_report = self._filter(database, filters, real)
+        return database
+
+    def _filter(self, database: Database, filters: list[Any], real: Any) -> tuple[Database, dict[str, Any]]:
+        """QA filters on a sample; with a holdout in the model, memorization compares with the training part."""
+        from hiveframe.pipeline.io import as_database
+        from hiveframe.pipeline.qa import apply_filters
+
+        metadata = self._require_fitted()
+        real_db = holdout = None
+        if real is not None:
+            real_db = as_database(real, host=self.host)
+            missing = [t for t in metadata.table_names if t not in real_db]
+            if missing:
+                raise ConfigError(f"the real data lacks table(s) {missing} of the model",
+                                  hint="give the source the model was fitted from")
+            if self.holdout_split:
+                real_db, holdout = self.split_holdout(real_db)
+        return apply_filters(database, metadata, filters, real=real_db, domains=self.domains, holdout=holdout)
 
     def _check_memory(self, scale: float, rows: Mapping[str, int]) -> None:
         """Refuse, before any work, a size that cannot fit in this machine's memory.
@@ -643,6 +701,8 @@ class Synthesizer:
             extra["holdout"] = self.holdout_split
         if self.source_profile_digest:
             extra["source_profile_digest"] = self.source_profile_digest
+        if self.domains:
+            extra["domains"] = self.domains
         return extra
 
     def _load_extra(self, directory: Path, manifest: Mapping[str, Any]) -> None:
@@ -658,6 +718,7 @@ class Synthesizer:
         digest = manifest.get("source_profile_digest")
         self.source_profile_digest = digest if isinstance(digest, str) else None
         self.holdout_split = dict(manifest["holdout"]) if manifest.get("holdout") else None
+        self.domains = dict(manifest.get("domains") or {})
         self.holdout = float(self.holdout_split["fraction"]) if self.holdout_split else 0.0
 
     def _require_fitted(self) -> Metadata:

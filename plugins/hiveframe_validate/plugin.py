@@ -9,10 +9,11 @@ __version__ = "0.1.0"
 
 @hookimpl
 def hiveframe_register_validators():
-    """Announce the validators; the module holding them loads only numpy, attrs and hiveframe."""
+    """Announce the validators and QA filters; the modules holding them load only numpy, attrs and hiveframe."""
+    from hiveframe_validate.qa import QA_FILTERS
     from hiveframe_validate.validators import VALIDATORS
 
-    return VALIDATORS
+    return [*VALIDATORS, *QA_FILTERS]
 
 
 @hookimpl

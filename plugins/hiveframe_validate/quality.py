@@ -57,6 +57,16 @@ def violations(constraint: Mapping[str, Any], table, metadata_table, reference=N
 
     ``reference`` (the real table) is only needed by ``fixed_combinations``.
     """
+    bad = violation_mask(constraint, table, metadata_table, reference)
+    if isinstance(bad, dict):
+        return bad
+    n = table.num_rows
+    count = int(bad.sum())
+    return {"checked": int(n), "violations": count, "share": float(count / n) if n else math.nan}
+
+
+def violation_mask(constraint: Mapping[str, Any], table, metadata_table, reference=None) -> np.ndarray | dict[str, Any]:
+    """Per row of ``table``, whether it breaks the constraint; {"unsupported": why} when it cannot say."""
     kind = CONSTRAINT_TYPES.get(str(_get(constraint, "type", "constraint_class", default="")).lower().replace(" ", ""))
     cols = _columns_of(constraint)
     missing = [c for c in cols if c not in table.column_names]
@@ -124,8 +134,7 @@ def violations(constraint: Mapping[str, Any], table, metadata_table, reference=N
             return {"unsupported": "needs the real table"}
         ref, _ = key_strings(reference, cols)
         bad = ~np.isin(keys.astype(str), np.unique(ref.astype(str)))
-    count = int(bad.sum())
-    return {"checked": int(n), "violations": count, "share": float(count / n) if n else math.nan}
+    return bad
 
 
 def _rule_violations(rule: Mapping[str, Any], table) -> dict[str, Any]:

@@ -86,10 +86,13 @@ def _chosen(host: PluginHost, validators: Sequence[str | Validator | type[Valida
     from hiveframe.pipeline.validation import make_validators
     from hiveframe_validate.validators import VALIDATORS
 
-    if validators is None:
+    if validators is None:  # QA filters repeat the quality and privacy checks: run on request only
+        from hiveframe.components import QAFilter
+
+        names = [n for n in host.names("validator", available_only=True)
+                 if not issubclass(host.component_class("validator", n), QAFilter)]
         order = {cls.name: i for i, cls in enumerate(VALIDATORS)}
-        validators = sorted(host.names("validator", available_only=True),
-                            key=lambda n: (order.get(n, len(order)), n))
+        validators = sorted(names, key=lambda n: (order.get(n, len(order)), n))
     return make_validators(host, validators)
 
 
