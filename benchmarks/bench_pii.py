@@ -210,7 +210,7 @@ def replay_pools(model: Path) -> tuple[set[str], float]:
     from hiveframe_privacy.fakes import FakeSource
 
     from hiveframe.metadata import PIIKind
-    from hiveframe.pipeline.engine import derive_seed
+    from hiveframe.pipeline.plan import derive_seed
 
     manifest = json.loads((model / "manifest.json").read_text())
     seed = derive_seed(int(manifest.get("seed", 0) or 0), 0, "generator")

@@ -75,7 +75,7 @@ def fit_domains(metadata: Metadata, database: Database, *, declared_only: bool =
     :func:`~hiveframe.pipeline.features.numeric_values` reads them) plus ``"nulls"``.
     ``declared_only`` (differential privacy) keeps only what the metadata declares.
     """
-    from hiveframe.pipeline.engine import modelled_columns
+    from hiveframe.pipeline.plan import modelled_columns
 
     tables: dict[str, Any] = {}
     for table in metadata.tables:
@@ -260,7 +260,7 @@ def parse_conditions(metadata: Metadata, domains: Mapping[str, Any] | None,
 
 
 def _column_problem(metadata: Metadata, table: Table, column_name: str) -> Problem | None:
-    from hiveframe.pipeline.engine import modelled_columns
+    from hiveframe.pipeline.plan import modelled_columns
 
     if not table.has_column(column_name):
         return Problem("no such column", table=table.name, column=str(column_name),
@@ -643,6 +643,6 @@ def meets(data: pa.Table, equal: Mapping[str, Any], ranges: Mapping[str, Range])
 
 
 def _sub_seed(seed: int, *parts: Any) -> int:
-    from hiveframe.pipeline.engine import derive_seed
+    from hiveframe.pipeline.plan import derive_seed
 
     return derive_seed(seed, "conditions", *parts)

@@ -216,7 +216,7 @@ def sample_with_rules(plan: Mapping[str, Any] | None, table: Table, draw: Draw, 
     context is the context of those rows), ``finish(rows, positions)`` completes them as the engine does
     (columns siblings share); the rules' bound parts are computed in between, and rows that break a rule
     are drawn again. Returns the rows and a report (rows drawn, redrawn per rule, rejection rate)."""
-    from hiveframe.pipeline.engine import derive_seed
+    from hiveframe.pipeline.plan import derive_seed
 
     pv = dict(parent_values or {})
 

@@ -188,7 +188,7 @@ class DiversityFilter(QAFilter):
     collapse_margin: float = 0.25
 
     def _filter(self, synthetic, metadata, real, domains, holdout):
-        from hiveframe.pipeline.engine import modelled_columns
+        from hiveframe.pipeline.plan import modelled_columns
         from hiveframe_validate._frame import key_strings, label_values
 
         doms = _domains(metadata, real, domains)

@@ -31,7 +31,7 @@ from hiveframe_privacy.budget import TableBudget
 from hiveframe_privacy.dp import DPWrapper, PrivateTraining
 
 from hiveframe.components import NoiseSource
-from hiveframe.pipeline.engine import derive_seed
+from hiveframe.pipeline.plan import derive_seed
 from hiveframe.pipeline.synthesizer import Synthesizer
 
 ROWS = 1537

@@ -20,7 +20,7 @@ from hiveframe import detect
 from hiveframe.components import Database
 from hiveframe.metadata import Column, ColumnKind, Metadata, PIIKind, Table
 from hiveframe.pipeline import Synthesizer
-from hiveframe.pipeline.engine import derive_seed
+from hiveframe.pipeline.plan import derive_seed
 
 N = 120
 ID_LIKE = ("phone", "mobile", "ssn", "card", "iban", "email")
