@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from hiveframe.components import Database, TableGenerator, TrainingCallback
-    from hiveframe.pipeline.policy import FitPolicy
+    from hiveframe.pipeline.policy import PlainFit
     from hiveframe.plugins import PluginHost
 
 log = logging.getLogger("hiveframe.pipeline.engine")
@@ -71,7 +71,7 @@ class FitPhase:
     dp: Any
     metadata_detected: bool
     null_handling: dict[str, str]
-    policy: FitPolicy
+    policy: PlainFit
 
     def fit(self, database: Database, *, make_generator: Callable[[Table], TableGenerator],
             seed: int, callback: TrainingCallback | None = None,

@@ -131,7 +131,7 @@ def _observed_domain(column: Any, values: pa.ChunkedArray) -> dict[str, Any] | N
 
 def duplicate_share(data: pa.Table, columns: list[str]) -> float:
     """Share of rows equal (on ``columns``) to an earlier row."""
-    from hiveframe.pipeline.checks import key_strings
+    from hiveframe.metadata.relations import key_strings
 
     if data.num_rows == 0 or not columns:
         return 0.0

@@ -104,7 +104,7 @@ def cascade(metadata: Metadata, tables: Mapping[str, pa.Table], remove: Mapping[
     """``remove`` grown by every row that references a removed row, until nothing changes."""
     import pyarrow.compute as pc
 
-    from hiveframe.pipeline.checks import key_strings
+    from hiveframe.metadata.relations import key_strings
 
     out = {name: np.zeros(t.num_rows, dtype=bool) for name, t in tables.items()}
     for name, mask in remove.items():

@@ -124,9 +124,9 @@ def test_a_filter_is_a_validator_too() -> None:
 
 
 def test_the_report_does_not_run_qa_filters_by_default() -> None:
-    from hiveframe_validate.report import build_validators
+    from hiveframe_validate.report import _chosen
 
-    chosen = build_validators(PluginHost(), None, target=None, sample_size=None, holdout=None, seed=0)
+    chosen = _chosen(PluginHost(), None)
     assert chosen and not any(v.name.startswith("qa_") for v in chosen)
 
 
