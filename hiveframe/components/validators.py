@@ -119,8 +119,9 @@ class QAFilter(Validator):
                           _tables(real) if real is not None else None, domains, holdout)
 
     def _validate(self, real: dict[str, pa.Table], synthetic: dict[str, pa.Table],
-                  metadata: Metadata) -> ValidationResult:
-        return self._filter(synthetic, metadata, real, None, None).result
+                  metadata: Metadata, context: ValidationContext) -> ValidationResult:
+        holdout = _tables(context.holdout) if context.holdout is not None else None
+        return self._filter(synthetic, metadata, real, None, holdout).result
 
     def _filter(self, synthetic: dict[str, pa.Table], metadata: Metadata, real: dict[str, pa.Table] | None,
                 domains: Mapping[str, Any] | None, holdout: Mapping[str, pa.Table] | None) -> FilterOutcome:
