@@ -55,7 +55,7 @@ def test_sample_balanced(census_model, tmp_path, capsys) -> None:
     (["--condition", "census.incme=>50K"], "column 'incme': no such column"),
     (["--condition", "people.income=>50K"], "table 'people': no such table"),
     (["--condition", "income=>50K"], "is not TABLE.COLUMN=VALUE"),
-    (["--condition", "census.income=>50K", "--engine", "spark"], "--condition and --balance sample locally only"),
+    (["--condition", "census.income=>50K", "--engine", "spark"], "--condition, --balance and --qa sample locally only"),
 ])
 def test_bad_conditions_fail_with_one_clear_error(census_model, tmp_path, capsys, args, message) -> None:
     code, _, err = run(capsys, "sample", census_model / "model", "-o", tmp_path / "out", *args)

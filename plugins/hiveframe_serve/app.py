@@ -16,7 +16,6 @@ else is affected.
 
 from __future__ import annotations
 
-import inspect
 import io
 import json
 import logging
@@ -73,10 +72,6 @@ def load_model(path: str, *, host: PluginHost | None = None) -> Synthesizer:
 
     return Synthesizer.load(path, host=host)
 
-
-def supports_conditions(synthesizer: Synthesizer) -> bool:
-    """Whether this hiveframe's ``Synthesizer.sample`` takes ``conditions`` (the conditional sampling API)."""
-    return "conditions" in inspect.signature(synthesizer.sample).parameters
 
 
 # -- the request -------------------------------------------------------------------------------------
@@ -135,9 +130,6 @@ def parse_request(body: bytes, synthesizer: Synthesizer, settings: ServeSettings
     if conditions is not None and conditions != {}:
         if not isinstance(conditions, dict):
             raise RequestError(400, '"conditions" must be an object of column: value')
-        if not supports_conditions(synthesizer):
-            raise RequestError(400, "conditions are not supported by this hiveframe version's Synthesizer.sample",
-                               hint="drop \"conditions\"")
         if table is None:
             raise RequestError(400, '"conditions" need a "table"')
     else:
@@ -312,7 +304,7 @@ def create_app(synthesizer: Synthesizer, settings: ServeSettings | None = None, 
 
     async def tables(request: Request) -> Response:
         return JSONResponse({"model": model_path, "hiveframe_version": __version__,
-                             "conditions": supports_conditions(synthesizer), "max_rows": settings.max_rows,
+                             "conditions": True, "max_rows": settings.max_rows,
                              "tables": describe_tables(synthesizer)})
 
     async def sample_endpoint(request: Request) -> Response:

@@ -39,7 +39,7 @@ def test_tables_lists_the_model(url):
     assert set(tables) == {"users", "orders"}
     assert tables["users"]["root"] and not tables["orders"]["root"] and tables["orders"]["parents"] == ["users"]
     assert {c["name"] for c in tables["orders"]["columns"]} == {"order_id", "user_id", "amount", "channel"}
-    assert answer["max_rows"] == 200_000 and answer["conditions"] is False
+    assert answer["max_rows"] == 200_000 and answer["conditions"] is True
     assert httpx.get(url + "/health").json() == {"status": "ok"}
 
 
@@ -123,7 +123,10 @@ def test_a_client_that_leaves_mid_stream_leaves_the_server_healthy(url):
     ({"table": "users", "rows": 10, "format": "xlsx"}, 400, "format must be one of"),
     ({"scale": 1, "format": "csv"}, 400, "whole database comes as jsonl"),
     ({"table": "users", "rows": 10, "seed": -1}, 400, "non-negative integer"),
-    ({"table": "users", "rows": 10, "conditions": {"plan": "pro"}}, 400, "conditions are not supported"),
+    ({"table": "users", "rows": 10, "conditions": {"plan": "gold"}}, 400, "never seen when fitting"),
+    ({"table": "users", "rows": 10, "conditions": {"colour": "red"}}, 400, "no such column"),
+    ({"table": "users", "rows": 10, "conditions": ["plan"]}, 400, "must be an object"),
+    ({"scale": 1, "conditions": {"plan": "pro"}}, 400, 'need a "table"'),
     ({"table": "users"}, 400, 'give "rows"'),
 ])
 def test_bad_requests_get_one_clear_error(url, body, status, words):
@@ -131,6 +134,15 @@ def test_bad_requests_get_one_clear_error(url, body, status, words):
     assert response.status_code == status, response.text
     error = response.json()
     assert words in error["error"] + error.get("hint", ""), error
+
+
+def test_conditions_fix_the_columns_of_every_row(url, synthesizer):
+    response = post(url, {"table": "users", "rows": 500, "seed": 3, "conditions": {"plan": "team"}})
+    assert response.status_code == 200, response.text
+    got = pacsv.read_csv(io.BytesIO(response.content))
+    assert got.num_rows == 500 and set(got.column("plan").to_pylist()) == {"team"}
+    expected = synthesizer.sample(rows={"users": 500}, seed=3, conditions={"users": {"plan": "team"}})
+    assert got.column("score").to_pylist() == pytest.approx(expected["users"].column("score").to_pylist())
 
 
 def test_a_huge_body_is_refused_with_the_limit(url):
