@@ -586,9 +586,12 @@ class DPWrapper(PrivacyWrapper):
     def linkage_model(self, table: str, fk_index: int) -> Any:
         """Children per parent for foreign key ``fk_index`` into ``table``, from the table's budget.
 
-        The cap is a public bound on the count; the histogram's sensitivity per root entity is at most
-        ``m(parent) + sqrt(2) m(child)`` (the entity's parent rows, and its child rows moving a parent
-        between bins), written relative to the child table's ``unit_rows``.
+        The cap is a public bound on the count. The histogram's sensitivity per root entity, written
+        relative to the child table's ``unit_rows``, is ``m(parent)`` when this foreign key is the child
+        table's only way up: every child row of an entity then hangs below one of the entity's own parent
+        rows, so removing the entity removes at most ``m(parent)`` counts and moves no other parent
+        between bins. Otherwise (a child with several parents, such as a link table) the entity's child
+        rows may also move other entities' parents between bins: ``m(parent) + sqrt(2) m(child)``.
         """
         from hiveframe_privacy.linkage import SENSITIVITY, DPHistogramLinkage
 
@@ -597,8 +600,10 @@ class DPWrapper(PrivacyWrapper):
         model = DPHistogramLinkage(max_count=cap)
         model.bind(budget)
         if self._units is not None and self._md is not None:
-            parent = self._md.foreign_keys[fk_index].parent_table
-            model.sensitivity = SENSITIVITY + self._units.unit_rows(parent) / budget.unit_rows
+            fk = self._md.foreign_keys[fk_index]
+            ways_up = [other for other in self._md.parents_of(table) if not other.is_self_reference]
+            owned = self._units.unit_rows(fk.parent_table) / budget.unit_rows
+            model.sensitivity = owned if len(ways_up) == 1 else SENSITIVITY + owned
         return model
 
     # (each draws its noise from the budget's secret source: the engine passes no random generator)

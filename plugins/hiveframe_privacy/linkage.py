@@ -3,8 +3,8 @@
 The builtin ``conditional`` linkage keeps, per tree leaf, the exact counts of real parents; under DP
 that is replaced by one noisy histogram of the number of children per parent (ignoring parent
 attributes). Removing a child row moves one parent from count k to k - 1 (two bins change by one),
-removing a parent row removes one count: the histogram has L2 sensitivity sqrt(2). The largest count
-is found privately too (a noisy histogram over power-of-two bins), unless ``max_count`` is given as a
+removing a parent row removes one count: the histogram has L2 sensitivity sqrt(2) (per privacy unit the
+wrapper sets the bound; see ``DPWrapper.linkage_model``). The largest count is found privately too (a noisy histogram over power-of-two bins), unless ``max_count`` is given as a
 public bound. Both releases are spent from the budget of the child table.
 """
 
@@ -88,7 +88,14 @@ class DPHistogramLinkage(LinkageModel):
             values = (edges[:-1] + edges[1:] - 1) // 2
         hist = np.bincount(idx, minlength=len(values)).astype(np.float64)
         noisy, std = self._release(hist, "children per parent: histogram")
-        kept = np.where(noisy >= _FLOOR_SIGMAS * std, noisy, 0.0)
+        floor = _FLOOR_SIGMAS * std
+        kept = np.where(noisy >= floor, noisy, 0.0)
+        # Bins too small to clear the floor one by one can still hold clear mass together (many parents
+        # spread over many counts, next to one big bin of childless parents): dropping them all would
+        # lose every child. When their sum clears the floor scaled to their number, keep them (clipped at 0).
+        low = noisy < floor
+        if low.any() and noisy[low].sum() >= floor * math.sqrt(int(low.sum())):
+            kept = np.where(low, np.maximum(noisy, 0.0), kept)
         if kept.sum() <= 0:
             kept = np.maximum(noisy, 0.0)
         if kept.sum() <= 0:

@@ -40,6 +40,16 @@ def test_bound_to_a_table_budget_it_spends_it():
     assert (model.sample(_parents(50), seed=2) == 1).all()
 
 
+def test_many_small_bins_beside_a_big_zero_bin_keep_their_children():
+    """3,000 childless parents and 600 spread over 1..20 children (30 each, below the per-bin floor of
+    2 noise std at std 20): each small bin alone is noise-level, together they clearly hold children."""
+    counts = np.concatenate([np.zeros(3000, dtype=np.int64), np.repeat(np.arange(1, 21), 30)])
+    drawn = DPHistogramLinkage(max_count=20, noise_multiplier=20 / 2 ** 0.5).fit(
+        _parents(counts.size), counts, seed=0).sample(_parents(counts.size), seed=1)
+    assert 0.08 < (drawn > 0).mean() < 0.3  # real: 600 / 3,600 = 0.17
+    assert 0.8 < drawn.mean() < 3.0  # real: 1.75
+
+
 def test_state_round_trip():
     model = DPHistogramLinkage(max_count=3, noise_multiplier=0.5).fit(_parents(500), np.full(500, 2), seed=0)
     other = DPHistogramLinkage(max_count=3)

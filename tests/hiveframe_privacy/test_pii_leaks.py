@@ -233,7 +233,9 @@ def test_the_fake_pool_cannot_be_replayed_from_the_seed(tmp_path):
     md = detect(db)
     first = Synthesizer(md, seed=0).fit(db)
     model = first.save(tmp_path / "a")
-    assert _replay(model) < 0.05  # before the fix: 0.999, and every skipped draw was a real value
+    # chance matches of a scan that may skip 40 draws per value: 0.01 to 0.06 over 15 fits; before the
+    # fix 0.999, and every skipped draw was a real value
+    assert _replay(model) < 0.2
     second = Synthesizer(md, seed=0).fit(db)
     a = first.sample(seed=5)["people"].column("first_name").to_pylist()
     b = second.sample(seed=5)["people"].column("first_name").to_pylist()

@@ -286,6 +286,19 @@ def test_removing_one_user_moves_every_release_by_at_most_its_declared_sensitivi
     assert sessions_count and sessions_count[0][0][0] - sessions_count[0][1][0] == 5  # the user's 5 kept sessions
 
 
+def test_a_link_with_one_way_up_is_released_with_the_entitys_own_parent_rows():
+    """sessions -> users is the sessions' only parent: removing a user removes its own count and moves
+    no other user between bins, so the children histogram's sensitivity is 1 count, a tenth of a
+    sessions row's bound at cap 10 (the neighbouring-database test above checks the bound holds)."""
+    db, md = _users_sessions(n_users=300)
+    report = Synthesizer(md, generator="gaussian_copula", dp={"epsilon": 1.0, "max_children": 10},
+                         seed=0).fit(db).privacy_report()["dp"]["tables"]["sessions"]
+    [link] = [r for r in report["releases"] if r["release"] == "children per parent: histogram"]
+    [count] = [r for r in report["releases"] if r["release"] == "row count"]
+    assert link["unit_rows"] == 10 and abs(link["sensitivity"] * link["unit_rows"] - 1.0) < 1e-9
+    assert abs(link["noise_std"] * 10 - count["noise_std"]) < 1e-6
+
+
 def test_delta_is_fixed_and_max_rows_bounds_root_entities_not_child_rows():
     """Per-entity accounting: delta never depends on the exact counts, and the public bound is on people.
 
