@@ -196,39 +196,38 @@ def swap_in(staging: Path, path: Path) -> None:
 
 
 @contextlib.contextmanager
-def staged_folder(path: Path) -> Iterator[Path]:
-    """A fresh sibling folder to write into; swapped in at ``path`` when the block ends without error."""
+def _staging(path: Path) -> Iterator[Path]:
+    """A fresh sibling name for ``path`` (after repairing what killed runs left), removed when the block
+    ends (or the process exits) while it still exists; SIGTERM unwinds like Ctrl-C meanwhile."""
     recover(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = sibling(path, STAGE_TAG)
     _PENDING.add(staging)
     try:
         with _terminate_as_exit():
-            staging.mkdir()  # honours the umask, unlike tempfile.mkdtemp's 0700
             yield staging
-            swap_in(staging, path)
     finally:
         _PENDING.discard(staging)
-        if staging.exists():
-            _remove(staging)
+        _remove(staging)
+
+
+@contextlib.contextmanager
+def staged_folder(path: Path) -> Iterator[Path]:
+    """A fresh sibling folder to write into; swapped in at ``path`` when the block ends without error."""
+    with _staging(path) as staging:
+        staging.mkdir()  # honours the umask, unlike tempfile.mkdtemp's 0700
+        yield staging
+        swap_in(staging, path)
 
 
 @contextlib.contextmanager
 def staged_file(path: Path) -> Iterator[Path]:
     """A sibling temporary file name to write; moved to ``path`` when the block ends without error."""
-    recover(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = sibling(path, STAGE_TAG)
-    _PENDING.add(staging)
-    try:
-        with _terminate_as_exit():
-            yield staging
-            _fsync(staging)
-            crash_point("file:before-replace")
-            os.replace(staging, path)
-    finally:
-        _PENDING.discard(staging)
-        _remove(staging)
+    with _staging(path) as staging:
+        yield staging
+        _fsync(staging)
+        crash_point("file:before-replace")
+        os.replace(staging, path)
 
 
 # -- provenance: what hiveframe wrote, so that it replaces nothing else -------------------------------
