@@ -103,7 +103,9 @@ def _terminate_as_exit() -> Iterator[None]:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether the process ``pid`` still runs, so that what it is writing must be left alone. This
+    process counts as gone: a leftover carrying its own id is from an earlier run that reused the id."""
     if pid == os.getpid():
         return False
     try:
@@ -125,7 +127,7 @@ def recover(path: Path) -> None:
     stages: list[Path] = []
     for entry in parent.iterdir():
         match = _LEFTOVER.match(entry.name)
-        if not match or match["name"] != path.name or _alive(int(match["pid"])):
+        if not match or match["name"] != path.name or process_alive(int(match["pid"])):
             continue
         (olds if match["tag"] == OLD_TAG else stages).append(entry)
     for entry in sorted(olds):

@@ -522,25 +522,17 @@ class CheckpointStore:
 
     def _remove_stale_temporaries(self) -> None:
         """Remove the temporary file of a save whose process was killed (never a live process's)."""
+        from hiveframe.files import process_alive
+
         if not self.path.parent.is_dir():
             return
         for tmp in self.path.parent.glob(f".{CHECKPOINT_NAME}.*.tmp"):
             pid = tmp.name[len(CHECKPOINT_NAME) + 2:-len(".tmp")]
-            if not pid.isdigit() or int(pid) == os.getpid() or _process_alive(int(pid)):
+            if not pid.isdigit() or int(pid) == os.getpid() or process_alive(int(pid)):
                 continue
             log.info("removing %s, left by an interrupted checkpoint save", tmp)
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # -- the epoch loop --------------------------------------------------------------------------------
