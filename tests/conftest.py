@@ -1,5 +1,5 @@
-"""Shared test fixtures: paths to the real datasets beside the project and to the bundled demo, and a
-small typed table for I/O round trips."""
+"""Shared test fixtures: paths to the real datasets beside the project and to the bundled demo, a small
+typed table for I/O round trips and the users/sessions schema of the sequence tests."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import pytest
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+    from hiveframe.metadata import Column, Metadata
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -43,3 +45,18 @@ def shop_table() -> pa.Table:
         "rating": [4.0, None, 3.5],
         "active": [True, False, None],
     })
+
+
+def users_sessions_metadata(*session_columns: Column, context_columns: tuple[str, ...] | None = None) -> Metadata:
+    """Users (``user_id``, ``plan``) and their sessions (``user_id``, ``device``, ``at``, then
+    ``session_columns``), one foreign key: the schema of the sequence tests (the engine's seam and the
+    autoregressive generator)."""
+    from hiveframe.metadata import Column, ColumnKind, ForeignKey, Metadata, Table
+
+    users = Table("users", (Column("user_id", ColumnKind.ID, dtype="int64"),
+                            Column("plan", ColumnKind.CATEGORICAL, dtype="string")), ("user_id",))
+    sessions = Table("sessions", (Column("user_id", ColumnKind.ID, dtype="int64"),
+                                  Column("device", ColumnKind.CATEGORICAL, dtype="string"),
+                                  Column("at", ColumnKind.DATETIME, dtype="timestamp[us]"), *session_columns))
+    return Metadata(tables=(users, sessions), foreign_keys=(
+        ForeignKey("sessions", ("user_id",), "users", ("user_id",), context_columns=context_columns),))
