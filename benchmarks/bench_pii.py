@@ -30,20 +30,10 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import write_json
+from hiveframe.metadata.rules import luhn_digit
+from hiveframe.testing.leaks import model_bytes, model_strings
 
 ID_LIKE = ("phone", "mobile", "ssn", "card", "iban", "email")
-
-
-def _luhn_digit(body: str) -> str:
-    total = 0
-    for i, ch in enumerate(reversed(body)):
-        d = int(ch)
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return str((10 - total % 10) % 10)
 
 
 def customers(n: int, seed: int = 0) -> Any:
@@ -67,7 +57,7 @@ def customers(n: int, seed: int = 0) -> Any:
 
     def card() -> str:
         body = "4" + "".join(str(d) for d in rng.integers(0, 10, 14))
-        return body + _luhn_digit(body)
+        return body + luhn_digit(body)
 
     return pa.table({
         "customer_id": pa.array(np.arange(1, n + 1), pa.int64()),
@@ -115,41 +105,18 @@ def _fit(data: Any, table: str, seed: int, tmp: Path) -> tuple[Any, Any, Path]:
     return md, out, model
 
 
-def _model_bytes(model: Path) -> bytes:
-    return b"\n".join(p.read_bytes() for p in sorted(model.rglob("*")) if p.is_file())
-
-
-def _json_strings(model: Path) -> set[str]:
-    out: set[str] = set()
-
-    def walk(obj: Any) -> None:
-        if isinstance(obj, str):
-            out.add(obj)
-        elif isinstance(obj, dict):
-            for k, v in obj.items():
-                walk(k)
-                walk(v)
-        elif isinstance(obj, list):
-            for v in obj:
-                walk(v)
-
-    for path in model.rglob("*.json"):
-        walk(json.loads(path.read_text()))
-    return out
-
-
 def _in_model(real: set[str], blob: bytes, model: Path, *, whole: bool) -> int:
     """Real values in the model: anywhere in its bytes, or (names, cities, which fakes may contain as a
     word: 'Lake Jameshaven') as a whole JSON string."""
     if whole:
-        return len(real & _json_strings(model))
+        return len(real & model_strings(model))
     return sum(v.encode() in blob for v in real)
 
 
 def attack_id_like(n: int, seed: int, tmp: Path) -> dict[str, Any]:
     data = customers(n, seed)
     md, out, model = _fit(data, "customers", seed, tmp)
-    blob = _model_bytes(model)
+    blob = model_bytes(model)
     result: dict[str, Any] = {}
     for col in (*ID_LIKE, "first_name", "city"):
         real = {str(v) for v in data.column(col).to_pylist()}
@@ -174,7 +141,7 @@ def attack_emails(n: int, seed: int, tmp: Path) -> dict[str, Any]:
         "detected_kind": column.kind.value + (f" ({column.pii_kind.value})" if column.pii_kind else ""),
         "real_share_in_output": round(sum(v in real for v in synth) / max(1, len(synth)), 4),
         "real_local_part_share": round(sum(v.split("@")[0] in local for v in synth) / max(1, len(synth)), 4),
-        "real_values_in_model": _in_model(real, _model_bytes(model), model, whole=False),
+        "real_values_in_model": _in_model(real, model_bytes(model), model, whole=False),
     }
 
 

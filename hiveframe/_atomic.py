@@ -103,7 +103,9 @@ def _terminate_as_exit() -> Iterator[None]:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether the process ``pid`` still runs, so that what it is writing must be left alone. This
+    process counts as gone: a leftover carrying its own id is from an earlier run that reused the id."""
     if pid == os.getpid():
         return False
     try:
@@ -125,7 +127,7 @@ def recover(path: Path) -> None:
     stages: list[Path] = []
     for entry in parent.iterdir():
         match = _LEFTOVER.match(entry.name)
-        if not match or match["name"] != path.name or _alive(int(match["pid"])):
+        if not match or match["name"] != path.name or process_alive(int(match["pid"])):
             continue
         (olds if match["tag"] == OLD_TAG else stages).append(entry)
     for entry in sorted(olds):
@@ -196,39 +198,38 @@ def swap_in(staging: Path, path: Path) -> None:
 
 
 @contextlib.contextmanager
-def staged_folder(path: Path) -> Iterator[Path]:
-    """A fresh sibling folder to write into; swapped in at ``path`` when the block ends without error."""
+def _staging(path: Path) -> Iterator[Path]:
+    """A fresh sibling name for ``path`` (after repairing what killed runs left), removed when the block
+    ends (or the process exits) while it still exists; SIGTERM unwinds like Ctrl-C meanwhile."""
     recover(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = sibling(path, STAGE_TAG)
     _PENDING.add(staging)
     try:
         with _terminate_as_exit():
-            staging.mkdir()  # honours the umask, unlike tempfile.mkdtemp's 0700
             yield staging
-            swap_in(staging, path)
     finally:
         _PENDING.discard(staging)
-        if staging.exists():
-            _remove(staging)
+        _remove(staging)
+
+
+@contextlib.contextmanager
+def staged_folder(path: Path) -> Iterator[Path]:
+    """A fresh sibling folder to write into; swapped in at ``path`` when the block ends without error."""
+    with _staging(path) as staging:
+        staging.mkdir()  # honours the umask, unlike tempfile.mkdtemp's 0700
+        yield staging
+        swap_in(staging, path)
 
 
 @contextlib.contextmanager
 def staged_file(path: Path) -> Iterator[Path]:
     """A sibling temporary file name to write; moved to ``path`` when the block ends without error."""
-    recover(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = sibling(path, STAGE_TAG)
-    _PENDING.add(staging)
-    try:
-        with _terminate_as_exit():
-            yield staging
-            _fsync(staging)
-            crash_point("file:before-replace")
-            os.replace(staging, path)
-    finally:
-        _PENDING.discard(staging)
-        _remove(staging)
+    with _staging(path) as staging:
+        yield staging
+        _fsync(staging)
+        crash_point("file:before-replace")
+        os.replace(staging, path)
 
 
 # -- provenance: what hiveframe wrote, so that it replaces nothing else -------------------------------

@@ -37,7 +37,7 @@ import torch
 from torch.func import functional_call, grad
 
 from hiveframe_ctgan import _nn
-from hiveframe_ctgan._train import CTGANTrainer
+from hiveframe_ctgan._train import CTGANTrainer, frozen
 
 log = logging.getLogger(__name__)
 
@@ -167,16 +167,9 @@ class DPCTGANTrainer(CTGANTrainer):
         z = torch.randn(self.batch, m.z_dim, generator=self.g_gen, device=self.device)
         logits = G(z, cond, ctx)
         fake = _nn.ctgan_activate(logits, m.seg, self.g_gen)
-        D.requires_grad_(False)
-        try:
+        with frozen(D):
             loss = -D(fake, cond, ctx, self.g_gen).mean() + self._cond_loss(logits, cond)
-        finally:
-            D.requires_grad_(True)
-        m.opt_g.zero_grad(set_to_none=True)
-        loss.backward()
-        m.opt_g.step()
-        self.generator_updates += 1
-        m.update_average(self.generator_updates)  # post-processing of the generator: no privacy cost
+        self._update_generator(loss)  # the weight average is post-processing of the generator: no privacy cost
         return float(loss.detach())
 
     def train_epoch(self) -> dict[str, float]:

@@ -16,7 +16,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -257,40 +257,37 @@ class CTGANTrainer:
                 loss_d.backward(inputs=self.d_params)
                 m.opt_d.step()
                 d_total += loss_d.detach()
-            D.requires_grad_(False)  # the critic's weight gradients are not needed here
-            try:
-                with self.autocast():
-                    loss_g = -D(fake_g, cond, ctx, self.gen).float().mean() + self._cond_loss(logits, cond)
-            finally:
-                D.requires_grad_(True)
-            m.opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            m.opt_g.step()
-            self.generator_updates += 1
-            m.update_average(self.generator_updates)
+            with frozen(D), self.autocast():  # the critic's weight gradients are not needed here
+                loss_g = -D(fake_g, cond, ctx, self.gen).float().mean() + self._cond_loss(logits, cond)
+            self._update_generator(loss_g)
             g_total += loss_g.detach()
         return {"generator": float(g_total) / self.steps,
                 "discriminator": float(d_total) / (self.steps * self.d_steps)}
 
+    def _update_generator(self, loss: torch.Tensor) -> None:
+        """One optimiser step of the generator on ``loss``, then the weight average (post-processing)."""
+        m = self.model
+        m.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        m.opt_g.step()
+        self.generator_updates += 1
+        m.update_average(self.generator_updates)
+
     # -- checkpoint state --------------------------------------------------------------------------
-    def full_state(self) -> dict[str, Any]:
+    def _stateful(self) -> dict[str, Any]:
+        """What a checkpoint keeps, by name: the networks and optimisers."""
         m = self.model
         assert m.D is not None
-        average = {} if m.G_average is None else {"G_average": m.G_average.state_dict()}
-        return {"G": m.G.state_dict(), "D": m.D.state_dict(), "opt_g": m.opt_g.state_dict(),
-                "opt_d": m.opt_d.state_dict(), "generator_updates": self.generator_updates, **average,
+        average = {} if m.G_average is None else {"G_average": m.G_average}
+        return {"G": m.G, "D": m.D, "opt_g": m.opt_g, "opt_d": m.opt_d, **average}
+
+    def full_state(self) -> dict[str, Any]:
+        return {**_states(self._stateful()), "generator_updates": self.generator_updates,
                 **_rng_state(self.rng, self.gen)}
 
     def load_full_state(self, state: Mapping[str, Any]) -> None:
-        m = self.model
-        assert m.D is not None
-        m.G.load_state_dict(state["G"])
-        m.D.load_state_dict(state["D"])
-        m.opt_g.load_state_dict(state["opt_g"])
-        m.opt_d.load_state_dict(state["opt_d"])
+        _load_states(self._stateful(), state)
         self.generator_updates = int(state["generator_updates"])
-        if m.G_average is not None:
-            m.G_average.load_state_dict(state["G_average"])
         _load_rng_state(state, self.rng, self.gen)
 
 
@@ -396,18 +393,17 @@ class TVAETrainer:
         b = max(1, batches)
         return {"loss": float(total) / b, "reconstruction": float(rec_total) / b, "kl": float(kl_total) / b}
 
-    def full_state(self) -> dict[str, Any]:
+    def _stateful(self) -> dict[str, Any]:
+        """What a checkpoint keeps, by name: the networks and the optimiser."""
         m = self.model
         assert m.encoder is not None
-        return {"encoder": m.encoder.state_dict(), "decoder": m.decoder.state_dict(), "opt": m.opt.state_dict(),
-                **_rng_state(self.rng, self.gen)}
+        return {"encoder": m.encoder, "decoder": m.decoder, "opt": m.opt}
+
+    def full_state(self) -> dict[str, Any]:
+        return {**_states(self._stateful()), **_rng_state(self.rng, self.gen)}
 
     def load_full_state(self, state: Mapping[str, Any]) -> None:
-        m = self.model
-        assert m.encoder is not None
-        m.encoder.load_state_dict(state["encoder"])
-        m.decoder.load_state_dict(state["decoder"])
-        m.opt.load_state_dict(state["opt"])
+        _load_states(self._stateful(), state)
         _load_rng_state(state, self.rng, self.gen)
 
 
@@ -423,6 +419,26 @@ def _autocast_factory(config: Mapping[str, Any], device: torch.device) -> Callab
         return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
 
     return autocast
+
+
+@contextlib.contextmanager
+def frozen(module: torch.nn.Module) -> Iterator[None]:
+    """``module``'s weights need no gradient inside the block (gradients still flow through it)."""
+    module.requires_grad_(False)
+    try:
+        yield
+    finally:
+        module.requires_grad_(True)
+
+
+def _states(parts: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``state_dict`` of each network or optimiser, by name."""
+    return {name: part.state_dict() for name, part in parts.items()}
+
+
+def _load_states(parts: Mapping[str, Any], state: Mapping[str, Any]) -> None:
+    for name, part in parts.items():
+        part.load_state_dict(state[name])
 
 
 def _rng_state(rng: np.random.Generator, gen: torch.Generator) -> dict[str, Any]:
@@ -506,25 +522,17 @@ class CheckpointStore:
 
     def _remove_stale_temporaries(self) -> None:
         """Remove the temporary file of a save whose process was killed (never a live process's)."""
+        from hiveframe.files import process_alive
+
         if not self.path.parent.is_dir():
             return
         for tmp in self.path.parent.glob(f".{CHECKPOINT_NAME}.*.tmp"):
             pid = tmp.name[len(CHECKPOINT_NAME) + 2:-len(".tmp")]
-            if not pid.isdigit() or int(pid) == os.getpid() or _process_alive(int(pid)):
+            if not pid.isdigit() or int(pid) == os.getpid() or process_alive(int(pid)):
                 continue
             log.info("removing %s, left by an interrupted checkpoint save", tmp)
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # -- the epoch loop --------------------------------------------------------------------------------

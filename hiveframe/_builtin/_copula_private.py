@@ -53,8 +53,6 @@ def fit_copula_private(copula: GaussianCopula, private: PrivateTraining, table: 
                        context_columns: tuple[str, ...], seed: int | None,
                        callback: TrainingCallback | None) -> None:
     """Fit ``copula`` with differential privacy (module docstring); called by ``fit_private``."""
-    from hiveframe._builtin.copula import _nearest_correlation
-
     ordering = copula.order_categories
     copula.order_categories = False  # ordered below, from the noisy moments (the surrogate's columns are independent)
     try:
@@ -121,15 +119,7 @@ def fit_copula_private(copula: GaussianCopula, private: PrivateTraining, table: 
             cov[a, b] = cov[b, a] = _moment(a, b, moments, pos, block_of, scores_of) / n
     diag = np.maximum(np.diag(cov), 0.05)
     corr = cov / np.sqrt(np.outer(diag, diag))
-    if copula.correct_attenuation:
-        var = np.array([dim.marginal.score_var for dim in dims])
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            factor = 1.0 / np.sqrt(np.outer(var, var))
-            corr = np.where(np.isfinite(factor), corr * factor, 0.0)
-    limit = float(copula.max_correlation)
-    corr = np.clip(corr, -limit, limit)
-    np.fill_diagonal(corr, 1.0)
-    copula._corr = _nearest_correlation(corr, floor=1e-3)
+    copula._corr = copula._finish_correlation(corr, [dim.marginal for dim in dims], floor=1e-3)
     copula._chol = None
     if callback is not None:
         callback({"table": table.name, "epoch": 0, "rows": private.rows, "dimensions": d,

@@ -469,6 +469,12 @@ class GaussianCopula(TableGenerator):
             var_i = sxx / count - mean_i**2
             corr = cov / np.sqrt(var_i * var_i.T)
         corr[~np.isfinite(corr) | (count < _MIN_PAIR_ROWS)] = 0.0
+        return self._finish_correlation(corr, marginals, floor=1e-4)
+
+    def _finish_correlation(self, corr: np.ndarray, marginals: Sequence[_Marginal], floor: float) -> np.ndarray:
+        """Raw score correlations made usable: corrected for the attenuation of discrete scores (when
+        asked), clipped at ``max_correlation``, unit diagonal, nearest positive definite (eigenvalues
+        at least ``floor``). Shared by the plain fit and the private one."""
         if self.correct_attenuation:
             v = np.array([mg.score_var for mg in marginals])
             with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
@@ -477,7 +483,7 @@ class GaussianCopula(TableGenerator):
         limit = float(self.max_correlation)
         corr = np.clip(corr, -limit, limit)
         np.fill_diagonal(corr, 1.0)
-        return _nearest_correlation(corr, floor=1e-4)
+        return _nearest_correlation(corr, floor=floor)
 
     # -- sample ------------------------------------------------------------------------------------
     def _sample(self, num_rows: int, *, context: pa.Table | None, conditions: dict[str, Any],

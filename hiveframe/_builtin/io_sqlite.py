@@ -42,6 +42,7 @@ from hiveframe._builtin.io_arrow import (
 )
 from hiveframe.components.io import Database, Reader, Writer
 from hiveframe.errors import HiveframeError, SourceError
+from hiveframe.metadata.arrow_types import type_family
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -261,30 +262,23 @@ class SqliteReader(Reader):
 
 
 # -- writing ---------------------------------------------------------------------------------------
+#: the declared SQLite type of each type family (:func:`~hiveframe.metadata.arrow_types.type_family`)
+_DECLARED_TYPES = {"bool": "BOOLEAN", "int": "INTEGER", "float": "REAL", "decimal": "NUMERIC", "binary": "BLOB",
+                   "null": ""}
+
+
 def sqlite_declared_type(t: pa.DataType) -> str:
-    """The declared SQLite type for an Arrow type (read back by :func:`declared_arrow_type`)."""
+    """The declared SQLite type for an Arrow type (read back by :func:`declared_arrow_type`); categories
+    (dictionaries), strings and what SQLite has no name for are TEXT."""
     import pyarrow as pa
 
-    types = pa.types
-    if types.is_boolean(t):
-        return "BOOLEAN"
-    if types.is_integer(t):
-        return "INTEGER"
-    if types.is_floating(t):
-        return "REAL"
-    if types.is_decimal(t):
-        return "NUMERIC"
-    if types.is_timestamp(t):
-        return "DATETIME"
-    if types.is_date(t):
-        return "DATE"
-    if types.is_time(t):
-        return "TIME"
-    if types.is_binary(t) or types.is_large_binary(t) or types.is_fixed_size_binary(t):
-        return "BLOB"
-    if types.is_null(t):
-        return ""
-    return "TEXT"
+    if pa.types.is_dictionary(t):
+        return "TEXT"
+    family = type_family(t)
+    if family == "temporal":
+        return ("DATETIME" if pa.types.is_timestamp(t) else "DATE" if pa.types.is_date(t)
+                else "TIME" if pa.types.is_time(t) else "TEXT")
+    return _DECLARED_TYPES.get(family, "TEXT")
 
 
 def _python_columns(table: pa.Table) -> list[list[Any]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from hiveframe.errors import Problem
@@ -148,6 +149,7 @@ def _cast_column(table: str, column: Column, array: Any) -> tuple[Any, list[Prob
         target = column.arrow_type()
     except ValueError:
         return array, []  # reported by metadata_problems
+    bad_values = partial(_bad_values_problem, table, column)
     source = array.type
     src_family, dst_family = type_family(source), type_family(target)
     problems: list[Problem] = []
@@ -155,11 +157,7 @@ def _cast_column(table: str, column: Column, array: Any) -> tuple[Any, list[Prob
         # a string column declared numerical: every value must read as a number
         _, _, bad = parse_numbers(array)
         if bad:
-            problems.append(
-                _bad_values_problem(
-                    table, column, array, bad, "are not numbers", "the column is declared numerical"
-                )
-            )
+            problems.append(bad_values(array, bad, "are not numbers", "the column is declared numerical"))
         return array, problems
     if source == target:
         return array, []
@@ -177,11 +175,7 @@ def _cast_column(table: str, column: Column, array: Any) -> tuple[Any, list[Prob
     if src_family == "string" and dst_family in ("int", "float", "decimal"):
         numbers, na_count, bad = parse_numbers(array)
         if bad:
-            problems.append(
-                _bad_values_problem(
-                    table, column, array, bad, "are not numbers", f"declared dtype is {column.dtype}"
-                )
-            )
+            problems.append(bad_values(array, bad, "are not numbers", f"declared dtype is {column.dtype}"))
             return array, problems
         if na_count:
             log.info(
@@ -201,16 +195,8 @@ def _cast_column(table: str, column: Column, array: Any) -> tuple[Any, list[Prob
         failed = pc.and_(pc.is_valid(plain(array)), pc.is_null(parsed))
         bad = first_rows(failed, limit=None)
         if bad:
-            return array, [
-                _bad_values_problem(
-                    table,
-                    column,
-                    array,
-                    bad,
-                    f"do not match datetime_format {column.datetime_format!r}",
-                    "fix the values or the format",
-                )
-            ]
+            return array, [bad_values(array, bad, f"do not match datetime_format {column.datetime_format!r}",
+                                      "fix the values or the format")]
         array = parsed
     src_family = type_family(array.type)
     try:
@@ -220,16 +206,8 @@ def _cast_column(table: str, column: Column, array: Any) -> tuple[Any, list[Prob
         if src_family == "float" and dst_family == "int":
             bad = fractional_rows(array)
             if bad:
-                return array, [
-                    _bad_values_problem(
-                        table,
-                        column,
-                        array,
-                        bad,
-                        "are not whole numbers",
-                        f"declared dtype is {column.dtype}",
-                    )
-                ]
+                return array, [bad_values(array, bad, "are not whole numbers",
+                                          f"declared dtype is {column.dtype}")]
         return array, [
             Problem(
                 f"values of type {source} cannot be cast to the declared dtype {column.dtype}: {detail}",

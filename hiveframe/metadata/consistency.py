@@ -34,14 +34,8 @@ def metadata_problems(metadata: Metadata) -> list[Problem]:
     for fk in metadata.foreign_keys:
         key = (fk.child_table, fk.child_columns)
         if key in declared:
-            problems.append(
-                Problem(
-                    f"foreign key {fk.name} is declared twice",
-                    table=fk.child_table,
-                    column=",".join(fk.child_columns),
-                    hint="remove the duplicate",
-                )
-            )
+            problems.append(_child_columns_problem(fk, f"foreign key {fk.name} is declared twice",
+                                                   "remove the duplicate"))
         declared.add(key)
         problems += _foreign_key_problems(metadata, fk)
     problems += _cycle_problems(metadata)
@@ -171,24 +165,13 @@ def _foreign_key_problems(metadata: Metadata, fk: ForeignKey) -> list[Problem]:
             )
         )
     if parent is None:
-        out.append(
-            Problem(
-                f"{where}: parent table {fk.parent_table!r} does not exist",
-                table=fk.child_table,
-                column=",".join(fk.child_columns),
-                hint=closest(fk.parent_table, metadata.table_names, "tables"),
-            )
-        )
+        out.append(_child_columns_problem(fk, f"{where}: parent table {fk.parent_table!r} does not exist",
+                                          closest(fk.parent_table, metadata.table_names, "tables")))
     if not fk.child_columns or len(fk.child_columns) != len(fk.parent_columns):
-        out.append(
-            Problem(
-                f"{where}: {len(fk.child_columns)} child column(s) {list(fk.child_columns)} but "
-                f"{len(fk.parent_columns)} parent column(s) {list(fk.parent_columns)}",
-                table=fk.child_table,
-                column=",".join(fk.child_columns),
-                hint="list one parent column per child column, in the same order",
-            )
-        )
+        out.append(_child_columns_problem(
+            fk, f"{where}: {len(fk.child_columns)} child column(s) {list(fk.child_columns)} but "
+            f"{len(fk.parent_columns)} parent column(s) {list(fk.parent_columns)}",
+            "list one parent column per child column, in the same order"))
     if child is not None:
         out += _missing_columns(fk.child_table, child.column_names, fk.child_columns,
                                 f"{where}: child column does not exist")
@@ -231,6 +214,11 @@ def _foreign_key_problems(metadata: Metadata, fk: ForeignKey) -> list[Problem]:
                                 lambda col: f"{where}: context column {col!r} is not a column of the parent",
                                 what="parent columns")
     return out
+
+
+def _child_columns_problem(fk: ForeignKey, message: str, hint: str | None) -> Problem:
+    """A problem of ``fk`` as a whole, pointed at its child table and columns."""
+    return Problem(message, table=fk.child_table, column=",".join(fk.child_columns), hint=hint)
 
 
 def _cycle_problems(metadata: Metadata) -> list[Problem]:

@@ -14,7 +14,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from hiveframe.errors import MetadataError, Problem, did_you_mean
+from hiveframe.errors import MetadataError, Problem, SourceError, did_you_mean
 
 SPEC_VERSION = 1
 #: What ``fit`` may do with child rows whose foreign key has no parent.
@@ -455,19 +455,7 @@ class Metadata:
     @classmethod
     def from_json(cls, text_or_path: str | Path) -> Metadata:
         """Load from a JSON string or a path to a JSON file."""
-        text = str(text_or_path)
-        if not text.lstrip().startswith("{"):
-            path = Path(text_or_path)
-            if not path.exists():
-                from hiveframe.errors import SourceError
-
-                raise SourceError(f"metadata file {str(path)!r} does not exist")
-            text = path.read_text(encoding="utf-8")
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise MetadataError([Problem(f"metadata is not valid JSON: {exc}")]) from None
-        return cls.from_dict(data)
+        return cls.from_dict(_read_json(text_or_path, "metadata"))
 
 
 _FK_FIELDS = ("child_table", "child_columns", "parent_table", "parent_columns")
@@ -653,3 +641,18 @@ def find_cycle(deps: Mapping[str, Iterable[str]]) -> list[str]:
             if found:
                 return found
     return []
+
+
+def _read_json(text_or_path: str | Path, what: str) -> Any:
+    """A JSON document given as text (starting with ``{``) or as a path to a file; ``what`` names it in
+    errors (a missing file is a source error, bad JSON a metadata error)."""
+    text = str(text_or_path)
+    if not text.lstrip().startswith("{"):
+        path = Path(text_or_path)
+        if not path.exists():
+            raise SourceError(f"{what} file {str(path)!r} does not exist")
+        text = path.read_text(encoding="utf-8")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise MetadataError([Problem(f"{what} is not valid JSON: {exc}")]) from None

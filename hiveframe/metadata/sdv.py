@@ -11,14 +11,13 @@ public bounds: they are imported as ``low``/``high``/``categories`` only with ``
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hiveframe.errors import MetadataError, Problem, SourceError, did_you_mean
-from hiveframe.metadata.model import Column, ColumnKind, ForeignKey, Metadata, PIIKind, Table
+from hiveframe.errors import MetadataError, Problem, did_you_mean
+from hiveframe.metadata.model import Column, ColumnKind, ForeignKey, Metadata, PIIKind, Table, _read_json
 
 if TYPE_CHECKING:
     from hiveframe.components import Database
@@ -160,16 +159,7 @@ def _warn_unknown_sdtypes(unknown: list[str]) -> None:
 def _load(data_or_path: Mapping[str, Any] | str | Path) -> Mapping[str, Any]:
     if isinstance(data_or_path, Mapping):
         return data_or_path
-    text = str(data_or_path)
-    if not text.lstrip().startswith("{"):
-        path = Path(text)
-        if not path.exists():
-            raise SourceError(f"SDV metadata file {text!r} does not exist")
-        text = path.read_text(encoding="utf-8")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise MetadataError([Problem(f"SDV metadata is not valid JSON: {exc}")]) from None
+    data = _read_json(data_or_path, "SDV metadata")
     if not isinstance(data, Mapping):
         raise MetadataError([Problem("SDV metadata must be a JSON object")])
     return data

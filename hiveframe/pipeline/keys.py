@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hiveframe.pipeline.unique import repeat_positions
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -335,13 +337,7 @@ def _gen_template(templates: list[dict[str, Any]], n: int, rng: np.random.Genera
 
 
 def _make_unique(values: list[str], redraw, taken: set[str] | None = None, rounds: int = 30) -> list[str]:
-    seen: set[str] = set(taken or ())
-    dup: list[int] = []
-    for i, v in enumerate(values):
-        if v in seen:
-            dup.append(i)
-        else:
-            seen.add(v)
+    dup, seen = repeat_positions(values, taken or ())
     for _ in range(rounds):
         if not dup:
             break
@@ -386,15 +382,8 @@ def _gen_prefixed(fmt: dict[str, Any], parent_keys: pa.Array, rng: np.random.Gen
     values = [s + t for s, t in zip(stems, tails, strict=False)]
     if not unique:
         return values
-    seen: set[str] = set()
     for _ in range(30):
-        dup = []
-        seen = set()
-        for i, v in enumerate(values):
-            if v in seen:
-                dup.append(i)
-            else:
-                seen.add(v)
+        dup, _seen = repeat_positions(values)
         if not dup:
             return values
         fresh = _draw_templates(templates, len(dup), rng)

@@ -16,13 +16,13 @@ The engine picks one policy per fit (:func:`fit_policy`) instead of branching on
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hiveframe.metadata import Column, ColumnKind, Table
+from hiveframe.metadata import Column, ColumnKind, Metadata, Table
 from hiveframe.pipeline._tables import _empty_like
 from hiveframe.pipeline.assign import AssignmentModel
 from hiveframe.pipeline.plan import Relation, SelfRef, TablePlan, derive_seed, modelled_columns, pii_columns
@@ -34,6 +34,21 @@ if TYPE_CHECKING:
 
     from hiveframe.components import Database, PrivacyWrapper, TableGenerator
     from hiveframe.pipeline.engine import RelationalEngine
+
+
+def _self_references(metadata: Metadata, table: Table, data: pa.Table) -> Iterator[tuple[int, np.ndarray]]:
+    """Each self-referencing foreign key of ``table`` (its index) with the parent row of every row (the
+    forests of both policies are fitted on it); orphans kept under 'keep' are said once, as roots."""
+    from hiveframe.metadata.relations import resolve
+
+    for j, fk in enumerate(metadata.foreign_keys):
+        if fk.child_table == table.name and fk.is_self_reference:
+            idx, orphans = resolve(data, fk.child_columns, data, fk.parent_columns)
+            if fk.orphans == "keep" and orphans.any():
+                log.warning("self-reference %s: %d row(s) point at no row of %s; under the orphan policy "
+                            "'keep' they are generated as roots (null), since a generated key must never "
+                            "collide with a generated row", fk.name, int(orphans.sum()), table.name)
+            yield j, idx
 
 
 class PlainFit:
@@ -85,18 +100,10 @@ class PlainFit:
 
     def after_generator(self, plan: TablePlan, table: Table, data: pa.Table, database: Database,
                         features: dict[str, pa.Table]) -> None:
-        from hiveframe.metadata.relations import resolve
         from hiveframe.pipeline.forest import ForestModel
 
-        md = self.engine.metadata
-        for j, fk in enumerate(md.foreign_keys):
-            if fk.child_table == table.name and fk.is_self_reference:
-                idx, orphans = resolve(data, fk.child_columns, data, fk.parent_columns)
-                if fk.orphans == "keep" and orphans.any():
-                    log.warning("self-reference %s: %d row(s) point at no row of %s; under the orphan policy "
-                                "'keep' they are generated as roots (null), since a generated key must never "
-                                "collide with a generated row", fk.name, int(orphans.sum()), table.name)
-                plan.self_refs.append(SelfRef(j, ForestModel().fit(idx, features[table.name])))
+        for j, idx in _self_references(self.engine.metadata, table, data):
+            plan.self_refs.append(SelfRef(j, ForestModel().fit(idx, features[table.name])))
         self.engine._fit_keys(plan, table, data, database)
 
     def private_mean(self, table: str) -> bool:
@@ -188,16 +195,8 @@ class PrivateFit(PlainFit):
 
     def before_generator(self, plan: TablePlan, table: Table, data: pa.Table) -> None:
         """Self-reference forests and id null shares: released before the generator's training."""
-        from hiveframe.metadata.relations import resolve
-
-        for j, fk in enumerate(self.engine.metadata.foreign_keys):
-            if fk.child_table == table.name and fk.is_self_reference:
-                idx, orphans = resolve(data, fk.child_columns, data, fk.parent_columns)
-                if fk.orphans == "keep" and orphans.any():
-                    log.warning("self-reference %s: %d row(s) point at no row of %s; under the orphan policy "
-                                "'keep' they are generated as roots (null), since a generated key must never "
-                                "collide with a generated row", fk.name, int(orphans.sum()), table.name)
-                plan.self_refs.append(SelfRef(j, self.dp.forest(table.name, idx, plan.real_rows)))
+        for j, idx in _self_references(self.engine.metadata, table, data):
+            plan.self_refs.append(SelfRef(j, self.dp.forest(table.name, idx, plan.real_rows)))
         self._fit_keys(plan, table, data)
 
     def _fit_keys(self, plan: TablePlan, table: Table, data: pa.Table) -> None:

@@ -15,7 +15,7 @@ are not released there).
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -106,18 +106,25 @@ class StyleModel:
         return out
 
 
-def make_unique(values: Sequence[Any], pool: Sequence[str], rng: np.random.Generator) -> list[Any]:
-    """``values`` with every repeat replaced: unused ``pool`` values first, then new styled ones."""
-    out = list(values)
-    seen: set[str] = set()
+def repeat_positions(values: Sequence[Any], taken: Iterable[Any] = ()) -> tuple[list[int], set[Any]]:
+    """Where ``values`` repeat an earlier value or one of ``taken`` (nulls aside), and every distinct
+    value seen, ``taken`` included."""
+    seen = set(taken)
     repeats: list[int] = []
-    for i, v in enumerate(out):
+    for i, v in enumerate(values):
         if v is None:
             continue
         if v in seen:
             repeats.append(i)
         else:
             seen.add(v)
+    return repeats, seen
+
+
+def make_unique(values: Sequence[Any], pool: Sequence[str], rng: np.random.Generator) -> list[Any]:
+    """``values`` with every repeat replaced: unused ``pool`` values first, then new styled ones."""
+    out = list(values)
+    repeats, seen = repeat_positions(out)
     if not repeats:
         return out
     unused = [p for p in pool if p not in seen]

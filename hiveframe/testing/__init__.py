@@ -7,6 +7,8 @@
   exercises its contract (shapes, dtypes, determinism, state round trip, error wrapping, parameters).
 * :mod:`hiveframe.testing.pytest_plugin` (loaded by pytest automatically when hiveframe is installed)
   provides the ``hiveframe_host``, ``hiveframe_host_factory`` and ``fake_distribution`` fixtures.
+* :mod:`hiveframe.testing.leaks` reads what a saved model holds (its bytes, its JSON strings), to check
+  that no real value sits in it.
 * :func:`load_dataset` loads one of the real example databases (``../shared/data`` beside a checkout) as
   ``(Database, Metadata)`` with the keys the dataset states, the one loader tests and benchmarks share.
 

@@ -185,6 +185,16 @@ def sample_metadata(data: pa.Table, name: str = "people") -> Table:
 
 
 # -- shared rules ---------------------------------------------------------------------------------
+def _raises(error: type[Exception], failure: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    """Pass when ``call(*args, **kwargs)`` raises ``error``; a call that returns fails the rule with
+    ``failure`` (any other exception fails it too, with that exception)."""
+    try:
+        call(*args, **kwargs)
+    except error:
+        return
+    raise AssertionError(failure)
+
+
 def _resolve(cls_or_instance: Any, kind: str) -> tuple[type[Component], Component | None]:
     base = BASES[kind]
     if isinstance(cls_or_instance, Component):
@@ -242,11 +252,8 @@ def _check_declaration(ck: _Checker, cls: type[Component], instance: Component |
             assert again[k] == v, f"parameter {k!r}: {v!r} came back as {again[k]!r}"
 
     def rejects_unknown() -> None:
-        try:
-            cls.from_params({**dict(params or {}), "no_such_parameter_xyz": 1})
-        except ConfigError:
-            return
-        raise AssertionError("from_params accepted an unknown parameter (expected ConfigError)")
+        _raises(ConfigError, "from_params accepted an unknown parameter (expected ConfigError)",
+                cls.from_params, {**dict(params or {}), "no_such_parameter_xyz": 1})
 
     ck.rule("parameters round-trip as JSON through get_params/from_params", params_round_trip)
     ck.rule("rejects an unknown parameter with ConfigError", rejects_unknown)
@@ -409,12 +416,8 @@ def check_table_generator(
         table = sample_metadata(data)
 
     def not_fitted() -> None:
-        fresh = _fresh(cls, instance, params)
-        try:
-            fresh.sample(5, seed=seed)
-        except NotFittedError:
-            return
-        raise AssertionError("sample() before fit() did not raise NotFittedError")
+        _raises(NotFittedError, "sample() before fit() did not raise NotFittedError",
+                _fresh(cls, instance, params).sample, 5, seed=seed)
 
     ck.rule("refuses to sample before fit", not_fitted)
 
@@ -435,11 +438,7 @@ def check_table_generator(
     ck.rule("samples zero rows", lambda: _check_output_schema(gen.sample(0, seed=seed), table, (), 0, "sample(0)"))
 
     def negative_rows() -> None:
-        try:
-            gen.sample(-1)
-        except ConfigError:
-            return
-        raise AssertionError("sample(-1) did not raise ConfigError")
+        _raises(ConfigError, "sample(-1) did not raise ConfigError", gen.sample, -1)
 
     ck.rule("rejects a negative row count", negative_rows)
 
@@ -465,12 +464,8 @@ def check_table_generator(
     ck.rule("state round-trips through save_component/load_component", state_round_trip)
 
     def missing_column() -> None:
-        fresh = _fresh(cls, instance, params)
-        try:
-            fresh.fit(data.drop_columns([table.column_names[0]]), table, seed=seed)
-        except HiveframeError:
-            return
-        raise AssertionError("fit() on data lacking a described column did not raise a hiveframe error")
+        _raises(HiveframeError, "fit() on data lacking a described column did not raise a hiveframe error",
+                _fresh(cls, instance, params).fit, data.drop_columns([table.column_names[0]]), table, seed=seed)
 
     ck.rule("fit on data lacking a column raises a hiveframe error", missing_column)
 
@@ -511,11 +506,8 @@ def _check_private(ck: _Checker, cls: type[TableGenerator], instance: TableGener
     """Differential privacy: a ``supports_dp`` generator trains under the ``dp`` wrapper and leaks no canary."""
     if not cls.supports_dp:
         def refuses() -> None:
-            try:
-                _fresh(cls, instance, params).fit_private(data, table, private=None, seed=seed)  # type: ignore[arg-type]
-            except ConfigError:
-                return
-            raise AssertionError("fit_private() of a generator without supports_dp did not raise ConfigError")
+            _raises(ConfigError, "fit_private() of a generator without supports_dp did not raise ConfigError",
+                    _fresh(cls, instance, params).fit_private, data, table, private=None, seed=seed)
 
         ck.rule("without supports_dp, fit_private refuses", refuses)
         ck.report.notes.append("supports_dp = False: private training not checked")
@@ -606,11 +598,8 @@ def _check_conditional(ck: _Checker, cls: type[TableGenerator], instance: TableG
         _assert_tables_equal(out, again, "two context samples with the same seed")
 
     def needs_context() -> None:
-        try:
-            gen.sample(5, seed=seed)
-        except ConfigError:
-            return
-        raise AssertionError("sampling a context-fitted generator without context did not raise ConfigError")
+        _raises(ConfigError, "sampling a context-fitted generator without context did not raise ConfigError",
+                gen.sample, 5, seed=seed)
 
     ck.rule("samples one row per context row", sample_with_context)
     ck.rule("refuses to sample without the context it was fitted with", needs_context)
@@ -678,11 +667,8 @@ def check_reader(
         _assert_tables_equal(part[first], db[first], f"table {first!r} read alone")
 
     def unknown_table() -> None:
-        try:
-            reader.read(source, tables=["__no_such_table__"])
-        except SourceError:
-            return
-        raise AssertionError("reading an unknown table did not raise SourceError")
+        _raises(SourceError, "reading an unknown table did not raise SourceError",
+                reader.read, source, tables=["__no_such_table__"])
 
     def missing() -> None:
         with tempfile.TemporaryDirectory() as tmp:
@@ -842,11 +828,8 @@ def check_transformer(
             lambda: _assert(bool(cls.handles), "set the class attribute `handles` (a tuple of ColumnKind)"))
 
     def not_fitted() -> None:
-        try:
-            _fresh(cls, instance, params).transform(values)
-        except NotFittedError:
-            return
-        raise AssertionError("transform() before fit() did not raise NotFittedError")
+        _raises(NotFittedError, "transform() before fit() did not raise NotFittedError",
+                _fresh(cls, instance, params).transform, values)
 
     ck.rule("refuses to transform before fit", not_fitted)
 
@@ -987,11 +970,8 @@ def check_linkage_model(
             "samples differ after save/load")
 
     def bad_counts() -> None:
-        try:
-            _fresh(cls, instance, params).fit(parents, counts[:-1], seed=seed)
-        except ConfigError:
-            return
-        raise AssertionError("fit with one count too few did not raise ConfigError")
+        _raises(ConfigError, "fit with one count too few did not raise ConfigError",
+                _fresh(cls, instance, params).fit, parents, counts[:-1], seed=seed)
 
     if out is not _FAILED:
         ck.rule("same seed, same counts", deterministic)
@@ -1126,12 +1106,8 @@ def _check_dp_wrapper(ck: _Checker, cls: type[PrivacyWrapper], instance: Privacy
         assert not missing, f"differentially_private = True but {', '.join(missing)} not implemented"
 
     def refuses_non_dp_generators() -> None:
-        wrapped = _fresh(cls, instance, params).wrap(BootstrapGenerator())
-        try:
-            wrapped.fit(data, table, seed=seed)
-        except ConfigError:
-            return
-        raise AssertionError("a generator without supports_dp was trained under differential privacy")
+        _raises(ConfigError, "a generator without supports_dp was trained under differential privacy",
+                _fresh(cls, instance, params).wrap(BootstrapGenerator()).fit, data, table, seed=seed)
 
     ck.rule("differentially private: implements what the engine asks", implements_engine_methods)
     ck.rule("differentially private: refuses a generator without supports_dp", refuses_non_dp_generators)

@@ -45,6 +45,7 @@ import numpy as np
 from hiveframe.components import ComponentState, NoiseSource, PrivacyWrapper, TableGenerator
 from hiveframe.errors import ConfigError, MetadataError, Problem
 from hiveframe.metadata import Metadata, Table
+from hiveframe_privacy._protected import ProtectedGenerator
 from hiveframe_privacy.units import DEFAULT_MAX_CHILDREN, PrivacyUnits, check_caps, plan_units
 
 if TYPE_CHECKING:
@@ -238,15 +239,12 @@ def supports_private_training(generator: TableGenerator) -> bool:
 
 # -- the wrapped generator ---------------------------------------------------------------------------
 @attrs.define(kw_only=True, eq=False)
-class DPProtectedGenerator(TableGenerator):
+class DPProtectedGenerator(ProtectedGenerator):
     """A table generator trained with differential privacy (see the module docstring)."""
 
     name: ClassVar[str] = "dp_protected"
-    user_facing: ClassVar[bool] = False  # made by a wrapper, never chosen by name
     requires: ClassVar[tuple[str, ...]] = ("scipy",)
-    extra: ClassVar[str | None] = "privacy"
 
-    inner: TableGenerator
     _wrapper: DPWrapper | None = attrs.field(default=None, alias="_wrapper")
     _report: dict[str, Any] = attrs.field(factory=dict, init=False)
     _rows: int | None = attrs.field(default=None, init=False)
@@ -731,6 +729,6 @@ def _caps_text(units: PrivacyUnits) -> str:
 
 def _innermost(generator: TableGenerator | None) -> TableGenerator | None:
     inner = generator
-    while inner is not None and hasattr(inner, "inner"):
+    while isinstance(inner, ProtectedGenerator):
         inner = inner.inner
     return inner

@@ -43,6 +43,7 @@ import numpy as np
 from hiveframe.components import ComponentState, PrivacyWrapper, TableGenerator, secret_token
 from hiveframe.errors import ConfigError
 from hiveframe.metadata import Column, ColumnKind, PIIKind, Table
+from hiveframe_privacy._protected import ProtectedGenerator
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -115,15 +116,12 @@ class _Shared:
 
 
 @attrs.define(kw_only=True, eq=False)
-class PIIProtectedGenerator(TableGenerator):
+class PIIProtectedGenerator(ProtectedGenerator):
     """A table generator whose PII columns are replaced before the inner generator sees the data."""
 
     name: ClassVar[str] = "pii_protected"
-    user_facing: ClassVar[bool] = False  # made by a wrapper, never chosen by name
     requires: ClassVar[tuple[str, ...]] = ("faker",)
-    extra: ClassVar[str | None] = "privacy"
 
-    inner: TableGenerator
     strategies: dict[str, str] = attrs.field(factory=dict)
     default_strategy: str = "fake"
     consistent: bool = False

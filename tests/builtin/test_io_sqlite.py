@@ -23,6 +23,7 @@ from hiveframe.components import Database
 from hiveframe.errors import SourceError
 from hiveframe.metadata import Column, ColumnKind, ForeignKey, Metadata, Table
 from hiveframe.plugins import PluginHost
+from tests.conftest import shop_table
 
 CHINOOK_FKS = {
     ("Album", ("ArtistId",), "Artist", ("ArtistId",)),
@@ -120,13 +121,7 @@ def test_write_chinook_with_keys(tmp_path, chinook, host):
 
 
 def test_round_trip_types_nulls_and_composite_key(tmp_path):
-    shop = pa.table({
-        "region": ["north", "south", "north"],
-        "shop_no": pa.array([1, 1, 2], pa.int64()),
-        "opened": pa.array([dt.date(2001, 1, 31), None, dt.date(1999, 12, 1)]),
-        "rating": [4.0, None, 3.5],
-        "active": [True, False, None],
-    })
+    shop = shop_table()
     sale = pa.table({
         "sale_id": pa.array([1, 2, 3], pa.int64()),
         "region": ["north", "north", None],

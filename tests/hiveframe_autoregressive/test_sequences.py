@@ -8,8 +8,9 @@ import pytest
 
 from hiveframe.components import Database, SequenceGenerator
 from hiveframe.errors import ConfigError, DataError, NotFittedError
-from hiveframe.metadata import Column, ColumnKind, ForeignKey, Metadata, Table
+from hiveframe.metadata import Column, ColumnKind, Metadata, Table
 from hiveframe.persistence import load_component, save_component
+from tests.conftest import users_sessions_metadata
 from tests.hiveframe_autoregressive.conftest import TINY, tiny
 
 #: tiny, but enough to learn that the number of sessions depends on the plan (fit ≈ 6 s)
@@ -36,17 +37,8 @@ def _users_sessions(users: int = 300, seed: int = 0) -> tuple[Database, Metadata
         "at": pa.array(at[shuffle]).cast(pa.timestamp("us")),
         "secs": pa.array(secs[shuffle], mask=last[shuffle]),
     })
-    md = Metadata(
-        tables=(
-            Table("users", (Column("user_id", ColumnKind.ID, dtype="int64"),
-                            Column("plan", ColumnKind.CATEGORICAL, dtype="string")), ("user_id",)),
-            Table("sessions", (Column("user_id", ColumnKind.ID, dtype="int64"),
-                               Column("device", ColumnKind.CATEGORICAL, dtype="string"),
-                               Column("at", ColumnKind.DATETIME, dtype="timestamp[us]"),
-                               Column("secs", ColumnKind.NUMERICAL, dtype="double", nullable=True))),
-        ),
-        foreign_keys=(ForeignKey("sessions", ("user_id",), "users", ("user_id",), context_columns=("plan",)),),
-    )
+    md = users_sessions_metadata(Column("secs", ColumnKind.NUMERICAL, dtype="double", nullable=True),
+                                 context_columns=("plan",))
     return Database({"users": pa.table({"user_id": np.arange(users), "plan": plan}), "sessions": sessions}), md
 
 

@@ -14,6 +14,7 @@ from hiveframe_polars.components import PolarsFolderReader, PolarsFolderWriter, 
 from hiveframe._builtin.io_folder import FolderReader, FolderWriter
 from hiveframe.errors import SourceError
 from hiveframe.plugins import PluginHost
+from tests.conftest import shop_table
 
 UTC = dt.timezone.utc
 
@@ -24,13 +25,7 @@ def host() -> PluginHost:
 
 
 def sample_tables() -> dict[str, pa.Table]:
-    shop = pa.table({
-        "region": ["north", "south", "north"],
-        "shop_no": pa.array([1, 1, 2], pa.int64()),
-        "opened": pa.array([dt.date(2001, 1, 31), None, dt.date(1999, 12, 1)]),
-        "rating": [4.0, None, 3.5],
-        "active": [True, False, None],
-    })
+    shop = shop_table()
     sale = pa.table({
         "sale_id": pa.array([10, 11, 12, 13], pa.int64()),
         "at": pa.array([dt.datetime(2021, 1, 1, 10), dt.datetime(2021, 1, 2, 23, 59, 59, 123456), None,

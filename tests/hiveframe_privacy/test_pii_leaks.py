@@ -19,19 +19,17 @@ from hiveframe_privacy.fakes import FakeSource
 from hiveframe import detect
 from hiveframe.components import Database
 from hiveframe.metadata import Column, ColumnKind, Metadata, PIIKind, Table
+from hiveframe.metadata.rules import luhn_digit
 from hiveframe.pipeline import Synthesizer
 from hiveframe.pipeline.plan import derive_seed
+from hiveframe.testing.leaks import model_bytes, model_strings
 
 N = 120
 ID_LIKE = ("phone", "mobile", "ssn", "card", "iban", "email")
 
 
-def _luhn(body: str) -> str:
-    total = 0
-    for i, ch in enumerate(reversed(body)):
-        d = int(ch) * (2 if i % 2 == 0 else 1)
-        total += d - 9 if d > 9 else d
-    return body + str((10 - total % 10) % 10)
+def _with_check_digit(body: str) -> str:
+    return body + luhn_digit(body)
 
 
 def _iban(i: int) -> str:
@@ -63,7 +61,7 @@ def planted(n: int = N, *, canaries: bool = False) -> pa.Table:
         "phone": [f"+1-415-{200 + i:03d}-{rng.integers(1000, 9999)}" for i in range(n)],
         "mobile": [f"0791{i:03d}{rng.integers(1000, 9999)}" for i in range(n)],
         "ssn": [f"{100 + i:03d}-{rng.integers(10, 99)}-{rng.integers(1000, 9999)}" for i in range(n)],
-        "card": [_luhn(f"4{i:06d}{rng.integers(10**7, 10**8)}") for i in range(n)],
+        "card": [_with_check_digit(f"4{i:06d}{rng.integers(10**7, 10**8)}") for i in range(n)],
         "iban": [_iban(i * 7919 + 13) for i in range(n)],
         "email": [f"user{i}@corp.com" for i in range(n)],
         "first_name": first,
@@ -84,29 +82,6 @@ def declared(data: pa.Table) -> Metadata:
 
 def _real(data: pa.Table) -> dict[str, set[str]]:
     return {c: {str(v) for v in data.column(c).to_pylist()} for c in (*ID_LIKE, "first_name", "city")}
-
-
-def _json_strings(model: Path) -> set[str]:
-    out: set[str] = set()
-
-    def walk(obj) -> None:
-        if isinstance(obj, str):
-            out.add(obj)
-        elif isinstance(obj, dict):
-            for k, v in obj.items():
-                walk(k)
-                walk(v)
-        elif isinstance(obj, list):
-            for v in obj:
-                walk(v)
-
-    for path in model.rglob("*.json"):
-        walk(json.loads(path.read_text()))
-    return out
-
-
-def _model_bytes(model: Path) -> bytes:
-    return b"\n".join(p.read_bytes() for p in sorted(model.rglob("*")) if p.is_file())
 
 
 def _in_bytes(value: str, blob: bytes) -> bool:
@@ -138,7 +113,7 @@ def test_no_planted_pii_in_the_output_or_any_byte_of_the_model(dp, canaries, tmp
     synth = Synthesizer(md, seed=0, dp={"epsilon": 1} if dp else None).fit(db)
     out = synth.sample(seed=1)["customers"]
     model = synth.save(tmp_path / "model")
-    blob, strings = _model_bytes(model), _json_strings(model)
+    blob, strings = model_bytes(model), model_strings(model)
     for column, real in _real(data).items():
         synthetic = {str(v) for v in out.column(column).to_pylist() if v is not None}
         assert synthetic, column
@@ -186,7 +161,7 @@ def test_a_key_holding_emails_stays_a_key_with_surrogate_values(tmp_path):
     keys = out["users"].column("user_id").to_pylist()
     assert all(k.endswith("@example.invalid") for k in keys) and not set(keys) & real
     assert set(out["orders"].column("user_id").to_pylist()) <= set(keys)  # still referentially intact
-    blob = _model_bytes(model)
+    blob = model_bytes(model)
     assert not [v for v in real if _in_bytes(v, blob)]
 
 

@@ -12,10 +12,11 @@ import pytest
 from hiveframe.components import Database, SequenceGenerator
 from hiveframe.errors import ConfigError
 from hiveframe.hookspecs import hookimpl
-from hiveframe.metadata import Column, ColumnKind, ForeignKey, Metadata, Table
+from hiveframe.metadata import Metadata
 from hiveframe.pipeline import Synthesizer
 from hiveframe.plugins import PluginHost
 from hiveframe.testing.reference import ResampleGenerator, ResampleSequences
+from tests.conftest import users_sessions_metadata
 
 
 class _BackwardsSequences(ResampleSequences):
@@ -56,16 +57,7 @@ def _database(users: int = 120, *, max_children: int = 8, seed: int = 0) -> tupl
         "device": pa.array(device[owner][shuffle]),
         "at": pa.array((start + np.asarray(step, dtype=np.int64))[shuffle] * 1_000_000).cast(pa.timestamp("us")),
     })
-    md = Metadata(
-        tables=(
-            Table("users", (Column("user_id", ColumnKind.ID, dtype="int64"),
-                            Column("plan", ColumnKind.CATEGORICAL, dtype="string")), ("user_id",)),
-            Table("sessions", (Column("user_id", ColumnKind.ID, dtype="int64"),
-                               Column("device", ColumnKind.CATEGORICAL, dtype="string"),
-                               Column("at", ColumnKind.DATETIME, dtype="timestamp[us]"))),
-        ),
-        foreign_keys=(ForeignKey("sessions", ("user_id",), "users", ("user_id",)),),
-    )
+    md = users_sessions_metadata()
     return Database({"users": pa.table({"user_id": user_id, "plan": plan}), "sessions": sessions}), md
 
 

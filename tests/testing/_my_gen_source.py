@@ -18,6 +18,23 @@ from hiveframe.hookspecs import hookimpl
 __version__ = "1.4.2"
 
 
+def is_number(t: Any) -> bool:
+    """Whether an Arrow type is drawn as a number (dates and timestamps as their integer values)."""
+    import pyarrow as pa
+
+    return pa.types.is_timestamp(t) or pa.types.is_date(t) or pa.types.is_integer(t) or pa.types.is_floating(t)
+
+
+def as_numbers(values: Any) -> np.ndarray:
+    """An Arrow array of a number type as floats (dates and timestamps as their integer values)."""
+    import pyarrow as pa
+
+    t = values.type
+    if pa.types.is_timestamp(t) or pa.types.is_date(t):
+        values = values.cast(pa.int64())
+    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
 @attrs.define(kw_only=True, eq=False)
 class IndependentGenerator(TableGenerator):
     name: ClassVar[str] = "my_gen"
@@ -27,19 +44,15 @@ class IndependentGenerator(TableGenerator):
     _stats: dict = attrs.field(factory=dict, init=False)
 
     def _fit(self, data, table, *, context_columns, seed, callback, workdir) -> None:
-        import pyarrow as pa
-
         self._stats = {}
         for column in table.columns:
             if column.name in context_columns:
                 continue
             values = data.column(column.name)
-            t = values.type
             entry: dict[str, Any] = {"null_rate": values.null_count / max(1, len(values))}
             present = values.drop_null()
-            if pa.types.is_timestamp(t) or pa.types.is_date(t) or pa.types.is_integer(t) or pa.types.is_floating(t):
-                as_number = present.cast(pa.int64()) if (pa.types.is_timestamp(t) or pa.types.is_date(t)) else present
-                nums = np.asarray(as_number.to_numpy(zero_copy_only=False), dtype=np.float64)
+            if is_number(values.type):
+                nums = as_numbers(present)
                 nums = nums if len(nums) else np.zeros(1)
                 entry.update(kind="number", mean=float(nums.mean()), std=float(nums.std()),
                              low=float(nums.min()), high=float(nums.max()))

@@ -13,22 +13,11 @@ import pytest
 from hiveframe.errors import PersistenceError
 from hiveframe.testing.conformance import check_table_generator
 
-SOURCE = (Path(__file__).parent / "_my_gen_source.py").read_text()
-
-
-@pytest.fixture
-def my_gen(fake_distribution):
-    return fake_distribution("hiveframe-mygen", {"mygen": "hiveframe_mygen.plugin"}, version="1.4.2",
-                             modules={"hiveframe_mygen.plugin": SOURCE})
-
 
 @pytest.fixture(scope="module")
-def census_small(shared_data, tmp_path_factory) -> Path:
-    """The first 1,500 census rows as a one-table Parquet folder (fast, still real)."""
-    table = pacsv.read_csv(shared_data / "census_adult" / "census.csv.gz").slice(0, 1500)
-    folder = tmp_path_factory.mktemp("census_small")
-    pq.write_table(table, folder / "census.parquet")
-    return folder
+def census_small(census_folder) -> Path:
+    """The first 1,500 census rows as a one-table Parquet folder."""
+    return census_folder(1500)
 
 
 def test_discovered_through_the_entry_point(my_gen, hiveframe_host_factory):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
@@ -15,33 +14,24 @@ from hiveframe.errors import ConfigError
 from hiveframe.testing.conformance import check_table_generator
 
 SOURCE = (Path(__file__).parent / "_my_dp_gen_source.py").read_text()
-PLAIN_SOURCE = (Path(__file__).parent / "_my_gen_source.py").read_text()
 
 
 @pytest.fixture
-def my_dp_gen(fake_distribution):
+def my_dp_gen(fake_distribution, my_gen):
+    """The DP generator's distribution, beside ``my_gen``'s (which it depends on)."""
     return fake_distribution("hiveframe-mydpgen", {"mydpgen": "hiveframe_mydpgen.plugin"}, version="0.3.0",
-                             modules={"hiveframe_mydpgen.plugin": SOURCE})
-
-
-@pytest.fixture
-def my_gen(fake_distribution):
-    return fake_distribution("hiveframe-mygen", {"mygen": "hiveframe_mygen.plugin"}, version="1.4.2",
-                             modules={"hiveframe_mygen.plugin": PLAIN_SOURCE})
+                             modules={"hiveframe_mydpgen.plugin": SOURCE}, requires=["hiveframe-mygen"])
 
 
 @pytest.fixture(scope="module")
-def census_small(shared_data, tmp_path_factory) -> Path:
-    table = pacsv.read_csv(shared_data / "census_adult" / "census.csv.gz").slice(0, 3000)
-    folder = tmp_path_factory.mktemp("census_small_dp")
-    pq.write_table(table, folder / "census.parquet")
-    return folder
+def census_small(census_folder) -> Path:
+    """The first 3,000 census rows as a one-table Parquet folder."""
+    return census_folder(3000)
 
 
 @pytest.fixture(scope="module")
 def census_metadata(census_small, tmp_path_factory) -> Path:
     """Declared metadata (written once, as a user would after reviewing `hiveframe detect`)."""
-    import pyarrow.parquet as pq
 
     from hiveframe import detect
     from hiveframe.components import Database
