@@ -166,7 +166,7 @@ class FitPhase:
             ctx_table = None
             sequences = driver is not None and own.num_columns > 0 and self._use_sequences(
                 plan, table, generator, links[name][driver.fk_index])
-            if driver is not None and own.num_columns and type(generator).conditional:
+            if driver is not None and own.num_columns and generator.conditional:
                 ctx_table = self._choose_context(plan, table, own, driver, links[name][driver.fk_index],
                                                  features, contexts, rng, with_count=not sequences)
             contexts[name] = ctx_table if ctx_table is not None else _empty_like(data.num_rows)

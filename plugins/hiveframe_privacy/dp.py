@@ -251,7 +251,7 @@ class DPProtectedGenerator(ProtectedGenerator):
 
     @property
     def conditional(self) -> bool:  # type: ignore[override]
-        return type(self.inner).conditional
+        return self.inner.conditional
 
     @property
     def is_private(self) -> bool:

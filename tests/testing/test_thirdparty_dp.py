@@ -106,3 +106,28 @@ def test_allow_non_dp_is_recorded_in_the_manifest(my_gen, hiveframe_host_factory
     dp = manifest["privacy"]["dp"]
     assert dp["non_private_tables"] == ["census"] and dp["guarantee"].startswith("NO differential privacy")
     assert dp["tables"]["census"]["reason"] == "allow_non_dp"
+
+
+def test_a_child_table_of_a_non_conditional_dp_generator_gets_no_context(my_dp_gen, hiveframe_host_factory):
+    """The DP wrapper answers ``conditional`` for the generator it wraps: a generator that takes no
+    context is given none, even where the metadata declares context columns (the engine once read the
+    wrapper's class attribute, a property object, always true)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from hiveframe.pipeline import Synthesizer
+    from tests.conftest import users_sessions_metadata
+
+    rng = np.random.default_rng(0)
+    users = pa.table({"user_id": pa.array(np.arange(300), pa.int64()),
+                      "plan": pa.array(rng.choice(["free", "pro"], 300))})
+    owner = rng.integers(0, 300, 1200)
+    sessions = pa.table({"user_id": pa.array(owner, pa.int64()),
+                         "device": pa.array(np.where(owner % 2 == 0, "phone", "laptop")),
+                         "at": pa.array(np.datetime64("2024-01-01") + rng.integers(0, 10**6, 1200).astype("timedelta64[s]"),
+                                        pa.timestamp("us"))})
+    synth = Synthesizer(users_sessions_metadata(context_columns=("plan",)), generator="my_dp_gen", dp={"epsilon": 1.0}, seed=0,
+                        host=hiveframe_host_factory()).fit({"users": users, "sessions": sessions})
+    assert synth.table_generators["sessions"].conditional is False
+    assert synth.describe()["sessions"]["context"] == []
+    assert synth.sample(seed=1)["sessions"].num_rows > 0
