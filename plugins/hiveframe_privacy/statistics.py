@@ -430,6 +430,8 @@ class PrivateStatistics:
                 out.columns[name] = release_numeric(values, column, budget, bins=bins)
             else:
                 out.columns[name] = release_categorical(values, column, budget)
+            if not column.nullable:  # the public metadata says no nulls: a null bin that passed is noise
+                out.columns[name].null_weight = 0.0
         return out
 
     # -- derived (post-processing only) ------------------------------------------------------------
