@@ -43,6 +43,7 @@ def _write_whole(path: Path, write: Any) -> None:
     """Write through a temporary file in the same folder and rename: the output appears whole or not at all."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
+    os.chmod(tmp, 0o644)  # mkstemp makes it private; results are read by everyone
     try:
         write(tmp)
         os.replace(tmp, path)
