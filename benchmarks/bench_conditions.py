@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     metadata = detect({"census": split.train}, host=PluginHost())
     results: dict[str, Any] = {
         "benchmark": "conditions",
-        "command": "python -m benchmarks.bench_conditions " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": ("python -m benchmarks.bench_conditions " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip(),
         "environment": environment(), "load_average_before": list(os.getloadavg()), "args": vars(args),
         "models": {},
     }

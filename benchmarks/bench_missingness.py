@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     torch.set_num_threads(args.threads)
     results: dict[str, Any] = {
         "benchmark": "missingness",
-        "command": "python -m benchmarks.bench_missingness " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": ("python -m benchmarks.bench_missingness " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip(),
         "environment": environment(), "load_average_before": list(os.getloadavg()), "args": vars(args)}
     results.update(run(args))
     results["load_average_after"] = list(os.getloadavg())
