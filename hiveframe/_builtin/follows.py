@@ -262,16 +262,40 @@ def _flag_codes(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, list[An
     return np.asarray(values.is_null().to_numpy(zero_copy_only=False), dtype=np.int64), [False, True]
 
 
-def _coefficient(x: np.ndarray, kx: int, y: np.ndarray, ky: int) -> float | None:
-    """Bias-corrected U(x | y) (see :func:`find_follows`), 1 when y determines x exactly, None when too
-    few rows per cell to tell."""
-    n = len(x)
-    hx, hy = _entropy(np.bincount(x)), _entropy(np.bincount(y))
-    bias = (kx - 1) * (ky - 1) / (2.0 * n)
-    mutual = hx + hy - _entropy(np.bincount(y * kx + x, minlength=kx * ky))
-    if functional(y, x, ky, kx):
-        return 1.0
-    return (mutual - bias) / (hx - bias) if hx - bias > 0.25 * hx else None
+def _null_coefficients(flags: np.ndarray, codes: np.ndarray, k: int, *, max_p: float = 1e-4) -> np.ndarray:
+    """Bias-corrected U(flag | lead) for every column of ``flags`` (n x m, 1.0 where null) at once, as
+    :func:`find_follows` computes it for one pair: 1 where the lead determines the flag exactly with
+    evidence (:func:`functional`), NaN where there are too few rows per cell to tell."""
+    from scipy import sparse
+
+    n, m = flags.shape
+    onehot = sparse.csr_matrix((np.ones(n), (codes, np.arange(n))), shape=(k, n))
+    nulls = np.asarray(onehot @ flags)  # k x m: null rows per lead value
+    totals = np.bincount(codes, minlength=k).astype(np.float64)[:, None]
+
+    def h(c: np.ndarray, t: np.ndarray) -> np.ndarray:  # entropy (nats) of a split of t rows into c and t - c
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p = np.where(t > 0, c / np.maximum(t, 1), 0.0)
+            terms = np.where(p > 0, -p * np.log(np.where(p > 0, p, 1.0)), 0.0)
+            terms += np.where(p < 1, -(1 - p) * np.log(np.where(p < 1, 1 - p, 1.0)), 0.0)
+        return terms
+    rate = nulls.sum(axis=0) / n
+    hx = h(rate * n, np.full(m, float(n)))
+    conditional = (totals / n * h(nulls, totals)).sum(axis=0)
+    bias = (k - 1) / (2.0 * n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        u = np.where(hx - bias > 0.25 * hx, (hx - conditional - bias) / (hx - bias), np.nan)
+    # exact determination with evidence: repeated lead values each keep one flag value, and chance
+    # (p^t + (1 - p)^t per value seen t times) would do that with probability below max_p
+    repeated = totals[:, 0] >= 2
+    if repeated.sum() >= 2:
+        t = totals[repeated]
+        pure = ((nulls[repeated] == 0) | (nulls[repeated] == t)).all(axis=0)
+        with np.errstate(divide="ignore"):
+            log_chance = np.logaddexp(t * np.log(np.maximum(rate, 1e-300)), t * np.log(np.maximum(1 - rate, 1e-300)))
+        exact = pure & (log_chance.sum(axis=0) < np.log(max_p)) & (rate > 0) & (rate < 1)
+        u = np.where(exact, 1.0, u)
+    return u
 
 
 def find_null_follows(data: pa.Table, columns: list[Column], context: tuple[str, ...], *, indicators: set[str],
@@ -307,14 +331,13 @@ def find_null_follows(data: pa.Table, columns: list[Column], context: tuple[str,
                 leads[(c.name, False)] = (codes, values)
     followers = [c.name for c in columns if c.name in with_nulls and c.name not in context and c.name not in exclude]
     candidates: list[tuple[float, int, int, tuple[str, bool], str]] = []
-    for follower in followers:
-        flag, _ = _flag_codes(data.column(follower))
-        for lead, (codes, values) in leads.items():
-            if lead[0] == follower:
-                continue
-            u = _coefficient(flag, 2, codes, len(values))
-            if u is not None and u >= threshold:
-                candidates.append((round(u, 3), int(lead[0] in context), len(values), lead, follower))
+    if not followers:
+        return []
+    flags = np.column_stack([_flag_codes(data.column(f))[0] for f in followers]).astype(np.float64)
+    for lead, (codes, values) in leads.items():
+        for follower, u in zip(followers, _null_coefficients(flags, codes, len(values)), strict=True):
+            if follower != lead[0] and u >= threshold:  # (NaN: too few rows per cell, never a lead)
+                candidates.append((round(float(u), 3), int(lead[0] in context), len(values), lead, follower))
     lead_of: dict[str, tuple[str, bool]] = {}
     strength_of: dict[str, float] = {}
     for strength, _, _, lead, follower in sorted(candidates, key=lambda c: (-c[0], -c[1], -c[2], c[3], c[4])):

@@ -132,3 +132,33 @@ def test_a_context_column_can_lead() -> None:
     out = model.sample(context=context, seed=4)
     for c in JOINT:
         assert nulls(out, c)[:200].all() and not nulls(out, c)[200:].any()
+
+
+def test_the_vectorized_coefficient_is_the_pairwise_one() -> None:
+    """All followers against one lead at once gives what find_follows computes pair by pair."""
+    from hiveframe._builtin.follows import _entropy, _null_coefficients, functional
+
+    def pairwise(x: np.ndarray, y: np.ndarray, ky: int) -> float:
+        n = len(x)
+        hx = _entropy(np.bincount(x))
+        bias = (ky - 1) / (2.0 * n)
+        mutual = hx + _entropy(np.bincount(y)) - _entropy(np.bincount(y * 2 + x, minlength=2 * ky))
+        if functional(y, x, ky, 2):
+            return 1.0
+        return (mutual - bias) / (hx - bias) if hx - bias > 0.25 * hx else float("nan")
+
+    rng = np.random.default_rng(7)
+    checked = 0
+    for trial in range(120):
+        n, k = int(rng.integers(20, 400)), int(rng.integers(2, 30))
+        y = rng.integers(0, k, n)
+        kind = trial % 3  # determined, independent, determined with 5% noise
+        x = (y % 2 if kind == 0 else rng.random(n) < 0.3 if kind == 1 else (y % 2) ^ (rng.random(n) < 0.05))
+        x = np.asarray(x, dtype=np.int64)
+        if x.min() == x.max():
+            continue
+        k = int(y.max()) + 1
+        got, want = _null_coefficients(x[:, None].astype(np.float64), y, k)[0], pairwise(x, y, k)
+        assert (np.isnan(got) and np.isnan(want)) or abs(got - want) < 1e-9, (trial, got, want)
+        checked += 1
+    assert checked > 100
