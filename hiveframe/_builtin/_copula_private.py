@@ -61,6 +61,7 @@ def fit_copula_private(copula: GaussianCopula, private: PrivateTraining, table: 
     finally:
         copula.order_categories = ordering
     copula._follows = []  # conditional tables of the surrogate's independent columns would carry nothing
+    copula._null_follows = []
     encoder, dims = copula._encoder, copula._dims
     assert encoder is not None
     matrix = encoder.transform(private.data)

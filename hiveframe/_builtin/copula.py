@@ -27,7 +27,10 @@ normal (exactly for one dimension, by Gibbs sweeps for several) and the others f
 normal given them (the Schur complement).
 
 A category column that another one determines (a city's country, a parent's country on an
-invoice) is then redrawn from the pairs the data showed (:mod:`hiveframe._builtin.follows`).
+invoice) is then redrawn from the pairs the data showed (:mod:`hiveframe._builtin.follows`). In the
+same way, a column whose nullness another column determines (joint-income columns null exactly when
+the application is individual, and so null together) has its nullness redrawn from the observed table
+(``keep_null_patterns``); its value, where the redraw un-nulls it, is the copula's own latent draw.
 
 Known limits (it is a baseline): dependence is linear on the normal scale, and each category
 column is a single latent dimension, so it can follow only one direction of dependence strongly.
@@ -295,9 +298,13 @@ class GaussianCopula(TableGenerator):
     #: bias-corrected uncertainty coefficient is drawn from their conditional table (see
     #: :mod:`hiveframe._builtin.follows`); ``None`` draws every column from the copula
     follow_threshold: float | None = 0.8
+    #: columns whose nullness another column determines (to ``follow_threshold``) are drawn null from
+    #: the observed table, so columns null together in the data stay null together
+    keep_null_patterns: bool = True
 
     _encoder: TableEncoder | None = attrs.field(default=None, init=False)
     _follows: list = attrs.field(factory=list, init=False)
+    _null_follows: list = attrs.field(factory=list, init=False)
     _dims: list[_Dim] = attrs.field(factory=list, init=False)
     _corr: np.ndarray = attrs.field(factory=lambda: np.zeros((0, 0)), init=False)
     _chol: np.ndarray | None = attrs.field(default=None, init=False)
@@ -361,6 +368,16 @@ class GaussianCopula(TableGenerator):
                                          threshold=float(self.follow_threshold))
             for f in self._follows:
                 log.info("table %r: %r follows %r (strength %.2f)", table.name, f.column, f.lead, f.strength)
+        self._null_follows = []
+        if self.follow_threshold is not None and self.keep_null_patterns:
+            from hiveframe._builtin.follows import find_null_follows
+
+            self._null_follows = find_null_follows(
+                data, list(table.columns), tuple(context_columns), indicators=set(self._indicator_dims()),
+                exclude={f.column for f in self._follows}, threshold=float(self.follow_threshold))
+            for nf in self._null_follows:
+                log.info("table %r: nulls of %r follow %r (strength %.2f)", table.name, nf.column, nf.lead,
+                         nf.strength)
         if callback is not None:
             callback({"table": table.name, "epoch": 0, "rows": n, "dimensions": len(dims)})
 
@@ -489,6 +506,7 @@ class GaussianCopula(TableGenerator):
     def _sample(self, num_rows: int, *, context: pa.Table | None, conditions: dict[str, Any],
                 seed: int | None) -> pa.Table:
         import pyarrow as pa
+        import pyarrow.compute as pc
 
         table = self.fitted_table
         outputs = [c for c in table.columns if c.name not in self._context_columns]
@@ -509,6 +527,11 @@ class GaussianCopula(TableGenerator):
         onehot = self._onehot_dims()
         # one-hot blocks decode by arg max: among the slots drawn 1 (or all 0), take the highest draw
         matrix[:, onehot] += 0.5 * u[:, onehot]
+        indicators = self._indicator_dims()
+        flags = {c: matrix[:, j] > 0.5 for c, j in indicators.items()}
+        redrawn = [f.column for f in self._null_follows if f.indicator and f.column not in conditions]
+        for c in redrawn:  # decode a value everywhere; the redrawn nullness masks it below
+            matrix[:, indicators[c]] = 0.0
         decoded = self._encoder.reverse(matrix)
         arrays = {}
         for column in outputs:
@@ -520,7 +543,20 @@ class GaussianCopula(TableGenerator):
             from hiveframe._builtin.follows import apply_follows
 
             apply_follows(self._follows, arrays, context, set(conditions), rng)
+        if self._null_follows:
+            from hiveframe._builtin.follows import apply_null_follows
+
+            for c in conditions:
+                if c in flags:
+                    flags[c] = np.asarray(arrays[c].is_null().to_numpy(zero_copy_only=False), dtype=bool)
+            apply_null_follows(self._null_follows, arrays, flags, context, set(conditions), rng)
+            for c in redrawn:
+                arrays[c] = pc.if_else(pa.array(flags[c]), pa.nulls(num_rows, type=arrays[c].type), arrays[c])
         return pa.table({c.name: _cast(arrays[c.name], c, table.name) for c in outputs})
+
+    def _indicator_dims(self) -> dict[str, int]:
+        """Per column with a null indicator, the indicator's dimension."""
+        return {d.column: j for j, d in enumerate(self._dims) if d.role == "null"}
 
     def _onehot_dims(self) -> np.ndarray:
         assert self._encoder is not None
@@ -673,10 +709,13 @@ class GaussianCopula(TableGenerator):
         if self._encoder is None:
             return ComponentState()
         state = ComponentState(values={"dims": [d.to_json() for d in self._dims],
-                                       "follows": [f.to_json() for f in self._follows]},
+                                       "follows": [f.to_json() for f in self._follows],
+                                       "null_follows": [f.to_json() for f in self._null_follows]},
                                arrays={"corr": self._corr})
         for i, f in enumerate(self._follows):
             state.arrays[f"follow{i}_probs"] = f.probs
+        for i, nf in enumerate(self._null_follows):
+            state.arrays[f"null_follow{i}_probs"] = nf.probs
         for j, d in enumerate(self._dims):
             state.arrays.update(d.marginal.arrays(f"dim{j}"))
         state.put_child("encoder", self._encoder.get_state())
@@ -693,10 +732,12 @@ class GaussianCopula(TableGenerator):
         self._encoder, self._dims = encoder, dims
         self._corr = np.asarray(state.arrays["corr"], dtype=np.float64)
         self._chol = None
-        from hiveframe._builtin.follows import Follow
+        from hiveframe._builtin.follows import Follow, NullFollow
 
         self._follows = [Follow.from_json(f, state.arrays[f"follow{i}_probs"])
                          for i, f in enumerate(state.values.get("follows", []))]
+        self._null_follows = [NullFollow.from_json(f, state.arrays[f"null_follow{i}_probs"])
+                              for i, f in enumerate(state.values.get("null_follows", []))]
 
 
 def _models_nulls(transformer: Transformer) -> bool:

@@ -220,3 +220,193 @@ def _draw_given(given: pa.Array | pa.ChunkedArray, current: pa.Array, given_valu
         draw[rows[a:b]] = np.minimum(np.searchsorted(c, u[a:b] * c[-1], side="right"), len(values) - 1)
     replacement = pa.array(values, type=current.type).take(pa.array(draw))
     return pc.if_else(pa.array(seen), replacement, current)
+
+
+# -- null patterns -----------------------------------------------------------------------------------------
+@dataclass
+class NullFollow:
+    """Whether B is null, drawn from P(B | A) after A is drawn: columns null together stay null together.
+
+    The copula draws each column's null indicator (or a categorical's null category) on its own latent
+    dimension, so three columns that the data shows null in exactly the same rows come out null
+    together in only about nine rows out of ten. Where A all but determines whether B is null, B's
+    nullness is drawn from the observed table instead. ``lead_is_null``: A is whether a column is
+    null (any column with nulls), else A's values (a categorical's, null included). ``indicator``:
+    B's nulls are a null indicator (``values`` is ``[False, True]``, True meaning null), else null is
+    one of B's categories (``values`` are B's values, None for null).
+    """
+
+    lead: str
+    lead_is_null: bool
+    column: str
+    indicator: bool
+    lead_values: list[Any]
+    values: list[Any]
+    probs: np.ndarray
+    strength: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"lead": self.lead, "lead_is_null": self.lead_is_null, "column": self.column,
+                "indicator": self.indicator, "lead_values": self.lead_values, "values": self.values,
+                "strength": self.strength}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], probs: np.ndarray) -> NullFollow:
+        return cls(data["lead"], bool(data["lead_is_null"]), data["column"], bool(data["indicator"]),
+                   list(data["lead_values"]), list(data["values"]), np.asarray(probs, dtype=np.float64),
+                   float(data["strength"]))
+
+
+def _flag_codes(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, list[Any]]:
+    """0 where a value is present, 1 where it is null."""
+    return np.asarray(values.is_null().to_numpy(zero_copy_only=False), dtype=np.int64), [False, True]
+
+
+def _null_coefficients(flags: np.ndarray, codes: np.ndarray, k: int, *, max_p: float = 1e-4) -> np.ndarray:
+    """Bias-corrected U(flag | lead) for every column of ``flags`` (n x m, 1.0 where null) at once, as
+    :func:`find_follows` computes it for one pair: 1 where the lead determines the flag exactly with
+    evidence (:func:`functional`), NaN where there are too few rows per cell to tell."""
+    from scipy import sparse
+
+    n, m = flags.shape
+    onehot = sparse.csr_matrix((np.ones(n), (codes, np.arange(n))), shape=(k, n))
+    nulls = np.asarray(onehot @ flags)  # k x m: null rows per lead value
+    totals = np.bincount(codes, minlength=k).astype(np.float64)[:, None]
+
+    def h(c: np.ndarray, t: np.ndarray) -> np.ndarray:  # entropy (nats) of a split of t rows into c and t - c
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p = np.where(t > 0, c / np.maximum(t, 1), 0.0)
+            terms = np.where(p > 0, -p * np.log(np.where(p > 0, p, 1.0)), 0.0)
+            terms += np.where(p < 1, -(1 - p) * np.log(np.where(p < 1, 1 - p, 1.0)), 0.0)
+        return terms
+    rate = nulls.sum(axis=0) / n
+    hx = h(rate * n, np.full(m, float(n)))
+    conditional = (totals / n * h(nulls, totals)).sum(axis=0)
+    bias = (k - 1) / (2.0 * n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        u = np.where(hx - bias > 0.25 * hx, (hx - conditional - bias) / (hx - bias), np.nan)
+    # exact determination with evidence: repeated lead values each keep one flag value, and chance
+    # (p^t + (1 - p)^t per value seen t times) would do that with probability below max_p
+    repeated = totals[:, 0] >= 2
+    if repeated.sum() >= 2:
+        t = totals[repeated]
+        pure = ((nulls[repeated] == 0) | (nulls[repeated] == t)).all(axis=0)
+        with np.errstate(divide="ignore"):
+            log_chance = np.logaddexp(t * np.log(np.maximum(rate, 1e-300)), t * np.log(np.maximum(1 - rate, 1e-300)))
+        exact = pure & (log_chance.sum(axis=0) < np.log(max_p)) & (rate > 0) & (rate < 1)
+        u = np.where(exact, 1.0, u)
+    return u
+
+
+def find_null_follows(data: pa.Table, columns: list[Column], context: tuple[str, ...], *, indicators: set[str],
+                      exclude: set[str], threshold: float) -> list[NullFollow]:
+    """Null follows in drawing order (every lead's own nullness before its followers').
+
+    Followers: the table's own columns with nulls, either with a null indicator (``indicators``) or
+    category-like with null as a category (categorical, boolean, free text; not in ``exclude``:
+    categoricals already drawn whole from a :class:`Follow`). Leads: categorical columns (their values)
+    and every column with nulls (whether it is null), context columns included. A follower takes its strongest lead whose values
+    determine its nullness with a bias-corrected uncertainty coefficient of at least ``threshold``;
+    chains are allowed (the application type -> the joint income's nullness -> the joint ratio's), cycles
+    are not.
+    """
+    from hiveframe.metadata import ColumnKind
+
+    n = data.num_rows
+    if n < 20:
+        return []
+    categorical = {c.name for c in columns if c.kind in (ColumnKind.CATEGORICAL, ColumnKind.BOOLEAN)
+                   and c.name not in indicators}
+    category_like = categorical | {c.name for c in columns if c.kind == ColumnKind.TEXT and c.name not in indicators}
+    with_nulls = {c.name for c in columns if (c.name in indicators or c.name in category_like)
+                  and 0 < data.column(c.name).null_count < n}
+    # a lead: (column, whether it is its nullness) -> codes and values
+    leads: dict[tuple[str, bool], tuple[np.ndarray, list[Any]]] = {}
+    for c in columns:
+        if c.name in with_nulls:
+            leads[(c.name, True)] = _flag_codes(data.column(c.name))
+        if c.name in categorical:
+            codes, values = _codes(data.column(c.name))
+            if 2 <= len(values) and len(values) * 2 <= MAX_CELLS:
+                leads[(c.name, False)] = (codes, values)
+    followers = [c.name for c in columns if c.name in with_nulls and c.name not in context and c.name not in exclude]
+    candidates: list[tuple[float, int, int, tuple[str, bool], str]] = []
+    if not followers:
+        return []
+    flags = np.column_stack([_flag_codes(data.column(f))[0] for f in followers]).astype(np.float64)
+    for lead, (codes, values) in leads.items():
+        for follower, u in zip(followers, _null_coefficients(flags, codes, len(values)), strict=True):
+            if follower != lead[0] and u >= threshold:  # (NaN: too few rows per cell, never a lead)
+                candidates.append((round(float(u), 3), int(lead[0] in context), len(values), lead, follower))
+    lead_of: dict[str, tuple[str, bool]] = {}
+    strength_of: dict[str, float] = {}
+    for strength, _, _, lead, follower in sorted(candidates, key=lambda c: (-c[0], -c[1], -c[2], c[3], c[4])):
+        if follower in lead_of:
+            continue
+        x = lead[0]  # no cycle: the follower must not be among the lead's own leads
+        while x in lead_of and x != follower:
+            x = lead_of[x][0]
+        if x == follower:
+            continue
+        lead_of[follower] = lead
+        strength_of[follower] = strength
+    ordered: list[str] = []
+
+    def visit(x: str) -> None:
+        if x in lead_of and lead_of[x][0] in lead_of and lead_of[x][0] not in ordered:
+            visit(lead_of[x][0])
+        if x not in ordered:
+            ordered.append(x)
+
+    for follower in sorted(lead_of):
+        visit(follower)
+    out = []
+    for follower in (x for x in ordered if x in lead_of):
+        lead, lead_is_null = lead_of[follower]
+        a_codes, a_values = leads[(lead, lead_is_null)]
+        indicator = follower in indicators
+        b_codes, b_values = (_flag_codes if indicator else _codes)(data.column(follower))
+        joint = np.bincount(a_codes * len(b_values) + b_codes, minlength=len(a_values) * len(b_values))
+        joint = joint.reshape(len(a_values), len(b_values)).astype(np.float64)
+        out.append(NullFollow(lead, lead_is_null, follower, indicator, a_values, b_values,
+                              joint / max(joint.sum(), 1.0), strength_of[follower]))
+    return out
+
+
+def apply_null_follows(follows: list[NullFollow], arrays: dict[str, pa.Array], flags: dict[str, np.ndarray],
+                       context: pa.Table | None, fixed: set[str], rng: np.random.Generator) -> None:
+    """Redraw each follower's nullness from P(B | A), in place.
+
+    ``flags``: per column with a null indicator, whether each row is null (the caller masks the values
+    afterwards). A categorical follower drawn non-null keeps its own value, or where that was null takes
+    the value the table gave (a draw from P(B | A, B not null)). ``fixed`` columns (conditions) are
+    never redrawn; rows whose lead value was never seen keep their draw.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for f in follows:
+        if f.column in fixed:
+            continue
+        if f.lead_is_null and f.lead in flags:
+            lead = pa.array(flags[f.lead])
+        elif f.lead in arrays:
+            lead = arrays[f.lead].is_null() if f.lead_is_null else arrays[f.lead]
+        elif context is not None and f.lead in context.column_names:
+            lead = context.column(f.lead).is_null() if f.lead_is_null else context.column(f.lead)
+        else:
+            continue
+        if f.indicator:
+            if f.column not in flags:
+                continue
+            drawn = _draw_given(lead, pa.array(flags[f.column]), f.lead_values, f.values, f.probs, rng)
+            flags[f.column] = np.asarray(drawn.to_numpy(zero_copy_only=False), dtype=bool)
+            continue
+        if f.column not in arrays:
+            continue
+        current = arrays[f.column]
+        current = current.combine_chunks() if isinstance(current, pa.ChunkedArray) else current
+        drawn = _draw_given(lead, current, f.lead_values, f.values, f.probs, rng)
+        # drawn null -> null; drawn present -> the row's own value, or the drawn one where that was null
+        kept = pc.if_else(pc.is_null(current), drawn, current)
+        arrays[f.column] = pc.if_else(pc.is_null(drawn), pa.nulls(len(current), type=current.type), kept)
