@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import environment, load_census, markdown_table, median_time, write_json
+from benchmarks.common import environment, finish, load_census, markdown_table, median_time
 
 MODELS = ("gaussian_copula", "ctgan", "autoregressive")
 CONDITIONS: dict[str, tuple[str, str]] = {  # label -> (column, value)
@@ -193,10 +193,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for name in MODELS:
         if name not in args.skip:
             results["models"][name] = run_one(name, split, metadata, args)
-    results["load_average_after"] = list(os.getloadavg())
-    path = write_json("conditions" if args.rows >= 2000 else "conditions_smoke", results)
-    print(summarize(results))
-    print(f"\nwritten to {path}")
+    finish(results, "conditions" if args.rows >= 2000 else "conditions_smoke", summarize(results))
     return results
 
 

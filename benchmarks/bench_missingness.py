@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import environment, markdown_table, shared_data, write_json
+from benchmarks.common import environment, finish, markdown_table, shared_data
 
 JOINT = ("annual_income_joint", "verification_income_joint", "debt_to_income_joint")
 MODELS: dict[str, tuple[str, dict[str, Any]]] = {  # label -> (generator, fixed parameters)
@@ -151,10 +151,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "command": ("python -m benchmarks.bench_missingness " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip(),
         "environment": environment(), "load_average_before": list(os.getloadavg()), "args": vars(args)}
     results.update(run(args))
-    results["load_average_after"] = list(os.getloadavg())
-    path = write_json("missingness" if args.epochs >= 10 else "missingness_smoke", results)
-    print(summarize(results))
-    print(f"\nwritten to {path}")
+    finish(results, "missingness" if args.epochs >= 10 else "missingness_smoke", summarize(results))
     return results
 
 

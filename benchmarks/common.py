@@ -197,6 +197,16 @@ def write_json(name: str, payload: dict[str, Any]) -> Path:
     return path
 
 
+def finish(results: dict[str, Any], name: str, summary: str) -> Path:
+    """Record the load average after the run, write ``results`` to ``results/<name>.json`` and print the
+    summary and where the figures went."""
+    results["load_average_after"] = list(os.getloadavg())
+    path = write_json(name, results)
+    print(summary)
+    print(f"\nwritten to {path}")
+    return path
+
+
 def markdown_table(headers: list[str], rows: list[list[Any]]) -> str:
     def fmt(v: Any) -> str:
         if isinstance(v, float):

@@ -115,14 +115,22 @@ def find_follows(data: pa.Table, columns: list[Column], context: tuple[str, ...]
                 strength = u[follower] if u[follower] is not None else 0.0
                 if strength >= threshold or (u[lead] is not None and u[lead] >= threshold):
                     candidates.append((round(strength, 3), int(lead in context), len(coded[lead][1]), lead, follower))
-    lead_of: dict[str, str] = {}
+    lead_of, strength_of, ordered = _choose_leads(candidates, lambda lead: lead)
+    return [_follow(lead_of[x], x, coded, strength_of[x]) for x in ordered if x in lead_of]
+
+
+def _choose_leads(candidates: list[tuple[Any, ...]], column_of: Any) -> tuple[dict[str, Any], dict[str, float], list[str]]:
+    """Each follower's strongest lead (candidates are ``(strength, tie-break, tie-break, lead, follower)``),
+    never closing a cycle, and the columns in an order where every lead comes before its followers.
+    ``column_of`` names the column of a lead."""
+    lead_of: dict[str, Any] = {}
     strength_of: dict[str, float] = {}
     for strength, _, _, lead, follower in sorted(candidates, key=lambda c: (-c[0], -c[1], -c[2], c[3], c[4])):
         if follower in lead_of:
             continue
-        x = lead  # no cycle: the follower must not be among the lead's own leads
+        x = column_of(lead)  # no cycle: the follower must not be among the lead's own leads
         while x in lead_of and x != follower:
-            x = lead_of[x]
+            x = column_of(lead_of[x])
         if x == follower:
             continue
         lead_of[follower] = lead
@@ -130,14 +138,15 @@ def find_follows(data: pa.Table, columns: list[Column], context: tuple[str, ...]
     ordered: list[str] = []
 
     def visit(x: str) -> None:
-        if x in lead_of and lead_of[x] in lead_of and lead_of[x] not in ordered:
-            visit(lead_of[x])
+        parent = column_of(lead_of[x]) if x in lead_of else None
+        if parent is not None and parent in lead_of and parent not in ordered:
+            visit(parent)
         if x not in ordered:
             ordered.append(x)
 
     for follower in sorted(lead_of):
         visit(follower)
-    return [_follow(lead_of[x], x, coded, strength_of[x]) for x in ordered if x in lead_of]
+    return lead_of, strength_of, ordered
 
 
 def functional(a_codes: np.ndarray, b_codes: np.ndarray, ka: int, kb: int, *, max_p: float = 1e-4) -> bool:
@@ -224,7 +233,7 @@ def _draw_given(given: pa.Array | pa.ChunkedArray, current: pa.Array, given_valu
 
 # -- null patterns -----------------------------------------------------------------------------------------
 @dataclass
-class NullFollow:
+class NullFollow(Follow):
     """Whether B is null, drawn from P(B | A) after A is drawn: columns null together stay null together.
 
     The copula draws each column's null indicator (or a categorical's null category) on its own latent
@@ -236,25 +245,16 @@ class NullFollow:
     one of B's categories (``values`` are B's values, None for null).
     """
 
-    lead: str
-    lead_is_null: bool
-    column: str
-    indicator: bool
-    lead_values: list[Any]
-    values: list[Any]
-    probs: np.ndarray
-    strength: float
+    lead_is_null: bool = False
+    indicator: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {"lead": self.lead, "lead_is_null": self.lead_is_null, "column": self.column,
-                "indicator": self.indicator, "lead_values": self.lead_values, "values": self.values,
-                "strength": self.strength}
+        return {**super().to_json(), "lead_is_null": self.lead_is_null, "indicator": self.indicator}
 
     @classmethod
     def from_json(cls, data: dict[str, Any], probs: np.ndarray) -> NullFollow:
-        return cls(data["lead"], bool(data["lead_is_null"]), data["column"], bool(data["indicator"]),
-                   list(data["lead_values"]), list(data["values"]), np.asarray(probs, dtype=np.float64),
-                   float(data["strength"]))
+        follow = Follow.from_json(data, probs)
+        return cls(**vars(follow), lead_is_null=bool(data["lead_is_null"]), indicator=bool(data["indicator"]))
 
 
 def _flag_codes(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, list[Any]]:
@@ -338,28 +338,7 @@ def find_null_follows(data: pa.Table, columns: list[Column], context: tuple[str,
         for follower, u in zip(followers, _null_coefficients(flags, codes, len(values)), strict=True):
             if follower != lead[0] and u >= threshold:  # (NaN: too few rows per cell, never a lead)
                 candidates.append((round(float(u), 3), int(lead[0] in context), len(values), lead, follower))
-    lead_of: dict[str, tuple[str, bool]] = {}
-    strength_of: dict[str, float] = {}
-    for strength, _, _, lead, follower in sorted(candidates, key=lambda c: (-c[0], -c[1], -c[2], c[3], c[4])):
-        if follower in lead_of:
-            continue
-        x = lead[0]  # no cycle: the follower must not be among the lead's own leads
-        while x in lead_of and x != follower:
-            x = lead_of[x][0]
-        if x == follower:
-            continue
-        lead_of[follower] = lead
-        strength_of[follower] = strength
-    ordered: list[str] = []
-
-    def visit(x: str) -> None:
-        if x in lead_of and lead_of[x][0] in lead_of and lead_of[x][0] not in ordered:
-            visit(lead_of[x][0])
-        if x not in ordered:
-            ordered.append(x)
-
-    for follower in sorted(lead_of):
-        visit(follower)
+    lead_of, strength_of, ordered = _choose_leads(candidates, lambda lead: lead[0])
     out = []
     for follower in (x for x in ordered if x in lead_of):
         lead, lead_is_null = lead_of[follower]
@@ -368,8 +347,8 @@ def find_null_follows(data: pa.Table, columns: list[Column], context: tuple[str,
         b_codes, b_values = (_flag_codes if indicator else _codes)(data.column(follower))
         joint = np.bincount(a_codes * len(b_values) + b_codes, minlength=len(a_values) * len(b_values))
         joint = joint.reshape(len(a_values), len(b_values)).astype(np.float64)
-        out.append(NullFollow(lead, lead_is_null, follower, indicator, a_values, b_values,
-                              joint / max(joint.sum(), 1.0), strength_of[follower]))
+        out.append(NullFollow(lead, follower, a_values, b_values, joint / max(joint.sum(), 1.0),
+                              strength_of[follower], lead_is_null=lead_is_null, indicator=indicator))
     return out
 
 
