@@ -169,7 +169,8 @@ def keep_unique(spark: SparkSession, frame: DataFrame, column: str, pool: Sequen
     if not redrawn:
         return frame
     cached.append(current)
-    log.info("column %s: %d value(s) repeated across partitions were replaced", column, redrawn)
+    log.info("column %s: %d value(s) repeated across partitions replaced (%d check(s))", column, redrawn,
+             round_ + 1)
     fixes = current.where(F.col(REDRAWN)).select(PART, POS, F.col(VALUE).alias("__hf_fix"))
     joined = frame.join(fixes, on=[PART, POS], how="left")
     return joined.withColumn(column, F.coalesce(F.col("__hf_fix"), F.col(f"`{column}`"))).drop("__hf_fix")
