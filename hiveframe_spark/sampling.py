@@ -18,7 +18,10 @@ How the work is split (and why foreign keys stay valid):
    are the foreign keys that point to them, row by row; other key formats (random templates,
    parent-prefixed and concatenated keys) keep their values, made unique across partitions, and the
    foreign keys that point to them are joined to the new values in Spark.
-4. Each table is written straight from the executors (Parquet by default), with provenance.
+4. Columns unique in the real table (names, codes) are unique within each partition; a value drawn in
+   two partitions is replaced in Spark by a real value no partition drew, else by a new one in the real
+   values' style (:mod:`hiveframe_spark._unique`), so they stay unique at every scale.
+5. Each table is written straight from the executors (Parquet by default), with provenance.
 
 Same model, seed and partition count: same rows.
 """
@@ -364,6 +367,7 @@ def sample_to(model_dir: str | Path, out: str | Path, *, scale: float = 1.0, row
                .mapInArrow(lambda it: _generate_batches(it, model_bc, plan_json), PAYLOAD_DDL)
                .persist(StorageLevel.MEMORY_AND_DISK))
     maps: dict[str, dict[str, DataFrame]] = {}
+    cached: list[DataFrame] = []  # unique columns' replacements, kept until their table is written
     try:
         sizes: dict[str, list[int]] = {t: [0] * plan.partitions for t in plan.order}
         try:  # the first action: every partition is generated here
@@ -383,7 +387,7 @@ def sample_to(model_dir: str | Path, out: str | Path, *, scale: float = 1.0, row
         rec = prov.record(provenance, **{**meta, "seed": seed, "scale": scale, "partitions": plan.partitions,
                                          "engine": "spark"})
         for name in plan.order:
-            df = _table_frame(spark, payload, synth, plan, name, plan_json, offsets, maps)
+            df = _table_frame(spark, payload, synth, plan, name, plan_json, offsets, maps, cached)
             write_frame(spark, df, dest, locations[name], {**rec, "table": name, "rows": totals[name]},
                         fmt=format, mode=mode)
             log.info("wrote %s: %d rows", locations[name], totals[name])
@@ -394,6 +398,8 @@ def sample_to(model_dir: str | Path, out: str | Path, *, scale: float = 1.0, row
         for m in maps.values():
             for frame in m.values():
                 frame.unpersist()
+        for frame in cached:
+            frame.unpersist()
         model_bc.unpersist()
     return {"tables": {t: {"rows": totals[t], "location": locations[t]} for t in plan.order},
             "partitions": plan.partitions, "seed": seed, "model_id": meta["model_id"]}
@@ -441,11 +447,14 @@ def _target_schema(synth: Synthesizer, table: str, keep_old: list[str]) -> pa.Sc
 
 
 def _table_frame(spark: SparkSession, payload: DataFrame, synth: Synthesizer, plan: Plan, name: str,
-                 plan_json: str, offsets: Mapping[str, list[int]], maps: dict[str, dict[str, DataFrame]]
-                 ) -> DataFrame:
-    """One table with global keys: arithmetic shifts on the executors, joins for the other formats."""
+                 plan_json: str, offsets: Mapping[str, list[int]], maps: dict[str, dict[str, DataFrame]],
+                 cached: list[DataFrame]) -> DataFrame:
+    """One table with global keys (arithmetic shifts on the executors, joins for the other formats),
+    and its unique columns unique across partitions (see :mod:`hiveframe_spark._unique`)."""
     from pyspark.sql import functions as F
 
+    from hiveframe.pipeline.plan import derive_seed
+    from hiveframe_spark._unique import keep_unique
     from hiveframe_spark.types import spark_schema_of
 
     md = synth.metadata
@@ -481,6 +490,14 @@ def _table_frame(spark: SparkSession, payload: DataFrame, synth: Synthesizer, pl
         if own[col].fmt.get("kind") in ("template", "prefixed") and name not in plan.replicated:
             frame = _unique_across_partitions(frame, col)
             shuffled = True
+    assert synth.engine is not None
+    if name not in plan.replicated and plan.partitions > 1:  # a lookup root is the same in every partition
+        for col, pool in synth.engine.plan.tables[name].unique.items():
+            if col in columns:
+                fixed = keep_unique(spark, frame, col, pool, seed=derive_seed(plan.seed, "unique", name, col),
+                                    partitions=plan.partitions, cached=cached)
+                shuffled = shuffled or fixed is not frame
+                frame = fixed
     if name in plan.replicated and mapped_own:
         first = frame.where(F.col(PART) == 0).select(POS, *[F.col(f"`{c}`").alias("__new_" + c) for c in mapped_own])
         frame = frame.join(first, on=POS, how="left")

@@ -60,6 +60,41 @@ def shop() -> tuple[Database, Metadata]:
     return db, md
 
 
+def music() -> tuple[Database, Metadata]:
+    """Record labels (a root that drives records) with unique names; records with unique titles."""
+    rng = np.random.default_rng(4)
+    syllables = ["ka", "lo", "mi", "ren", "sa", "tor", "vel", "dan", "ri", "po", "ne", "sul"]
+
+    def word(k: int) -> str:
+        return "".join(rng.choice(syllables, k)).capitalize()
+
+    names: list[str] = []
+    while len(names) < 30:
+        name = f"{word(2)} {word(int(rng.integers(1, 3)))}"
+        if name not in names:
+            names.append(name)
+    per = rng.integers(1, 4, len(names))
+    titles: list[str] = []
+    while len(titles) < per.sum():
+        title = word(int(rng.integers(2, 4)))
+        if title not in titles:
+            titles.append(title)
+    db = Database({
+        "labels": pa.table({"label_id": np.arange(1, 31), "name": names}),
+        "records": pa.table({"record_id": np.arange(1, len(titles) + 1), "label_id": np.repeat(np.arange(1, 31), per),
+                             "title": titles, "year": rng.integers(1960, 2020, len(titles))}),
+    })
+    md = Metadata(tables=(
+        Table("labels", (Column("label_id", ColumnKind.ID, "int64", False),
+                         Column("name", ColumnKind.CATEGORICAL, "string", False)), primary_key=("label_id",)),
+        Table("records", (Column("record_id", ColumnKind.ID, "int64", False),
+                          Column("label_id", ColumnKind.ID, "int64", False),
+                          Column("title", ColumnKind.CATEGORICAL, "string", False),
+                          Column("year", ColumnKind.NUMERICAL, "int64", False)), primary_key=("record_id",)),
+    ), foreign_keys=(ForeignKey("records", ("label_id",), "labels", ("label_id",)),))
+    return db, md
+
+
 def test_berka_partitions_keep_every_key_valid(spark, berka_model, tmp_path):
     out = tmp_path / "synthetic"
     result = sample_to(berka_model, out, scale=2.0, seed=5, partitions=2, spark=spark)
@@ -77,6 +112,37 @@ def test_berka_partitions_keep_every_key_valid(spark, berka_model, tmp_path):
     # the partition-local keys were shifted into one range per table: 1..n for counters from 1
     ids = sorted(r[0] for r in frames["district"].select("district_id").collect())
     assert ids == list(range(ids[0], ids[0] + 16))
+
+
+def test_unique_columns_stay_unique_across_partitions(spark, tmp_path):
+    """Each partition draws names from the same real pool: across partitions they would repeat. Repeats
+    take the real names no partition used, then new names in their style; same seed, same names."""
+    db, md = music()
+    model = tmp_path / "music-model"
+    Synthesizer(md, seed=1).fit(db).save(model)
+    real_names, real_titles = set(db["labels"]["name"].to_pylist()), set(db["records"]["title"].to_pylist())
+    styled = re.compile(r"[A-Z][a-z]+( [A-Z][a-z]+)*( \d+)?")
+    seen = {}
+    for run, scale in enumerate((1.0, 3.0, 3.0)):
+        out = tmp_path / f"music{run}"
+        result = sample_to(model, out, scale=scale, seed=4, partitions=3, spark=spark)
+        assert result["partitions"] == 3
+        frames = read_output(spark, out, md)
+        assert integrity(spark, frames, md)["ok"]
+        labels = sorted(map(tuple, frames["labels"].select("label_id", "name").collect()))
+        names = [n for _, n in labels]
+        titles = [r[0] for r in frames["records"].select("title").collect()]
+        assert len(names) == len(set(names)) == round(30 * scale), names
+        assert len(titles) == len(set(titles)), sorted(titles)
+        if scale == 1.0:  # as many rows as real names: the real names, each once
+            assert set(names) == real_names
+        else:  # every real name, then new ones that look like them and copy none
+            assert real_names <= set(names)
+            assert len(real_titles & set(titles)) == len(real_titles)
+            new = (set(names) - real_names) | (set(titles) - real_titles)
+            assert new and all(styled.fullmatch(v) for v in new), sorted(new)
+        seen[run] = (labels, sorted(titles))
+    assert seen[1] == seen[2]  # same model, seed and partitions: the same names
 
 
 def test_same_seed_and_partitions_same_rows(spark, tmp_path):
