@@ -333,8 +333,9 @@ def load_network(layout: Layout, config: Mapping[str, Any], arrays: Mapping[str,
 @dataclass
 class Step:
     """Everything drawing target ``j`` needs once ``sources`` are known: the first-layer term of every
-    value of each known source (``table``, rows stacked in the order of ``sources``; ``starts`` each
-    source's first row), and ``j``'s head divided by the temperature, banned values at -inf."""
+    value of the known sources (``table``: ``j``'s slice of :func:`first_layer_tables`, or just these
+    sources' rows stacked in order; ``starts`` each source's first row in it), and ``j``'s head divided
+    by the temperature, banned values at -inf."""
 
     j: int
     sources: torch.Tensor
@@ -348,14 +349,16 @@ class Step:
               banned: torch.Tensor | None = None, tables: torch.Tensor | None = None) -> Step:
         """``tables``: :func:`first_layer_tables` of ``net``, else ``j``'s rows of the sources are built here."""
         device = net.offsets.device
+        vocab = net.layout.vocab + net.layout.ctx_vocab
+        offsets = _value_offsets(vocab)
         if tables is not None:
-            table, starts = tables[j], net.offsets[sources]
+            table = tables[j]
+            starts = torch.as_tensor([offsets[i] for i in sources], dtype=torch.long, device=device)
         else:
-            vocab = net.layout.vocab + net.layout.ctx_vocab
             w = net.w_in[j].view(len(vocab), net.d, -1)
             parts, first_rows, at = [], [], 0
             for i in sources:
-                first = int(net.offsets[i])
+                first = offsets[i]
                 parts.append(torch.addmm(net.w_known[j, i], net.embedding[first:first + vocab[i]], w[i]))
                 first_rows.append(at)
                 at += vocab[i]
@@ -381,14 +384,18 @@ class Step:
         return torch.addmm(self.head_b, z, self.head_w)
 
 
+def _value_offsets(vocab: list[int]) -> list[int]:
+    """Each source's first embedding row (``Network.offsets`` on the host: no device round trip)."""
+    return [0, *np.cumsum(vocab)[:-1].tolist()] if vocab else []
+
+
 def first_layer_tables(net: Network) -> torch.Tensor:
     """(targets, source values, hidden): row ``offsets[i] + v`` of ``[j]`` is target ``j``'s first-layer
     term of source ``i`` at value ``v`` (its embedding times its block of ``w_in[j]``, plus ``w_known``)."""
     vocab = net.layout.vocab + net.layout.ctx_vocab
     w = net.w_in.view(net.layout.n_targets, len(vocab), net.d, -1)
     parts = []
-    for i, size in enumerate(vocab):
-        first = int(net.offsets[i])
+    for i, (size, first) in enumerate(zip(vocab, _value_offsets(vocab), strict=True)):
         parts.append(torch.matmul(net.embedding[first:first + size], w[:, i]) + net.w_known[:, i, None, :])
     return torch.cat(parts, dim=1)
 
