@@ -105,12 +105,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 def summarize(results: dict[str, Any]) -> str:
     rows = [[name, f"{np.median(v):,.0f}", f"{min(v):,.0f}", f"{max(v):,.0f}", len(v)]
             for name, v in results["rows_per_second"].items()]
+    speeds = {name: float(np.median(v)) for name, v in results["rows_per_second"].items()}
+    goal = ""
+    if {"autoregressive", "ctgan"} <= set(speeds):
+        ratio = speeds["autoregressive"] / speeds["ctgan"]
+        goal = (f" Median autoregressive / CTGAN: {ratio:.2f} (the issue's goal, at least as fast as CTGAN: "
+                f"{'met' if ratio >= 1 else 'not met'}).")
     load = " / ".join(", ".join(f"{x:.2f}" for x in results[k]) for k in ("load_average_before", "load_average_after"))
     return "\n".join([
         f"census_adult, sampling {results['rows']:,} rows, {results['args']['threads']} torch thread(s), plugin "
         f"{results['plugin_path']}: `{results['command']}`", "",
         markdown_table(["model", "median rows/s", "min", "max", "repeats"], rows), "",
-        f"Load average before/after: {load}."])
+        f"Load average before/after: {load}.{goal}"])
 
 
 if __name__ == "__main__":
