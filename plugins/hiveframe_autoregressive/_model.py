@@ -43,6 +43,8 @@ SAMPLE_CHUNK_CUDA = 65536
 #: largest first-layer tables (floats: targets x source values x hidden) built once per sampling call;
 #: past it (many columns, large vocabularies) each step's rows are built per chunk
 TABLE_FLOATS = 1 << 24
+#: sampling setups (column order, conditions, temperature) a generator keeps for its network
+PLANS_KEPT = 8
 #: epochs without a lower held-out loss after which the learning rate is halved
 LR_HALVING_WAIT = 2
 
@@ -418,12 +420,19 @@ def draw(logits: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return inverse_cdf(torch.softmax(logits, dim=1), u)
 
 
-@torch.inference_mode()
-def generate(net: Network, tokens: np.ndarray, fixed: np.ndarray, order: list[int],
-             forbidden: list[list[int]], temperature: float, gen: torch.Generator,
-             device: torch.device) -> np.ndarray:
-    """Fill the model tokens of ``tokens`` (rows, S) not marked in ``fixed`` (T,), column by column in
-    ``order`` (model column indices), drawing each token from its softmax at ``temperature``."""
+@dataclass
+class Plan:
+    """One sampling call's steps in order: (target, the sources known when it is drawn), and their
+    :class:`Step` when the first-layer tables are small enough to keep (else built per chunk)."""
+
+    targets: list[tuple[int, list[int]]]
+    steps: list[Step] | None
+    temperature: float
+    ban: list[torch.Tensor | None]
+
+
+def make_plan(net: Network, fixed: np.ndarray, order: list[int], forbidden: list[list[int]],
+              temperature: float, device: torch.device) -> Plan:
     layout = net.layout
     ban: list[torch.Tensor | None] = []
     for j, ids in enumerate(forbidden):
@@ -432,29 +441,46 @@ def generate(net: Network, tokens: np.ndarray, fixed: np.ndarray, order: list[in
             mask = torch.zeros(layout.vocab[j], dtype=torch.bool, device=device)
             mask[torch.as_tensor(ids, device=device)] = True
         ban.append(mask)
-    plan: list[tuple[int, list[int]]] = []  # (target, the sources known when it is drawn)
+    targets: list[tuple[int, list[int]]] = []
     known = [j for j in range(layout.n_targets) if fixed[j]] + list(range(layout.n_targets, layout.n_sources))
     for c in order:
         for j in (k for k in range(layout.n_targets) if layout.token_column[k] == c and not fixed[k]):
-            plan.append((j, sorted(known)))
+            targets.append((j, sorted(known)))
             known.append(j)
+    steps = None
+    if layout.n_targets * int(net.embedding.shape[0]) * int(net.b_mid.shape[0]) <= TABLE_FLOATS:
+        tables = first_layer_tables(net)
+        steps = [Step.build(net, j, sources, temperature, ban[j], tables) for j, sources in targets]
+    return Plan(targets, steps, temperature, ban)
 
-    table_floats = layout.n_targets * int(net.embedding.shape[0]) * int(net.b_mid.shape[0])
-    tables = first_layer_tables(net) if table_floats <= TABLE_FLOATS else None
 
-    def step(j: int, sources: list[int]) -> Step:
-        return Step.build(net, j, sources, temperature, ban[j], tables)
+@torch.inference_mode()
+def generate(net: Network, tokens: np.ndarray, fixed: np.ndarray, order: list[int],
+             forbidden: list[list[int]], temperature: float, gen: torch.Generator,
+             device: torch.device, plans: dict[Any, Plan] | None = None) -> np.ndarray:
+    """Fill the model tokens of ``tokens`` (rows, S) not marked in ``fixed`` (T,), column by column in
+    ``order`` (model column indices), drawing each token from its softmax at ``temperature``.
 
-    steps = [step(j, sources) for j, sources in plan] if tables is not None else None
+    ``plans``: a cache of the setup by arguments, for callers that sample the same ``net`` many times in
+    small batches (sequences, one call per position); the caller drops it with the network."""
+    key = (tuple(bool(f) for f in fixed), tuple(order), tuple(tuple(f) for f in forbidden), float(temperature),
+           str(device))
+    plan = plans.get(key) if plans is not None else None
+    if plan is None:
+        plan = make_plan(net, fixed, order, forbidden, temperature, device)
+        if plans is not None:
+            if len(plans) >= PLANS_KEPT:
+                plans.clear()
+            plans[key] = plan
     chunk = SAMPLE_CHUNK_CUDA if device.type == "cuda" else SAMPLE_CHUNK
     out = []
     for start in range(0, len(tokens), chunk):
         t = torch.as_tensor(tokens[start:start + chunk], dtype=torch.long, device=device)
-        for k, (j, sources) in enumerate(plan):
-            s = steps[k] if steps is not None else step(j, sources)
+        for k, (j, sources) in enumerate(plan.targets):
+            s = plan.steps[k] if plan.steps is not None else Step.build(net, j, sources, temperature, plan.ban[j])
             t[:, j] = draw(s.logits(net, t), gen)
-        out.append(t[:, : layout.n_targets].cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, layout.n_targets), dtype=np.int64)
+        out.append(t[:, : net.layout.n_targets].cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, net.layout.n_targets), dtype=np.int64)
 
 
 @torch.no_grad()

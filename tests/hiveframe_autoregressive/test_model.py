@@ -132,3 +132,19 @@ def test_a_fixed_column_is_kept_and_conditions_the_others() -> None:
     expected = exact_law(net, ctx)[1][2]
     observed = np.bincount(drawn[:, 1], minlength=LAYOUT.vocab[1]) / rows
     assert 0.5 * np.abs(observed - expected).sum() < 0.02, (observed, expected)
+
+
+def test_cached_plans_give_the_rows_a_fresh_setup_gives() -> None:
+    net = random_network(5)
+    tokens = np.zeros((300, LAYOUT.n_sources), dtype=np.int64)
+    no_fix = np.zeros(LAYOUT.n_targets, dtype=bool)
+
+    def run(temperature: float, plans: dict | None) -> np.ndarray:
+        return _model.generate(net, tokens.copy(), no_fix, [0, 1, 2], [[], [], [], []], temperature,
+                               torch.Generator().manual_seed(7), torch.device("cpu"), plans)
+
+    plans: dict = {}
+    for temperature in (1.0, 0.5, 1.0, 0.5):  # each setup cached once, then reused
+        np.testing.assert_array_equal(run(temperature, plans), run(temperature, None))
+    assert len(plans) == 2
+    assert not np.array_equal(run(1.0, plans), run(0.5, plans)), "another temperature reused a plan"
