@@ -37,7 +37,14 @@ log = logging.getLogger(__name__)
 CHECKPOINT_NAME = "checkpoint.pt"
 CHECKPOINT_FORMAT = "hiveframe_autoregressive-checkpoint"
 CHECKPOINT_FORMAT_VERSION = 1
-SAMPLE_CHUNK = 16384
+#: rows sampled together: on a CPU a batch whose activations stay in cache is fastest, on CUDA a large one
+SAMPLE_CHUNK = 4096
+SAMPLE_CHUNK_CUDA = 65536
+#: largest first-layer tables (floats: targets x source values x hidden) built once per sampling call;
+#: past it (many columns, large vocabularies) each step's rows are built per chunk
+TABLE_FLOATS = 1 << 24
+#: sampling setups (column order, conditions, temperature) a generator keeps for its network
+PLANS_KEPT = 8
 #: epochs without a lower held-out loss after which the learning rate is halved
 LR_HALVING_WAIT = 2
 
@@ -314,35 +321,166 @@ def load_network(layout: Layout, config: Mapping[str, Any], arrays: Mapping[str,
 
 
 # -- sampling ---------------------------------------------------------------------------------------
-@torch.no_grad()
-def generate(net: Network, tokens: np.ndarray, fixed: np.ndarray, order: list[int],
-             forbidden: list[list[int]], temperature: float, gen: torch.Generator,
-             device: torch.device) -> np.ndarray:
-    """Fill the model tokens of ``tokens`` (rows, S) not marked in ``fixed`` (T,), column by column in
-    ``order`` (model column indices), drawing each token from its softmax at ``temperature``."""
+# Sampling computes the same logits as ``Network.logits_for``, more cheaply. Target ``j``'s first-layer
+# pre-activation is ``b_in[j] + sum over known sources i of (e_i @ w_in[j, block i] + w_known[j, i])``
+# and ``e_i`` is one of source ``i``'s few embedding rows, so each term is a row of a table (every value
+# of every source times its block of ``w_in[j]``) built once per sampling call, and the sum is one
+# ``embedding_bag`` over the known sources: no (rows, sources x dim) @ (sources x dim, hidden) product
+# over zeroed unknown sources per token. Temperature and banned values are folded into each head. Each
+# token is drawn by inverse CDF (one uniform per row) instead of ``torch.multinomial`` (one exponential
+# per row and value): the same distribution, another use of the random stream, so a fixed seed gives
+# other rows than the multinomial draws did.
+
+
+@dataclass
+class Step:
+    """Everything drawing target ``j`` needs once ``sources`` are known: the first-layer term of every
+    value of the known sources (``table``: ``j``'s slice of :func:`first_layer_tables`, or just these
+    sources' rows stacked in order; ``starts`` each source's first row in it), and ``j``'s head divided
+    by the temperature, banned values at -inf."""
+
+    j: int
+    sources: torch.Tensor
+    starts: torch.Tensor
+    table: torch.Tensor
+    head_w: torch.Tensor
+    head_b: torch.Tensor
+
+    @classmethod
+    def build(cls, net: Network, j: int, sources: list[int], temperature: float = 1.0,
+              banned: torch.Tensor | None = None, tables: torch.Tensor | None = None) -> Step:
+        """``tables``: :func:`first_layer_tables` of ``net``, else ``j``'s rows of the sources are built here."""
+        device = net.offsets.device
+        vocab = net.layout.vocab + net.layout.ctx_vocab
+        offsets = _value_offsets(vocab)
+        if tables is not None:
+            table = tables[j]
+            starts = torch.as_tensor([offsets[i] for i in sources], dtype=torch.long, device=device)
+        else:
+            w = net.w_in[j].view(len(vocab), net.d, -1)
+            parts, first_rows, at = [], [], 0
+            for i in sources:
+                first = offsets[i]
+                parts.append(torch.addmm(net.w_known[j, i], net.embedding[first:first + vocab[i]], w[i]))
+                first_rows.append(at)
+                at += vocab[i]
+            table = torch.cat(parts) if parts else torch.zeros(0, w.shape[-1], device=device)
+            starts = torch.as_tensor(first_rows, dtype=torch.long, device=device)
+        head_w, head_b = net.heads_w[j], net.heads_b[j]
+        if temperature != 1.0:
+            head_w, head_b = head_w / max(temperature, 1e-6), head_b / max(temperature, 1e-6)
+        if banned is not None:
+            head_b = head_b.masked_fill(banned, -math.inf)
+        return cls(j, torch.as_tensor(sources, dtype=torch.long, device=device), starts, table, head_w, head_b)
+
+    def logits(self, net: Network, tokens: torch.Tensor) -> torch.Tensor:
+        """``net.logits_for(j, tokens, known) / temperature`` (banned values -inf) where ``known`` is 1
+        exactly at the sources."""
+        if len(self.sources):
+            rows = tokens.index_select(1, self.sources).add_(self.starts)
+            z = nn.functional.embedding_bag(rows, self.table, mode="sum").add_(net.b_in[self.j])
+        else:
+            z = net.b_in[self.j].expand(len(tokens), -1).clone()
+        z = z.relu_()
+        z += torch.addmm(net.b_mid, z, net.w_mid).relu_()
+        return torch.addmm(self.head_b, z, self.head_w)
+
+
+def _value_offsets(vocab: list[int]) -> list[int]:
+    """Each source's first embedding row (``Network.offsets`` on the host: no device round trip)."""
+    return [0, *np.cumsum(vocab)[:-1].tolist()] if vocab else []
+
+
+def first_layer_tables(net: Network) -> torch.Tensor:
+    """(targets, source values, hidden): row ``offsets[i] + v`` of ``[j]`` is target ``j``'s first-layer
+    term of source ``i`` at value ``v`` (its embedding times its block of ``w_in[j]``, plus ``w_known``)."""
+    vocab = net.layout.vocab + net.layout.ctx_vocab
+    w = net.w_in.view(net.layout.n_targets, len(vocab), net.d, -1)
+    parts = []
+    for i, (size, first) in enumerate(zip(vocab, _value_offsets(vocab), strict=True)):
+        parts.append(torch.matmul(net.embedding[first:first + size], w[:, i]) + net.w_known[:, i, None, :])
+    return torch.cat(parts, dim=1)
+
+
+def inverse_cdf(weights: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Index drawn from each row of non-negative ``weights`` (B, V) given uniforms ``u`` (B, 1) in [0, 1).
+
+    A value of weight 0 is never drawn: the first index whose cumulative weight exceeds ``u`` times the
+    total, capped at the last index of positive weight should ``u * total`` ever reach the total.
+    """
+    cdf = weights.cumsum(dim=1)
+    total = cdf[:, -1:].contiguous()
+    drawn = torch.searchsorted(cdf, u * total, right=True)
+    return torch.minimum(drawn, torch.searchsorted(cdf, total, right=False))[:, 0]
+
+
+def draw(logits: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """One value per row from ``softmax(logits)``."""
+    u = torch.rand(len(logits), 1, generator=gen, device=logits.device)
+    return inverse_cdf(torch.softmax(logits, dim=1), u)
+
+
+@dataclass
+class Plan:
+    """One sampling call's steps in order: (target, the sources known when it is drawn), and their
+    :class:`Step` when the first-layer tables are small enough to keep (else built per chunk)."""
+
+    targets: list[tuple[int, list[int]]]
+    steps: list[Step] | None
+    temperature: float
+    ban: list[torch.Tensor | None]
+
+
+def make_plan(net: Network, fixed: np.ndarray, order: list[int], forbidden: list[list[int]],
+              temperature: float, device: torch.device) -> Plan:
     layout = net.layout
-    out = []
-    ban = []
+    ban: list[torch.Tensor | None] = []
     for j, ids in enumerate(forbidden):
-        mask = torch.zeros(layout.vocab[j], dtype=torch.bool, device=device)
+        mask = None
         if ids and len(ids) < layout.vocab[j]:
+            mask = torch.zeros(layout.vocab[j], dtype=torch.bool, device=device)
             mask[torch.as_tensor(ids, device=device)] = True
         ban.append(mask)
-    for start in range(0, len(tokens), SAMPLE_CHUNK):
-        t = torch.as_tensor(tokens[start:start + SAMPLE_CHUNK], dtype=torch.long, device=device)
-        known = torch.zeros(layout.n_sources, device=device)
-        known[: layout.n_targets] = torch.as_tensor(fixed, dtype=torch.float32, device=device)
-        known[layout.n_targets:] = 1.0
-        for c in order:
-            for j in (k for k in range(layout.n_targets) if layout.token_column[k] == c):
-                if fixed[j]:
-                    continue
-                logits = net.logits_for(j, t, known) / max(temperature, 1e-6)
-                logits = logits.masked_fill(ban[j], -math.inf)
-                t[:, j] = torch.multinomial(torch.softmax(logits, dim=1), 1, generator=gen)[:, 0]
-                known[j] = 1.0
-        out.append(t[:, : layout.n_targets].cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, layout.n_targets), dtype=np.int64)
+    targets: list[tuple[int, list[int]]] = []
+    known = [j for j in range(layout.n_targets) if fixed[j]] + list(range(layout.n_targets, layout.n_sources))
+    for c in order:
+        for j in (k for k in range(layout.n_targets) if layout.token_column[k] == c and not fixed[k]):
+            targets.append((j, sorted(known)))
+            known.append(j)
+    steps = None
+    if layout.n_targets * int(net.embedding.shape[0]) * int(net.b_mid.shape[0]) <= TABLE_FLOATS:
+        tables = first_layer_tables(net)
+        steps = [Step.build(net, j, sources, temperature, ban[j], tables) for j, sources in targets]
+    return Plan(targets, steps, temperature, ban)
+
+
+@torch.inference_mode()
+def generate(net: Network, tokens: np.ndarray, fixed: np.ndarray, order: list[int],
+             forbidden: list[list[int]], temperature: float, gen: torch.Generator,
+             device: torch.device, plans: dict[Any, Plan] | None = None) -> np.ndarray:
+    """Fill the model tokens of ``tokens`` (rows, S) not marked in ``fixed`` (T,), column by column in
+    ``order`` (model column indices), drawing each token from its softmax at ``temperature``.
+
+    ``plans``: a cache of the setup by arguments, for callers that sample the same ``net`` many times in
+    small batches (sequences, one call per position); the caller drops it with the network."""
+    key = (tuple(bool(f) for f in fixed), tuple(order), tuple(tuple(f) for f in forbidden), float(temperature),
+           str(device))
+    plan = plans.get(key) if plans is not None else None
+    if plan is None:
+        plan = make_plan(net, fixed, order, forbidden, temperature, device)
+        if plans is not None:
+            if len(plans) >= PLANS_KEPT:
+                plans.clear()
+            plans[key] = plan
+    chunk = SAMPLE_CHUNK_CUDA if device.type == "cuda" else SAMPLE_CHUNK
+    out = []
+    for start in range(0, len(tokens), chunk):
+        t = torch.as_tensor(tokens[start:start + chunk], dtype=torch.long, device=device)
+        for k, (j, sources) in enumerate(plan.targets):
+            s = plan.steps[k] if plan.steps is not None else Step.build(net, j, sources, temperature, plan.ban[j])
+            t[:, j] = draw(s.logits(net, t), gen)
+        out.append(t[:, : net.layout.n_targets].cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, net.layout.n_targets), dtype=np.int64)
 
 
 @torch.no_grad()

@@ -171,13 +171,15 @@ class Codec:
         from hiveframe.arrow import arrow_type
 
         target = _safe_type(arrow_type, self.dtype)
-        if self.kind == "categorical":
+        if self.kind == "categorical":  # ids 0 and 1 (null, rare) are nulls, id k >= 2 is category k - 2
             ids = tokens[:, 0]
-            values = [None if i < 2 or not self.categories else self.categories[i - 2] for i in ids.tolist()]
+            missing = (ids < 2) | (not self.categories)
+            picks = pa.array(np.where(missing, 0, ids - 2), mask=missing)
             if self.as_string:
-                arr = pa.array(values, type=pa.string())
+                arr = pa.array(self.categories or [None], type=pa.string()).take(picks)
                 return arr.cast(target) if target is not None else arr
-            return pa.array(values, type=target) if target is not None else pa.array(values)
+            categories = self.categories or [None]
+            return (pa.array(categories, type=target) if target is not None else pa.array(categories)).take(picks)
         n = len(tokens)
         coarse, fine = tokens[:, 0], tokens[:, 1]
         x = np.full(n, np.nan)

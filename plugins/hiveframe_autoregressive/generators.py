@@ -92,6 +92,8 @@ class AutoregressiveGenerator(TableGenerator):
     _arrays: dict[str, np.ndarray] = attrs.field(factory=dict, init=False)
     _fit_info: dict[str, Any] = attrs.field(factory=dict, init=False)
     _net: Any = attrs.field(default=None, init=False)
+    #: sampling setups of ``_net`` (:func:`._model.generate`'s cache), dropped with it
+    _plans: dict[Any, Any] = attrs.field(factory=dict, init=False)
 
     def __attrs_post_init__(self) -> None:
         problems = self._parameter_problems()
@@ -291,6 +293,7 @@ class AutoregressiveGenerator(TableGenerator):
                 raise NotFittedError(f"generator {self.name!r} has no trained weights")
             self._net = _model.load_network(self._layout, self._config, self._arrays,
                                             _model.resolve_device(self.device))
+            self._plans = {}
         return self._net
 
     def _sample(self, num_rows: int, *, context: pa.Table | None, conditions: dict[str, Any],
@@ -338,7 +341,8 @@ class AutoregressiveGenerator(TableGenerator):
         first = [c for c, _ in fixed_groups]
         order = first + [c for c in range(len(self._codecs)) if c not in first]
         forbidden = [f for codec in self._codecs for f in codec.forbidden()]
-        drawn = _model.generate(net, tokens, fixed, order, forbidden, float(self.temperature), gen, device)
+        drawn = _model.generate(net, tokens, fixed, order, forbidden, float(self.temperature), gen, device,
+                                self._plans)
         columns: dict[str, pa.Array] = {}
         start = 0
         for codec in self._codecs:
