@@ -67,3 +67,21 @@ def test_anchors_are_the_earlier_columns_most_associated_with_the_batch(grouped)
     anchors = clustering.choose_anchors([["a1", "a2", "a3"], ["c1", "c2", "colour"], ["b1", "b2", "b3"]], assoc,
                                         index, count=1)
     assert anchors[0] == [] and anchors[2][0] in ("a1", "a2", "a3")
+
+
+def test_anchors_cover_different_groups_rather_than_copies_of_one():
+    """a1..a3 are near-copies tied to o1; b1 alone carries o2: two anchors are one of the a's and b1."""
+    names = ["a1", "a2", "a3", "b1", "o1", "o2"]
+    assoc = np.eye(6)
+    for i in range(3):
+        for j in range(3):
+            if i != j:
+                assoc[i, j] = 0.97
+        assoc[i, 4] = assoc[4, i] = 0.8
+    assoc[3, 5] = assoc[5, 3] = 0.6
+    index = {c: i for i, c in enumerate(names)}
+    anchors = clustering.choose_anchors([["a1", "a2", "a3", "b1"], ["o1", "o2"]], assoc, index, count=2)
+    assert anchors[1][0] in ("a1", "a2", "a3") and anchors[1][1] == "b1"
+    # a column tied to no column of the batch is never an anchor, even with room for more
+    assert clustering.choose_anchors([["a1", "b1"], ["o1"]], np.eye(3), {"a1": 0, "b1": 1, "o1": 2},
+                                     count=2)[1] == []
