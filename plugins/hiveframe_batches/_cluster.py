@@ -6,7 +6,9 @@ Association between two columns, in [0, 1], by their kinds:
 * category - category: Cramér's V, bias-corrected (Bergsma 2013) so that many rare categories do
   not look associated by chance;
 * number - category: the correlation ratio (eta): the share of the number's spread explained by the
-  category.
+  category;
+* a number with missing values also counts the association (Cramér's V) of where it is missing with
+  the other column, the larger of the two: a null pattern is a dependence too.
 
 Columns are clustered by average linkage on ``1 - association``; a cluster wider than ``max_width``
 is split into the two branches of the tree below it, until every cluster fits; neighbouring clusters
@@ -85,6 +87,9 @@ def association_matrix(data: pa.Table, table: Table, columns: Sequence[str], *, 
         _, inverse = np.unique(bin_codes(column, bins=MAX_CATEGORIES), return_inverse=True)
         codes.append((inverse.ravel(), int(inverse.max()) + 1 if len(inverse) else 0))
     ranks = [None if v is None else _ranks(v) for v in nums]
+    # where a number is missing is a value too (loans: the joint-income columns are null exactly for
+    # individual applications): its null indicator's association counts as the column's
+    missing = [None if v is None or not np.isnan(v).any() else (np.isnan(v).astype(np.int64), 2) for v in nums]
     k = len(columns)
     out = np.eye(k)
     full = _full_rank_correlations(ranks)
@@ -100,6 +105,10 @@ def association_matrix(data: pa.Table, table: Table, columns: Sequence[str], *, 
                 value = _correlation_ratio_coded(codes[i], nums[j])
             else:
                 value = _cramers_v_coded(codes[i], codes[j])
+            if missing[i] is not None:
+                value = max(value, _cramers_v_coded(missing[i], codes[j]))
+            if missing[j] is not None:
+                value = max(value, _cramers_v_coded(codes[i], missing[j]))
             out[i, j] = out[j, i] = float(np.clip(value, 0.0, 1.0))
     return out
 
@@ -220,14 +229,7 @@ def cluster(columns: Sequence[str], association: np.ndarray, *, max_width: int, 
 
 def choose_anchors(batches: Sequence[Sequence[str]], association: np.ndarray, index: dict[str, int], *,
                    count: int, exclude: Sequence[str] = (), threshold: float = 0.05) -> list[list[str]]:
-    """Per batch, up to ``count`` columns of earlier batches that best carry the dependence across.
-
-    Greedy: each step adds the earlier column that most reduces what the anchors leave unexplained of the
-    association block between the earlier columns and the batch's own (read as correlations, its linear
-    reconstruction through the anchors). So the anchors cover different earlier groups instead of
-    repeating one strong group (three near-copies of one column carry no more than one of them). A
-    column associated below ``threshold`` with every column of the batch is never an anchor.
-    """
+    """Per batch, the ``count`` columns of earlier batches most associated with one of its columns."""
     out: list[list[str]] = [[]]
     skip = set(exclude)
     for b in range(1, len(batches)):
@@ -236,33 +238,7 @@ def choose_anchors(batches: Sequence[Sequence[str]], association: np.ndarray, in
         if not own or not earlier or count <= 0:
             out.append([])
             continue
-        rows = [index[c] for c in earlier]
-        block = association[np.ix_(rows, own)]
-        eligible = [i for i, c in enumerate(earlier) if float(block[i].max()) >= threshold]
-        chosen: list[int] = []
-        left = float((block ** 2).sum())
-        while len(chosen) < count:
-            best, best_left = -1, left
-            for i in eligible:
-                if i in chosen:
-                    continue
-                rest = _unexplained(association, rows, own, chosen + [i], block)
-                if rest < best_left - 1e-9:
-                    best, best_left = i, rest
-            if best < 0:
-                break
-            chosen.append(best)
-            left = best_left
-        out.append([earlier[i] for i in chosen])
+        scores = {c: float(association[index[c], own].max()) for c in earlier}
+        ranked = sorted(earlier, key=lambda c: (-scores[c], index[c]))
+        out.append([c for c in ranked[:count] if scores[c] >= threshold])
     return out
-
-
-def _unexplained(association: np.ndarray, rows: Sequence[int], own: Sequence[int], picked: Sequence[int],
-                 block: np.ndarray) -> float:
-    """Squared residual of the earlier-by-own association block once the ``picked`` rows explain it."""
-    anchors = [rows[i] for i in picked]
-    through = association[np.ix_(rows, anchors)]  # earlier columns with the anchors
-    among = association[np.ix_(anchors, anchors)] + 1e-6 * np.eye(len(anchors))
-    to_own = association[np.ix_(anchors, own)]
-    explained = through @ np.linalg.lstsq(among, to_own, rcond=None)[0]
-    return float(((block - explained) ** 2).sum())

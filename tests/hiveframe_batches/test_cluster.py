@@ -69,19 +69,19 @@ def test_anchors_are_the_earlier_columns_most_associated_with_the_batch(grouped)
     assert anchors[0] == [] and anchors[2][0] in ("a1", "a2", "a3")
 
 
-def test_anchors_cover_different_groups_rather_than_copies_of_one():
-    """a1..a3 are near-copies tied to o1; b1 alone carries o2: two anchors are one of the a's and b1."""
-    names = ["a1", "a2", "a3", "b1", "o1", "o2"]
-    assoc = np.eye(6)
-    for i in range(3):
-        for j in range(3):
-            if i != j:
-                assoc[i, j] = 0.97
-        assoc[i, 4] = assoc[4, i] = 0.8
-    assoc[3, 5] = assoc[5, 3] = 0.6
-    index = {c: i for i, c in enumerate(names)}
-    anchors = clustering.choose_anchors([["a1", "a2", "a3", "b1"], ["o1", "o2"]], assoc, index, count=2)
-    assert anchors[1][0] in ("a1", "a2", "a3") and anchors[1][1] == "b1"
-    # a column tied to no column of the batch is never an anchor, even with room for more
-    assert clustering.choose_anchors([["a1", "b1"], ["o1"]], np.eye(3), {"a1": 0, "b1": 1, "o1": 2},
-                                     count=2)[1] == []
+
+def test_a_null_pattern_is_an_association():
+    """b is missing exactly where kind is 'single': among the rows where b is present kind is constant
+    (no spread to explain), yet the two are tied, and must share a batch or anchor each other."""
+    import pyarrow as pa
+
+    from hiveframe.metadata import Column, ColumnKind, Table
+
+    rng = np.random.default_rng(1)
+    kind = np.where(rng.random(500) < 0.8, "single", "joint")
+    b = np.where(kind == "joint", rng.normal(size=500), np.nan)
+    data = pa.table({"kind": kind.tolist(), "b": pa.array(b, from_pandas=True), "c": rng.normal(size=500)})
+    table = Table("t", (Column("kind", ColumnKind.CATEGORICAL, "string"), Column("b", ColumnKind.NUMERICAL, "double", nullable=True),
+                        Column("c", ColumnKind.NUMERICAL, "double")))
+    assoc = clustering.association_matrix(data, table, ["kind", "b", "c"])
+    assert assoc[0, 1] > 0.95 and assoc[1, 2] < 0.1 and assoc[0, 2] < 0.1
