@@ -8,7 +8,9 @@ concurrently on the executors. How: a plugin registered on the synthesizer's hos
 recorded requests (Arrow IPC data, the table's metadata, the generator's name and parameters, the
 seed) become Spark tasks; each task rebuilds the generator by registered name, fits it, and returns its
 learned state as JSON plus ``.npz`` bytes; the driver restores those states into the synthesizer's own
-generators. Same seeds as a sequential fit, so the fitted model is the same.
+generators. Same seeds as a sequential fit, so the fitted model is the same. A generator that splits
+its fit into independent parts (``TableGenerator.fit_parts``: the column batches of a wide table) has
+each part fitted as a task of its own, and is joined from them on the driver.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ class FitJob:
     table: Table
     context_columns: tuple[str, ...]
     seed: int | None
+    #: (table, part key) for one part of a table's fit (``TableGenerator.fit_parts``); None: the whole table
+    part: tuple[str, str] | None = None
 
 
 class _DeferFits:
@@ -168,12 +172,14 @@ def fit_parallel(synth: Synthesizer, data: Any, *, spark: SparkSession | None = 
         prepared = time.perf_counter() - start
     finally:
         pm.unregister(recorder)
-    local_jobs = [j for j in recorder.jobs if not _registered(synth.host, j.generator)]
+    split, recorded = _split_parts(recorder.jobs)
+    local_jobs = [j for j in recorded if not _registered(synth.host, j.generator)]
     for job in local_jobs:  # e.g. the engine's unregistered no-columns generator: nothing to learn
         job.generator.fit(job.data, job.table, context_columns=job.context_columns, seed=job.seed)
-    jobs = sorted((j for j in recorder.jobs if j not in local_jobs),
+    jobs = sorted((j for j in recorded if j not in local_jobs),
                   key=lambda j: -(j.data.num_rows * max(1, j.data.num_columns)))
     if not jobs:
+        _join_parts(synth, split)
         return synth
     spark = get_or_create(spark, local=local, master=master, config=spark_conf)
     payloads = [_job_payload(j) for j in jobs]
@@ -188,11 +194,41 @@ def fit_parallel(synth: Synthesizer, data: Any, *, spark: SparkSession | None = 
     for result in results:
         job = by_name[result["table_name"]]
         unpack_state(job.generator, result["states"])
-        synth.table_generators[job.table_name] = job.generator
+        event = {"table": job.table_name, "event": "fitted", "seconds": result["seconds"], "spark": True}
+        if job.part is not None:
+            table_name, key = job.part
+            event.update(table=table_name, part=key)
+            log.info("table %s, part %s fitted on an executor in %.2fs", table_name, key, result["seconds"])
+        else:
+            synth.table_generators[job.table_name] = job.generator
+            log.info("table %s fitted on an executor in %.2fs", job.table_name, result["seconds"])
         if callback is not None:
-            callback({"table": job.table_name, "event": "fitted", "seconds": result["seconds"], "spark": True})
-        log.info("table %s fitted on an executor in %.2fs", job.table_name, result["seconds"])
+            callback(event)
+    _join_parts(synth, split)
     return synth
+
+
+def _split_parts(jobs: list[FitJob]) -> tuple[dict[str, tuple[FitJob, list[FitJob]]], list[FitJob]]:
+    """Jobs whose generator splits its fit into independent parts (``TableGenerator.fit_parts``, e.g. the
+    column batches of a wide table) become one job per part, so the parts train as tasks of their own."""
+    split: dict[str, tuple[FitJob, list[FitJob]]] = {}
+    out: list[FitJob] = []
+    for job in jobs:
+        parts = job.generator.fit_parts(job.data, job.table, context_columns=job.context_columns, seed=job.seed)
+        if parts is None:
+            out.append(job)
+            continue
+        pieces = [FitJob(f"{job.table_name}/{p.key}", p.generator, p.data, p.table, tuple(p.context_columns),
+                         p.seed, part=(job.table_name, p.key)) for p in parts]
+        split[job.table_name] = (job, pieces)
+        out.extend(pieces)
+    return split, out
+
+
+def _join_parts(synth: Synthesizer, split: Mapping[str, tuple[FitJob, list[FitJob]]]) -> None:
+    for table_name, (job, pieces) in split.items():
+        job.generator.join_parts({p.part[1]: p.generator for p in pieces if p.part is not None})
+        synth.table_generators[table_name] = job.generator
 
 
 def _registered(host: Any, component: Component) -> bool:

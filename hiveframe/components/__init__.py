@@ -1,7 +1,7 @@
 """Component contracts: one abstract class per family. Plugins subclass these."""
 
 from hiveframe.components.base import Component, ComponentState
-from hiveframe.components.generators import TableGenerator, TrainingCallback
+from hiveframe.components.generators import FitPart, TableGenerator, TrainingCallback
 from hiveframe.components.io import Database, Reader, Writer
 from hiveframe.components.linkage import LinkageModel
 from hiveframe.components.noise import NoiseSource, secret_token
@@ -33,7 +33,7 @@ BASES: dict[str, type[Component]] = {
 }
 
 __all__ = [
-    "BASES", "FAMILIES", "Component", "ComponentState", "Database", "LinkageModel", "NoiseSource", "PrivacyAccount",
+    "BASES", "FAMILIES", "Component", "ComponentState", "Database", "FitPart", "LinkageModel", "NoiseSource", "PrivacyAccount",
     "PrivacyWrapper", "PrivateSteps", "PrivateTraining",
     "Reader", "SequenceGenerator", "Span", "TableGenerator", "TrainingCallback", "Transformer", "ValidationContext",
     "ValidationResult", "Validator", "Writer", "secret_token", "FilterOutcome", "QAFilter",

@@ -9,6 +9,7 @@ given values (for example every row with ``income = ">50K"``).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -26,6 +27,22 @@ if TYPE_CHECKING:
 
 #: A training callback receives one mapping per epoch/step: table, epoch, losses, elapsed seconds...
 TrainingCallback = Callable[[Mapping[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class FitPart:
+    """One independent piece of a generator's fit (e.g. one column batch of a wide table).
+
+    A parallel trainer (the Spark plugin's) fits ``generator`` on ``data`` like any table generator,
+    wherever it likes, and hands the fitted pieces back through :meth:`TableGenerator.join_parts`.
+    """
+
+    key: str
+    generator: TableGenerator
+    data: pa.Table
+    table: Table
+    context_columns: tuple[str, ...] = ()
+    seed: int | None = None
 
 
 @attrs.define(kw_only=True, eq=False)
@@ -96,6 +113,17 @@ class TableGenerator(Component):
         self._table = table
         self._context_columns = tuple(context_columns)
         return self
+
+    def fit_parts(self, data: pa.Table, table: Table, *, context_columns: Sequence[str] = (),
+                  seed: int | None = None) -> list[FitPart] | None:
+        """The independent pieces this fit splits into, for a trainer that fits them elsewhere; ``None``
+        (the default): the fit is one piece, call :meth:`fit`. A generator that returns parts also
+        implements :meth:`join_parts`, which makes it fitted from the fitted parts."""
+        return None
+
+    def join_parts(self, fitted: Mapping[str, TableGenerator]) -> None:
+        """Become fitted from the parts of :meth:`fit_parts`, fitted, by key."""
+        raise NotImplementedError(f"generator {self.name!r} does not split its fit into parts")
 
     def sample(
         self,

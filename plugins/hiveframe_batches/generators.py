@@ -29,7 +29,7 @@ import attrs
 import numpy as np
 
 from hiveframe.components.base import ComponentState
-from hiveframe.components.generators import TableGenerator, TrainingCallback
+from hiveframe.components.generators import FitPart, TableGenerator, TrainingCallback
 from hiveframe.errors import ConfigError, DataError, HiveframeError, NotFittedError, PluginError, Problem
 from hiveframe_batches import __version__
 from hiveframe_batches import _cluster as clustering
@@ -224,6 +224,32 @@ class BatchesGenerator(TableGenerator):
         results = self._train(self._batches, workers=workers)
         self._raise_failures(results)
         return dict(self.models)
+
+    def fit_parts(self, data: pa.Table, table: Table, *, context_columns: Sequence[str] = (),
+                  seed: int | None = None) -> list[FitPart]:
+        """The batches as independent fits, for a parallel trainer (Spark tasks); :meth:`join_parts` takes
+        them back. The same batch models, data and seeds as ``fit``: the joined model is the same."""
+        self._read_only = False
+        self.create_batches(data, table, context_columns=context_columns, seed=seed)
+        training = self._require_training()
+        parts = []
+        for batch in self._batches:
+            job = self._job(batch, training)
+            parts.append(FitPart(key=batch.key, generator=job["model"], data=job["data"], table=job["table"],
+                                 context_columns=tuple(job["context_columns"]), seed=job["seed"]))
+        return parts
+
+    def join_parts(self, fitted: Mapping[str, TableGenerator]) -> None:
+        """Take the batch models fitted elsewhere (by batch key, from :meth:`fit_parts`)."""
+        self._check_writable("join_parts")
+        training = self._require_training()
+        missing = [b.index for b in self._batches if b.key not in fitted]
+        if missing:
+            raise PluginError(f"table {training.table.name!r}: batch(es) {missing} came back without a model",
+                              plugin=type(self).plugin, component=self.name, hint="fit the table again")
+        for batch in self._batches:
+            self.models[batch.key] = fitted[batch.key]
+            self._fit_info.setdefault("batches", {})[str(batch.index)] = {"elsewhere": True}
 
     def release_training_data(self) -> None:
         """Drop the reference to the training rows (the batches can no longer be retrained)."""

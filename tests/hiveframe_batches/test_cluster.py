@@ -67,3 +67,21 @@ def test_anchors_are_the_earlier_columns_most_associated_with_the_batch(grouped)
     anchors = clustering.choose_anchors([["a1", "a2", "a3"], ["c1", "c2", "colour"], ["b1", "b2", "b3"]], assoc,
                                         index, count=1)
     assert anchors[0] == [] and anchors[2][0] in ("a1", "a2", "a3")
+
+
+
+def test_a_null_pattern_is_an_association():
+    """b is missing exactly where kind is 'single': among the rows where b is present kind is constant
+    (no spread to explain), yet the two are tied, and must share a batch or anchor each other."""
+    import pyarrow as pa
+
+    from hiveframe.metadata import Column, ColumnKind, Table
+
+    rng = np.random.default_rng(1)
+    kind = np.where(rng.random(500) < 0.8, "single", "joint")
+    b = np.where(kind == "joint", rng.normal(size=500), np.nan)
+    data = pa.table({"kind": kind.tolist(), "b": pa.array(b, from_pandas=True), "c": rng.normal(size=500)})
+    table = Table("t", (Column("kind", ColumnKind.CATEGORICAL, "string"), Column("b", ColumnKind.NUMERICAL, "double", nullable=True),
+                        Column("c", ColumnKind.NUMERICAL, "double")))
+    assoc = clustering.association_matrix(data, table, ["kind", "b", "c"])
+    assert assoc[0, 1] > 0.95 and assoc[1, 2] < 0.1 and assoc[0, 2] < 0.1

@@ -219,3 +219,22 @@ class _Chatty(GaussianCopula):
         for epoch in (1, 2):
             if callback is not None:
                 callback({"table": table.name, "epoch": epoch})
+
+
+def test_fit_parts_fitted_elsewhere_and_joined_make_the_model_fit_makes(grouped):
+    """The parallel trainer's seam (Spark tasks): one part per batch, fitted anywhere, joined back."""
+    data, table = grouped
+    whole = BatchesGenerator(max_width=4, anchors=2).fit(data, table, seed=3)
+    split = BatchesGenerator(max_width=4, anchors=2)
+    parts = split.fit_parts(data, table, seed=3)
+    assert [p.key for p in parts] == [b.key for b in whole.batches]
+    assert all(set(p.context_columns) == set(b.anchors) for p, b in zip(parts, whole.batches, strict=True))
+    with pytest.raises(NotFittedError, match="not trained"):
+        split.sample(10)
+    fitted = {p.key: p.generator.fit(p.data, p.table, context_columns=p.context_columns, seed=p.seed)
+              for p in parts}
+    with pytest.raises(PluginError, match=r"batch\(es\) \[0\] came back without a model"):
+        split.join_parts({k: v for k, v in fitted.items() if k != parts[0].key})
+    split.join_parts(fitted)
+    assert split.sample(200, seed=5).equals(whole.sample(200, seed=5))
+    assert GaussianCopula().fit_parts(data, table) is None  # an ordinary generator is one piece
