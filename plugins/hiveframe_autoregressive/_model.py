@@ -414,6 +414,26 @@ def inverse_cdf(weights: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     return torch.minimum(drawn, torch.searchsorted(cdf, total, right=False))[:, 0]
 
 
+def keep_held_share(logits: torch.Tensor, banned: torch.Tensor, held: int) -> torch.Tensor:
+    """``logits`` with the ``banned`` values' probability moved to the other allowed values, in proportion,
+    and value ``held``'s probability left as it was (before the ban).
+
+    A categorical's null keeps its share when its ``rare`` token is banned: renormalizing over every other
+    value would hand null its part of the rare mass (a column whose rare categories hold half the rows
+    would come out with twice its nulls). The total is unchanged: ``e^l_held + e^lse(others) (1 +
+    e^(lse(banned) - lse(others)))`` is the old partition sum.
+    """
+    others = ~banned
+    others[held] = False
+    if not bool(others.any()):
+        return logits.masked_fill(banned, -math.inf)
+    moved = torch.logsumexp(logits[:, banned], dim=1, keepdim=True) - torch.logsumexp(logits[:, others], dim=1,
+                                                                                       keepdim=True)
+    out = logits.masked_fill(banned, -math.inf)
+    out[:, others] += nn.functional.softplus(moved)
+    return out
+
+
 def draw(logits: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """One value per row from ``softmax(logits)``."""
     u = torch.rand(len(logits), 1, generator=gen, device=logits.device)
@@ -429,10 +449,16 @@ class Plan:
     steps: list[Step] | None
     temperature: float
     ban: list[torch.Tensor | None]
+    #: per target token, the value whose share a ban leaves as it was (:func:`keep_held_share`), or None
+    held: list[int | None]
+
+    def step_ban(self, j: int) -> torch.Tensor | None:
+        """The ban folded into target ``j``'s head: none where the ban keeps a value's share (applied after)."""
+        return None if self.held[j] is not None else self.ban[j]
 
 
 def make_plan(net: Network, fixed: np.ndarray, order: list[int], forbidden: list[list[int]],
-              temperature: float, device: torch.device) -> Plan:
+              temperature: float, device: torch.device, held: list[int | None] | None = None) -> Plan:
     layout = net.layout
     ban: list[torch.Tensor | None] = []
     for j, ids in enumerate(forbidden):
@@ -447,27 +473,32 @@ def make_plan(net: Network, fixed: np.ndarray, order: list[int], forbidden: list
         for j in (k for k in range(layout.n_targets) if layout.token_column[k] == c and not fixed[k]):
             targets.append((j, sorted(known)))
             known.append(j)
-    steps = None
+    held = [h if h is not None and ban[j] is not None else None
+            for j, h in enumerate(held if held is not None else [None] * layout.n_targets)]
+    plan = Plan(targets, None, temperature, ban, held)
     if layout.n_targets * int(net.embedding.shape[0]) * int(net.b_mid.shape[0]) <= TABLE_FLOATS:
         tables = first_layer_tables(net)
-        steps = [Step.build(net, j, sources, temperature, ban[j], tables) for j, sources in targets]
-    return Plan(targets, steps, temperature, ban)
+        plan.steps = [Step.build(net, j, sources, temperature, plan.step_ban(j), tables) for j, sources in targets]
+    return plan
 
 
 @torch.inference_mode()
 def generate(net: Network, tokens: np.ndarray, fixed: np.ndarray, order: list[int],
              forbidden: list[list[int]], temperature: float, gen: torch.Generator,
-             device: torch.device, plans: dict[Any, Plan] | None = None) -> np.ndarray:
+             device: torch.device, plans: dict[Any, Plan] | None = None,
+             held: list[int | None] | None = None) -> np.ndarray:
     """Fill the model tokens of ``tokens`` (rows, S) not marked in ``fixed`` (T,), column by column in
-    ``order`` (model column indices), drawing each token from its softmax at ``temperature``.
+    ``order`` (model column indices), drawing each token from its softmax at ``temperature``; the
+    ``forbidden`` values of a token are never drawn, and where ``held`` names a value of that token, its
+    share stays what the model gives it (:func:`keep_held_share`).
 
     ``plans``: a cache of the setup by arguments, for callers that sample the same ``net`` many times in
     small batches (sequences, one call per position); the caller drops it with the network."""
     key = (tuple(bool(f) for f in fixed), tuple(order), tuple(tuple(f) for f in forbidden), float(temperature),
-           str(device))
+           str(device), tuple(held) if held is not None else None)
     plan = plans.get(key) if plans is not None else None
     if plan is None:
-        plan = make_plan(net, fixed, order, forbidden, temperature, device)
+        plan = make_plan(net, fixed, order, forbidden, temperature, device, held)
         if plans is not None:
             if len(plans) >= PLANS_KEPT:
                 plans.clear()
@@ -477,8 +508,15 @@ def generate(net: Network, tokens: np.ndarray, fixed: np.ndarray, order: list[in
     for start in range(0, len(tokens), chunk):
         t = torch.as_tensor(tokens[start:start + chunk], dtype=torch.long, device=device)
         for k, (j, sources) in enumerate(plan.targets):
-            s = plan.steps[k] if plan.steps is not None else Step.build(net, j, sources, temperature, plan.ban[j])
-            t[:, j] = draw(s.logits(net, t), gen)
+            s = plan.steps[k] if plan.steps is not None else Step.build(net, j, sources, temperature,
+                                                                         plan.step_ban(j))
+            logits = s.logits(net, t)
+            held_value = plan.held[j]
+            if held_value is not None:
+                ban = plan.ban[j]
+                assert ban is not None
+                logits = keep_held_share(logits, ban, held_value)
+            t[:, j] = draw(logits, gen)
         out.append(t[:, : net.layout.n_targets].cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, net.layout.n_targets), dtype=np.int64)
 

@@ -75,6 +75,13 @@ class Codec:
         coarse = [] if (self.has_null or not (self.points or self.edges)) else [NULL]
         return [coarse, []]
 
+    def held(self) -> list[int | None]:
+        """Per token, the id whose share sampling keeps when it bans others: a categorical's null (so the
+        banned ``rare`` mass goes to the categories, and the column keeps its null rate)."""
+        if self.kind == "categorical":
+            return [NULL if self.has_null and self.categories else None]
+        return [None, None]
+
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
 

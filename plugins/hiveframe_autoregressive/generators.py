@@ -341,8 +341,9 @@ class AutoregressiveGenerator(TableGenerator):
         first = [c for c, _ in fixed_groups]
         order = first + [c for c in range(len(self._codecs)) if c not in first]
         forbidden = [f for codec in self._codecs for f in codec.forbidden()]
+        held = [h for codec in self._codecs for h in codec.held()]
         drawn = _model.generate(net, tokens, fixed, order, forbidden, float(self.temperature), gen, device,
-                                self._plans)
+                                self._plans, held)
         columns: dict[str, pa.Array] = {}
         start = 0
         for codec in self._codecs:

@@ -148,3 +148,19 @@ def test_cached_plans_give_the_rows_a_fresh_setup_gives() -> None:
         np.testing.assert_array_equal(run(temperature, plans), run(temperature, None))
     assert len(plans) == 2
     assert not np.array_equal(run(1.0, plans), run(0.5, plans)), "another temperature reused a plan"
+
+
+def test_a_held_value_keeps_its_share_when_others_are_banned() -> None:
+    """Banning ``rare`` (id 1) with null (id 0) held: null's probability is what the model gave it, rare's
+    goes to the categories in proportion, and the total stays 1."""
+    logits = torch.randn(50, 6, generator=torch.Generator().manual_seed(3))
+    banned = torch.tensor([False, True, False, False, False, False])
+    before = torch.softmax(logits, dim=1)
+    after = torch.softmax(_model.keep_held_share(logits, banned, held=0), dim=1)
+    torch.testing.assert_close(after[:, 0], before[:, 0])
+    assert bool((after[:, 1] == 0).all())
+    categories = before[:, 2:]
+    torch.testing.assert_close(after[:, 2:], categories / categories.sum(1, keepdim=True) * (1 - before[:, 0:1]))
+    # without a held value a ban renormalizes over everything left, null included: null's share grows
+    renormalized = torch.softmax(logits.masked_fill(banned, -math.inf), dim=1)
+    assert bool((renormalized[:, 0] > before[:, 0]).all())

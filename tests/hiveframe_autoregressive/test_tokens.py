@@ -25,3 +25,28 @@ def test_categorical_tokens_decode_to_their_values(dtype: str, values: list) -> 
     assert out.type == pa.array(values).type
     encoded = codec.encode(pa.array(values))
     assert codec.decode(encoded, np.random.default_rng(0)).to_pylist() == values
+
+
+def test_a_column_with_many_rare_categories_keeps_its_null_rate() -> None:
+    """Half the rows hold categories seen once (folded into ``rare``, never emitted), 10% are null: the
+    rare mass goes to the frequent categories, so the synthetic null rate stays near 10% (it doubled when
+    the ban renormalized over null too)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from hiveframe.metadata import Column, ColumnKind, Table
+    from tests.hiveframe_autoregressive.conftest import tiny
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    kind = rng.random(n)
+    title = [None if k < 0.1 else (f"unique {i}" if k < 0.6 else str(rng.choice(["clerk", "nurse", "driver"])))
+             for i, k in enumerate(kind)]
+    data = pa.table({"title": pa.array(title), "years": pa.array(rng.integers(0, 30, n))})
+    table = Table("jobs", (Column("title", ColumnKind.CATEGORICAL, "string"),
+                           Column("years", ColumnKind.NUMERICAL, "int64")))
+    gen = tiny(epochs=5).fit(data, table, seed=0)
+    out = gen.sample(6000, seed=1).column("title")
+    null_rate = out.null_count / len(out)
+    assert 0.06 < null_rate < 0.14, null_rate
+    assert "unique 7" not in set(out.drop_null().to_pylist())
