@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for name in MODELS:
         if name not in args.skip:
             results["models"][name] = run_one(name, split, metadata, args)
-    finish(results, "conditions" if args.rows >= 2000 else "conditions_smoke", summarize(results))
+    finish(results, "conditions" if args.rows >= 2000 else "conditions_smoke", summarize)
     return results
 
 

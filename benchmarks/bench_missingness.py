@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "command": ("python -m benchmarks.bench_missingness " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip(),
         "environment": environment(), "load_average_before": list(os.getloadavg()), "args": vars(args)}
     results.update(run(args))
-    finish(results, "missingness" if args.epochs >= 10 else "missingness_smoke", summarize(results))
+    finish(results, "missingness" if args.epochs >= 10 else "missingness_smoke", summarize)
     return results
 
 

@@ -197,12 +197,12 @@ def write_json(name: str, payload: dict[str, Any]) -> Path:
     return path
 
 
-def finish(results: dict[str, Any], name: str, summary: str) -> Path:
-    """Record the load average after the run, write ``results`` to ``results/<name>.json`` and print the
-    summary and where the figures went."""
+def finish(results: dict[str, Any], name: str, summarize: Callable[[dict[str, Any]], str]) -> Path:
+    """Record the load average after the run, write ``results`` to ``results/<name>.json`` and print
+    ``summarize(results)`` (which may quote that load) and where the figures went."""
     results["load_average_after"] = list(os.getloadavg())
     path = write_json(name, results)
-    print(summary)
+    print(summarize(results))
     print(f"\nwritten to {path}")
     return path
 
