@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from hiveframe.components import Database
     from hiveframe.engines import SampleEngine
     from hiveframe.metadata import Metadata
+    from hiveframe.pipeline import Synthesizer
     from hiveframe.plugins import PluginHost
 
 log = logging.getLogger("hiveframe.cli")
@@ -678,7 +679,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
                           hint=f"drop --engine {args.engine}, or sample without them there")
     _check_engine_options(args)
     if args.engine != LOCAL:
-        return _sample_with_engine(args, host, rows)
+        return _sample_with_engine(args, host, rows, synth)
     progress.total = len(metadata.tables)
     start = time.perf_counter()
     conditions = None
@@ -827,9 +828,14 @@ def _check_engine_options(args: argparse.Namespace) -> None:
                               hint=f"add --engine {name}, or drop " + " and ".join(given))
 
 
-def _sample_with_engine(args: argparse.Namespace, host: PluginHost, rows: dict[str, int]) -> int:
-    """``sample --engine NAME``: the plugin's engine samples and writes; the kernel reports what it wrote."""
+def _sample_with_engine(args: argparse.Namespace, host: PluginHost, rows: dict[str, int],
+                        synth: Synthesizer) -> int:
+    """``sample --engine NAME``: the plugin's engine samples and writes; the kernel reports what it wrote.
+
+    The kernel makes the catalog entry (rows still unknown); the engine completes and stores it.
+    """
     from hiveframe.engines import SampleRequest
+    from hiveframe.pipeline.catalog import catalog_entry
 
     engines = host.hooks.engines()
     engine = engines.get(args.engine)
@@ -841,9 +847,12 @@ def _sample_with_engine(args: argparse.Namespace, host: PluginHost, rows: dict[s
     options = {dest: getattr(args, dest, None) for dest in args.engine_options.get(args.engine, ())}
     fmt = _output_format(args.output, args.format)
     start = time.perf_counter()
+    catalog = catalog_entry(synth, None, seed=args.seed, scale=None if rows else (args.scale or 1.0),
+                            rows=rows or None, model=args.model)
     written = engine.sample(SampleRequest(model=args.model, output=args.output, format=fmt,
                                           scale=args.scale if args.scale is not None else 1.0, rows=rows or None,
-                                          seed=args.seed, overwrite=args.overwrite, options=options))
+                                          seed=args.seed, overwrite=args.overwrite, options=options,
+                                          catalog=catalog))
     _out(f"sampled {len(written)} table(s), {sum(written.values())} rows on {engine.title or engine.name} in "
          f"{time.perf_counter() - start:.1f}s; written to {args.output} ({fmt})")
     return 0

@@ -32,6 +32,10 @@ class SampleRequest:
     seed: int | None = None  #: None: the model's seed
     overwrite: bool = False
     options: Mapping[str, Any] = field(default_factory=dict)  #: the engine's own CLI options, by dest
+    #: the output's catalog entry (docs/catalog.md), made by the kernel before sampling with ``rows``
+    #: None: the engine sets the rows it wrote (``hiveframe.pipeline.catalog.with_rows``) and stores it
+    #: with the output; None when the caller wants no entry
+    catalog: Mapping[str, Any] | None = None
 
 
 class SampleEngine(abc.ABC):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping
+from typing import Any
 
 from hiveframe.engines import SampleEngine, SampleRequest
 from hiveframe.errors import ConfigError
@@ -42,8 +43,32 @@ class SparkEngine(SampleEngine):
         except ImportError as exc:
             raise ConfigError(f"--engine spark needs the Spark plugin: {exc}",
                               hint="pip install 'hiveframe[spark]'") from None
+        from hiveframe_spark import provenance as prov
+        from hiveframe_spark.io import parse_target
+
+        dest = parse_target(request.output)
+        master = request.options.get("master") or "local[2]"
         result = sample_to(request.model, request.output, scale=request.scale, rows=request.rows,
                            seed=request.seed, partitions=request.options.get("partitions"), format=request.format,
-                           master=request.options.get("master") or "local[2]",
-                           mode="overwrite" if request.overwrite else "errorifexists")
-        return {name: int(table["rows"]) for name, table in result["tables"].items()}
+                           master=master, mode="overwrite" if request.overwrite else "errorifexists",
+                           provenance=prov.catalog_fields(dest[0], request.catalog))
+        written = {name: int(table["rows"]) for name, table in result["tables"].items()}
+        if request.catalog is not None:
+            write_catalog(request, dest, result, written, master)
+        return written
+
+
+def write_catalog(request: SampleRequest, dest: tuple[str, str], result: Mapping[str, Any],
+                  written: Mapping[str, int], master: str) -> None:
+    """Store the kernel's entry with the rows written: ``_catalog.json`` at the root and in every table
+    folder, or the catalog tables' ``hiveframe.catalog`` property. The part files were written before
+    the rows were counted, so they name the entry by ``dataset_id`` in their provenance only."""
+    from hiveframe.pipeline.catalog import with_rows
+    from hiveframe_spark import provenance as prov
+    from hiveframe_spark.session import get_or_create
+
+    assert request.catalog is not None
+    locations = {name: str(table["location"]) for name, table in result["tables"].items()}
+    local = dest[0] == "path" and ("://" not in dest[1] or dest[1].startswith("file:"))
+    spark = None if local else get_or_create(None, local=True, master=master)  # the session sample_to used
+    prov.write_catalog(spark, dest, locations, with_rows(request.catalog, written))

@@ -159,7 +159,9 @@ class SparkWriter(Writer, _SparkComponent):
     """Writes tables through Spark: a folder per table (Parquet by default) or catalog tables.
 
     Targets: a path or URI (``<target>/<table>/``), ``"catalog:db"`` (tables ``db.<prefix><table>``).
-    Provenance (synthetic, generator, versions, seed, model id) goes into every output.
+    Provenance (synthetic, generator, versions, seed, model id) goes into every output, and the catalog
+    entry given as ``provenance["catalog"]`` into ``_catalog.json`` (root and table folders), the part
+    files' footers and the table properties (docs/catalog.md).
     """
 
     name: ClassVar[str] = "spark"
@@ -194,8 +196,10 @@ class SparkWriter(Writer, _SparkComponent):
         from hiveframe_spark.types import to_spark
 
         spark = self.session()
-        rec = prov.record(provenance)
+        given = dict(provenance or {})
+        catalog = given.pop("catalog", None)  # hiveframe.pipeline.catalog: in the files, beside them, in the footers
         dest = parse_target(target)
+        rec = prov.record(given, **prov.catalog_fields(dest[0], catalog))
         locations = {name: self._location(dest, name) for name in tables}
         mode = "overwrite" if overwrite else self.mode
         self._check_free(spark, dest, locations, mode)
@@ -211,9 +215,11 @@ class SparkWriter(Writer, _SparkComponent):
         for name, df in frames.items():
             table_rec = {**rec, "table": name, "rows": tables[name].num_rows}
             write_frame(spark, df, dest, locations[name], table_rec, fmt=self.format, mode=mode,
-                        partitions=self.partitions)
+                        partitions=self.partitions, catalog=catalog)
             log.info("wrote synthetic table %s (%d rows) to %s", name, tables[name].num_rows, locations[name])
         if dest[0] == "path":
+            if catalog is not None:
+                prov.write_catalog(spark, dest, locations, catalog, tables=False)  # the tables' came with them
             prov.write_file(spark, dest[1], {**rec, "tables": {n: locations[n] for n in tables}})
         return locations
 
@@ -301,9 +307,11 @@ WRITE_OPTIONS: dict[str, dict[str, str]] = {
 
 
 def write_frame(spark: SparkSession, df: Any, dest: tuple[str, str], location: str, rec: Mapping[str, Any], *,
-                fmt: str = "parquet", mode: str = "errorifexists", partitions: int | None = None) -> None:
-    """Write one DataFrame with provenance stamped on its columns and beside (or on) it."""
-    stamped = prov.stamp(df, rec)
+                fmt: str = "parquet", mode: str = "errorifexists", partitions: int | None = None,
+                catalog: Mapping[str, Any] | None = None) -> None:
+    """Write one DataFrame with provenance (and the output's ``catalog`` entry, when known before writing)
+    stamped on its columns and beside (or on) it."""
+    stamped = prov.stamp(df, rec, catalog)
     if partitions:
         stamped = stamped.repartition(partitions)
     writer = stamped.write.format(fmt).mode(mode).options(**WRITE_OPTIONS.get(fmt, {}))
@@ -311,10 +319,12 @@ def write_frame(spark: SparkSession, df: Any, dest: tuple[str, str], location: s
         if dest[0] == "catalog":
             spark.sql(f"CREATE DATABASE IF NOT EXISTS {dest[1]}")
             writer.saveAsTable(location)
-            prov.set_table_properties(spark, location, rec)
+            prov.set_table_properties(spark, location, rec, catalog)
         else:
             writer.save(location)
             prov.write_file(spark, location, rec)
+            if catalog is not None:
+                prov.write_file(spark, location, prov.catalog_json(catalog), name=prov.CATALOG_FILE)
     except Exception as exc:  # noqa: BLE001
         from hiveframe_spark.source import _first_line
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
+import hiveframe
 from hiveframe.cli import main
 from hiveframe.pipeline import Synthesizer
 
@@ -25,14 +26,18 @@ class EchoEngine(SampleEngine):
 
     def sample(self, request: SampleRequest):
         from hiveframe.pipeline import Synthesizer
+        from hiveframe.pipeline.catalog import with_rows
 
         if request.format == "sqlite":
             raise ConfigError("--engine echo writes folders")
         synth = Synthesizer.load(request.model)
         database = synth.sample(scale=request.scale, rows=request.rows, seed=request.seed)
-        synth.host.write(database, request.output, format=request.format, overwrite=request.overwrite)
+        rows = {name: table.num_rows for name, table in database.tables.items()}
+        assert request.catalog is not None and request.catalog["rows"] is None  # the engine sets them
+        synth.host.write(database, request.output, format=request.format, overwrite=request.overwrite,
+                         provenance={"catalog": with_rows(request.catalog, rows)})
         print("note:", request.options["echo_note"])
-        return {name: table.num_rows for name, table in database.tables.items()}
+        return rows
 
 
 def hello(args):
@@ -88,6 +93,9 @@ def test_a_plugin_adds_a_sampling_engine_with_its_own_options(echo, model, tmp_p
     printed = capsys.readouterr().out
     assert "note: hi" in printed and "sampled 1 table(s), 40 rows on the echo engine" in printed
     assert (out / "people.parquet").is_file()
+    entry = hiveframe.read_catalog(out)  # made by the kernel, completed and stored by the engine
+    assert entry["rows"] == {"people": 40} and entry["sampling"]["scale"] == 1.0
+    assert entry["model"]["path"] == str(model) and hiveframe.read_catalog(out / "people.parquet") == entry
 
     assert main(["sample", str(model), "-o", str(tmp_path / "o2"), "--echo-note", "hi"]) == 2
     err = capsys.readouterr().err

@@ -7,6 +7,7 @@ inference, canonical Arrow types in :mod:`hiveframe.arrow`), so reading a folder
 
 from __future__ import annotations
 
+import inspect
 import io
 import logging
 from collections.abc import Mapping, Sequence
@@ -134,10 +135,22 @@ class PolarsFolderWriter(FolderWriter):
         return super()._prepare(converted, folder)
 
     def _write_table(self, table: pa.Table, path: Path) -> None:
+        """Polars writes the file; the table's ``hiveframe.*`` schema metadata (the catalog entry the
+        folder writer set) goes into the Parquet footer's key-value metadata, as the builtin writer's does."""
         import polars as pl
 
         frame = pl.from_arrow(table)
         if self.format == "csv":
             frame.write_csv(path)  # type: ignore[union-attr]
-        else:
+            return
+        footer = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()
+                  if k.startswith(b"hiveframe.")}
+        if not footer:
             frame.write_parquet(path)  # type: ignore[union-attr]
+        elif "metadata" in inspect.signature(pl.DataFrame.write_parquet).parameters:
+            frame.write_parquet(path, metadata=footer)  # type: ignore[union-attr]
+        else:  # a polars without footer metadata (before 1.3x): pyarrow writes polars' Arrow data
+            import pyarrow.parquet as pq
+
+            arrow = frame.to_arrow()  # type: ignore[union-attr]
+            pq.write_table(arrow.replace_schema_metadata({**(arrow.schema.metadata or {}), **footer}), path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import subprocess
 import sys
 
@@ -103,6 +104,33 @@ def test_polars_writer_round_trip(tmp_path, host, fmt):
                 # quoted "?" is a null marker like any other: a literal "?" does not survive CSV
                 table = table.set_column(4, "code", pa.array(["0171", None, None, "1000"]))
             assert back[name].equals(table), (reader, name, back[name].to_pylist())
+
+
+ENTRY = {"format": "hiveframe.catalog", "version": 1, "dataset_id": "hf-0123", "rows": {"shop": 3, "sale": 4},
+         "tags": ["synthetic"], "source_profile_digest": "abc"}
+
+
+@pytest.mark.parametrize("footer_api", [True, False], ids=["polars-metadata", "pyarrow-fallback"])
+def test_polars_writer_embeds_the_catalog_entry_in_every_parquet_footer(tmp_path, host, monkeypatch, footer_api):
+    import pyarrow.parquet as pq
+
+    import hiveframe
+
+    if not footer_api:  # a polars whose write_parquet takes no metadata: pyarrow writes the file
+        monkeypatch.setattr(pl.DataFrame, "write_parquet", lambda self, file, *, compression="zstd": None)
+    tables = sample_tables()
+    out = host.write(tables, tmp_path / "o", writer=PolarsFolderWriter(format="parquet"),
+                     provenance={"by": "polars", "catalog": ENTRY})
+    assert sorted(p.name for p in out.iterdir()) == ["_catalog.json", "_provenance.json", "sale.parquet",
+                                                     "shop.parquet"]
+    assert hiveframe.read_catalog(out) == ENTRY
+    for name, table in tables.items():
+        assert json.loads(pq.read_metadata(out / f"{name}.parquet").metadata[b"hiveframe.catalog"]) == ENTRY
+        assert hiveframe.read_catalog(out / f"{name}.parquet") == ENTRY
+        (out / "_catalog.json").rename(tmp_path / "moved.json")  # the file alone still says it
+        assert hiveframe.read_catalog(out / f"{name}.parquet") == ENTRY
+        (tmp_path / "moved.json").rename(out / "_catalog.json")
+        assert host.read(out, reader="polars_folder")[name].equals(table)
 
 
 def test_polars_writer_never_replaces_files_it_did_not_write(tmp_path, host):

@@ -14,7 +14,7 @@ import pytest
 import hiveframe
 from hiveframe.cli import main
 from hiveframe.components import Database
-from hiveframe.errors import SourceError
+from hiveframe.errors import ConfigError, SourceError
 from hiveframe.metadata import Column, ColumnKind, Metadata, Table
 from hiveframe.pipeline import Synthesizer
 from hiveframe.pipeline.profile import profile
@@ -138,3 +138,38 @@ def test_under_dp_no_digest_leaves_the_fit(tmp_path):
         entry = catalog_entry(synth, sampled, seed=1)
         assert entry["source_profile_digest"] is None and "privacy-safe" in entry["tags"]
         assert entry["privacy"]["epsilon"] == 5.0
+
+
+def test_an_entry_made_before_writing_takes_the_rows_written(model):
+    """The seam for engines that never hold the tables (docs/catalog.md): rows per table, or None then
+    ``with_rows``."""
+    from hiveframe.pipeline.catalog import catalog_entry, with_rows
+
+    synth = Synthesizer.load(model)
+    early = catalog_entry(synth, None, seed=3, scale=2.0, model=model)
+    assert early["rows"] is None and early["sampling"] == {"seed": 3, "scale": 2.0, "rows": None}
+    done = with_rows(early, {"people": 400})
+    assert done["rows"] == {"people": 400} and {**done, "rows": None} == early
+    assert catalog_entry(synth, {"people": 7})["rows"] == {"people": 7}
+    with pytest.raises(ConfigError, match="not a hiveframe catalog entry"):
+        with_rows({"rows": None}, {"people": 1})
+
+
+def test_a_parquet_file_spark_wrote_gives_the_entry_from_its_column_metadata(tmp_path):
+    """Spark keeps column metadata in its schema JSON in the footer; the entry rides on the first column."""
+    entry = {"format": "hiveframe.catalog", "version": 1, "dataset_id": "hf-1", "rows": {"t": 2}}
+    schema = {"type": "struct", "fields": [
+        {"name": "id", "type": "long", "nullable": True,
+         "metadata": {"hiveframe.synthetic": True, "hiveframe.catalog": json.dumps(entry)}}]}
+    table = pa.table({"id": [1, 2]}).replace_schema_metadata(
+        {b"org.apache.spark.sql.parquet.row.metadata": json.dumps(schema)})
+    folder = tmp_path / "t"
+    folder.mkdir()
+    pq.write_table(table, folder / "part-00000.parquet")
+    assert hiveframe.read_catalog(folder / "part-00000.parquet") == entry
+    # a part file without it, in a table folder that holds _catalog.json, gives the folder's entry
+    pq.write_table(pa.table({"id": [3]}), folder / "part-00001.parquet")
+    with pytest.raises(SourceError, match="carries no hiveframe catalog entry"):
+        hiveframe.read_catalog(folder / "part-00001.parquet")
+    (folder / "_catalog.json").write_text(json.dumps({**entry, "dataset_id": "hf-2"}))
+    assert hiveframe.read_catalog(folder / "part-00001.parquet")["dataset_id"] == "hf-2"
