@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping
-from typing import Any
 
 from hiveframe.engines import SampleEngine, SampleRequest
 from hiveframe.errors import ConfigError
@@ -51,24 +50,22 @@ class SparkEngine(SampleEngine):
         result = sample_to(request.model, request.output, scale=request.scale, rows=request.rows,
                            seed=request.seed, partitions=request.options.get("partitions"), format=request.format,
                            master=master, mode="overwrite" if request.overwrite else "errorifexists",
-                           provenance=prov.catalog_fields(dest[0], request.catalog))
+                           provenance=prov.catalog_fields(dest[0], request.catalog), catalog=request.catalog)
         written = {name: int(table["rows"]) for name, table in result["tables"].items()}
-        if request.catalog is not None:
-            write_catalog(request, dest, result, written, master)
+        if request.catalog is not None and dest[0] == "path":
+            write_catalog(request, dest, written, master)
         return written
 
 
-def write_catalog(request: SampleRequest, dest: tuple[str, str], result: Mapping[str, Any],
-                  written: Mapping[str, int], master: str) -> None:
-    """Store the kernel's entry with the rows written: ``_catalog.json`` at the root and in every table
-    folder, or the catalog tables' ``hiveframe.catalog`` property. The part files were written before
-    the rows were counted, so they name the entry by ``dataset_id`` in their provenance only."""
+def write_catalog(request: SampleRequest, dest: tuple[str, str], written: Mapping[str, int], master: str) -> None:
+    """The root's ``_catalog.json`` (the tables carry the entry already: part files' footers, each
+    folder's ``_catalog.json``, written with them)."""
     from hiveframe.pipeline.catalog import with_rows
     from hiveframe_spark import provenance as prov
-    from hiveframe_spark.session import get_or_create
 
     assert request.catalog is not None
-    locations = {name: str(table["location"]) for name, table in result["tables"].items()}
-    local = dest[0] == "path" and ("://" not in dest[1] or dest[1].startswith("file:"))
+    from hiveframe_spark.session import get_or_create
+
+    local = "://" not in dest[1] or dest[1].startswith("file:")
     spark = None if local else get_or_create(None, local=True, master=master)  # the session sample_to used
-    prov.write_catalog(spark, dest, locations, with_rows(request.catalog, written))
+    prov.write_file(spark, dest[1], prov.catalog_json(with_rows(request.catalog, written)), name=prov.CATALOG_FILE)

@@ -323,8 +323,13 @@ def sample_to(model_dir: str | Path, out: str | Path, *, scale: float = 1.0, row
               seed: int | None = None, partitions: int | None = None, spark: SparkSession | None = None,
               format: str = "parquet", mode: str = "errorifexists", local: bool = True,
               master: str = "local[2]", spark_conf: Mapping[str, Any] | None = None,
-              provenance: Mapping[str, Any] | None = None) -> dict[str, Any]:
+              provenance: Mapping[str, Any] | None = None,
+              catalog: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Generate the model's database on Spark and write it to ``out`` (a folder/URI or ``catalog:db``).
+
+    ``catalog``: the output's catalog entry (docs/catalog.md) without its rows; every table is written
+    with the entry completed by the rows counted before writing (part files' footers, the table folder's
+    ``_catalog.json`` or the catalog table's property).
 
     ``partitions`` (default: the cluster's parallelism, at least enough for ~200,000 rows each) fixes
     how the roots are split; the same model, seed and partition count give the same rows. Returns
@@ -386,10 +391,15 @@ def sample_to(model_dir: str | Path, out: str | Path, *, scale: float = 1.0, row
         totals = {t: (v[0] if t in plan.replicated else sum(v)) for t, v in sizes.items()}
         rec = prov.record(provenance, **{**meta, "seed": seed, "scale": scale, "partitions": plan.partitions,
                                          "engine": "spark"})
+        entry = None
+        if catalog is not None:
+            from hiveframe.pipeline.catalog import with_rows
+
+            entry = with_rows(catalog, totals)
         for name in plan.order:
             df = _table_frame(spark, payload, synth, plan, name, plan_json, offsets, maps, cached)
             write_frame(spark, df, dest, locations[name], {**rec, "table": name, "rows": totals[name]},
-                        fmt=format, mode=mode)
+                        fmt=format, mode=mode, catalog=entry)
             log.info("wrote %s: %d rows", locations[name], totals[name])
         if dest[0] == "path":
             prov.write_file(spark, dest[1], {**rec, "tables": locations, "rows": totals})

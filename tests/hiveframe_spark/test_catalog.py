@@ -76,6 +76,9 @@ def test_cli_spark_engine_writes_the_entry_at_the_root_and_in_every_table_folder
         assert hiveframe.read_catalog(out / name) == entry
         parts = sorted((out / name).glob("part-*.parquet"))
         assert parts and all(hiveframe.read_catalog(p) == entry for p in parts)
+        (out / name / "_catalog.json").rename(tmp_path / "away.json")  # a part file alone holds it too
+        assert all(hiveframe.read_catalog(p) == entry for p in parts)
+        (tmp_path / "away.json").rename(out / name / "_catalog.json")
         table_rec = json.loads((out / name / prov.FILE_NAME).read_text())
         assert table_rec["dataset_id"] == entry["dataset_id"] and table_rec["rows"] == entry["rows"][name]
         assert entry["dataset_id"] in spark.read.parquet(str(out / name)).schema.fields[0].metadata[
