@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hiveframe.errors import ConfigError, MetadataError, Problem
-from hiveframe.metadata import Column, ColumnKind, ForeignKey, Metadata, Table
+from hiveframe.metadata import Column, ColumnKind, ForeignKey, Table
 from hiveframe.persistence import component_key
 from hiveframe.pipeline import keys as keyfmt
 from hiveframe.pipeline._tables import (
+    PhaseSettings,
     _combine,
     _context_values,
     _empty_like,
@@ -28,7 +29,6 @@ from hiveframe.pipeline._tables import (
 from hiveframe.pipeline.assign import AssignmentModel
 from hiveframe.pipeline.plan import (
     ContextColumn,
-    DatabasePlan,
     Relation,
     SummaryColumn,
     TablePlan,
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 
     from hiveframe.components import Database, TableGenerator, TrainingCallback
     from hiveframe.pipeline.policy import PlainFit
-    from hiveframe.plugins import PluginHost
 
 log = logging.getLogger("hiveframe.pipeline.engine")
 
@@ -57,20 +56,9 @@ SEQUENCE_MAX_LENGTH = 1000
 NULL_HANDLING = ("model", "mean", "drop")
 
 
-class FitPhase:
+class FitPhase(PhaseSettings):
     """Learns the plan (:class:`hiveframe.pipeline.plan.DatabasePlan`) and fits each table's generator."""
 
-    metadata: Metadata
-    host: PluginHost
-    plan: DatabasePlan
-    linkage: str | type
-    linkage_params: dict[str, Any]
-    max_context_columns: int
-    max_summary_columns: int
-    pii: Any
-    dp: Any
-    metadata_detected: bool
-    null_handling: dict[str, str]
     policy: PlainFit
 
     def fit(self, database: Database, *, make_generator: Callable[[Table], TableGenerator],

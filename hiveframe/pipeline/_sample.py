@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hiveframe.errors import ConfigError
-from hiveframe.metadata import ForeignKey, Metadata, Table
+from hiveframe.metadata import ForeignKey, Table
 from hiveframe.pipeline import keys as keyfmt
 from hiveframe.pipeline._tables import (
+    PhaseSettings,
     _cast,
     _combine,
     _context_values,
@@ -26,7 +27,6 @@ from hiveframe.pipeline._tables import (
 )
 from hiveframe.pipeline.assign import adjust_counts, assign, bigraphic
 from hiveframe.pipeline.plan import (
-    DatabasePlan,
     Relation,
     TablePlan,
     derive_seed,
@@ -40,25 +40,13 @@ if TYPE_CHECKING:
 
     from hiveframe.components import TableGenerator
     from hiveframe.pipeline.conditions import ConditionSampler
-    from hiveframe.plugins import PluginHost
 
 log = logging.getLogger("hiveframe.pipeline.engine")
 
 
-class SamplePhase:
+class SamplePhase(PhaseSettings):
     """Generates a database from the plan: rows per parent, generated columns, keys, secondary keys."""
 
-    metadata: Metadata
-    host: PluginHost
-    plan: DatabasePlan
-    linkage: str | type
-    linkage_params: dict[str, Any]
-    max_context_columns: int
-    max_summary_columns: int
-    pii: Any
-    dp: Any
-    metadata_detected: bool
-    null_handling: dict[str, str]
 
     def sample(self, generators: Mapping[str, TableGenerator], *, scale: float, rows: Mapping[str, int],
                seed: int, conditions: ConditionSampler | None = None) -> dict[str, pa.Table]:

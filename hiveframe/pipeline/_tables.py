@@ -1,4 +1,5 @@
-"""Arrow helpers shared by the engine's phases (columns taken by row index, tables side by side)."""
+"""What the engine's phases share: the engine's settings they read (:class:`PhaseSettings`) and Arrow
+helpers (columns taken by row index, tables side by side)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,27 @@ from hiveframe.pipeline.plan import (
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from hiveframe.pipeline.plan import DatabasePlan
+    from hiveframe.plugins import PluginHost
+
 
 log = logging.getLogger("hiveframe.pipeline.engine")
+
+
+class PhaseSettings:
+    """The engine's settings that the fit and sample phases read (set by ``RelationalEngine``)."""
+
+    metadata: Metadata
+    host: PluginHost
+    plan: DatabasePlan
+    linkage: str | type
+    linkage_params: dict[str, Any]
+    max_context_columns: int
+    max_summary_columns: int
+    pii: Any
+    dp: Any
+    metadata_detected: bool
+    null_handling: dict[str, str]
 
 
 def ancestor_rows(table: str, path: list[int], links: Mapping[str, Mapping[int, np.ndarray]],
