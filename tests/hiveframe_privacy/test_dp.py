@@ -236,3 +236,24 @@ def test_the_dp_wrapper_passes_the_conformance_kit():
     assert "parameters round-trip as JSON through get_params/from_params" in report.passed
     assert "differentially private: implements what the engine asks" in report.passed
     assert "differentially private: refuses a generator without supports_dp" in report.passed
+
+
+def test_a_dp_copula_keeps_no_observed_null_pattern_table():
+    """The plain copula draws nulls that another column determines from the observed (exact) joint table;
+    under DP that table would be an unaccounted release: the private fit keeps none, saved or in memory."""
+    from hiveframe.components import Database
+    from hiveframe.metadata import Metadata
+    from hiveframe.pipeline import Synthesizer
+    from tests.builtin.test_null_patterns import applications, table_of
+
+    data = applications(2000)
+    md = Metadata(tables=(table_of(data),))
+    plain = Synthesizer(md, seed=0, pii=False).fit(Database({"loans": data}))
+    assert plain.table_generators["loans"]._null_follows  # the mechanism is on for a plain fit
+    private = Synthesizer(md, dp={"epsilon": 1.0}, seed=0, pii=False).fit(Database({"loans": data}))
+    inner = private.table_generators["loans"]
+    while hasattr(inner, "inner"):
+        inner = inner.inner
+    assert inner._null_follows == [] and inner._follows == []
+    state = inner.get_state()
+    assert state.values["null_follows"] == [] and not any(k.startswith("null_follow") for k in state.arrays)
