@@ -396,8 +396,8 @@ class BatchesGenerator(TableGenerator):
         groups += clustering.cluster(free, association[np.ix_(free_idx, free_idx)], max_width=max_width,
                                      merge_below=merge_below)
         groups += [[c] for c in ids]
-        anchor_count = self.anchors if type(template).conditional else 0
-        if self.anchors and not type(template).conditional:
+        anchor_count = self.anchors if template.conditional else 0
+        if self.anchors and not template.conditional:
             log.warning("table %s: generator %s cannot condition on context; batches are independent (no anchors)",
                         table.name, template.name)
         anchors = clustering.choose_anchors(groups, association, index, count=anchor_count, exclude=ids)
