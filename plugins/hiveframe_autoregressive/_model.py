@@ -150,8 +150,88 @@ def draw_ranks(rng: np.random.Generator, rows: int, n_columns: int, fixed_share:
 
 
 def loss_of(net: Network, tokens: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    """The training loss by the plain formula (:meth:`Network.forward`): the reference of :class:`FastLoss`."""
     logits = net(tokens, known)
     return sum(nn.functional.cross_entropy(lg, tokens[:, j]) for j, lg in enumerate(logits))
+
+
+def resolve_precision(name: str, device: torch.device) -> torch.dtype:
+    """The matmul precision of training: ``auto`` is bfloat16 where the hardware multiplies it natively
+    (a CUDA device that supports it; a CPU with AMX tiles, where bfloat16 matmuls run several times faster
+    than float32 ones), float32 elsewhere. Weights, Adam's state and the loss stay float32 either way."""
+    if name == "float32":
+        return torch.float32
+    if name == "bfloat16":
+        return torch.bfloat16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)  # private in torch 2.x: probe, never require
+    try:
+        return torch.bfloat16 if amx is not None and bool(amx()) else torch.float32
+    except Exception:  # noqa: BLE001 - a probe that fails means no known fast path
+        return torch.float32
+
+
+class FastLoss:
+    """:func:`loss_of` for a training batch, computed cheaply (the same function of the weights).
+
+    Most rows use the table's column order (``fixed_order_share``), so they share one mask: their
+    first layer is one product of their concatenated embeddings with the weights masked once per step
+    (no per-row, per-target copy of the inputs), and the "known" term folds into the bias. Only the
+    random-order rows build the masked (targets, rows, sources x dim) inputs. The heads run as one
+    batched product over heads padded to the largest vocabulary (padding at -1e4 before the softmax)
+    when that costs little, else one product per head. Matmuls run in ``dtype`` (bfloat16 where the
+    hardware is fast at it), the loss in float32.
+    """
+
+    #: pad heads to the largest vocabulary while the padded logits are at most this many times the real ones
+    PAD_FACTOR = 4
+
+    def __init__(self, layout: Layout, dtype: torch.dtype, device: torch.device) -> None:
+        self.layout, self.dtype = layout, dtype
+        ranks = torch.arange(layout.n_columns, device=device).unsqueeze(0)
+        self.fixed_known = known_masks(layout, ranks)[0]  # (T, S)
+        self.v_max = max(layout.vocab)
+        self.padded = layout.n_targets * self.v_max <= self.PAD_FACTOR * sum(layout.vocab)
+        pad = torch.full((layout.n_targets, 1, self.v_max), -1e4, device=device)
+        for j, v in enumerate(layout.vocab):
+            pad[j, 0, :v] = 0.0
+        self.pad = pad
+
+    def __call__(self, net: Network, tokens: torch.Tensor, ranks: torch.Tensor, fixed: torch.Tensor) -> torch.Tensor:
+        """Summed token cross-entropy (mean over rows) of ``tokens`` (B, S) under each row's ``ranks``;
+        ``fixed`` (B,) marks the rows in the table's order."""
+        layout, dt = self.layout, self.dtype
+        T, S, d = layout.n_targets, layout.n_sources, net.d
+        h = net.b_mid.shape[0]
+        fixed_rows = fixed.nonzero().squeeze(1)
+        free_rows = (~fixed).nonzero().squeeze(1)
+        e = net.embed(tokens)  # (B, S, d)
+        blocks, rows = [], []
+        if len(fixed_rows):
+            m = self.fixed_known  # (T, S)
+            w = (net.w_in * m.repeat_interleave(d, dim=1).unsqueeze(-1)).permute(1, 0, 2).reshape(S * d, T * h)
+            bias = net.b_in + torch.einsum("ts,tsh->th", m, net.w_known)
+            z = e[fixed_rows].reshape(len(fixed_rows), S * d).to(dt) @ w.to(dt)
+            blocks.append(z.view(len(fixed_rows), T, h).transpose(0, 1) + bias.to(dt).unsqueeze(1))
+            rows.append(fixed_rows)
+        if len(free_rows):
+            known = known_masks(layout, ranks[free_rows]).transpose(0, 1)  # (T, b, S)
+            x = (known.unsqueeze(-1) * e[free_rows].unsqueeze(0)).reshape(T, len(free_rows), S * d).to(dt)
+            z = torch.baddbmm(net.b_in.to(dt).unsqueeze(1), x, net.w_in.to(dt))
+            blocks.append(torch.baddbmm(z, known.to(dt), net.w_known.to(dt)))
+            rows.append(free_rows)
+        z = torch.relu(torch.cat(blocks, dim=1) if len(blocks) > 1 else blocks[0])  # (T, B, h)
+        z = z + torch.relu(torch.matmul(z, net.w_mid.to(dt)) + net.b_mid.to(dt))
+        targets = tokens[torch.cat(rows)] if len(rows) > 1 else tokens[rows[0]]
+        if self.padded:
+            v = self.v_max
+            w = torch.stack([nn.functional.pad(hw, (0, v - hw.shape[1])) for hw in net.heads_w]).to(dt)
+            b = torch.stack([nn.functional.pad(hb, (0, v - hb.shape[0])) for hb in net.heads_b]).unsqueeze(1)
+            logits = torch.bmm(z, w).float() + (b + self.pad)  # (T, B, v)
+            return nn.functional.cross_entropy(logits.reshape(-1, v), targets[:, :T].t().reshape(-1)) * T
+        return sum(nn.functional.cross_entropy(torch.addmm(hb.to(dt), zj, hw.to(dt)).float(), targets[:, j])
+                   for j, (zj, hw, hb) in enumerate(zip(z.unbind(0), net.heads_w, net.heads_b, strict=True)))
 
 
 # -- training -------------------------------------------------------------------------------------
@@ -223,7 +303,9 @@ def train(layout: Layout, config: Mapping[str, Any], train_tokens: np.ndarray, v
           checkpoint_every: int | None, deadline: float | None, verbose: bool) -> FitResult:
     """Adam on the summed token cross-entropy; early stopping on the held-out rows' loss."""
     net = Network(layout, int(config["embedding_dim"]), int(config["hidden"]), seed).to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=float(config["learning_rate"]))
+    opt = _adam(list(net.parameters()), float(config["learning_rate"]))
+    batch_loss = FastLoss(layout, resolve_precision(str(config.get("precision", "auto")), device), device)
+    identity = torch.arange(layout.n_columns, device=device)
     batch = int(config["batch_size"])
     share = float(config["fixed_order_share"])
     rng = np.random.default_rng(np.random.SeedSequence([seed, 3]))
@@ -256,7 +338,7 @@ def train(layout: Layout, config: Mapping[str, Any], train_tokens: np.ndarray, v
         with torch.no_grad():
             for s in range(0, len(val[0]), 4096):
                 t, r = val[0][s:s + 4096], val[1][s:s + 4096]
-                total += float(loss_of(net, t, known_masks(layout, r))) * len(t)
+                total += float(batch_loss(net, t, r, (r == identity).all(1))) * len(t)
         net.train()
         return total / len(val[0])
 
@@ -272,7 +354,8 @@ def train(layout: Layout, config: Mapping[str, Any], train_tokens: np.ndarray, v
         total, steps = 0.0, 0
         for s in range(0, n, batch):
             idx = torch.as_tensor(order[s:s + batch], device=device)
-            loss = loss_of(net, x_train[idx], known_masks(layout, ranks[idx]))
+            r = ranks[idx]
+            loss = batch_loss(net, x_train[idx], r, (r == identity).all(1))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -313,6 +396,15 @@ def train(layout: Layout, config: Mapping[str, Any], train_tokens: np.ndarray, v
     return FitResult(arrays, history, best_epoch, epoch, stopped, start_epoch, time.perf_counter() - t0)
 
 
+def _adam(params: list[nn.Parameter], lr: float) -> torch.optim.Adam:
+    """Adam with its fused kernel (one pass over every parameter) where this torch has it for the device
+    (CPU since torch 2.4), the plain one elsewhere: the same update either way."""
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.Adam(params, lr=lr)
+
+
 def load_network(layout: Layout, config: Mapping[str, Any], arrays: Mapping[str, np.ndarray],
                  device: torch.device) -> Network:
     net = Network(layout, int(config["embedding_dim"]), int(config["hidden"]), 0)
@@ -345,11 +437,17 @@ class Step:
     table: torch.Tensor
     head_w: torch.Tensor
     head_b: torch.Tensor
+    #: the residual layer in the precision its products run in (float32, or bfloat16 where fast)
+    w_mid: torch.Tensor
+    b_mid: torch.Tensor
 
     @classmethod
     def build(cls, net: Network, j: int, sources: list[int], temperature: float = 1.0,
-              banned: torch.Tensor | None = None, tables: torch.Tensor | None = None) -> Step:
-        """``tables``: :func:`first_layer_tables` of ``net``, else ``j``'s rows of the sources are built here."""
+              banned: torch.Tensor | None = None, tables: torch.Tensor | None = None,
+              mid: tuple[torch.Tensor, torch.Tensor] | None = None) -> Step:
+        """``tables``: :func:`first_layer_tables` of ``net``, else ``j``'s rows of the sources are built here;
+        ``mid``: the residual layer's weights cast to the products' precision (:func:`mid_layer`), else
+        ``net``'s own (float32); the head runs in the same precision."""
         device = net.offsets.device
         vocab = net.layout.vocab + net.layout.ctx_vocab
         offsets = _value_offsets(vocab)
@@ -371,7 +469,9 @@ class Step:
             head_w, head_b = head_w / max(temperature, 1e-6), head_b / max(temperature, 1e-6)
         if banned is not None:
             head_b = head_b.masked_fill(banned, -math.inf)
-        return cls(j, torch.as_tensor(sources, dtype=torch.long, device=device), starts, table, head_w, head_b)
+        w_mid, b_mid = mid if mid is not None else (net.w_mid, net.b_mid)
+        return cls(j, torch.as_tensor(sources, dtype=torch.long, device=device), starts, table,
+                   head_w.to(w_mid.dtype), head_b.to(w_mid.dtype), w_mid, b_mid)
 
     def logits(self, net: Network, tokens: torch.Tensor) -> torch.Tensor:
         """``net.logits_for(j, tokens, known) / temperature`` (banned values -inf) where ``known`` is 1
@@ -381,9 +481,9 @@ class Step:
             z = nn.functional.embedding_bag(rows, self.table, mode="sum").add_(net.b_in[self.j])
         else:
             z = net.b_in[self.j].expand(len(tokens), -1).clone()
-        z = z.relu_()
-        z += torch.addmm(net.b_mid, z, net.w_mid).relu_()
-        return torch.addmm(self.head_b, z, self.head_w)
+        z = z.relu_().to(self.w_mid.dtype)
+        z += torch.addmm(self.b_mid, z, self.w_mid).relu_()
+        return torch.addmm(self.head_b, z, self.head_w).float()
 
 
 def _value_offsets(vocab: list[int]) -> list[int]:
@@ -451,14 +551,22 @@ class Plan:
     ban: list[torch.Tensor | None]
     #: per target token, the value whose share a ban leaves as it was (:func:`keep_held_share`), or None
     held: list[int | None]
+    #: the residual layer in the products' precision (:func:`mid_layer`)
+    mid: tuple[torch.Tensor, torch.Tensor]
 
     def step_ban(self, j: int) -> torch.Tensor | None:
         """The ban folded into target ``j``'s head: none where the ban keeps a value's share (applied after)."""
         return None if self.held[j] is not None else self.ban[j]
 
 
+def mid_layer(net: Network, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """The residual layer's weights in the precision sampling's products run in."""
+    return net.w_mid.to(dtype), net.b_mid.to(dtype)
+
+
 def make_plan(net: Network, fixed: np.ndarray, order: list[int], forbidden: list[list[int]],
-              temperature: float, device: torch.device, held: list[int | None] | None = None) -> Plan:
+              temperature: float, device: torch.device, held: list[int | None] | None = None,
+              dtype: torch.dtype = torch.float32) -> Plan:
     layout = net.layout
     ban: list[torch.Tensor | None] = []
     for j, ids in enumerate(forbidden):
@@ -475,10 +583,11 @@ def make_plan(net: Network, fixed: np.ndarray, order: list[int], forbidden: list
             known.append(j)
     held = [h if h is not None and ban[j] is not None else None
             for j, h in enumerate(held if held is not None else [None] * layout.n_targets)]
-    plan = Plan(targets, None, temperature, ban, held)
+    plan = Plan(targets, None, temperature, ban, held, mid_layer(net, dtype))
     if layout.n_targets * int(net.embedding.shape[0]) * int(net.b_mid.shape[0]) <= TABLE_FLOATS:
         tables = first_layer_tables(net)
-        plan.steps = [Step.build(net, j, sources, temperature, plan.step_ban(j), tables) for j, sources in targets]
+        plan.steps = [Step.build(net, j, sources, temperature, plan.step_ban(j), tables, plan.mid)
+                      for j, sources in targets]
     return plan
 
 
@@ -486,19 +595,20 @@ def make_plan(net: Network, fixed: np.ndarray, order: list[int], forbidden: list
 def generate(net: Network, tokens: np.ndarray, fixed: np.ndarray, order: list[int],
              forbidden: list[list[int]], temperature: float, gen: torch.Generator,
              device: torch.device, plans: dict[Any, Plan] | None = None,
-             held: list[int | None] | None = None) -> np.ndarray:
+             held: list[int | None] | None = None, dtype: torch.dtype = torch.float32) -> np.ndarray:
     """Fill the model tokens of ``tokens`` (rows, S) not marked in ``fixed`` (T,), column by column in
     ``order`` (model column indices), drawing each token from its softmax at ``temperature``; the
     ``forbidden`` values of a token are never drawn, and where ``held`` names a value of that token, its
-    share stays what the model gives it (:func:`keep_held_share`).
+    share stays what the model gives it (:func:`keep_held_share`). ``dtype``: the precision of the
+    residual layer's and the heads' products (bfloat16 where the hardware is fast at it).
 
     ``plans``: a cache of the setup by arguments, for callers that sample the same ``net`` many times in
     small batches (sequences, one call per position); the caller drops it with the network."""
     key = (tuple(bool(f) for f in fixed), tuple(order), tuple(tuple(f) for f in forbidden), float(temperature),
-           str(device), tuple(held) if held is not None else None)
+           str(device), tuple(held) if held is not None else None, str(dtype))
     plan = plans.get(key) if plans is not None else None
     if plan is None:
-        plan = make_plan(net, fixed, order, forbidden, temperature, device, held)
+        plan = make_plan(net, fixed, order, forbidden, temperature, device, held, dtype)
         if plans is not None:
             if len(plans) >= PLANS_KEPT:
                 plans.clear()
@@ -509,7 +619,7 @@ def generate(net: Network, tokens: np.ndarray, fixed: np.ndarray, order: list[in
         t = torch.as_tensor(tokens[start:start + chunk], dtype=torch.long, device=device)
         for k, (j, sources) in enumerate(plan.targets):
             s = plan.steps[k] if plan.steps is not None else Step.build(net, j, sources, temperature,
-                                                                         plan.step_ban(j))
+                                                                         plan.step_ban(j), mid=plan.mid)
             logits = s.logits(net, t)
             held_value = plan.held[j]
             if held_value is not None:

@@ -77,6 +77,9 @@ class AutoregressiveGenerator(TableGenerator):
     checkpoint_every: int | None = 5
     max_seconds: float | None = None
     device: str = "auto"
+    #: matmul precision of training: "auto" (bfloat16 where the hardware is fast at it: CUDA, CPUs with
+    #: AMX), "float32" or "bfloat16"; weights are kept and saved in float32 either way
+    precision: str = "auto"
     #: torch intra-op threads while fitting and sampling (None: leave torch's setting alone)
     threads: int | None = 1
     verbose: bool = False
@@ -124,6 +127,8 @@ class AutoregressiveGenerator(TableGenerator):
             out.append(f"min_condition_probability must be in [0, 1), got {self.min_condition_probability!r}")
         if self.max_seconds is not None and self.max_seconds <= 0:
             out.append(f"max_seconds must be positive or None, got {self.max_seconds!r}")
+        if self.precision not in ("auto", "float32", "bfloat16"):
+            out.append(f"precision must be 'auto', 'float32' or 'bfloat16', got {self.precision!r}")
         device = self.device
         if not isinstance(device, str) or not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:")):
             out.append(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
@@ -175,7 +180,7 @@ class AutoregressiveGenerator(TableGenerator):
         val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
         self._config = {"embedding_dim": self.embedding_dim, "hidden": self.hidden,
                         "learning_rate": self.learning_rate, "batch_size": min(self.batch_size, len(train_idx)),
-                        "fixed_order_share": self.fixed_order_share}
+                        "fixed_order_share": self.fixed_order_share, "precision": self.precision}
         device = _model.resolve_device(self.device)
         store = None
         if workdir is not None and self.checkpoint_every:
@@ -196,6 +201,7 @@ class AutoregressiveGenerator(TableGenerator):
             "epochs_trained": result.epochs_trained, "best_epoch": result.best_epoch,
             "stopped_early": result.stopped_early, "resumed_from": result.resumed_from,
             "train_rows": int(len(train_idx)), "validation_rows": int(n_val), "seed": seed, "device": str(device),
+            "precision": str(_model.resolve_precision(self.precision, device)).removeprefix("torch."),
             "preprocess_seconds": round(preprocess, 4), "train_seconds": round(result.train_seconds, 4),
             "history": [{"epoch": h["epoch"], "loss": round(h["loss"], 6),
                          "validation": None if h["validation"] is None else round(h["validation"], 6)}
@@ -343,7 +349,7 @@ class AutoregressiveGenerator(TableGenerator):
         forbidden = [f for codec in self._codecs for f in codec.forbidden()]
         held = [h for codec in self._codecs for h in codec.held()]
         drawn = _model.generate(net, tokens, fixed, order, forbidden, float(self.temperature), gen, device,
-                                self._plans, held)
+                                self._plans, held, _model.resolve_precision(self.precision, device))
         columns: dict[str, pa.Array] = {}
         start = 0
         for codec in self._codecs:

@@ -254,7 +254,7 @@ def test_no_rows_and_only_context_columns_are_refused():
 
 
 @pytest.mark.parametrize("params", [{"epochs": 0}, {"temperature": 0}, {"fixed_order_share": 2},
-                                    {"device": "tpu"}, {"min_count": 0}])
+                                    {"device": "tpu"}, {"min_count": 0}, {"precision": "float16"}])
 def test_bad_parameters(params):
     with pytest.raises(HiveframeError):
         tiny(**params)

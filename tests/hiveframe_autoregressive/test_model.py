@@ -97,8 +97,9 @@ def exact_law(net: Network, ctx: list[int]) -> tuple[np.ndarray, np.ndarray]:
     return p0.numpy(), p1.numpy()
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["float32", "bfloat16"])
 @pytest.mark.parametrize("table_floats", [_model.TABLE_FLOATS, 0], ids=["tables", "per-step"])
-def test_generated_rows_follow_the_models_joint_law(monkeypatch, table_floats: int) -> None:
+def test_generated_rows_follow_the_models_joint_law(monkeypatch, table_floats: int, dtype: torch.dtype) -> None:
     monkeypatch.setattr(_model, "TABLE_FLOATS", table_floats)
     monkeypatch.setattr(_model, "SAMPLE_CHUNK", 7000)  # several chunks, the last one short
     net = random_network(3)
@@ -107,7 +108,7 @@ def test_generated_rows_follow_the_models_joint_law(monkeypatch, table_floats: i
     tokens[:, LAYOUT.n_targets:] = ctx
     forbidden = [[], [3], [], []]  # value 3 of column 1 is never to be drawn
     drawn = _model.generate(net, tokens, np.zeros(LAYOUT.n_targets, dtype=bool), [0, 1, 2],
-                            forbidden, 1.0, torch.Generator().manual_seed(0), torch.device("cpu"))
+                            forbidden, 1.0, torch.Generator().manual_seed(0), torch.device("cpu"), dtype=dtype)
     assert drawn.shape == (rows, LAYOUT.n_targets)
     assert not (drawn[:, 1] == 3).any(), "a banned value was drawn"
     p0, p1 = exact_law(net, ctx)
@@ -164,3 +165,45 @@ def test_a_held_value_keeps_its_share_when_others_are_banned() -> None:
     # without a held value a ban renormalizes over everything left, null included: null's share grows
     renormalized = torch.softmax(logits.masked_fill(banned, -math.inf), dim=1)
     assert bool((renormalized[:, 0] > before[:, 0]).all())
+
+
+# -- training's fast loss -------------------------------------------------------------------------
+@pytest.mark.parametrize("fixed_share", [0.0, 0.6, 1.0], ids=["random orders", "mixed", "table order"])
+@pytest.mark.parametrize("padded", [True, False], ids=["padded heads", "head by head"])
+def test_fast_training_loss_equals_the_plain_formula(fixed_share: float, padded: bool) -> None:
+    """Value and every parameter's gradient, whatever the share of rows in the table's order and either
+    way of running the heads."""
+    net = random_network().train()
+    tokens = random_tokens(48)
+    ranks = torch.as_tensor(_model.draw_ranks(np.random.default_rng(3), 48, LAYOUT.n_columns, fixed_share))
+    fixed = (ranks == torch.arange(LAYOUT.n_columns)).all(1)
+    assert fixed_share in (0.0, 1.0) or 0 < int(fixed.sum()) < 48
+    fast = _model.FastLoss(LAYOUT, torch.float32, torch.device("cpu"))
+    fast.padded = padded
+    expected = _model.loss_of(net, tokens, _model.known_masks(LAYOUT, ranks))
+    got = fast(net, tokens, ranks, fixed)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-4)
+    params = list(net.parameters())
+    for g_exp, g_got in zip(torch.autograd.grad(expected, params), torch.autograd.grad(got, params), strict=True):
+        torch.testing.assert_close(g_got, g_exp, rtol=1e-4, atol=1e-4)
+
+
+def test_bfloat16_training_loss_stays_close_and_keeps_float32_weights() -> None:
+    net = random_network().train()
+    tokens = random_tokens(64)
+    ranks = torch.as_tensor(_model.draw_ranks(np.random.default_rng(4), 64, LAYOUT.n_columns, 0.8))
+    fixed = (ranks == torch.arange(LAYOUT.n_columns)).all(1)
+    expected = _model.loss_of(net, tokens, _model.known_masks(LAYOUT, ranks))
+    got = _model.FastLoss(LAYOUT, torch.bfloat16, torch.device("cpu"))(net, tokens, ranks, fixed)
+    assert got.dtype == torch.float32
+    assert abs(float(got.detach()) - float(expected.detach())) < 0.02 * abs(float(expected.detach()))
+    got.backward()
+    assert all(p.grad is not None and p.grad.dtype == torch.float32 for p in net.parameters())
+
+
+def test_precision_resolves_to_what_the_hardware_runs_fast() -> None:
+    cpu = torch.device("cpu")
+    assert _model.resolve_precision("float32", cpu) == torch.float32
+    assert _model.resolve_precision("bfloat16", cpu) == torch.bfloat16
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
+    assert _model.resolve_precision("auto", cpu) == (torch.bfloat16 if amx else torch.float32)
