@@ -44,7 +44,6 @@ def census_layout(threads: int) -> tuple[Any, np.ndarray]:
 def step_times(layout: Any, tokens: np.ndarray, variant: str, steps: int, seed: int) -> list[float]:
     """CPU seconds of each of ``steps`` Adam steps of ``variant`` on batches drawn from ``seed``."""
     import torch
-
     from hiveframe_autoregressive import _model
 
     device = torch.device("cpu")
@@ -79,7 +78,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     import torch
-
     from hiveframe_autoregressive import _model
 
     torch.set_num_threads(args.threads)
