@@ -197,6 +197,13 @@ class FastLoss:
         for j, v in enumerate(layout.vocab):
             pad[j, 0, :v] = 0.0
         self.pad = pad
+        self._input_mask: torch.Tensor | None = None  # fixed_known per input (source x dim), built once
+
+    def input_mask(self, d: int) -> torch.Tensor:
+        """(T, S * d, 1): the table order's mask repeated over each source's embedding dimensions."""
+        if self._input_mask is None or self._input_mask.shape[1] != self.layout.n_sources * d:
+            self._input_mask = self.fixed_known.repeat_interleave(d, dim=1).unsqueeze(-1)
+        return self._input_mask
 
     def __call__(self, net: Network, tokens: torch.Tensor, ranks: torch.Tensor, fixed: torch.Tensor) -> torch.Tensor:
         """Summed token cross-entropy (mean over rows) of ``tokens`` (B, S) under each row's ``ranks``;
@@ -210,7 +217,7 @@ class FastLoss:
         blocks, rows = [], []
         if len(fixed_rows):
             m = self.fixed_known  # (T, S)
-            w = (net.w_in * m.repeat_interleave(d, dim=1).unsqueeze(-1)).permute(1, 0, 2).reshape(S * d, T * h)
+            w = (net.w_in * self.input_mask(d)).permute(1, 0, 2).reshape(S * d, T * h)
             bias = net.b_in + torch.einsum("ts,tsh->th", m, net.w_known)
             z = e[fixed_rows].reshape(len(fixed_rows), S * d).to(dt) @ w.to(dt)
             blocks.append(z.view(len(fixed_rows), T, h).transpose(0, 1) + bias.to(dt).unsqueeze(1))
