@@ -155,13 +155,11 @@ def set_assignment(synth: Any, fk_name: str, model: Any) -> Any:
     return old
 
 
-def run_case(name: str, seeds: int, seed: int) -> dict[str, Any]:
+def run_case(db: Any, md: Any, child: str, fk_name: str, seeds: int, seed: int) -> dict[str, Any]:
+    """Every figure for one second parent (the foreign key ``fk_name`` of table ``child``)."""
     from benchmarks.bench_relational import detection_accuracy
     from hiveframe.pipeline.assign import AssignmentModel, GaussianAssignment
-    from hiveframe.testing import load_dataset
 
-    child, fk_name = CASES[name]
-    db, md = load_dataset(shared_data(), name)
     parent = next(f for f in md.foreign_keys if f.name == fk_name).parent_table
     out: dict[str, Any] = {"child": child, "foreign_key": fk_name, "parent": parent, "arms": {}}
     synth, (view, parents, idx) = fit_capturing(md, db, child, parent, seed)
@@ -171,8 +169,10 @@ def run_case(name: str, seeds: int, seed: int) -> dict[str, Any]:
         "likelihood": set_assignment(synth, fk_name, None),
     }
     model = models["likelihood"]
-    out["column_weights"] = {
-        spec["name"]: round(float(w), 3) for spec, w in zip(model.row_specs, model.weights)
+    out["weights"] = {  # per (child column, parent column): what the fit found telling
+        f"{model.row_specs[c]['name']} | {model.parent_specs[j]['name']}": round(float(w), 3)
+        for w, (c, j, _) in zip(model.weights, model._tables(), strict=True)
+        if w > 0
     }
     for arm in ARMS:
         set_assignment(synth, fk_name, models[arm])
@@ -196,7 +196,7 @@ def run_case(name: str, seeds: int, seed: int) -> dict[str, Any]:
             entry[key] = float(vals.mean())
             entry[key + "_sd"] = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
         out["arms"][arm] = entry
-        print(f"done: {name} / {arm}", flush=True)
+        print(f"done: {parent} under {child} / {arm}", flush=True)
     return out
 
 
@@ -252,6 +252,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     warnings.filterwarnings("ignore")
+    from hiveframe.testing import load_dataset
+
     results: dict[str, Any] = {
         "command": "python -m benchmarks.bench_second_parents "
         + " ".join(argv if argv is not None else sys.argv[1:]),
@@ -261,7 +263,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
     results["environment"]["load_average"] = list(os.getloadavg())
     for name in args.datasets:
-        results["datasets"][name] = run_case(name, args.seeds, args.seed)
+        db, md = load_dataset(shared_data(), name)
+        results["datasets"][name] = run_case(db, md, *CASES[name], args.seeds, args.seed)
     finish(results, args.name, summarize)
     return results
 
