@@ -3,18 +3,17 @@
 One relationship (the driver) creates a table's rows; every other foreign key is filled here. Each
 secondary parent first gets a target number of children from its own linkage model (so popular
 parents stay popular: the degree distribution is the linkage model's), then rows are matched to those
-parent *slots* by content: an :class:`AssignmentModel` predicts, from a parent's attributes, what its
-typical child looks like (a ridge regression of the child's encoded row on the parent's encoded
-attributes, fitted on the real pairs) and scores a row against a parent by the Gaussian
-log-likelihood of the row around that prediction.
+parent *slots* by content: an :class:`AssignmentModel` says, from a parent's attributes, how likely a
+row is as one of its children (the level distribution of real children of parents like it, per child
+column; numbers compared in quantile bands), so that each parent's children look like its real ones.
 
 Matching is a capacity-constrained sampling: for a batch of rows, candidates are drawn in proportion
-to each parent's remaining slots, and each row takes the candidate with the best score plus Gumbel
-noise, which samples P(parent | row) proportional to slots x likelihood. Rows that lose a slot to an
-earlier row of the batch try again. Constraints: a row may have to stay within the group of its driver
-parent (same molecule for a bond's two atoms, see ``row_group``), a (driver, secondary) pair may have
-to be unique (composite keys, link tables), and a row may not point to its own driver parent when the
-real data never does.
+to each parent's remaining slots, and each row takes the candidate with the best score (its log
+likelihood under that parent) plus Gumbel noise, which samples P(parent | row) proportional to slots x
+likelihood. Rows that lose a slot to an earlier row of the batch try again. Constraints: a row may have
+to stay within the group of its driver parent (same molecule for a bond's two atoms, see
+``row_group``), a (driver, secondary) pair may have to be unique (composite keys, link tables), and a
+row may not point to its own driver parent when the real data never does.
 """
 
 from __future__ import annotations
@@ -23,14 +22,185 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hiveframe.pipeline.features import FeatureEncoder, ridge
+from hiveframe.pipeline.features import (
+    FeatureEncoder,
+    _index,
+    is_identity,
+    numeric_values,
+    ridge,
+    string_values,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
 
 class AssignmentModel:
-    """How a child row's content depends on its secondary parent's attributes."""
+    """How likely a child row is under each candidate parent, from the real children of parents like it.
+
+    Every column becomes a few levels (frequent categories, other, null; numbers in quantile bands, so
+    that bands are compared, not raw values). For each child column c and parent column j, the real
+    pairs give the distribution of c's levels among the children of the parents at each level of j
+    (smoothed toward c's overall distribution): the child-value profile of real parents like the
+    candidate. A row's score against a parent is the weighted sum of log P(c = row's level | parent's
+    level of j) / P(c = row's level) over the pairs (c, j): its log likelihood ratio under that parent.
+    The weights are fitted on held-out pairs (parents the tables did not see) as the conditional
+    likelihood of the true parent among candidates drawn as :func:`assign` draws them: a pair that
+    tells nothing gets 0 (it would only add noise), and parent columns that say the same thing (a
+    track's length and its size) are not counted twice.
+
+    ``encode_rows`` (one-hot levels) and ``profiles`` (the weighted log ratios per child level) are what
+    :func:`assign` takes: a row's score against a parent is their dot product.
+    """
+
+    def __init__(self, *, max_categories: int = 12, bands: int = 8, prior: float = 10.0,
+                 max_parent_columns: int = 16, max_row_columns: int = 16) -> None:
+        self.max_categories = max_categories
+        self.bands = bands
+        self.prior = prior
+        self.max_parent_columns = max_parent_columns
+        self.max_row_columns = max_row_columns
+        self.row_specs: list[dict[str, Any]] = []
+        self.parent_specs: list[dict[str, Any]] = []
+        self.ratios = np.zeros(0)  # per (child column, parent column): log P(child level | parent level) / P
+        self.weights = np.zeros(0)  # per (child column, parent column): how much that ratio counts
+
+    @property
+    def width(self) -> int:
+        return sum(_levels(s) for s in self.row_specs)
+
+    def fit(self, rows: pa.Table, parents: pa.Table, parent_idx: np.ndarray, *, rng: np.random.Generator,
+            max_rows: int = 20000) -> AssignmentModel:
+        parent_idx = np.asarray(parent_idx, dtype=np.int64)
+        keep = np.nonzero(parent_idx >= 0)[0]
+        if len(keep) > max_rows:
+            keep = np.sort(rng.choice(keep, size=max_rows, replace=False))
+        sub = rows.take(keep) if rows.num_columns else rows
+        self.row_specs = [s for s in (_level_spec(sub, c, self.max_categories, self.bands)
+                                      for c in sub.column_names) if s is not None][: self.max_row_columns]
+        self.parent_specs = [s for s in (_level_spec(parents, c, self.max_categories, self.bands)
+                                         for c in parents.column_names) if s is not None][: self.max_parent_columns]
+        if not self.row_specs or not self.parent_specs or len(keep) < 2:
+            self.row_specs, self.parent_specs = [], []  # nothing to learn from: every parent alike
+            self.ratios, self.weights = np.zeros(0), np.zeros(0)
+            return self
+        child = _codes(sub, self.row_specs)
+        par = _codes(parents, self.parent_specs)
+        owner = parent_idx[keep]
+        # the weights come from parents the tables never saw: tables from one half, weights from the other
+        half = rng.random(parents.num_rows) < 0.5
+        held = half[owner]
+        if held.sum() >= 20 and (~held).sum() >= 20:
+            self._fit_tables(child[~held], par[owner[~held]])
+            self.weights = self._fit_weights(child[held], par, owner[held], rng)
+        else:
+            self.weights = np.full(len(self.row_specs) * len(self.parent_specs), 1.0 / len(self.parent_specs))
+        self._fit_tables(child, par[owner])
+        return self
+
+    def _fit_tables(self, child: np.ndarray, par: np.ndarray) -> None:
+        """Per (child column, parent column): log P(child level | parent level) / P(child level), with
+        the child level's counts among the children of the parents at each level smoothed toward its
+        overall share (``prior`` pseudo-children)."""
+        ratios = []
+        n = len(child)
+        for c, cs in enumerate(self.row_specs):
+            v = _levels(cs)
+            base = (np.bincount(child[:, c], minlength=v) + 0.5) / (n + 0.5 * v)
+            for j, ps in enumerate(self.parent_specs):
+                lv = _levels(ps)
+                counts = np.bincount(par[:, j] * v + child[:, c], minlength=lv * v).reshape(lv, v).astype(float)
+                cond = (counts + self.prior * base) / (counts.sum(axis=1, keepdims=True) + self.prior)
+                ratios.append((np.log(cond) - np.log(base)).ravel())
+        self.ratios = np.concatenate(ratios)
+
+    def _tables(self) -> list[tuple[int, int, np.ndarray]]:
+        """(child column, parent column, table of log ratios (parent levels, child levels)) for every pair."""
+        out, at = [], 0
+        for c, cs in enumerate(self.row_specs):
+            v = _levels(cs)
+            for j, ps in enumerate(self.parent_specs):
+                lv = _levels(ps)
+                out.append((c, j, self.ratios[at:at + lv * v].reshape(lv, v)))
+                at += lv * v
+        return out
+
+    def _fit_weights(self, child: np.ndarray, par: np.ndarray, owner: np.ndarray, rng: np.random.Generator,
+                     decoys: int = 31, budget: int = 20_000_000) -> np.ndarray:
+        """A weight per (child column, parent column): those at which the true parent is most likely among
+        parents drawn as :func:`assign` draws candidates (in proportion to their children). A pair that
+        tells nothing gets 0, and parent columns that say the same thing are not counted twice."""
+        from scipy.optimize import minimize
+
+        tables = self._tables()
+        max_rows = max(200, min(4000, budget // ((decoys + 1) * len(tables))))
+        if len(owner) > max_rows:
+            pick = rng.choice(len(owner), size=max_rows, replace=False)
+            child, owner = child[pick], owner[pick]
+        degree = np.bincount(owner, minlength=len(par)).astype(float)
+        others = rng.choice(len(par), size=(len(owner), decoys), p=degree / degree.sum())
+        cand = np.concatenate([owner[:, None], others], axis=1)
+        feats = np.empty(cand.shape + (len(tables),), dtype=np.float32)  # (rows, candidates, pairs)
+        for t, (c, j, table) in enumerate(tables):
+            feats[:, :, t] = table[par[cand, j], child[:, c][:, None]]
+        feats -= feats.mean(axis=1, keepdims=True)
+        penalty = 1e-3
+
+        def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+            z = feats @ w.astype(np.float32)
+            z -= z.max(axis=1, keepdims=True)
+            p = np.exp(z)
+            p /= p.sum(axis=1, keepdims=True)
+            ll = float(np.log(p[:, 0] + 1e-30).mean())
+            grad = (feats[:, 0, :] - np.einsum("bk,bkc->bc", p, feats)).mean(axis=0).astype(float)
+            return -ll + penalty * float(w @ w), -grad + 2 * penalty * w
+
+        res = minimize(loss, np.full(len(tables), 1.0 / len(self.parent_specs)), jac=True, method="L-BFGS-B",
+                       bounds=[(0.0, 5.0)] * len(tables), options={"maxiter": 200})
+        return np.asarray(res.x, dtype=float)
+
+    def encode_rows(self, rows: pa.Table) -> np.ndarray:
+        if not self.row_specs:
+            return np.zeros((rows.num_rows, 0))
+        return _onehot(_codes(rows, self.row_specs), self.row_specs)
+
+    def profiles(self, parents: pa.Table) -> np.ndarray:
+        if not self.row_specs:
+            return np.zeros((parents.num_rows, 0))
+        par = _codes(parents, self.parent_specs)
+        widths = np.array([_levels(s) for s in self.row_specs], dtype=np.int64)
+        offsets = np.r_[0, np.cumsum(widths)[:-1]]
+        out = np.zeros((parents.num_rows, int(widths.sum())))
+        for w, (c, j, table) in zip(self.weights, self._tables(), strict=True):
+            if w > 0:
+                out[:, offsets[c]:offsets[c] + widths[c]] += w * table[par[:, j]]
+        return out
+
+    # -- state -----------------------------------------------------------------------------------
+    def to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        return ({"kind": "levels", "row_specs": self.row_specs, "parent_specs": self.parent_specs,
+                 "max_categories": self.max_categories, "bands": self.bands,
+                 "prior": self.prior},
+                {"ratios": self.ratios, "weights": self.weights})
+
+    @classmethod
+    def from_state(cls, values: dict[str, Any], arrays: dict[str, np.ndarray]) -> AssignmentModel | GaussianAssignment:
+        if values.get("kind") != "levels":  # saved before the level model
+            return GaussianAssignment.from_state(values, arrays)
+        model = cls(max_categories=int(values["max_categories"]), bands=int(values["bands"]),
+                    prior=float(values["prior"]))
+        model.row_specs = [dict(s) for s in values["row_specs"]]
+        model.parent_specs = [dict(s) for s in values["parent_specs"]]
+        model.ratios = np.asarray(arrays["ratios"], dtype=float)
+        model.weights = np.asarray(arrays["weights"], dtype=float)
+        return model
+
+
+class GaussianAssignment:
+    """The model before :class:`AssignmentModel`: a ridge prediction of the child's encoded row from the
+    parent's and a Gaussian around it. Kept so that synthesizers saved with it still sample (and as the
+    benchmark's reference); numbers are compared raw and categories through one shared Gaussian, which
+    is why it gave way."""
 
     def __init__(self) -> None:
         self.row_encoder = FeatureEncoder()
@@ -40,12 +210,11 @@ class AssignmentModel:
         self.inv_sd = np.zeros(0)
 
     def fit(self, rows: pa.Table, parents: pa.Table, parent_idx: np.ndarray, *, rng: np.random.Generator,
-            max_rows: int = 20000) -> AssignmentModel:
+            max_rows: int = 20000) -> GaussianAssignment:
         keep = np.nonzero(parent_idx >= 0)[0]
         if len(keep) > max_rows:
             keep = np.sort(rng.choice(keep, size=max_rows, replace=False))
-        sub = rows.take(keep)
-        y = self.row_encoder.fit_transform(sub)
+        y = self.row_encoder.fit_transform(rows.take(keep))
         x = self.parent_encoder.fit_transform(parents)[parent_idx[keep]]
         if y.shape[1] == 0 or len(keep) < 2:
             self.weights = np.zeros((x.shape[1], y.shape[1]))
@@ -53,27 +222,25 @@ class AssignmentModel:
             self.inv_sd = np.ones(y.shape[1])
             return self
         self.weights, self.intercept = ridge(x, y, alpha=1.0)
-        resid = y - (x @ self.weights + self.intercept)
-        var = resid.var(axis=0)
-        total = y.var(axis=0)
-        var = np.maximum(var, np.maximum(0.02 * total, 1e-4))
-        self.inv_sd = 1.0 / np.sqrt(var)
+        var = (y - (x @ self.weights + self.intercept)).var(axis=0)
+        self.inv_sd = 1.0 / np.sqrt(np.maximum(var, np.maximum(0.02 * y.var(axis=0), 1e-4)))
         return self
 
     def encode_rows(self, rows: pa.Table) -> np.ndarray:
-        return self.row_encoder.transform(rows) * self.inv_sd
+        x = self.row_encoder.transform(rows) * self.inv_sd
+        return np.concatenate([x, np.ones((len(x), 1))], axis=1) if x.shape[1] else x
 
     def profiles(self, parents: pa.Table) -> np.ndarray:
-        x = self.parent_encoder.transform(parents)
-        return (x @ self.weights + self.intercept) * self.inv_sd
+        p = (self.parent_encoder.transform(parents) @ self.weights + self.intercept) * self.inv_sd
+        # -|p - r|^2 / 2 = r.p - |p|^2 / 2 - |r|^2 / 2, and the last term is the same for every parent
+        return np.concatenate([p, -0.5 * (p * p).sum(axis=1, keepdims=True)], axis=1) if p.shape[1] else p
 
-    # -- state -----------------------------------------------------------------------------------
     def to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         return ({"row_encoder": self.row_encoder.to_json(), "parent_encoder": self.parent_encoder.to_json()},
                 {"weights": self.weights, "intercept": self.intercept, "inv_sd": self.inv_sd})
 
     @classmethod
-    def from_state(cls, values: dict[str, Any], arrays: dict[str, np.ndarray]) -> AssignmentModel:
+    def from_state(cls, values: dict[str, Any], arrays: dict[str, np.ndarray]) -> GaussianAssignment:
         model = cls()
         model.row_encoder = FeatureEncoder.from_json(values["row_encoder"])
         model.parent_encoder = FeatureEncoder.from_json(values["parent_encoder"])
@@ -82,6 +249,66 @@ class AssignmentModel:
         model.intercept = np.asarray(arrays["intercept"], dtype=float)
         model.inv_sd = np.asarray(arrays["inv_sd"], dtype=float)
         return model
+
+
+def _level_spec(table: pa.Table, name: str, max_categories: int, bands: int) -> dict[str, Any] | None:
+    """How one column becomes levels; None for a column that identifies rows (a name, a code)."""
+    import pyarrow.compute as pc
+
+    col = table.column(name)
+    nums = numeric_values(col)
+    if nums is not None:
+        ok = nums[~np.isnan(nums)]
+        distinct = np.unique(ok)
+        if len(distinct) <= bands:  # few values: each its own level (cut halfway between them)
+            edges = (distinct[1:] + distinct[:-1]) / 2.0
+        else:
+            edges = np.unique(np.quantile(ok, np.linspace(0, 1, bands + 1)[1:-1]))
+        return {"name": name, "type": "num", "edges": [float(e) for e in edges]}
+    strings = string_values(col)
+    counts = pc.value_counts(strings.drop_null())
+    values = counts.field("values").to_pylist()
+    freq = counts.field("counts").to_numpy()
+    if is_identity(len(values), len(strings) - strings.null_count):
+        return None
+    order = np.argsort(-freq, kind="stable")
+    return {"name": name, "type": "cat", "categories": [values[i] for i in order[:max_categories]]}
+
+
+def _levels(spec: dict[str, Any]) -> int:
+    """Levels of a spec: bands or categories, then other (categories only) and null."""
+    return len(spec["edges"]) + 2 if spec["type"] == "num" else len(spec["categories"]) + 2
+
+
+def _codes(table: pa.Table, specs: list[dict[str, Any]]) -> np.ndarray:
+    """Level of every row in every spec's column (n, len(specs)); a missing column is all null."""
+    import pyarrow as pa
+
+    n = table.num_rows
+    out = np.zeros((n, len(specs)), dtype=np.int64)
+    for j, spec in enumerate(specs):
+        null = _levels(spec) - 1
+        col = table.column(spec["name"]) if spec["name"] in table.column_names else pa.nulls(n)
+        if spec["type"] == "num":
+            nums = numeric_values(col)
+            if nums is None:
+                nums = np.full(n, np.nan)
+            code = np.searchsorted(np.asarray(spec["edges"], dtype=float), nums, side="left")
+            out[:, j] = np.where(np.isnan(nums), null, code)
+        else:
+            strings = string_values(col) if not pa.types.is_null(col.type) else pa.nulls(n, pa.string())
+            idx = _index(strings, spec["categories"])
+            out[:, j] = np.where(idx == -2, null, np.where(idx < 0, null - 1, idx))
+    return out
+
+
+def _onehot(codes: np.ndarray, specs: list[dict[str, Any]]) -> np.ndarray:
+    widths = np.array([_levels(s) for s in specs], dtype=np.int64)
+    offsets = np.r_[0, np.cumsum(widths)[:-1]]
+    out = np.zeros((len(codes), int(widths.sum())))
+    rows = np.repeat(np.arange(len(codes)), len(specs))
+    out[rows, (codes + offsets[None, :]).ravel()] = 1.0
+    return out
 
 
 def adjust_counts(counts: np.ndarray, total: int, rng: np.random.Generator, *, low: int = 0,
@@ -173,6 +400,9 @@ def assign(
     sequential_parents: int = 256,
 ) -> np.ndarray:
     """Parent index for every row (rows: encoded rows (n, d); profiles: (m, d); capacity: (m,)).
+
+    A row's score against a parent is ``rows[r] @ profiles[p]``: its log likelihood under that parent,
+    up to a term that is the same for every parent.
 
     ``row_group``/``parent_group``: a row with group g >= 0 takes a parent of group g while any has
     slots left (after that: any parent of its group if ``hard_group``, else any parent).
@@ -309,8 +539,7 @@ def _assign_by_owner(rows: np.ndarray, profiles: np.ndarray, capacity: np.ndarra
         if strict:
             score = remaining + rng.random(m) * 0.5  # the most slots left, ties at random
         if rows.shape[1]:
-            diff = profiles[None, :, :] - rows[mine][:, None, :]
-            fit = -0.5 * np.einsum("rkd,rkd->rk", diff, diff)  # (rows of this owner, parents)
+            fit = rows[mine] @ profiles.T  # (rows of this owner, parents)
             if not strict:
                 score += fit.max(axis=0)
         else:
@@ -448,8 +677,7 @@ def _direct(r: int, rows: np.ndarray, profiles: np.ndarray, remaining: np.ndarra
         return -1
     score = np.log(remaining[idx]) + rng.gumbel(size=len(idx))
     if rows.shape[1]:
-        diff = profiles[idx] - rows[r]
-        score -= 0.5 * np.einsum("kd,kd->k", diff, diff)
+        score += profiles[idx] @ rows[r]
     return int(idx[np.argmax(score)])
 
 
@@ -519,8 +747,7 @@ def _candidates(b: np.ndarray, remaining: np.ndarray, capacity: np.ndarray, rng:
 def _scores(rows: np.ndarray, profiles: np.ndarray, cand: np.ndarray) -> np.ndarray:
     if rows.shape[1] == 0:
         return np.zeros(cand.shape)
-    diff = profiles[cand] - rows[:, None, :]
-    return -0.5 * np.einsum("bkd,bkd->bk", diff, diff)
+    return np.einsum("bd,bkd->bk", rows, profiles[cand])
 
 
 def _any_free(r: int, m: int, used: _PairSet, owner: np.ndarray | None, exclude: np.ndarray | None,

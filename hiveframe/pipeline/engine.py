@@ -6,7 +6,8 @@ Per table (in topological order of the foreign keys, self-references handled ins
   on the parent's attributes);
 - one of them is the **driver**: its parents' sampled counts create the table's rows. The others are
   **secondary** keys, filled by :mod:`hiveframe.pipeline.assign` (degrees from their own linkage
-  models, rows matched to parent slots by content, same-ancestor and unique-pair constraints);
+  models, rows matched to parent slots by their likelihood under each parent, same-ancestor and
+  unique-pair constraints);
 - the table's generator is fitted on its own columns joined with a few **context** columns of the
   driver parent (chosen by :mod:`hiveframe.pipeline.context`, or named in the metadata); a parent's
   context is itself a candidate, so grandparent values can travel down without widening anything;

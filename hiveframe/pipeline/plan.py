@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hiveframe.metadata import Column, ColumnKind, Metadata, Table
-from hiveframe.pipeline.assign import AssignmentModel
+from hiveframe.pipeline.assign import AssignmentModel, GaussianAssignment
 from hiveframe.pipeline.forest import ForestModel
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ class Relation:
     linkage: LinkageModel = None  # type: ignore[assignment]  # set once the parent's features are known
     parent_rows: int = 0
     total: int = 0
-    assign: AssignmentModel | None = None
+    assign: AssignmentModel | GaussianAssignment | None = None
     ancestor: dict[str, Any] | None = None
     unique_pair: bool = False
     no_self: bool = False

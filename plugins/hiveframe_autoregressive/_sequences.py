@@ -193,7 +193,9 @@ def _sort_key(values: Any) -> np.ndarray:
     import pyarrow as pa
 
     arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-    if pa.types.is_timestamp(arr.type) or pa.types.is_date(arr.type):
+    if pa.types.is_date32(arr.type):  # Arrow casts date32 to int32 only
+        arr = arr.cast(pa.int32())
+    elif pa.types.is_timestamp(arr.type) or pa.types.is_date(arr.type):
         arr = arr.cast(pa.int64())
     try:
         x = np.asarray(arr.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
