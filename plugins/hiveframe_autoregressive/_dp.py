@@ -60,70 +60,120 @@ def row_loss_fn(net: _model.Network) -> Any:
 
     def loss(params: Mapping[str, torch.Tensor], tokens: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
         logits = functional_call(net, dict(params), (tokens.unsqueeze(0), known.unsqueeze(0)))
-        return sum(nn.functional.cross_entropy(lg, tokens[j:j + 1]) for j, lg in enumerate(logits))
+        return sum(nn.functional.cross_entropy(lg, tokens[j : j + 1]) for j, lg in enumerate(logits))
 
     return loss
 
 
-def fit_private(gen: AutoregressiveGenerator, data: pa.Table, table: Table, *, context_columns: tuple[str, ...],
-                seed: int | None, callback: TrainingCallback | None, workdir: Path | None,
-                private: PrivateTraining) -> None:
+def fit_private(
+    gen: AutoregressiveGenerator,
+    data: pa.Table,
+    table: Table,
+    *,
+    context_columns: tuple[str, ...],
+    seed: int | None,
+    callback: TrainingCallback | None,
+    workdir: Path | None,
+    private: PrivateTraining,
+) -> None:
     """Fit ``gen`` with differential privacy (module docstring); ``data`` is touched through ``private`` only."""
     if gen.sequential is True:
         raise ConfigError(
             f"table {table.name!r}: sequential=True is not available under differential privacy (a sequence's "
             "privacy unit, one parent with all its children, is not built for the autoregressive generator yet)",
-            hint="leave sequential unset (or false): under DP the child table is generated row by row")
+            hint="leave sequential unset (or false): under DP the child table is generated row by row",
+        )
     if workdir is not None and gen.checkpoint_every:
-        log.info("%s %s: no checkpoints under differential privacy (resuming would lose the accountant)",
-                 gen.name, table.name)
+        log.info(
+            "%s %s: no checkpoints under differential privacy (resuming would lose the accountant)",
+            gen.name,
+            table.name,
+        )
     started = time.perf_counter()
     model_cols = [c for c in table.columns if c.name not in context_columns]
     problems = []
     if data.num_rows == 0:
         problems.append(Problem("the table has no rows to learn from", table=table.name))
     if not model_cols:
-        problems.append(Problem("no columns left to model (every column is a context column)", table=table.name))
+        problems.append(
+            Problem("no columns left to model (every column is a context column)", table=table.name)
+        )
     DataError.raise_if_any(problems)
     seed = int(seed) if seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
     surrogate = private.surrogate
 
     def fit_codec(column: Column) -> Codec:
         # the released domains are the protection: min_count=1 keeps every released category and range
-        return Codec.fit(column, surrogate.column(column.name).combine_chunks(), min_count=1, bins=gen.numeric_bins,
-                         fine_bins=gen.fine_bins)
+        return Codec.fit(
+            column,
+            surrogate.column(column.name).combine_chunks(),
+            min_count=1,
+            bins=gen.numeric_bins,
+            fine_bins=gen.fine_bins,
+        )
 
     gen._sequences = None
     gen._codecs = [fit_codec(c) for c in model_cols]
     gen._ctx_codecs = [fit_codec(table.column(c)) for c in context_columns]
     tokens = gen._encode(data, gen._codecs, gen._ctx_codecs)  # real rows: DP-SGD only
     layout = gen._layout = gen._make_layout()
-    gen._config = {"embedding_dim": gen.embedding_dim, "hidden": gen.hidden,
-                   "learning_rate": float(private.learning_rate or gen.learning_rate), "batch_size": gen.batch_size,
-                   "fixed_order_share": gen.fixed_order_share, "precision": "float32"}
+    gen._config = {
+        "embedding_dim": gen.embedding_dim,
+        "hidden": gen.hidden,
+        "learning_rate": float(private.learning_rate or gen.learning_rate),
+        "batch_size": gen.batch_size,
+        "fixed_order_share": gen.fixed_order_share,
+        "precision": "float32",
+    }
     device = _model.resolve_device(gen.device)
     deadline = started + gen.max_seconds if gen.max_seconds is not None else None
     from hiveframe_autoregressive.generators import _torch_threads
 
     with _torch_threads(gen.threads):
-        arrays, history, exhausted = _train(layout, gen._config, tokens, private, seed=seed, device=device,
-                                            epochs=gen.epochs, callback=callback, table_name=table.name,
-                                            deadline=deadline)
+        arrays, history, exhausted = _train(
+            layout,
+            gen._config,
+            tokens,
+            private,
+            seed=seed,
+            device=device,
+            epochs=gen.epochs,
+            callback=callback,
+            table_name=table.name,
+            deadline=deadline,
+        )
     gen._arrays = arrays
     gen._net = None
     gen._plans = {}
     gen._fit_info = {
-        "private": True, "epochs_trained": len(history), "best_epoch": None, "stopped_early": exhausted,
-        "resumed_from": 0, "train_rows": int(private.rows), "validation_rows": 0, "seed": seed,
-        "device": str(device), "precision": "float32",
+        "private": True,
+        "epochs_trained": len(history),
+        "best_epoch": None,
+        "stopped_early": exhausted,
+        "resumed_from": 0,
+        "train_rows": int(private.rows),
+        "validation_rows": 0,
+        "seed": seed,
+        "device": str(device),
+        "precision": "float32",
         # no losses and no timings: both are statistics of the real rows without noise
         "history": [{"epoch": h["epoch"], "epsilon": h["epsilon"]} for h in history],
     }
 
 
-def _train(layout: _model.Layout, config: Mapping[str, Any], tokens: np.ndarray, private: PrivateTraining, *,
-           seed: int, device: torch.device, epochs: int, callback: TrainingCallback | None, table_name: str,
-           deadline: float | None) -> tuple[dict[str, np.ndarray], list[dict[str, Any]], bool]:
+def _train(
+    layout: _model.Layout,
+    config: Mapping[str, Any],
+    tokens: np.ndarray,
+    private: PrivateTraining,
+    *,
+    seed: int,
+    device: torch.device,
+    epochs: int,
+    callback: TrainingCallback | None,
+    table_name: str,
+    deadline: float | None,
+) -> tuple[dict[str, np.ndarray], list[dict[str, Any]], bool]:
     """DP-SGD epochs with Adam; returns the last weights, per-epoch privacy records, and whether the budget
     ran out before the last planned step."""
     net = _model.Network(layout, int(config["embedding_dim"]), int(config["hidden"]), seed).to(device)
@@ -143,7 +193,9 @@ def _train(layout: _model.Layout, config: Mapping[str, Any], tokens: np.ndarray,
                 exhausted = True
                 break
             rows = plan.sample()[:, 0]
-            ranks = torch.as_tensor(_model.draw_ranks(orders, len(rows), layout.n_columns, share), device=device)
+            ranks = torch.as_tensor(
+                _model.draw_ranks(orders, len(rows), layout.n_columns, share), device=device
+            )
             known = _model.known_masks(layout, ranks)
             grads = plan.gradient(loss, params, (x[torch.as_tensor(rows, device=device)], known))
             for name, p in net.named_parameters():
@@ -153,13 +205,26 @@ def _train(layout: _model.Layout, config: Mapping[str, Any], tokens: np.ndarray,
         history.append({"epoch": epoch, "epsilon": info["epsilon"]})
         elapsed = time.perf_counter() - t0
         out_of_time = bool(deadline is not None and time.perf_counter() + elapsed / epoch > deadline)
-        event = {"table": table_name, "model": "autoregressive", "epoch": epoch, "epochs": epochs, "losses": {},
-                 "validation": None, "best_epoch": None, "elapsed": elapsed, **info}
+        event = {
+            "table": table_name,
+            "model": "autoregressive",
+            "epoch": epoch,
+            "epochs": epochs,
+            "losses": {},
+            "validation": None,
+            "best_epoch": None,
+            "elapsed": elapsed,
+            **info,
+        }
         if callback is not None:
             callback(event)
         if exhausted or out_of_time:
-            log.info("autoregressive %s: DP training stopped after epoch %d (%s)", table_name, epoch,
-                     "privacy budget spent" if exhausted else "max_seconds reached")
+            log.info(
+                "autoregressive %s: DP training stopped after epoch %d (%s)",
+                table_name,
+                epoch,
+                "privacy budget spent" if exhausted else "max_seconds reached",
+            )
             break
     arrays = {k: v.detach().cpu().numpy() for k, v in net.state_dict().items()}
     return arrays, history, exhausted
