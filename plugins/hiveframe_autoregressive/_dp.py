@@ -113,6 +113,57 @@ def linearised_loss(net: _model.Network) -> Any:
     return loss
 
 
+class RowGradients:
+    """Each row's exact gradient in factored form, for DP-SGD without one gradient tensor per row.
+
+    Every weight's per-row gradient is a product of the row's layer input and the gradient at the
+    layer's output (:func:`backprops`), an outer product per target token (``w_in``, ``w_known``, each
+    head), a small matrix (``w_mid``) or a few embedding rows (distinct per source). So the norms are
+    sums of products of norms, and a weighted sum over rows is one batched product per weight: the
+    wrapper's ``private_gradient`` clips and noises them like ``vmap(grad)``'s per-row gradients
+    (``unit_norms`` / ``weighted_sum``; equal to ``vmap(grad)`` of :func:`linearised_loss`, and of the
+    network itself, :func:`row_loss_fn`, up to rounding: tested).
+    """
+
+    def __init__(self, net: _model.Network, tokens: torch.Tensor, known: torch.Tensor) -> None:
+        self.net = net
+        self.x, self.dz1, self.known, self.a, self.dm, self.z, self.dlogits, self.idx, self.de = backprops(
+            net, tokens, known
+        )
+        self.dmid = torch.bmm(self.a.transpose(1, 2), self.dm)  # (B, h, h): each row's w_mid gradient
+
+    def __call__(self, *args: Any) -> Any:  # a loss_fn slot: never evaluated as a loss
+        raise TypeError("RowGradients is read through unit_norms and weighted_sum")
+
+    def unit_norms(self) -> torch.Tensor:
+        dz2 = self.dz1.square().sum(-1)  # (B, T)
+        sq = (self.x.square().sum(-1) * dz2).sum(1)  # w_in
+        sq = sq + (self.known.square().sum(-1) * dz2).sum(1) + dz2.sum(1)  # w_known, b_in
+        sq = sq + self.dmid.square().sum((1, 2)) + self.dm.sum(1).square().sum(-1)  # w_mid, b_mid
+        g2 = self.dlogits.square().sum(-1)  # (B, T)
+        sq = sq + (self.z.square().sum(-1) * g2).sum(1) + g2.sum(1)  # heads
+        sq = sq + self.de.square().sum((1, 2))  # embedding rows (distinct per source)
+        return sq.sqrt()
+
+    def weighted_sum(self, weights: torch.Tensor) -> dict[str, torch.Tensor]:
+        net, w = self.net, weights.to(self.x.dtype)
+        dz1w = self.dz1 * w[:, None, None]
+        out = {
+            "w_in": torch.einsum("btk,bth->tkh", self.x, dz1w),
+            "w_known": torch.einsum("bts,bth->tsh", self.known, dz1w),
+            "b_in": dz1w.sum(0),
+            "w_mid": torch.einsum("bhg,b->hg", self.dmid, w),
+            "b_mid": (self.dm.sum(1) * w[:, None]).sum(0),
+        }
+        for j, v in enumerate(net.layout.vocab):
+            g = self.dlogits[:, j, :v] * w[:, None]
+            out[f"heads_w.{j}"] = self.z[:, j].t() @ g
+            out[f"heads_b.{j}"] = g.sum(0)
+        emb = torch.zeros_like(net.embedding)
+        out["embedding"] = emb.index_add_(0, self.idx.reshape(-1), (self.de * w[:, None, None]).reshape(-1, net.d))
+        return out
+
+
 def fit_private(
     gen: AutoregressiveGenerator,
     data: pa.Table,
@@ -231,7 +282,6 @@ def _train(
     orders = private.noise.numpy()  # column orders of sampled rows: secret, like the sample itself
     x = torch.as_tensor(tokens, dtype=torch.long, device=device)
     params = dict(net.named_parameters())
-    loss = linearised_loss(net)
     history: list[dict[str, Any]] = []
     exhausted = False
     t0 = time.perf_counter()
@@ -245,8 +295,7 @@ def _train(
                 _model.draw_ranks(orders, len(rows), layout.n_columns, share), device=device
             )
             known = _model.known_masks(layout, ranks)
-            inputs = backprops(net, x[torch.as_tensor(rows, device=device)], known)
-            grads = plan.gradient(loss, params, inputs)
+            grads = plan.gradient(RowGradients(net, x[torch.as_tensor(rows, device=device)], known), params, ())
             for name, p in net.named_parameters():
                 p.grad = grads[name].to(p.dtype)
             opt.step()
