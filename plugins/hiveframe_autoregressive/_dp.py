@@ -78,7 +78,11 @@ def backprops(net: _model.Network, tokens: torch.Tensor, known: torch.Tensor) ->
     idx = tokens + net.offsets
     e = net.embedding.detach()[idx].requires_grad_()  # (B, S, d)
     x = (known.unsqueeze(-1) * e.unsqueeze(1)).reshape(B, T, S * d)
-    z1 = torch.einsum("btk,tkh->bth", x, net.w_in) + torch.einsum("bts,tsh->bth", known, net.w_known) + net.b_in
+    z1 = (
+        torch.einsum("btk,tkh->bth", x, net.w_in)
+        + torch.einsum("bts,tsh->bth", known, net.w_known)
+        + net.b_in
+    )
     a = torch.relu(z1)
     m = a @ net.w_mid + net.b_mid
     z = a + torch.relu(m)
@@ -97,9 +101,18 @@ def linearised_loss(net: _model.Network) -> Any:
     from a few products per row instead of the whole network's backward per row (50x cheaper on census)."""
     vocab = list(net.layout.vocab)
 
-    def loss(params: Mapping[str, torch.Tensor], x: torch.Tensor, dz1: torch.Tensor, known: torch.Tensor,
-             a: torch.Tensor, dm: torch.Tensor, z: torch.Tensor, dlogits: torch.Tensor, idx: torch.Tensor,
-             de: torch.Tensor) -> torch.Tensor:
+    def loss(
+        params: Mapping[str, torch.Tensor],
+        x: torch.Tensor,
+        dz1: torch.Tensor,
+        known: torch.Tensor,
+        a: torch.Tensor,
+        dm: torch.Tensor,
+        z: torch.Tensor,
+        dlogits: torch.Tensor,
+        idx: torch.Tensor,
+        de: torch.Tensor,
+    ) -> torch.Tensor:
         # each term is sum(weight * its gradient): the gradient is the product, formed once per row
         out = (params["w_in"] * (x.unsqueeze(-1) * dz1.unsqueeze(1))).sum()
         out = out + (params["w_known"] * (known.unsqueeze(-1) * dz1.unsqueeze(1))).sum()
@@ -160,7 +173,9 @@ class RowGradients:
             out[f"heads_w.{j}"] = self.z[:, j].t() @ g
             out[f"heads_b.{j}"] = g.sum(0)
         emb = torch.zeros_like(net.embedding)
-        out["embedding"] = emb.index_add_(0, self.idx.reshape(-1), (self.de * w[:, None, None]).reshape(-1, net.d))
+        out["embedding"] = emb.index_add_(
+            0, self.idx.reshape(-1), (self.de * w[:, None, None]).reshape(-1, net.d)
+        )
         return out
 
 
@@ -295,7 +310,9 @@ def _train(
                 _model.draw_ranks(orders, len(rows), layout.n_columns, share), device=device
             )
             known = _model.known_masks(layout, ranks)
-            grads = plan.gradient(RowGradients(net, x[torch.as_tensor(rows, device=device)], known), params, ())
+            grads = plan.gradient(
+                RowGradients(net, x[torch.as_tensor(rows, device=device)], known), params, ()
+            )
             for name, p in net.named_parameters():
                 p.grad = grads[name].to(p.dtype)
             opt.step()

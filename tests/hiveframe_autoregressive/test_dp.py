@@ -266,3 +266,45 @@ def test_one_extreme_row_never_leaves_the_model(tmp_path):
         assert "987654321" not in text and "9.8765" not in text
     # without DP the neighbour's range is the one the (min_count)-th largest value sets: the same as D's
     assert plain[0]._codecs[0].range()[1] <= plain[1]._codecs[0].range()[1] < 1e6
+
+
+# -- per-row gradients ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("with_context", [False, True])
+def test_factored_row_gradients_equal_vmap_grad_of_the_network(with_context):
+    """The factored per-row gradients (norms, clipped sums) are those of ``vmap(grad)`` of the network's own
+    loss through ``functional_call``, and of the linearised loss."""
+    import torch
+    from hiveframe_autoregressive import _dp, _model
+    from hiveframe_privacy.dpsgd import private_gradient
+    from torch.func import grad, vmap
+
+    vocab = [3, 5, 4, 2, 6]
+    layout = _model.Layout(vocab, [0, 1, 1, 2, 3], [0, 0, 1, 0, 0], [4, 3] if with_context else [])
+    net = _model.Network(layout, 4, 8, seed=1)
+    rng = np.random.default_rng(0)
+    rows = 37
+    tokens = torch.as_tensor(np.stack([rng.integers(0, v, rows) for v in vocab + layout.ctx_vocab], axis=1))
+    known = _model.known_masks(layout, torch.as_tensor(_model.draw_ranks(rng, rows, layout.n_columns, 0.5)))
+    params = {k: v.detach() for k, v in net.named_parameters()}
+    direct = vmap(grad(_dp.row_loss_fn(net)), in_dims=(None, 0, 0))(params, tokens, known)
+    linear = vmap(grad(_dp.linearised_loss(net)), in_dims=(None,) + (0,) * 9)(
+        params, *_dp.backprops(net, tokens, known)
+    )
+    factored = _dp.RowGradients(net, tokens, known)
+    norms = torch.cat([direct[k].reshape(rows, -1) for k in params], dim=1).norm(dim=1)
+    assert torch.allclose(factored.unit_norms(), norms, rtol=1e-4, atol=1e-5)
+    weights = torch.as_tensor(rng.random(rows), dtype=torch.float32)
+    summed = factored.weighted_sum(weights)
+    for k in params:
+        assert torch.allclose(linear[k], direct[k], rtol=1e-4, atol=1e-5), k
+        expected = (direct[k] * weights.view(-1, *[1] * (direct[k].dim() - 1))).sum(0)
+        assert torch.allclose(summed[k], expected, rtol=1e-4, atol=1e-5), k
+    # through the wrapper's DP-SGD step, without noise: the same clipped mean either way
+    kwargs = dict(max_grad_norm=0.5, noise_std=0.0, denominator=rows, micro_batch=8)
+    a, stats_a = private_gradient(
+        _dp.row_loss_fn(net), params, (tokens, known), generator=torch.Generator().manual_seed(0), **kwargs
+    )
+    b, stats_b = private_gradient(factored, params, (), generator=torch.Generator().manual_seed(0), **kwargs)
+    assert stats_a["units"] == stats_b["units"] == rows
+    assert stats_a["clipped_share"] == stats_b["clipped_share"]
+    assert all(torch.allclose(a[k], b[k], rtol=1e-4, atol=1e-6) for k in params)
