@@ -77,7 +77,8 @@ def run_one(case: Case, epsilon: float | None, args: argparse.Namespace) -> dict
 
     host = PluginHost()
     gen = host.create("table_generator", "autoregressive", {
-        "epochs": args.epochs, "hidden": args.hidden, "batch_size": args.batch_size, "patience": None,
+        "epochs": args.epochs, "hidden": args.hidden, "batch_size": args.batch_size,
+        "learning_rate": args.learning_rate, "patience": None,
         "checkpoint_every": None, "threads": args.threads})
     wrapper = None
     if epsilon is not None:
@@ -105,6 +106,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--hidden", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=512)
+    parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--micro-batch", type=int, default=128, help="rows per vmap(grad) chunk under DP")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rows", type=int, default=None, help="use only this many training rows (smoke runs)")
@@ -141,7 +143,7 @@ def summarize(results: dict[str, Any]) -> str:
                      f"{r['fit_seconds']:.0f}"])
     a = results["args"]
     return (f"census_adult, issue split, {results['train_rows']:,} training rows, hidden {a['hidden']}, "
-            f"{a['epochs']} epochs, batch {a['batch_size']}, {a['threads']} torch thread(s): `{results['command']}`. "
+            f"{a['epochs']} epochs, batch {a['batch_size']}, learning rate {a.get('learning_rate', 2e-3):g}, {a['threads']} torch thread(s): `{results['command']}`. "
             f"Load average before/after: {', '.join(f'{x:.2f}' for x in results['load_average_before'])} / "
             f"{', '.join(f'{x:.2f}' for x in results.get('load_average_after', []))}.\n\n"
             + markdown_table(headers, rows))
