@@ -171,11 +171,9 @@ def test_sequential_is_refused_under_dp():
         _dp_fit(data, table, sequential=True)
 
 
-def test_a_child_table_trains_per_entity_through_the_engine():
-    """Under DP the engine models a child table row by row, each row's gradient clipped to its entity's share."""
+def _users_sessions() -> tuple[Any, dict[str, pa.Table]]:
+    """Users (a plan) and their sessions (minutes depend on the plan), with declared metadata."""
     from hiveframe.metadata import ForeignKey, Metadata
-    from hiveframe.metadata.relations import relational_problems
-    from hiveframe.pipeline.synthesizer import Synthesizer
 
     rng = np.random.default_rng(0)
     users = pa.table(
@@ -212,6 +210,15 @@ def test_a_child_table_trains_per_entity_through_the_engine():
         ),
         foreign_keys=(ForeignKey("sessions", ("uid",), "users", ("uid",), context_columns=("plan",)),),
     )
+    return md, {"users": users, "sessions": sessions}
+
+
+def test_a_child_table_trains_per_entity_through_the_engine():
+    """Under DP the engine models a child table row by row, each row's gradient clipped to its entity's share."""
+    from hiveframe.metadata.relations import relational_problems
+    from hiveframe.pipeline.synthesizer import Synthesizer
+
+    md, db = _users_sessions()
     params = {"epochs": 2, "batch_size": 64, "embedding_dim": 4, "hidden": 16, "patience": None}
     synth = Synthesizer(
         md,
@@ -220,11 +227,29 @@ def test_a_child_table_trains_per_entity_through_the_engine():
         table_params={"sessions": params},
         dp={"epsilon": 5.0, "surrogate_rows": 1000},
     )
-    synth.fit({"users": users, "sessions": sessions})
+    synth.fit(db)
     assert not relational_problems(md, synth.sample(seed=1))
     report = synth.privacy_report()["dp"]["tables"]["sessions"]
     assert report["generator"] == "autoregressive" and report["epsilon_spent"] <= 5.0 + 1e-9
     assert report["training"]["unit_rows"] > 1  # a user owns several sessions: clipped per user
+
+
+def test_sequential_is_refused_under_dp_through_the_engine():
+    from hiveframe.pipeline.synthesizer import Synthesizer
+
+    md, db = _users_sessions()
+    params = {"epochs": 1, "batch_size": 64, "embedding_dim": 4, "hidden": 16, "sequential": True}
+    synth = Synthesizer(
+        md,
+        seed=0,
+        generators={"sessions": "autoregressive"},
+        table_params={"sessions": params},
+        dp={"epsilon": 5.0, "surrogate_rows": 1000},
+    )
+    with pytest.raises(
+        ConfigError, match="table 'sessions': sequential=True is not available under differential"
+    ):
+        synth.fit(db)
 
 
 # -- extreme numbers (value protection, on by default) --------------------------------------------------
