@@ -3,7 +3,8 @@
     python -m benchmarks.bench_privacy                                  # the setting
     python -m benchmarks.bench_privacy --epochs 2 --rows 4000 --out privacy_smoke   # smoke run
 
-For each generator (``gaussian_copula``: the DP copula under DP; ``ctgan`` and ``tvae``: DP-SGD) and
+For each generator (``gaussian_copula``: the DP copula under DP; ``ctgan``, ``tvae`` and ``autoregressive``
+(hidden 32): DP-SGD) and
 each epsilon (and once without the ``dp`` wrapper), on the fixed 80/20 census split:
 
 * utility: train-on-synthetic-test-on-real ROC AUC of a gradient-boosted classifier for ``income``, and
@@ -34,18 +35,21 @@ from benchmarks.bench_ctgan import detection_accuracy
 from benchmarks.common import environment, load_census, markdown_table, quality_report, tstr_auc, write_json
 
 EPSILONS = ("1", "3", "10", "none")
-GENERATORS = ("gaussian_copula", "ctgan", "tvae")
-NEURAL = {"ctgan": dict(batch_size=500, pac=10), "tvae": dict(batch_size=500)}
+GENERATORS = ("gaussian_copula", "ctgan", "tvae", "autoregressive")
+NEURAL = {"ctgan": dict(batch_size=500, pac=10), "tvae": dict(batch_size=500),
+          "autoregressive": dict(batch_size=512, hidden=32)}
 
 
 def _fit_sample(split, generator: str, epsilon: float | None, *, epochs: int, seed: int, rows: int,
-                dp_params: dict[str, Any]) -> dict[str, Any]:
+                dp_params: dict[str, Any], batch_size: int | None = None) -> dict[str, Any]:
     from hiveframe.plugins import PluginHost
 
     host = PluginHost()
     params: dict[str, Any] = {}
     if generator in NEURAL:
         params = {**NEURAL[generator], "epochs": epochs, "patience": None, "checkpoint_every": None}
+        if batch_size:
+            params["batch_size"] = batch_size
     gen = host.create("table_generator", generator, params)
     wrapper = None
     if epsilon is not None:
@@ -88,7 +92,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--generators", default=",".join(GENERATORS))
     parser.add_argument("--epsilons", default=",".join(EPSILONS), help="comma-separated; 'none' = without DP")
-    parser.add_argument("--epochs", type=int, default=10, help="epochs of ctgan/tvae (same with and without DP)")
+    parser.add_argument("--epochs", type=int, default=10,
+                        help="epochs of the neural generators (same with and without DP)")
+    parser.add_argument("--batch-size", type=int, default=None, help="batch size of the neural generators")
     parser.add_argument("--rows", type=int, default=None, help="use only this many training rows (smoke runs)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--pac", type=int, default=1, help="CTGAN pac group size under DP")
@@ -111,7 +117,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             epsilon = None if eps_text.lower() == "none" else float(eps_text)
             print(f"{generator} epsilon={eps_text} ...", flush=True)
             run = _fit_sample(split, generator, epsilon, epochs=args.epochs, seed=args.seed,
-                              rows=split.train.num_rows, dp_params={"pac": args.pac})
+                              rows=split.train.num_rows, dp_params={"pac": args.pac}, batch_size=args.batch_size)
             synthetic = run.pop("synthetic")
             synth_pd = synthetic.to_pandas()
             auc = tstr_auc(synth_pd, test_pd, target="income", positive=">50K", seed=args.seed)

@@ -74,7 +74,10 @@ class PrivateSteps(Protocol):
         """The noisy clipped mean gradient of one step (per-unit ``loss_fn(params, *unit_inputs)``).
 
         The gradient noise comes from the wrapper's secret noise source; the mean divides by the
-        expected units of a step computed from the noisy row count.
+        expected units of a step computed from the noisy row count. ``loss_fn`` may instead be the
+        per-unit gradients in factored form: an object with ``unit_norms()`` (each unit's exact gradient
+        norm) and ``weighted_sum(weights)`` (the units' gradients scaled and summed, by parameter
+        name); ``inputs`` are then ignored.
         """
 
     def epoch_info(self) -> dict[str, Any]:

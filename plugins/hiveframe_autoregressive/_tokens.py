@@ -11,6 +11,11 @@ a capital gain, a price of 9.99) or one of up to ``bins`` quantile bins of the o
 uniformly inside the fine step, rounds to the column's observed decimals (integers stay integers,
 datetimes keep their observed granularity: days, hours, minutes or seconds) and clips to the bin, so
 values come back at the real precision and inside the real range.
+
+Extreme numbers are protected like rare categories: before the bins are cut, the values are clipped
+to the ``min_count``-th smallest and the ``min_count``-th largest value (:func:`protect_extremes`), so
+the lowest and highest values that fewer than ``min_count`` rows reach never leave the model (a single
+millionaire's exact income, one patient's age of 104). ``min_count=1`` keeps the real minimum and maximum.
 """
 
 from __future__ import annotations
@@ -116,6 +121,7 @@ class Codec:
             codec.step = _common_step(x.astype(np.int64))
         elif not codec.integer:
             codec.decimals = _decimals(x)
+        x = protect_extremes(x, min_count)
         uniq, counts = np.unique(x, return_counts=True)
         threshold = max(min_count, math.ceil(POINT_MASS_SHARE * len(x)))
         big = np.flatnonzero(counts >= threshold)
@@ -247,6 +253,18 @@ class Codec:
     def range(self) -> tuple[float, float] | None:
         known = list(self.points) + list(self.edges)
         return (min(known), max(known)) if known else None
+
+
+def protect_extremes(x: np.ndarray, min_count: int) -> np.ndarray:
+    """``x`` clipped to its ``min_count``-th smallest and ``min_count``-th largest values, so that no value
+    fewer than ``min_count`` rows reach (at either end) is kept; with fewer than ``2 * min_count`` values,
+    both ends meet near the median."""
+    n = len(x)
+    k = min(int(min_count), (n + 1) // 2)
+    if k <= 1:
+        return x
+    low, high = np.partition(x, (k - 1, n - k))[[k - 1, n - k]]
+    return np.clip(x, low, high)
 
 
 def _safe_type(arrow_type: Any, name: str) -> pa.DataType | None:

@@ -48,14 +48,16 @@ _LARGE_FIRST_LAYER = 20_000_000
 class AutoregressiveGenerator(TableGenerator):
     """Columns as tokens, each predicted from the columns before it over random column orders.
 
-    ``min_count`` protects rare categories: a category seen in fewer rows is never generated (nor may
-    it be used in ``conditions``). ``temperature`` below 1 sharpens every token's distribution, above 1
+    ``min_count`` protects rare values: a category seen in fewer rows is never generated (nor may it be
+    used in ``conditions``), and numbers are clipped to their ``min_count``-th smallest and largest values.
+    Under the ``dp`` privacy wrapper every step is DP-SGD (:mod:`hiveframe_autoregressive._dp`). ``temperature`` below 1 sharpens every token's distribution, above 1
     flattens it.
     """
 
     name: ClassVar[str] = "autoregressive"
     requires: ClassVar[tuple[str, ...]] = ("torch",)
     extra: ClassVar[str | None] = "autoregressive"
+    supports_dp: ClassVar[bool] = True  # DP-SGD (hiveframe_autoregressive._dp)
 
     epochs: int = 100
     batch_size: int = 512
@@ -65,7 +67,8 @@ class AutoregressiveGenerator(TableGenerator):
     #: epochs without a lower held-out loss before stopping; None trains every epoch on every row
     patience: int | None = 5
     validation_fraction: float = 0.1
-    #: a category seen in fewer rows is never emitted (value protection of rare categories)
+    #: a category seen in fewer rows is never emitted, numbers are clipped to their min_count-th smallest and
+    #: largest values (value protection of rare categories and extreme numbers; 1 turns it off)
     min_count: int = 5
     numeric_bins: int = 32
     fine_bins: int = 16
@@ -207,6 +210,14 @@ class AutoregressiveGenerator(TableGenerator):
                          "validation": None if h["validation"] is None else round(h["validation"], 6)}
                         for h in result.history],
         }
+
+    def _fit_private(self, data: pa.Table, table: Table, *, context_columns: tuple[str, ...], seed: int | None,
+                     callback: TrainingCallback | None, workdir: Path | None, private: Any) -> None:
+        """Fit with differential privacy (the ``dp`` wrapper's public seam): see :mod:`._dp`."""
+        from hiveframe_autoregressive import _dp
+
+        _dp.fit_private(self, data, table, context_columns=context_columns, seed=seed, callback=callback,
+                        workdir=workdir, private=private)
 
     def _make_layout(self):
         from hiveframe_autoregressive._model import Layout

@@ -276,7 +276,7 @@ class DPProtectedGenerator(ProtectedGenerator):
                 raise ConfigError(
                     f"table {table.name!r}: generator {self.inner.name!r} cannot train with differential privacy "
                     "(its class does not set supports_dp)",
-                    hint="use 'ctgan', 'tvae' or 'gaussian_copula' (a DP copula), or pass allow_non_dp=True "
+                    hint="use 'ctgan', 'tvae', 'autoregressive' or 'gaussian_copula' (a DP copula), or pass allow_non_dp=True "
                     "to accept a model without a privacy guarantee for this table")
             message = (f"table {table.name!r}: generator {self.inner.name!r} is trained WITHOUT differential "
                        "privacy (allow_non_dp=True): the model may reveal individual rows")

@@ -95,9 +95,19 @@ def private_gradient(loss_fn: Callable[..., torch.Tensor], params: Mapping[str, 
 
     ``inputs`` are batched along their first dimension (``in_dims`` may mark some ``None``: shared).
     Returns the gradients and diagnostics (share of clipped units, mean norm).
+
+    ``loss_fn`` may instead be *factored per-unit gradients* (:func:`is_factored`): an object whose
+    ``unit_norms()`` gives each unit's exact gradient norm and ``weighted_sum(weights)`` the sum of the
+    units' gradients scaled by ``weights``, both without materialising one gradient per unit (for
+    layers whose per-unit gradient is an outer product: "ghost clipping", Goodfellow 2015, Li et al.
+    2022). ``inputs`` are then ignored; clipping, noise and the denominator are the same.
     """
     import torch
     from torch.func import grad, vmap
+
+    if is_factored(loss_fn):
+        return _factored_gradient(loss_fn, params, max_grad_norm=max_grad_norm, noise_std=noise_std,
+                                  denominator=denominator, generator=generator)
 
     names = list(params)
     frozen = {k: v.detach() for k, v in params.items()}
@@ -127,6 +137,32 @@ def private_gradient(loss_fn: Callable[..., torch.Tensor], params: Mapping[str, 
         out[k] = (total[k] + noise) / max(denominator, 1e-12)
     stats = {"units": float(n), "clipped_share": clipped / n if n else 0.0,
              "mean_norm": norms_sum / n if n else 0.0}
+    return out, stats
+
+
+def is_factored(loss_fn: Any) -> bool:
+    """Whether ``loss_fn`` is factored per-unit gradients (``unit_norms`` and ``weighted_sum``)."""
+    return callable(getattr(loss_fn, "unit_norms", None)) and callable(getattr(loss_fn, "weighted_sum", None))
+
+
+def _factored_gradient(factored: Any, params: Mapping[str, torch.Tensor], *, max_grad_norm: float,
+                       noise_std: float, denominator: float,
+                       generator: torch.Generator) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
+    """:func:`private_gradient` from factored per-unit gradients: clip factors from the exact norms, one
+    weighted sum, the same Gaussian noise."""
+    import torch
+
+    norms = factored.unit_norms().detach()
+    n = int(norms.shape[0])
+    factor = (max_grad_norm / (norms + 1e-6)).clamp(max=1.0)
+    total = factored.weighted_sum(factor)
+    out = {}
+    for k, v in params.items():
+        summed = total[k].detach() if k in total else torch.zeros_like(v)
+        noise = torch.randn(summed.shape, generator=generator, device=summed.device) * noise_std
+        out[k] = (summed + noise) / max(denominator, 1e-12)
+    stats = {"units": float(n), "clipped_share": float((norms > max_grad_norm).sum()) / n if n else 0.0,
+             "mean_norm": float(norms.sum()) / n if n else 0.0}
     return out, stats
 
 

@@ -49,6 +49,7 @@ def test_passes_the_conformance_kit(autoregressive_host):
     report = check_table_generator(cls, params=TINY, host=autoregressive_host)
     assert "honours conditions on columns" in report.passed
     assert "state round-trips through save_component/load_component" in report.passed
+    assert "trains under the 'dp' wrapper within its epsilon" in report.passed
 
 
 def test_end_to_end_through_the_synthesizer(autoregressive_host, shared_data, tmp_path):

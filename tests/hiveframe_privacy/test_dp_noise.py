@@ -39,7 +39,9 @@ TINY_TVAE = {"compress_dims": [16], "decompress_dims": [16], "embedding_dim": 8,
              "checkpoint_every": None}
 TINY_CTGAN = {"generator_dim": [16], "discriminator_dim": [16], "embedding_dim": 8, "batch_size": 100, "pac": 1,
               "epochs": 1, "checkpoint_every": None}
-GENERATORS = {"gaussian_copula": {}, "tvae": TINY_TVAE, "ctgan": TINY_CTGAN}
+TINY_AUTOREGRESSIVE = {"embedding_dim": 4, "hidden": 16, "batch_size": 100, "epochs": 1, "patience": None,
+                       "checkpoint_every": None}
+GENERATORS = {"gaussian_copula": {}, "tvae": TINY_TVAE, "ctgan": TINY_CTGAN, "autoregressive": TINY_AUTOREGRESSIVE}
 
 
 @pytest.fixture(scope="module")

@@ -35,6 +35,32 @@ def test_clipped_mean_matches_a_loop_over_examples():
     assert 0 < stats["clipped_share"] <= 1
 
 
+class _FactoredLinear:
+    """Per-example gradients of ``_loss`` in factored form: d/dw = 2 r x, d/db = 2 r (r the residual)."""
+
+    def __init__(self, params, x, y):
+        self.x, self.r = x, 2 * (x @ params["w"] + params["b"] - y)
+
+    def unit_norms(self):
+        return self.r.abs() * torch.sqrt((self.x ** 2).sum(1) + 1)
+
+    def weighted_sum(self, weights):
+        return {"w": (self.x * (self.r * weights)[:, None]).sum(0), "b": (self.r * weights).sum()}
+
+
+def test_factored_gradients_give_the_same_clipped_mean_and_noise():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(10, 3, generator=gen) * 5
+    y = torch.randn(10, generator=gen)
+    params = {"w": torch.randn(3, generator=gen), "b": torch.zeros(())}
+    out = [private_gradient(f, params, inputs, max_grad_norm=1.0, noise_std=0.3, denominator=8.0, micro_batch=3,
+                            generator=torch.Generator().manual_seed(5))
+           for f, inputs in ((_loss, (x, y)), (_FactoredLinear(params, x, y), ()))]
+    (a, stats_a), (b, stats_b) = out
+    assert stats_a["units"] == stats_b["units"] == 10 and stats_a["clipped_share"] == stats_b["clipped_share"]
+    assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in params)
+
+
 def test_noise_has_the_requested_scale():
     gen = torch.Generator().manual_seed(1)
     params = {"w": torch.zeros(20_000), "b": torch.zeros(())}
