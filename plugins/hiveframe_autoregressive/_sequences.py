@@ -189,15 +189,18 @@ def sample(length_model: Any, row_model: Any | None, parents: pa.Table, context:
 
 
 def _sort_key(values: Any) -> np.ndarray:
-    """Sortable numbers for a time column (nulls last)."""
+    """Sortable numbers for a time column (nulls last); dates (date32, whose cast to int64 Arrow refuses),
+    timestamps of any unit, numbers. A column of another type keeps the drawn order."""
     import pyarrow as pa
 
+    from hiveframe.pipeline.features import numeric_values
+
     arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-    if pa.types.is_timestamp(arr.type) or pa.types.is_date(arr.type):
-        arr = arr.cast(pa.int64())
     try:
-        x = np.asarray(arr.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
+        x = numeric_values(arr)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        x = None
+    if x is None:
         return np.zeros(len(arr))
     return np.where(np.isnan(x), np.inf, x)
 

@@ -13,6 +13,7 @@ This module imports no torch: the class is cheap to register and list.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,6 +43,8 @@ _RUN_PARAMS = {"epochs", "patience", "checkpoint_every", "verbose", "device", "m
 _MIN_VALIDATION_ROWS = 50
 #: first-layer weights above which the fit warns (wide tables: it grows with columns squared)
 _LARGE_FIRST_LAYER = 20_000_000
+#: optimiser steps per epoch at least (small tables get smaller batches)
+MIN_STEPS_PER_EPOCH = 10
 
 
 @attrs.define(kw_only=True, eq=False)
@@ -179,7 +182,7 @@ class AutoregressiveGenerator(TableGenerator):
         order = rng.permutation(n)
         val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
         self._config = {"embedding_dim": self.embedding_dim, "hidden": self.hidden,
-                        "learning_rate": self.learning_rate, "batch_size": min(self.batch_size, len(train_idx)),
+                        "learning_rate": self.learning_rate, "batch_size": small_table_batch(self.batch_size, len(train_idx)),
                         "fixed_order_share": self.fixed_order_share, "precision": self.precision}
         device = _model.resolve_device(self.device)
         store = None
@@ -476,6 +479,12 @@ class AutoregressiveGenerator(TableGenerator):
         self._arrays = {k[4:]: np.asarray(a) for k, a in state.arrays.items() if k.startswith("net/")}
         self._fit_info = dict(v.get("fit") or {})
         self._net = None
+
+
+def small_table_batch(batch_size: int, rows: int) -> int:
+    """The batch size that gives at least :data:`MIN_STEPS_PER_EPOCH` optimiser steps per epoch: a table of a
+    few hundred rows in one batch of 512 takes one step an epoch and stops early long before it fits."""
+    return max(1, min(int(batch_size), math.ceil(rows / MIN_STEPS_PER_EPOCH)))
 
 
 @contextmanager

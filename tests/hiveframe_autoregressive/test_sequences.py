@@ -147,3 +147,27 @@ def test_bad_sequence_input_is_one_error() -> None:
     assert "ascending" in str(err.value) and "reserved" in str(err.value)
     with pytest.raises(NotFittedError):
         tiny().sample_sequences(pa.table({"x": [1]}))
+
+
+def test_a_date_column_orders_the_sequences() -> None:
+    """Bug: a date32 time column crashed sampling (Arrow refuses date32 -> int64)."""
+    import datetime as dt
+
+    from hiveframe_autoregressive._sequences import _sort_key
+
+    days = pa.array([dt.date(2024, 1, 3), None, dt.date(2024, 1, 1)])
+    assert list(_sort_key(days)) == [19725.0, np.inf, 19723.0]
+    assert list(_sort_key(pa.chunked_array([days]))) == [19725.0, np.inf, 19723.0]
+    rng = np.random.default_rng(0)
+    counts = rng.integers(1, 5, size=40)
+    index = np.repeat(np.arange(40), counts)
+    day = [dt.date(2024, 1, 1) + dt.timedelta(days=int(d)) for d in rng.integers(0, 60, len(index))]
+    table = Table("visits", (Column("day", ColumnKind.DATETIME, dtype="date32[day]"),))
+    parents = pa.table({"p": pa.nulls(40)}).select([])
+    gen = tiny().fit_sequences(pa.table({"day": pa.array(day)}), table, parent_index=index, parents=parents,
+                               order_by="day", seed=0)
+    rows, parent_index = gen.sample_sequences(parents, seed=1)
+    assert rows.schema.field("day").type == pa.date32()
+    values = np.asarray(rows.column("day").cast(pa.int32()).to_numpy(zero_copy_only=False), dtype=float)
+    same = np.diff(parent_index) == 0
+    assert (np.diff(values)[same] >= 0).all()  # time never runs backwards within a sequence
