@@ -141,3 +141,10 @@ def test_conditions_on_either_column_of_a_pair() -> None:
     assert set(out.column("total").to_pylist()) == {60.5} and set(out.column("price").to_pylist()) == {20.25}
     with pytest.raises(DataError, match="range"):
         gen.sample(10, seed=1, conditions={"booked": dt.date(2030, 1, 1)})
+
+
+def test_a_private_fit_uses_no_offsets() -> None:
+    data, table = _bookings()
+    gen = tiny()
+    out, gaps = gen._learn_offsets(data, table, list(table.columns), private=True)
+    assert out is data and gaps == {} and gen._offsets == []
