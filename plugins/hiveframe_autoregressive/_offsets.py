@@ -9,8 +9,9 @@ columns side by side only keeps approximately (bins, random column orders).
 A pair is used only when it says something: the relation holds on all rows where both columns are
 known but at most ``tolerance`` of them (those are learnt as a gap of 0), the later column is never
 known where its anchor is null (nulls stay nulls: a null gap is a null later value), there are at
-least ``min_rows`` such rows, and the columns' ranges overlap (when the later column's minimum is at
-least the anchor's maximum, the real ranges that decoding keeps already imply the order). Dates and
+least ``min_rows`` such rows, and the columns' ranges overlap: at least :data:`OVERLAP` of the later
+column's values lie below the anchor's maximum (else the real ranges that decoding keeps already
+imply the order nearly always). Dates and
 timestamps pair with dates and timestamps, numbers with numbers; the gap is counted in the later
 column's unit (days for a date, the timestamp's unit otherwise). Each column has one anchor; anchors
 never form a cycle.
@@ -37,6 +38,9 @@ if TYPE_CHECKING:
 TOLERANCE = 0.005
 #: rows where both columns are known, at least
 MIN_ROWS = 20
+#: share of the later column's values below the anchor's maximum, at least: below it, the real ranges
+#: that decoding keeps already imply the order nearly always (an account number "after" an amount)
+OVERLAP = 0.01
 
 
 @dataclass
@@ -128,7 +132,7 @@ def _best_anchor(data: pa.Table, column: str, anchors: list[str], kinds: dict[st
             continue
         gap = later[both] - early[both]
         broken = float((gap < 0).mean())
-        if broken > tolerance or later[known_later].min() >= np.nanmax(early):
+        if broken > tolerance or float((later[known_later] < np.nanmax(early)).mean()) < OVERLAP:
             continue
         values = data.column(column)
         offset = Offset(column, anchor, str(values.type), kinds[column] == "temporal",
@@ -207,8 +211,8 @@ def from_gaps(columns: dict[str, pa.Array], offsets: list[Offset]) -> dict[str, 
                 arr = pa.array(ints, mask=mask)
                 arr = arr.cast(pa.int32()).cast(target) if pa.types.is_date32(target) else arr.cast(target)
             else:
-                if offset.decimals is not None:
-                    x = np.round(x, offset.decimals)
+                if offset.decimals is not None or "int" in offset.dtype:
+                    x = np.round(x, offset.decimals or 0)
                 arr = pa.array(np.where(mask, 0, x), mask=mask).cast(target, safe=False)
             columns[offset.column] = arr
             pending.remove(offset)

@@ -148,3 +148,24 @@ def test_a_private_fit_uses_no_offsets() -> None:
     gen = tiny()
     out, gaps = gen._learn_offsets(data, table, list(table.columns), private=True)
     assert out is data and gaps == {} and gen._offsets == []
+
+
+def test_a_pair_ordered_by_chance_is_left_and_integers_stay_integers() -> None:
+    """Berka's order.account_to (an account number) is above the order's amount on every row, because
+    the numbers are of another scale: only 0.03% of them are below the largest amount."""
+    rng = np.random.default_rng(0)
+    amount = np.round(rng.uniform(0, 15_000, 400), 2)
+    account = rng.integers(20_000, 90_000_000, 400)
+    account[0] = 14_000 + int(amount[0])  # one account number below the largest amount
+    table = Table("t", (Column("amount", ColumnKind.NUMERICAL, "double"),
+                        Column("account", ColumnKind.NUMERICAL, "int64")))
+    data = pa.table({"amount": amount, "account": account})
+    assert _pairs(data, table) == {}
+    account = (amount * 3).astype(np.int64) + rng.integers(0, 100, 400)  # now really ordered, overlapping
+    data = pa.table({"amount": amount, "account": account})
+    offsets = find(data, table, table.column_names)
+    assert [(o.column, o.anchor) for o in offsets] == [("account", "amount")]
+    gaps = to_gaps(data, offsets)
+    back = from_gaps({c: gaps.column(c).combine_chunks() for c in gaps.column_names}, offsets)
+    assert back["account"].type == pa.int64()
+    assert (np.abs(back["account"].to_numpy() - account) <= 1).all()  # the gap is whole: within rounding
