@@ -90,8 +90,14 @@ def _aligned(data: pa.Table, column: str, anchor: str) -> tuple[np.ndarray, np.n
     return x[0], y[0]
 
 
-def find(data: pa.Table, table: Table, columns: list[str], *, tolerance: float = TOLERANCE,
-         min_rows: int = MIN_ROWS) -> list[Offset]:
+def find(
+    data: pa.Table,
+    table: Table,
+    columns: list[str],
+    *,
+    tolerance: float = TOLERANCE,
+    min_rows: int = MIN_ROWS,
+) -> list[Offset]:
     """The ordered pairs among ``columns`` (model columns, table order) worth learning as gaps."""
     kinds = {c: _kind(table, c) for c in columns}
     candidates = [c for c in columns if kinds[c] is not None]
@@ -103,15 +109,22 @@ def find(data: pa.Table, table: Table, columns: list[str], *, tolerance: float =
             if column in chosen:
                 continue
             at = candidates.index(column)
-            anchors = candidates[:at] if before else candidates[at + 1:]
+            anchors = candidates[:at] if before else candidates[at + 1 :]
             offset = _best_anchor(data, column, anchors, kinds, chosen, tolerance, min_rows)
             if offset is not None:
                 chosen[column] = offset
     return [chosen[c] for c in columns if c in chosen]
 
 
-def _best_anchor(data: pa.Table, column: str, anchors: list[str], kinds: dict[str, str | None],
-                 chosen: dict[str, Offset], tolerance: float, min_rows: int) -> Offset | None:
+def _best_anchor(
+    data: pa.Table,
+    column: str,
+    anchors: list[str],
+    kinds: dict[str, str | None],
+    chosen: dict[str, Offset],
+    tolerance: float,
+    min_rows: int,
+) -> Offset | None:
     """The anchor among ``anchors`` that ``column`` keeps the order with: fewest breaks, then the tightest
     (smallest median gap); None when there is none."""
     import pyarrow as pa
@@ -135,8 +148,14 @@ def _best_anchor(data: pa.Table, column: str, anchors: list[str], kinds: dict[st
         if broken > tolerance or float((later[known_later] < np.nanmax(early)).mean()) < OVERLAP:
             continue
         values = data.column(column)
-        offset = Offset(column, anchor, str(values.type), kinds[column] == "temporal",
-                        float(later[known_later].min()), float(later[known_later].max()))
+        offset = Offset(
+            column,
+            anchor,
+            str(values.type),
+            kinds[column] == "temporal",
+            float(later[known_later].min()),
+            float(later[known_later].max()),
+        )
         if not offset.temporal and not pa.types.is_integer(values.type):
             offset.decimals = _decimals(later[known_later])
         score = (broken, float(np.median(np.maximum(gap, 0))))
@@ -164,8 +183,9 @@ def gap_column(offset: Offset, table: Table) -> Any:
     from hiveframe.metadata import ColumnKind
 
     integer = offset.temporal or offset.decimals == 0 or "int" in offset.dtype
-    return replace(table.column(offset.column), kind=ColumnKind.NUMERICAL,
-                   dtype="int64" if integer else "double")
+    return replace(
+        table.column(offset.column), kind=ColumnKind.NUMERICAL, dtype="int64" if integer else "double"
+    )
 
 
 def to_gaps(data: pa.Table, offsets: list[Offset]) -> pa.Table:
@@ -224,8 +244,9 @@ def anchor_from(value: Any, gaps: pa.Array, anchor: pa.Array, offset: Offset) ->
     learnt distance), in the anchor's type; null where the gap is null."""
     import pyarrow as pa
 
-    later = pa.array([value]).cast(pa.from_numpy_dtype(np.float64) if not offset.temporal else
-                                   _arrow(offset.dtype))
+    later = pa.array([value]).cast(
+        pa.from_numpy_dtype(np.float64) if not offset.temporal else _arrow(offset.dtype)
+    )
     v = float(_physical(later)[0][0])
     gap = _physical(gaps)[0]
     x = v - gap

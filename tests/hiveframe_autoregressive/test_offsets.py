@@ -28,20 +28,29 @@ def _bookings(n: int = 400, seed: int = 0, broken: int = 0) -> tuple[pa.Table, T
     none = rng.random(n) < 0.4
     none[:broken] = False
     price = np.round(rng.uniform(10, 100, n), 2)
-    data = pa.table({
-        "created": pa.array(created), "active": pa.array(active), "booked": pa.array(booked, mask=none),
-        "destination": np.where(none, "NDF", rng.choice(["US", "FR"], n)).tolist(),
-        "price": price, "total": np.round(price + rng.uniform(0, 50, n), 2), "score": rng.normal(50, 20, n),
-    })
-    table = Table("users", (
-        Column("created", ColumnKind.DATETIME, "date32[day]"),
-        Column("active", ColumnKind.DATETIME, "timestamp[s]"),
-        Column("booked", ColumnKind.DATETIME, "date32[day]", nullable=True),
-        Column("destination", ColumnKind.CATEGORICAL, "string"),
-        Column("price", ColumnKind.NUMERICAL, "double"),
-        Column("total", ColumnKind.NUMERICAL, "double"),
-        Column("score", ColumnKind.NUMERICAL, "double"),
-    ))
+    data = pa.table(
+        {
+            "created": pa.array(created),
+            "active": pa.array(active),
+            "booked": pa.array(booked, mask=none),
+            "destination": np.where(none, "NDF", rng.choice(["US", "FR"], n)).tolist(),
+            "price": price,
+            "total": np.round(price + rng.uniform(0, 50, n), 2),
+            "score": rng.normal(50, 20, n),
+        }
+    )
+    table = Table(
+        "users",
+        (
+            Column("created", ColumnKind.DATETIME, "date32[day]"),
+            Column("active", ColumnKind.DATETIME, "timestamp[s]"),
+            Column("booked", ColumnKind.DATETIME, "date32[day]", nullable=True),
+            Column("destination", ColumnKind.CATEGORICAL, "string"),
+            Column("price", ColumnKind.NUMERICAL, "double"),
+            Column("total", ColumnKind.NUMERICAL, "double"),
+            Column("score", ColumnKind.NUMERICAL, "double"),
+        ),
+    )
     return data, table
 
 
@@ -65,17 +74,22 @@ def test_pairs_that_say_nothing_are_left() -> None:
     n = 100
     base = np.arange(n, dtype=float)
     table = Table("t", tuple(Column(c, ColumnKind.NUMERICAL, "double", nullable=True) for c in "abcd"))
-    data = pa.table({
-        "a": base, "b": base + 1000,  # ranges apart: b >= a follows from the ranges alone
-        "c": pa.array(base + 1, mask=np.arange(n) < 5),
-        "d": pa.array(base + 2, mask=np.arange(n) > 50),  # tighter after c, but known where c is null
-    })
+    data = pa.table(
+        {
+            "a": base,
+            "b": base + 1000,  # ranges apart: b >= a follows from the ranges alone
+            "c": pa.array(base + 1, mask=np.arange(n) < 5),
+            "d": pa.array(base + 2, mask=np.arange(n) > 50),  # tighter after c, but known where c is null
+        }
+    )
     assert _pairs(data, table) == {"c": "a", "d": "a"}
     assert _pairs(data.slice(0, 15), table) == {}  # too few rows
 
 
 def test_equal_columns_make_no_cycle() -> None:
-    table = Table("t", (Column("a", ColumnKind.NUMERICAL, "int64"), Column("b", ColumnKind.NUMERICAL, "int64")))
+    table = Table(
+        "t", (Column("a", ColumnKind.NUMERICAL, "int64"), Column("b", ColumnKind.NUMERICAL, "int64"))
+    )
     data = pa.table({"a": np.arange(50), "b": np.arange(50)})
     assert _pairs(data, table) == {"b": "a"}
     data = pa.table({"a": np.arange(50) + 3, "b": np.arange(50)})  # the later column comes first
@@ -157,8 +171,10 @@ def test_a_pair_ordered_by_chance_is_left_and_integers_stay_integers() -> None:
     amount = np.round(rng.uniform(0, 15_000, 400), 2)
     account = rng.integers(20_000, 90_000_000, 400)
     account[0] = 14_000 + int(amount[0])  # one account number below the largest amount
-    table = Table("t", (Column("amount", ColumnKind.NUMERICAL, "double"),
-                        Column("account", ColumnKind.NUMERICAL, "int64")))
+    table = Table(
+        "t",
+        (Column("amount", ColumnKind.NUMERICAL, "double"), Column("account", ColumnKind.NUMERICAL, "int64")),
+    )
     data = pa.table({"amount": amount, "account": account})
     assert _pairs(data, table) == {}
     account = (amount * 3).astype(np.int64) + rng.integers(0, 100, 400)  # now really ordered, overlapping
