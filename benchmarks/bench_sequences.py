@@ -2,6 +2,8 @@
 
     python -m benchmarks.bench_sequences --threads 1 --epochs 30
     python -m benchmarks.bench_sequences --configs default autoregressive autoregressive_flat
+    python -m benchmarks.bench_sequences --configs autoregressive --seeds 0 1 --out sequences_seeds
+    python -m benchmarks.bench_sequences --configs autoregressive --params offsets=false
 
 Configurations (one run each, same seed):
 
@@ -49,12 +51,25 @@ def booking_rules(users: Any) -> dict[str, int]:
             "null_booking_not_ndf": int(pc.sum(no_date).as_py() or 0)}
 
 
+def _param(text: str) -> tuple[str, Any]:
+    """``NAME=VALUE`` with a JSON value (a bare word stays a string)."""
+    import json
+
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    try:
+        return name, json.loads(value)
+    except ValueError:
+        return name, value
+
+
 def synthesizer(config: str, md: Any, args: argparse.Namespace) -> Any:
     from hiveframe.pipeline import Synthesizer
 
     if config == "default":
         return Synthesizer(md, seed=args.seed)
-    params = {"epochs": args.epochs, "threads": args.threads}
+    params = {"epochs": args.epochs, "threads": args.threads, **dict(args.params)}
     table_params = {"sessions": {**params, "sequential": False}} if config == "autoregressive_flat" else None
     return Synthesizer(md, generator="autoregressive", generator_params=params, table_params=table_params,
                        seed=args.seed)
@@ -98,7 +113,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--epochs", type=int, default=30, help="autoregressive: maximum epochs")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="*", default=None,
+                        help="run every configuration once per seed (overrides --seed; figures per seed)")
     parser.add_argument("--configs", nargs="*", default=["default", "autoregressive"], choices=CONFIGS)
+    parser.add_argument("--params", nargs="*", default=[], type=_param, metavar="NAME=VALUE",
+                        help="more autoregressive parameters for both tables (JSON values: offsets=false)")
+    parser.add_argument("--out", default="sequences", help="results file name under benchmarks/results/")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     warnings.filterwarnings("ignore")
@@ -111,11 +131,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "real": {"rules": booking_rules(db["users"]), "rows": {t: db[t].num_rows for t in db.names}},
         "configs": {},
     }
-    for config in args.configs:
-        results["configs"][config] = run_one(config, db, md, args)
-        print(f"done: {config}", flush=True)
+    seeds = args.seeds if args.seeds else [args.seed]
+    for seed in seeds:
+        one = argparse.Namespace(**{**vars(args), "seed": seed})
+        for config in args.configs:
+            name = config if len(seeds) == 1 else f"{config} (seed {seed})"
+            results["configs"][name] = run_one(config, db, md, one)
+            print(f"done: {name}", flush=True)
     results["load_average_after"] = list(os.getloadavg())
-    path = write_json("sequences", results)
+    path = write_json(args.out, results)
     print(summarize(results))
     print(f"\nwritten: {path}")
     return results
@@ -139,7 +163,8 @@ def _cell(value: Any) -> str:
 def summarize(results: dict[str, Any]) -> str:
     configs = results["configs"]
     names = list(configs)
-    lines = [f"AirBnB users -> sessions, seed {results['args']['seed']}, {results['args']['threads']} torch "
+    seeds = results["args"].get("seeds") or [results["args"]["seed"]]
+    lines = [f"AirBnB users -> sessions, seed(s) {', '.join(map(str, seeds))}, {results['args']['threads']} torch "
              f"thread(s): `{results['command']}`", "",
              "| figure | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for label, key in ROWS:

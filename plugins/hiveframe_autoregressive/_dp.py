@@ -228,6 +228,7 @@ def fit_private(
         )
 
     gen._sequences = None
+    gen._offsets = []  # choosing ordered pairs reads exact facts of the real rows: none under DP
     gen._codecs = [fit_codec(c) for c in model_cols]
     gen._ctx_codecs = [fit_codec(table.column(c)) for c in context_columns]
     tokens = gen._encode(data, gen._codecs, gen._ctx_codecs)  # real rows: DP-SGD only

@@ -9,7 +9,10 @@ Two autoregressive models of the same kind as the flat one:
   values of the sibling before it (``__previous.<column>``) and of the sequence's first row
   (``__first.<column>``; both null for the first row): conditioning on the siblings before it through
   the one just before (local dependence) and the first (what the whole sequence shares, which a chain
-  of previous siblings alone lets drift).
+  of previous siblings alone lets drift);
+- and, for each column that has nulls, how many of the siblings before it had it null
+  (``__nulls_before.<column>``): missingness that is a property of the whole sequence (one null
+  duration per user, the last one) is kept, which the previous and first siblings alone cannot see.
 
 Sampling draws the lengths, then position 0 of every sequence in one batch, then position 1 of the
 sequences that are longer, each given the row drawn just before it, and so on. Rows come back grouped
@@ -38,6 +41,7 @@ POSITION = "__position"
 REMAINING = "__remaining"
 PREVIOUS = "__previous."
 FIRST = "__first."
+NULLS = "__nulls_before."
 
 
 def positions(parent_index: np.ndarray) -> np.ndarray:
@@ -62,7 +66,7 @@ def check_input(table: Table, data: pa.Table, parent_index: np.ndarray, parents:
         problems.append(Problem("parent indexes must be rows of the parents, ascending (rows grouped by parent)",
                                 table=table.name))
     clash = [c for c in (LENGTH, POSITION, REMAINING) if table.has_column(c)]
-    clash += [c.name for c in table.columns if c.name.startswith((PREVIOUS, FIRST))]
+    clash += [c.name for c in table.columns if c.name.startswith((PREVIOUS, FIRST, NULLS))]
     if clash:
         problems.append(Problem(f"column name(s) {clash} are reserved for the sequence model", table=table.name,
                                 hint="rename those columns"))
@@ -75,13 +79,16 @@ def length_table(table: Table, context: list[str]) -> Table:
                  + (Column(LENGTH, ColumnKind.NUMERICAL, dtype="int64", nullable=False),))
 
 
-def row_table(table: Table, own: list[str], context: list[str]) -> tuple[Table, list[str]]:
-    """The row model's table and its context columns (parent context, place, previous sibling)."""
+def row_table(table: Table, own: list[str], context: list[str],
+              counted: list[str] | tuple[str, ...] = ()) -> tuple[Table, list[str]]:
+    """The row model's table and its context columns (parent context, place, previous sibling, and the
+    earlier siblings' null counts of the ``counted`` columns)."""
     place = (Column(LENGTH, ColumnKind.NUMERICAL, dtype="int64", nullable=False),
              Column(POSITION, ColumnKind.NUMERICAL, dtype="int64", nullable=False),
              Column(REMAINING, ColumnKind.NUMERICAL, dtype="int64", nullable=False))
     siblings = tuple(replace(table.column(c), name=prefix + c, nullable=True)
                      for prefix in (PREVIOUS, FIRST) for c in own)
+    siblings += tuple(Column(NULLS + c, ColumnKind.NUMERICAL, dtype="int64", nullable=False) for c in counted)
     columns = tuple(table.column(c) for c in own) + tuple(table.column(c) for c in context) + place + siblings
     ctx = context + [c.name for c in place] + [c.name for c in siblings]
     return Table(name=table.name, columns=columns), ctx
@@ -125,20 +132,37 @@ def hstack(*tables: pa.Table) -> pa.Table:
     return pa.table(arrays, names=names)
 
 
+def null_counts_before(data: pa.Table, counted: list[str] | tuple[str, ...], pos: np.ndarray) -> pa.Table:
+    """Per row and ``counted`` column, how many siblings before it (same sequence) had the column null."""
+    import pyarrow as pa
+
+    n = data.num_rows
+    starts = np.arange(n, dtype=np.int64) - pos  # each row's sequence's first row
+    out = {}
+    for c in counted:
+        null = np.asarray(data.column(c).is_null().to_numpy(zero_copy_only=False), dtype=np.int64)
+        before = np.r_[0, np.cumsum(null)][:n]  # nulls in rows 0 .. i-1
+        out[NULLS + c] = pa.array(before - before[starts] if n else before, type=pa.int64())
+    return pa.table(out) if out else pa.table({"_": pa.nulls(n)}).select([])
+
+
 def training_rows(data: pa.Table, parent_index: np.ndarray, parents: pa.Table, own: list[str],
-                  context: list[str]) -> pa.Table:
-    """The row model's training table: own columns, parent context, place and previous sibling."""
+                  context: list[str], counted: list[str] | tuple[str, ...] = ()) -> pa.Table:
+    """The row model's training table: own columns, parent context, place, previous and first sibling,
+    earlier siblings' null counts."""
     import pyarrow as pa
 
     pos = positions(parent_index)
     counts = np.bincount(parent_index, minlength=parents.num_rows)
     ctx = parents.select(context).take(pa.array(parent_index, type=pa.int64()))
     return hstack(data.select(own), ctx, place_columns(counts[parent_index], pos),
-                  previous_rows(data, own, pos == 0), first_rows(data, own, pos))
+                  previous_rows(data, own, pos == 0), first_rows(data, own, pos),
+                  null_counts_before(data, counted, pos))
 
 
 def sample(length_model: Any, row_model: Any | None, parents: pa.Table, context: list[str], own: list[str],
-           *, max_length: int, order_by: str | None, seed: int) -> tuple[pa.Table | None, np.ndarray, np.ndarray]:
+           *, max_length: int, order_by: str | None, seed: int,
+           counted: list[str] | tuple[str, ...] = ()) -> tuple[pa.Table | None, np.ndarray, np.ndarray]:
     """Draw lengths, then rows position by position; returns rows (None when every sequence is empty),
     each row's parent index, and the lengths."""
     import pyarrow as pa
@@ -154,6 +178,7 @@ def sample(length_model: Any, row_model: Any | None, parents: pa.Table, context:
     parent_of: list[np.ndarray] = []
     position_of: list[np.ndarray] = []
     previous = first = None
+    nulls = np.zeros((parents.num_rows, len(counted)), dtype=np.int64)  # per parent: nulls drawn so far
     active = np.flatnonzero(lengths > 0)
     step_seeds = np.random.SeedSequence([int(seeds[1]), 43])
     for k in range(int(lengths.max()) if len(lengths) else 0):
@@ -167,13 +192,17 @@ def sample(length_model: Any, row_model: Any | None, parents: pa.Table, context:
                               first.rename_columns([FIRST + c for c in own]))
         else:
             siblings = _no_siblings(row_model, own, len(active))
+        counts = pa.table({NULLS + c: pa.array(nulls[active, i]) for i, c in enumerate(counted)}) if counted \
+            else pa.table({"_": pa.nulls(len(active))}).select([])
         step_ctx = hstack(ctx.take(pa.array(active, type=pa.int64())),
-                          place_columns(lengths[active], np.full(len(active), k)), siblings)
+                          place_columns(lengths[active], np.full(len(active), k)), siblings, counts)
         rows = row_model.sample(context=step_ctx, seed=int(step_seeds.spawn(1)[0].generate_state(1)[0]))
         steps.append(rows.select(own))
         parent_of.append(active)
         position_of.append(np.full(len(active), k, dtype=np.int64))
         previous = rows.select(own)
+        for i, c in enumerate(counted):
+            nulls[active, i] += np.asarray(rows.column(c).is_null().to_numpy(zero_copy_only=False), dtype=np.int64)
         if k == 0:
             first = previous
     if not steps:
@@ -189,17 +218,18 @@ def sample(length_model: Any, row_model: Any | None, parents: pa.Table, context:
 
 
 def _sort_key(values: Any) -> np.ndarray:
-    """Sortable numbers for a time column (nulls last)."""
+    """Sortable numbers for a time column (nulls last); dates (date32, whose cast to int64 Arrow refuses),
+    timestamps of any unit, numbers. A column of another type keeps the drawn order."""
     import pyarrow as pa
 
+    from hiveframe.pipeline.features import numeric_values
+
     arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-    if pa.types.is_date32(arr.type):  # Arrow casts date32 to int32 only
-        arr = arr.cast(pa.int32())
-    elif pa.types.is_timestamp(arr.type) or pa.types.is_date(arr.type):
-        arr = arr.cast(pa.int64())
     try:
-        x = np.asarray(arr.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
+        x = numeric_values(arr)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        x = None
+    if x is None:
         return np.zeros(len(arr))
     return np.where(np.isnan(x), np.inf, x)
 
@@ -213,7 +243,7 @@ def _no_siblings(row_model: Any, own: list[str], n: int) -> pa.Table:
     table = row_model.fitted_table
     arrays, names = [], []
     for prefix in (PREVIOUS, FIRST):
-        for c in own:
+        for c in own:  # (the null counts come with the step's context)
             try:
                 type_ = arrow_type(table.column(prefix + c).dtype)
             except (ValueError, KeyError, TypeError):

@@ -13,6 +13,7 @@ This module imports no torch: the class is cheap to register and list.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +26,8 @@ from hiveframe.components.base import ComponentState
 from hiveframe.components.generators import TableGenerator, TrainingCallback
 from hiveframe.errors import ConfigError, DataError, NotFittedError, PersistenceError, Problem
 from hiveframe_autoregressive import __version__
+from hiveframe_autoregressive import _offsets as offsets_
+from hiveframe_autoregressive._offsets import Offset
 from hiveframe_autoregressive._tokens import Codec
 
 if TYPE_CHECKING:
@@ -42,6 +45,8 @@ _RUN_PARAMS = {"epochs", "patience", "checkpoint_every", "verbose", "device", "m
 _MIN_VALIDATION_ROWS = 50
 #: first-layer weights above which the fit warns (wide tables: it grows with columns squared)
 _LARGE_FIRST_LAYER = 20_000_000
+#: optimiser steps per epoch at least (small tables get smaller batches)
+MIN_STEPS_PER_EPOCH = 10
 
 
 @attrs.define(kw_only=True, eq=False)
@@ -89,9 +94,14 @@ class AutoregressiveGenerator(TableGenerator):
     #: child tables: True models the driver relationship as sequences (all children of a parent
     #: together), False as rows drawn one by one; None lets the relational engine's rule decide
     sequential: bool | None = None
+    #: learn a date or number column that real rows always keep at or after another one as the gap from
+    #: it (:mod:`._offsets`), so synthetic rows keep the order (off under differential privacy)
+    offsets: bool = True
 
     _sequences: dict[str, Any] | None = attrs.field(default=None, init=False)
     _codecs: list[Codec] = attrs.field(factory=list, init=False)
+    #: ordered columns learnt as gaps from their anchors (:mod:`._offsets`)
+    _offsets: list[Offset] = attrs.field(factory=list, init=False)
     _ctx_codecs: list[Codec] = attrs.field(factory=list, init=False)
     _layout: Any = attrs.field(default=None, init=False)
     _config: dict[str, Any] = attrs.field(factory=dict, init=False)
@@ -116,6 +126,8 @@ class AutoregressiveGenerator(TableGenerator):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 out.append(f"{name} must be a positive integer or None, got {value!r}")
+        if not isinstance(self.offsets, bool):
+            out.append(f"offsets must be true or false, got {self.offsets!r}")
         if self.sequential is not None and not isinstance(self.sequential, bool):
             out.append(f"sequential must be true, false or None, got {self.sequential!r}")
         if not 0 <= float(self.validation_fraction) < 0.5:
@@ -154,8 +166,10 @@ class AutoregressiveGenerator(TableGenerator):
             problems.append(Problem("no columns left to model (every column is a context column)", table=table.name))
         DataError.raise_if_any(problems)
         seed = int(seed) if seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
+        data, gap_columns = self._learn_offsets(data, table, model_cols)
 
         def fit_codec(column: Column) -> Codec:
+            column = gap_columns.get(column.name, column)
             return Codec.fit(column, data.column(column.name), min_count=self.min_count, bins=self.numeric_bins,
                              fine_bins=self.fine_bins)
 
@@ -182,7 +196,7 @@ class AutoregressiveGenerator(TableGenerator):
         order = rng.permutation(n)
         val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
         self._config = {"embedding_dim": self.embedding_dim, "hidden": self.hidden,
-                        "learning_rate": self.learning_rate, "batch_size": min(self.batch_size, len(train_idx)),
+                        "learning_rate": self.learning_rate, "batch_size": small_table_batch(self.batch_size, len(train_idx)),
                         "fixed_order_share": self.fixed_order_share, "precision": self.precision}
         device = _model.resolve_device(self.device)
         store = None
@@ -203,6 +217,7 @@ class AutoregressiveGenerator(TableGenerator):
         self._fit_info = {
             "epochs_trained": result.epochs_trained, "best_epoch": result.best_epoch,
             "stopped_early": result.stopped_early, "resumed_from": result.resumed_from,
+            "offsets": {o.column: o.anchor for o in self._offsets},
             "train_rows": int(len(train_idx)), "validation_rows": int(n_val), "seed": seed, "device": str(device),
             "precision": str(_model.resolve_precision(self.precision, device)).removeprefix("torch."),
             "preprocess_seconds": round(preprocess, 4), "train_seconds": round(result.train_seconds, 4),
@@ -218,6 +233,21 @@ class AutoregressiveGenerator(TableGenerator):
 
         _dp.fit_private(self, data, table, context_columns=context_columns, seed=seed, callback=callback,
                         workdir=workdir, private=private)
+
+    def _learn_offsets(self, data: pa.Table, table: Table, model_cols: list[Column], *,
+                       private: bool = False) -> tuple[pa.Table, dict]:
+        """Find the ordered columns to learn as gaps (:mod:`._offsets`) and put the gaps in ``data``;
+        returns the data and each gap's column metadata (for its codec). ``private``: a differentially
+        private fit, where choosing the pairs would read exact facts of the real rows: none are used."""
+        if private and self.offsets:
+            log.info("%s %s: offsets are off under differential privacy", self.name, table.name)
+        use = self.offsets and not private
+        self._offsets = offsets_.find(data, table, [c.name for c in model_cols]) if use else []
+        if not self._offsets:
+            return data, {}
+        log.info("%s %s: learnt as gaps from an earlier column: %s", self.name, table.name,
+                 ", ".join(f"{o.column} >= {o.anchor}" for o in self._offsets))
+        return offsets_.to_gaps(data, self._offsets), {o.column: offsets_.gap_column(o, table) for o in self._offsets}
 
     def _make_layout(self):
         from hiveframe_autoregressive._model import Layout
@@ -267,14 +297,15 @@ class AutoregressiveGenerator(TableGenerator):
         lengths.fit(length_data, seq.length_table(table, context), context_columns=context, seed=int(seeds[0]),
                     callback=callback, workdir=(Path(workdir) / "lengths") if workdir is not None else None)
         rows = None
+        counted = [c for c in own if data.column(c).null_count > 0]  # earlier siblings' nulls are context
         if data.num_rows:
             rows = AutoregressiveGenerator(**params)
-            row_table, row_context = seq.row_table(table, own, context)
-            rows.fit(seq.training_rows(data, parent_index, parents, own, context), row_table,
+            row_table, row_context = seq.row_table(table, own, context, counted)
+            rows.fit(seq.training_rows(data, parent_index, parents, own, context, counted), row_table,
                      context_columns=row_context, seed=int(seeds[1]), callback=callback,
                      workdir=(Path(workdir) / "rows") if workdir is not None else None)
         self._sequences = {"lengths": lengths, "rows": rows, "context": context, "own": own, "order_by": order_by,
-                           "max_length": int(counts.max()) if len(counts) else 0}
+                           "max_length": int(counts.max()) if len(counts) else 0, "null_counted": counted}
         self._fit_info = {"sequences": {"parents": int(parents.num_rows), "rows": int(data.num_rows),
                                         "lengths": lengths.fit_info, "rows_model": rows.fit_info if rows else None}}
         self._table = table
@@ -294,7 +325,8 @@ class AutoregressiveGenerator(TableGenerator):
             raise ConfigError(f"parents for table {self.fitted_table.name!r} lack context column(s) {missing}")
         seed = int(seed) if seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
         rows, parent_index, _ = seq.sample(spec["lengths"], spec["rows"], parents, spec["context"], spec["own"],
-                                           max_length=spec["max_length"], order_by=spec["order_by"], seed=seed)
+                                           max_length=spec["max_length"], order_by=spec["order_by"], seed=seed,
+                                           counted=spec.get("null_counted", []))
         out_columns = [self.fitted_table.column(c) for c in spec["own"]]
         if rows is None:
             return _to_table({}, out_columns, 0), parent_index
@@ -330,7 +362,8 @@ class AutoregressiveGenerator(TableGenerator):
         table = self.fitted_table
         out_columns = [c for c in table.columns if c.name not in self._context_columns]
         layout = self._layout
-        fixed_groups = self._condition_tokens(conditions)  # validates before anything is drawn
+        gap_fixed = self._gap_conditions(conditions)  # a later column's value: its anchor follows from it
+        fixed_groups = self._condition_tokens({k: v for k, v in conditions.items() if k not in gap_fixed})
         if fixed_groups and float(self._config.get("fixed_order_share", 0.8)) >= 1.0:
             wanted = sorted(c for c, _ in fixed_groups)
             if wanted != list(range(len(wanted))):
@@ -358,6 +391,11 @@ class AutoregressiveGenerator(TableGenerator):
         first = [c for c, _ in fixed_groups]
         order = first + [c for c in range(len(self._codecs)) if c not in first]
         forbidden = [f for codec in self._codecs for f in codec.forbidden()]
+        at = 0
+        for codec in self._codecs:  # a later column asked for is not null: neither is its gap
+            if codec.name in gap_fixed and 0 not in forbidden[at]:
+                forbidden[at] = [*forbidden[at], 0]
+            at += len(codec.vocab)
         held = [h for codec in self._codecs for h in codec.held()]
         drawn = _model.generate(net, tokens, fixed, order, forbidden, float(self.temperature), gen, device,
                                 self._plans, held, _model.resolve_precision(self.precision, device))
@@ -367,9 +405,47 @@ class AutoregressiveGenerator(TableGenerator):
             width = len(codec.vocab)
             columns[codec.name] = codec.decode(drawn[:, start:start + width], rng)
             start += width
+        gaps = {o.column: columns[o.column] for o in self._offsets}
+        gapped = set(gaps)
         for name, value in conditions.items():  # the exact value asked for, not its bin's draw
-            columns[name] = _repeat(value, columns[name].type, num_rows)
+            if name not in gapped or value is None:
+                columns[name] = _repeat(value, columns[name].type, num_rows)
+        for o in self._offsets:  # a later column asked for: its anchor is the value less the drawn gap
+            if o.column in gap_fixed and o.anchor not in conditions and o.anchor not in gapped:
+                columns[o.anchor] = offsets_.anchor_from(gap_fixed[o.column], gaps[o.column], columns[o.anchor], o)
+        if self._offsets:  # each later column is its anchor (exact where asked for) plus its gap
+            columns = offsets_.from_gaps(columns, self._offsets)
+            for name, value in gap_fixed.items():
+                columns[name] = _repeat(value, columns[name].type, num_rows)
         return _to_table(columns, out_columns, num_rows)
+
+    def _gap_conditions(self, conditions: Mapping[str, Any]) -> dict[str, Any]:
+        """The conditions on columns learnt as gaps (not null: a null gap is a null value, a token like
+        any other), checked against the column's real range. The gap is drawn freely and the column keeps
+        the value asked for; its anchor becomes the value minus the gap where the anchor is not fixed."""
+        import pyarrow as pa
+
+        from hiveframe.arrow import arrow_type
+
+        out, problems = {}, []
+        for o in self._offsets:
+            value = conditions.get(o.column)
+            if value is None:
+                continue
+            try:
+                x = offsets_._physical(pa.array([value]).cast(arrow_type(o.dtype)))[0][0]
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, TypeError) as exc:
+                problems.append(Problem(f"condition {o.column}={value!r} is not a {o.dtype} value: {exc}",
+                                        table=self.fitted_table.name, column=o.column))
+                continue
+            if not o.low <= x <= o.high:
+                problems.append(Problem(f"condition {o.column}={value!r} is outside the column's range",
+                                        table=self.fitted_table.name, column=o.column,
+                                        hint="condition on a value in range"))
+                continue
+            out[o.column] = value
+        DataError.raise_if_any(problems)
+        return out
 
     def _condition_tokens(self, conditions: Mapping[str, Any]) -> list[tuple[int, np.ndarray]]:
         """Each condition as (model column index, token ids); every impossible value reported at once."""
@@ -441,7 +517,7 @@ class AutoregressiveGenerator(TableGenerator):
             spec = self._sequences
             state = ComponentState(values={
                 "format": STATE_FORMAT, "model": MODEL_NAME, "version": __version__, "fit": self._fit_info,
-                "sequences": {k: spec[k] for k in ("context", "own", "order_by", "max_length")}})
+                "sequences": {k: spec.get(k) for k in ("context", "own", "order_by", "max_length", "null_counted")}})
             state.put_child("lengths", spec["lengths"].get_state())
             if spec["rows"] is not None:
                 state.put_child("rows", spec["rows"].get_state())
@@ -452,6 +528,7 @@ class AutoregressiveGenerator(TableGenerator):
             "format": STATE_FORMAT, "model": MODEL_NAME, "version": __version__, "config": self._config,
             "layout": self._layout.to_json(), "codecs": [c.to_json() for c in self._codecs],
             "ctx_codecs": [c.to_json() for c in self._ctx_codecs], "fit": self._fit_info,
+            "offsets": [o.to_json() for o in self._offsets],
         })
         for k, v in self._arrays.items():
             state.arrays[f"net/{k}"] = v
@@ -484,9 +561,16 @@ class AutoregressiveGenerator(TableGenerator):
         self._layout = Layout(**v["layout"])
         self._codecs = [Codec.from_json(c) for c in v["codecs"]]
         self._ctx_codecs = [Codec.from_json(c) for c in v["ctx_codecs"]]
+        self._offsets = [Offset.from_json(o) for o in v.get("offsets", [])]
         self._arrays = {k[4:]: np.asarray(a) for k, a in state.arrays.items() if k.startswith("net/")}
         self._fit_info = dict(v.get("fit") or {})
         self._net = None
+
+
+def small_table_batch(batch_size: int, rows: int) -> int:
+    """The batch size that gives at least :data:`MIN_STEPS_PER_EPOCH` optimiser steps per epoch: a table of a
+    few hundred rows in one batch of 512 takes one step an epoch and stops early long before it fits."""
+    return max(1, min(int(batch_size), math.ceil(rows / MIN_STEPS_PER_EPOCH)))
 
 
 @contextmanager

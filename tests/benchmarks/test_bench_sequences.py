@@ -33,3 +33,26 @@ def test_summary_lists_every_configuration_and_the_real_rule_counts():
     assert "| users + their sessions' aggregates detection | 0.591 | 0.591 |" in text
     assert "| fit (s) | 141.4 | 141.4 |" in text
     assert "(real 3) | 1050 | 1050 |" in text and "1.00, 2.00, 3.00 / 2.00" in text
+
+
+def test_extra_parameters_reach_both_tables_and_seeds_name_the_columns():
+    import argparse
+
+    import pytest
+
+    from benchmarks.bench_sequences import _param, synthesizer
+    from hiveframe.metadata import Column, ColumnKind
+    from tests.conftest import users_sessions_metadata
+
+    assert _param("offsets=false") == ("offsets", False) and _param("device=cpu") == ("device", "cpu")
+    with pytest.raises(argparse.ArgumentTypeError):
+        _param("offsets")
+    md = users_sessions_metadata(Column("secs", ColumnKind.NUMERICAL, dtype="double"))
+    args = argparse.Namespace(seed=0, epochs=2, threads=1, params=[("offsets", False)])
+    assert synthesizer("autoregressive", md, args).generator_params == {"epochs": 2, "threads": 1, "offsets": False}
+    results = {"command": "c", "args": {"seed": 0, "seeds": [0, 1], "threads": 1},
+               "real": {"rules": {"booking_before_account": 3, "null_booking_not_ndf": 0}},
+               "configs": {"autoregressive (seed 0)": {}, "autoregressive (seed 1)": {}},
+               "load_average_before": [1.0, 1.0, 1.0], "load_average_after": [1.0, 1.0, 1.0]}
+    assert "seed(s) 0, 1" in summarize(results) and "| autoregressive (seed 0) | autoregressive (seed 1) |" in \
+        summarize(results)

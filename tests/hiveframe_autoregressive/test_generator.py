@@ -265,3 +265,13 @@ def test_sampling_is_deterministic_and_finite(fitted):
     a, b = gen.sample(500, seed=11), gen.sample(500, seed=11)
     assert a.equals(b)
     assert not any(math.isnan(v) for v in a.column("amount").drop_null().to_pylist())
+
+
+def test_small_tables_take_at_least_ten_steps_an_epoch() -> None:
+    from hiveframe_autoregressive.generators import MIN_STEPS_PER_EPOCH, small_table_batch
+
+    assert small_table_batch(512, 100_000) == 512
+    assert small_table_batch(512, 300) == 30 and small_table_batch(512, 3) == 1
+    data, table = mixed_table(120)
+    gen = tiny(batch_size=512).fit(data, table, seed=0)
+    assert gen._config["batch_size"] * MIN_STEPS_PER_EPOCH >= 120 > gen._config["batch_size"] * 9
