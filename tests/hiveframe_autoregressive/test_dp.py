@@ -333,3 +333,18 @@ def test_factored_row_gradients_equal_vmap_grad_of_the_network(with_context):
     assert stats_a["units"] == stats_b["units"] == rows
     assert stats_a["clipped_share"] == stats_b["clipped_share"]
     assert all(torch.allclose(a[k], b[k], rtol=1e-4, atol=1e-6) for k in params)
+
+
+def test_a_private_fit_learns_no_ordered_pairs():
+    """Choosing which columns to learn as gaps reads exact facts of the real rows: none under DP, where
+    the same data without DP learns one."""
+    rng = np.random.default_rng(0)
+    start = rng.uniform(0, 100, 300)
+    data = pa.table({"start": start, "end": start + rng.exponential(5, 300)})
+    table = Table("spans", (Column("start", ColumnKind.NUMERICAL, dtype="double"),
+                            Column("end", ColumnKind.NUMERICAL, dtype="double")))
+    plain = tiny(epochs=1).fit(data, table, seed=0)
+    assert [o.column for o in plain._offsets] == ["end"]  # the pair exists and is used without DP
+    gen, _, _ = _dp_fit(data, table)
+    assert gen.inner._offsets == []
+    assert gen.sample(50, seed=1).num_rows == 50
