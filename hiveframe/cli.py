@@ -164,7 +164,9 @@ def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
                    metavar="TABLE.KEY=VALUE", help="generator parameter for one table (repeatable)")
     p.add_argument("--batches", action="append", type=_table_rows, default=[], metavar="TABLE=MAX_WIDTH",
                    help="learn a wide table in column batches of at most MAX_WIDTH columns, each with its own "
-                   "model (--generator, --param), trained in parallel (the batches plugin; repeatable)")
+                   "model (--generator, --param); batches train in parallel processes when they take long enough "
+                   "to pay for them, else one after another (--table-param TABLE.workers=N sets the processes; "
+                   "the batches plugin; repeatable)")
     p.add_argument("--seed", type=_seed, default=None, help="random seed (default 0)")
     p.add_argument("--orphans", choices=ORPHAN_CHOICES, default=None,
                    help="child rows whose foreign key has no parent: drop them, set their key to null, or keep "
