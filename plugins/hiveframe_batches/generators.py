@@ -96,7 +96,8 @@ class BatchesGenerator(TableGenerator):
     instance, deep-copied for every batch. ``max_width`` bounds a batch's columns (or ``num_batches``
     asks for about that many), ``groups`` gives the batches explicitly (columns left out of every group
     form batches of their own, clustered). ``anchors`` is how many columns of earlier batches condition
-    each later batch (0: independent batches). ``workers`` is how many processes ``fit`` trains batches
+    each later batch (0: independent batches). ``share_epochs`` gives a neural per-batch model its
+    share of the epochs by width. ``workers`` is how many processes ``fit`` trains batches
     in, this one included (1: one after another here); ``"auto"`` (the default) uses every core when
     the batches are estimated to take long enough to pay for worker processes, else trains here.
     ``models`` holds the fitted batch models (filled by training, restored by loading).
@@ -114,6 +115,9 @@ class BatchesGenerator(TableGenerator):
     anchors: int = 3
     merge_below: int | None = None
     workers: int | str = "auto"
+    #: a neural per-batch model trains ``epochs`` x (its columns / the table's columns), at least 1, so
+    #: that the batches together take about one model's optimizer steps (False: every batch all epochs)
+    share_epochs: bool = False
     models: dict[str, TableGenerator] = attrs.field(factory=dict)
 
     _batches: list[Batch] = attrs.field(factory=list, init=False)
@@ -133,6 +137,8 @@ class BatchesGenerator(TableGenerator):
             problems.append(f"num_batches must be an integer >= 1 or None, got {self.num_batches!r}")
         if isinstance(self.anchors, bool) or not isinstance(self.anchors, int) or self.anchors < 0:
             problems.append(f"anchors must be an integer >= 0, got {self.anchors!r}")
+        if not isinstance(self.share_epochs, bool):
+            problems.append(f"share_epochs must be true or false, got {self.share_epochs!r}")
         if self.merge_below is not None and (not isinstance(self.merge_below, int) or self.merge_below < 0):
             problems.append(f"merge_below must be an integer >= 0 or None, got {self.merge_below!r}")
         if self.groups is not None and (not isinstance(self.groups, (list, tuple))
@@ -441,6 +447,10 @@ class BatchesGenerator(TableGenerator):
         constraints = tuple(c for c in table.constraints if set(_constraint_columns(c)) <= set(batch.columns))
         sub = replace(table, columns=columns, primary_key=(), driver=None, constraints=constraints, detection=None)
         model = copy.deepcopy(training.template)
+        epochs = getattr(model, "epochs", None)
+        if self.share_epochs and type(model).neural and isinstance(epochs, int) and not isinstance(epochs, bool):
+            width = sum(len(b.columns) for b in self._batches)
+            model.epochs = max(1, round(epochs * len(batch.columns) / max(1, width)))
         overrides = {k: copy.deepcopy(v) for k, v in self.transformers.items() if k not in table.column_names
                      or k in batch.columns}
         if overrides:

@@ -303,3 +303,23 @@ def test_fit_parts_fitted_elsewhere_and_joined_make_the_model_fit_makes(grouped)
     split.join_parts(fitted)
     assert split.sample(200, seed=5).equals(whole.sample(200, seed=5))
     assert GaussianCopula().fit_parts(data, table) is None  # an ordinary generator is one piece
+
+
+def test_share_epochs_gives_each_neural_batch_its_share_by_width(grouped):
+    @attrs.define(kw_only=True, eq=False)
+    class _Counted(GaussianCopula):
+        neural = True
+        epochs: int = 20
+
+    data, table = grouped
+    gen = BatchesGenerator(groups=[["a1", "a2", "a3", "b1", "b2", "b3"]], generator=_Counted(), share_epochs=True,
+                           workers=1)
+    gen.create_batches(data, table, seed=0)
+    width = sum(len(b.columns) for b in gen.batches)
+    epochs = [gen._job(b, gen._training)["model"].epochs for b in gen.batches]
+    assert epochs == [max(1, round(20 * len(b.columns) / width)) for b in gen.batches] and epochs[0] == 12
+    plain = BatchesGenerator(generator=_Counted(), max_width=4)
+    plain.create_batches(data, table, seed=0)
+    assert {plain._job(b, plain._training)["model"].epochs for b in plain.batches} == {20}
+    with pytest.raises(ConfigError, match="share_epochs must be true or false"):
+        BatchesGenerator(share_epochs="yes")
