@@ -23,12 +23,33 @@ def test_fit_engine_spark_trains_batches_as_tasks_and_saves_the_local_model(spar
     rng = np.random.default_rng(0)
     a = rng.normal(size=200)
     (tmp_path / "db").mkdir()
-    pq.write_table(pa.table({"a1": a, "a2": 2 * a + rng.normal(size=200) * 0.1, "b1": rng.normal(size=200),
-                             "b2": rng.normal(size=200), "c1": -a + rng.normal(size=200) * 0.3}),
-                   tmp_path / "db" / "wide.parquet")
-    common = [str(tmp_path / "db"), "--batches", "wide=2", "--table-param", "wide.anchors=1", "--seed", "3", "-q"]
+    pq.write_table(
+        pa.table(
+            {
+                "a1": a,
+                "a2": 2 * a + rng.normal(size=200) * 0.1,
+                "b1": rng.normal(size=200),
+                "b2": rng.normal(size=200),
+                "c1": -a + rng.normal(size=200) * 0.3,
+            }
+        ),
+        tmp_path / "db" / "wide.parquet",
+    )
+    common = [
+        str(tmp_path / "db"),
+        "--batches",
+        "wide=2",
+        "--table-param",
+        "wide.anchors=1",
+        "--seed",
+        "3",
+        "-q",
+    ]
     assert main(["fit", *common, "-o", str(tmp_path / "local")]) == 0
-    assert main(["fit", *common, "-o", str(tmp_path / "spark"), "--engine", "spark", "--master", "local[2]"]) == 0
+    assert (
+        main(["fit", *common, "-o", str(tmp_path / "spark"), "--engine", "spark", "--master", "local[2]"])
+        == 0
+    )
     local, remote = Synthesizer.load(tmp_path / "local"), Synthesizer.load(tmp_path / "spark")
     layout = remote.table_generators["wide"].batch_layout()
     assert len(layout) >= 3 and layout == local.table_generators["wide"].batch_layout()
