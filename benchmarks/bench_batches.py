@@ -12,7 +12,14 @@ one torch thread per process), four fits, each in a fresh process (so that peak 
 * ``batches, sequential``: ``batches`` (max width 15, 3 anchors) training its batches one after another;
 * ``batches, parallel``: the same, 2 worker processes (the same seeds: the same model, checked);
 * ``independent``: parallel batches without anchors (the reference's design: dependence across
-  batches is lost).
+  batches is lost);
+* ``shared`` (CTGAN only): parallel batches with ``share_epochs``: each batch model trains its share of
+  the epochs by width, so that the batches together take about one model's optimizer steps.
+
+``parallel`` is ``workers=2`` (this process and one worker, taking batches from one queue); the default
+``workers="auto"`` is also recorded (how many processes it chose). Each fit runs ``--repeats`` times
+(default 2), each in a fresh process; fit seconds are the median, with every run's seconds and the load
+average before it in the JSON.
 
 Reported: fit seconds, peak resident memory (the fitting process; for parallel fits also the largest
 worker), SDMetrics quality against the train rows, detection accuracy (real held-out rows against
@@ -58,7 +65,7 @@ CTGAN = dict(batch_size=500, generator_dim=(128, 128), discriminator_dim=(128, 1
 MAX_WIDTH = 15
 ANCHORS = 3
 SEED = 0
-FITS = ("one", "sequential", "parallel", "independent")
+FITS = ("one", "sequential", "parallel", "independent", "shared")
 
 
 # -- data ------------------------------------------------------------------------------------------------
@@ -89,7 +96,12 @@ def make_generator(kind: str, fit: str, ctgan_epochs: int) -> Any:
     from hiveframe_batches.generators import BatchesGenerator
 
     return BatchesGenerator(generator=kind, generator_params=params, max_width=MAX_WIDTH,
-                            anchors=0 if fit == "independent" else ANCHORS, workers=1 if fit == "sequential" else 2)
+                            anchors=0 if fit == "independent" else ANCHORS, workers=1 if fit == "sequential" else 2,
+                            share_epochs=fit == "shared")
+
+
+def fits_for(generator: str) -> tuple[str, ...]:
+    return FITS if generator == "ctgan" else FITS[:-1]
 
 
 # -- one fit, in its own process ----------------------------------------------------------------------------
@@ -110,11 +122,22 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return {"fit_seconds": fit_seconds, "peak_mb": self_kb / 1024,
-            "worker_peak_mb": children_kb / 1024 if spec["fit"] == "parallel" or spec["fit"] == "independent" else None,
+            "worker_peak_mb": children_kb / 1024 if spec["fit"] in ("parallel", "independent", "shared") else None,
+            "processes": gen.fit_info.get("processes") if layout else None,
+            "auto_processes": auto_processes(gen) if layout else None,
             "layout": layout, "anchors": [list(b.anchors) for b in gen.batches] if layout else None,
             "batch_seconds": [round(v["seconds"], 2) for _, v in sorted(gen.fit_info["batches"].items(),
                                                                        key=lambda kv: int(kv[0]))]
             if layout else None}
+
+
+def auto_processes(gen: Any) -> int:
+    """How many processes ``workers="auto"`` would have chosen for these batches (nothing trained)."""
+    from hiveframe_batches.generators import processes_for
+
+    training = gen._training
+    jobs = [gen._job(b, training) for b in gen.batches]
+    return processes_for(jobs, "auto")
 
 
 def fit_in_subprocess(spec: dict[str, Any]) -> dict[str, Any]:
@@ -171,19 +194,29 @@ def evaluate(case: dict[str, Any], synthetic_path: str, layout: list[list[str]])
                                  positive=case["positive"])}
 
 
-def run_case(table: str, generator: str, ctgan_epochs: int, work: Path) -> dict[str, Any]:
+def run_case(table: str, generator: str, ctgan_epochs: int, work: Path, repeats: int) -> dict[str, Any]:
     import pyarrow.parquet as pq
 
     fits: dict[str, Any] = {}
-    for fit in FITS:
-        out = work / f"{table}-{generator}-{fit}.parquet"
-        spec = {"table": table, "generator": generator, "fit": fit, "ctgan_epochs": ctgan_epochs, "out": str(out)}
-        print(f"  {table} / {generator} / {fit} ...", file=sys.stderr, flush=True)
-        fits[fit] = fit_in_subprocess(spec) | {"out": str(out)}
+    for fit in fits_for(generator):
+        runs = []
+        for run in range(repeats):
+            out = work / f"{table}-{generator}-{fit}-{run}.parquet"
+            spec = {"table": table, "generator": generator, "fit": fit, "ctgan_epochs": ctgan_epochs, "out": str(out)}
+            load_before = os.getloadavg()[0]
+            print(f"  {table} / {generator} / {fit} run {run + 1} (load {load_before:.2f}) ...", file=sys.stderr,
+                  flush=True)
+            runs.append(fit_in_subprocess(spec) | {"out": str(out), "load_before": load_before})
+        seconds = [r["fit_seconds"] for r in runs]
+        fits[fit] = dict(runs[0], fit_seconds=float(np.median(seconds)), run_seconds=seconds,
+                         run_load=[r["load_before"] for r in runs], peak_mb=max(r["peak_mb"] for r in runs),
+                         same_every_run=all(pq.read_table(r["out"]).equals(pq.read_table(runs[0]["out"]))
+                                            for r in runs[1:]))
+        fits[fit].pop("load_before")
     same = pq.read_table(fits["sequential"]["out"]).equals(pq.read_table(fits["parallel"]["out"]))
     layout = fits["parallel"]["layout"]
     case = load(table)
-    for fit in ("one", "parallel", "independent"):
+    for fit in [f for f in ("one", "parallel", "independent", "shared") if f in fits]:
         print(f"  {table} / {generator} / {fit}: metrics ...", file=sys.stderr, flush=True)
         fits[fit].update(evaluate(case, fits[fit]["out"], layout))
     for fit in fits.values():
@@ -197,6 +230,8 @@ def run_case(table: str, generator: str, ctgan_epochs: int, work: Path) -> dict[
             "speedup_sequential": one["fit_seconds"] / fits["sequential"]["fit_seconds"],
             "parallel_vs_sequential": fits["sequential"]["fit_seconds"] / par["fit_seconds"],
             "quality_drop": one["quality"] - par["quality"],
+            "speedup_shared": one["fit_seconds"] / fits["shared"]["fit_seconds"] if "shared" in fits else None,
+            "quality_drop_shared": one["quality"] - fits["shared"]["quality"] if "shared" in fits else None,
             "anchor_recovery": (par["pairs"]["across"] - ind["pairs"]["across"]) / gap if gap > 0 else None}
 
 
@@ -204,13 +239,16 @@ def run_case(table: str, generator: str, ctgan_epochs: int, work: Path) -> dict[
 def summarize(results: dict[str, Any]) -> str:
     rows = []
     for case in results["cases"]:
-        for fit in FITS:
+        for fit in fits_for(case["generator"]):
             f = case["fits"][fit]
-            rows.append([case["table"], case["generator"], fit, round(f["fit_seconds"], 1), round(f["peak_mb"]),
+            rows.append([case["table"], case["generator"], fit, round(f["fit_seconds"], 2),
+                         " / ".join(f"{v:.2f}" for v in f.get("run_seconds", [])),
+                         " / ".join(f"{v:.1f}" for v in f.get("run_load", [])), round(f["peak_mb"]),
                          round(f["worker_peak_mb"]) if f.get("worker_peak_mb") else "",
                          f.get("quality", ""), f.get("detection", ""), f.get("tstr_auc", ""),
                          f["pairs"]["within"] if "pairs" in f else "", f["pairs"]["across"] if "pairs" in f else ""])
-    table = markdown_table(["table", "generator", "fit", "fit s", "peak MB", "worker peak MB", "quality",
+    table = markdown_table(["table", "generator", "fit", "fit s (median)", "runs s", "load before", "peak MB",
+                            "worker peak MB", "quality",
                             "detection", "TSTR AUC", "pair trends within", "pair trends across"], rows)
     goals = []
     for case in results["cases"]:
@@ -218,10 +256,13 @@ def summarize(results: dict[str, Any]) -> str:
         goals.append([case["table"], case["generator"], case["batches"], round(case["speedup_parallel"], 2),
                       round(case["speedup_sequential"], 2), round(case["parallel_vs_sequential"], 2),
                       round(case["quality_drop"], 4), "" if recovery is None else round(recovery, 2),
-                      case["parallel_equals_sequential"]])
+                      case["parallel_equals_sequential"], case["fits"]["parallel"].get("auto_processes"),
+                      "" if case.get("speedup_shared") is None else round(case["speedup_shared"], 2),
+                      "" if case.get("quality_drop_shared") is None else round(case["quality_drop_shared"], 4)])
     return table + "\n\n" + markdown_table(
         ["table", "generator", "batches", "speedup parallel / one", "speedup sequential / one",
-         "parallel / sequential", "quality drop", "anchor recovery", "parallel = sequential"], goals)
+         "parallel / sequential", "quality drop", "anchor recovery", "parallel = sequential",
+         "auto processes", "speedup shared / one", "quality drop shared"], goals)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -230,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--generators", nargs="*", default=list(GENERATORS), choices=list(GENERATORS))
     parser.add_argument("--ctgan-epochs", type=int, default=5)
     parser.add_argument("--output", default="batches", help="results file name under benchmarks/results/")
+    parser.add_argument("--repeats", type=int, default=2, help="fits per case (fit seconds: the median)")
     parser.add_argument("--run", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.run:
@@ -240,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for table in args.tables:
             for generator in args.generators:
-                cases.append(run_case(table, generator, args.ctgan_epochs, Path(tmp)))
+                cases.append(run_case(table, generator, args.ctgan_epochs, Path(tmp), args.repeats))
     results = {"cases": cases, "environment": environment(), "load_average_before": list(load_before),
                "command": "python -m benchmarks.bench_batches " + " ".join(argv if argv is not None else sys.argv[1:])}
     path = write_json(args.output, results)

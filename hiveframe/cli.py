@@ -164,7 +164,9 @@ def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
                    metavar="TABLE.KEY=VALUE", help="generator parameter for one table (repeatable)")
     p.add_argument("--batches", action="append", type=_table_rows, default=[], metavar="TABLE=MAX_WIDTH",
                    help="learn a wide table in column batches of at most MAX_WIDTH columns, each with its own "
-                   "model (--generator, --param), trained in parallel (the batches plugin; repeatable)")
+                   "model (--generator, --param); batches train in parallel processes when they take long enough "
+                   "to pay for them, else one after another (--table-param TABLE.workers=N sets the processes; "
+                   "the batches plugin; repeatable)")
     p.add_argument("--seed", type=_seed, default=None, help="random seed (default 0)")
     p.add_argument("--orphans", choices=ORPHAN_CHOICES, default=None,
                    help="child rows whose foreign key has no parent: drop them, set their key to null, or keep "
@@ -199,7 +201,13 @@ def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
                    "the report compares with real rows the generator never saw")
     p.add_argument("--force-rules", action="store_true",
                    help="enforce declared rules that the real rows break (default: refused, naming the share of rows)")
-    p.set_defaults(func=cmd_fit)
+    engines = host.hooks.engines() if host is not None else {}
+    fitting = {name: engine for name, engine in engines.items() if engine.fits}
+    p.add_argument("--engine", default=LOCAL, metavar="NAME",
+                   help="local (default): fit in this process; " + "; ".join(
+                       f"{name}: {engine.fit_help or engine.help}" for name, engine in fitting.items())
+                   + " (engines that can fit, from plugins: `hiveframe plugins`)")
+    p.set_defaults(func=cmd_fit, engine_options=_engine_options(p, fitting, fit=True))
 
     p = sub.add_parser("sample", parents=[common], help="sample a synthetic database from a model",
                        description="Sample a synthetic database and write it to OUT.")
@@ -280,13 +288,18 @@ def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _engine_options(parser: argparse.ArgumentParser, engines: Mapping[str, SampleEngine]) -> dict[str, list[str]]:
+def _engine_options(parser: argparse.ArgumentParser, engines: Mapping[str, SampleEngine], *,
+                    fit: bool = False) -> dict[str, list[str]]:
     """Each engine adds its options in a group of its own; returns the option dests of each engine, so a
     command can refuse an engine's option given without that engine."""
     out: dict[str, list[str]] = {}
     for name, engine in engines.items():
         known = set(map(id, parser._actions))
-        engine.add_arguments(parser.add_argument_group(f"--engine {name} options"))
+        group = parser.add_argument_group(f"--engine {name} options")
+        if fit:
+            engine.add_fit_arguments(group)
+        else:
+            engine.add_arguments(group)
         out[name] = [a.dest for a in parser._actions if id(a) not in known]
     return out
 
@@ -534,6 +547,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     workdir = _checkpoint_dir(args.checkpoint_dir, args.resume) if args.checkpoint_dir else None
     progress = _progress(args)
     host = _host(args, progress)
+    engine = _fit_engine(args, host)  # before any data is read: a missing engine, options it cannot take
     if args.report:  # before any work: a missing report plugin, a folder that is not hiveframe's report
         from hiveframe.pipeline.report import check_report_dir, check_report_plugin
 
@@ -586,7 +600,13 @@ def cmd_fit(args: argparse.Namespace) -> int:
     synth = Synthesizer(metadata, **options)
     progress.total = len(metadata.tables)
     start = time.perf_counter()
-    synth.fit(database, callback=progress.callback, workdir=workdir)
+    if engine is None:
+        synth.fit(database, callback=progress.callback, workdir=workdir)
+    else:
+        from hiveframe.engines import FitRequest
+
+        options = {dest: getattr(args, dest, None) for dest in args.engine_options.get(args.engine, ())}
+        engine.fit(FitRequest(synthesizer=synth, data=database, callback=progress.callback, options=options))
     synth.source = str(Path(args.source).resolve())  # `sample` refuses to write over it
     seconds = time.perf_counter() - start
     path = synth.save(args.output)
@@ -606,6 +626,27 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if dp:  # the last line: what the privacy guarantee is
         _out(_dp_line(dp, synth.dp_wrapper.rows_left_out() if synth.dp_wrapper is not None else {}))
     return 0
+
+
+def _fit_engine(args: argparse.Namespace, host: PluginHost) -> SampleEngine | None:
+    """``fit --engine NAME``: the engine, checked to exist, to fit, and to take the options given; None: local."""
+    _check_engine_options(args)
+    if args.engine == LOCAL:
+        return None
+    engines = host.hooks.engines()
+    fitting = [name for name, engine in engines.items() if engine.fits]
+    engine = engines.get(args.engine)
+    if engine is None or not engine.fits:
+        what = "samples only; it cannot fit" if engine is not None else "is not installed"
+        raise ConfigError(f"--engine {args.engine!r} {what} (engines that fit here: {', '.join([LOCAL, *fitting])})",
+                          hint=did_you_mean(args.engine, [LOCAL, *fitting])
+                          or "an engine comes from a plugin, e.g. pip install 'hiveframe[spark]' for --engine spark")
+    refused = [flag for flag, given in (("--checkpoint-dir", args.checkpoint_dir), ("--resume", args.resume),
+                                        ("--dp", args.dp)) if given]
+    if refused:
+        raise ConfigError(f"{' and '.join(refused)} only apply to a local fit, not --engine {args.engine}",
+                          hint=f"drop --engine {args.engine}, or drop " + " and ".join(refused))
+    return engine
 
 
 def _batches(host: PluginHost, metadata: Metadata, values: Sequence[tuple[str, int]], generator: str | None,

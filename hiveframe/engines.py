@@ -1,4 +1,5 @@
-"""Sampling engines: ways to sample a saved model other than in this process (``sample --engine NAME``).
+"""Engines: ways to sample a saved model (``sample --engine NAME``), and for engines that can, to fit
+one (``fit --engine NAME``), other than in this process.
 
 The kernel samples locally. A plugin adds an engine (the Spark plugin's ``spark`` generates partitions
 on executors and writes straight to storage) by returning a :class:`SampleEngine` subclass from
@@ -14,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-__all__ = ["LOCAL", "SampleEngine", "SampleRequest"]
+__all__ = ["LOCAL", "FitRequest", "SampleEngine", "SampleRequest"]
 
 #: the kernel's own engine: sample in this process (``Synthesizer.sample``) and write with a writer.
 LOCAL = "local"
@@ -38,16 +39,44 @@ class SampleRequest:
     catalog: Mapping[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class FitRequest:
+    """What ``hiveframe fit --engine NAME`` asks of an engine: fit ``synthesizer`` on ``data``, in place.
+
+    The kernel has read the data and configured the synthesizer (metadata, generators, parameters,
+    seed) exactly as for a local fit; the engine only decides where the generator fits run, and the
+    kernel saves the fitted synthesizer."""
+
+    synthesizer: Any  #: a configured, unfitted :class:`hiveframe.pipeline.Synthesizer`
+    data: Any  #: the database the CLI read
+    callback: Any = None  #: the progress callback (``TrainingCallback``), or None
+    options: Mapping[str, Any] = field(default_factory=dict)  #: the engine's own ``fit`` CLI options, by dest
+
+
 class SampleEngine(abc.ABC):
-    """One sampling engine. Subclasses set ``name`` and ``help`` and implement :meth:`sample`."""
+    """One engine. Subclasses set ``name`` and ``help`` and implement :meth:`sample`; one that can also
+    fit sets ``fits = True`` and implements :meth:`fit`."""
 
     name: ClassVar[str]
     #: where it runs, for messages ("sampled ... on Spark"); defaults to the name
     title: ClassVar[str] = ""
     help: ClassVar[str] = ""
+    #: whether :meth:`fit` is implemented (``hiveframe fit --engine NAME``)
+    fits: ClassVar[bool] = False
+    #: what ``fit --engine NAME`` does, for ``hiveframe fit --help``
+    fit_help: ClassVar[str] = ""
 
     def add_arguments(self, group: argparse._ArgumentGroup) -> None:  # noqa: B027 - optional, empty by default
         """Add this engine's options to ``hiveframe sample`` (default ``None``; given only with this engine)."""
+
+    def add_fit_arguments(self, group: argparse._ArgumentGroup) -> None:  # noqa: B027 - optional, empty by default
+        """Add this engine's options to ``hiveframe fit`` (default ``None``; given only with this engine)."""
+
+    def fit(self, request: FitRequest) -> None:
+        """Fit ``request.synthesizer`` on ``request.data`` in place (only where ``fits`` is true)."""
+        from hiveframe.errors import ConfigError
+
+        raise ConfigError(f"engine {self.name!r} samples only; it cannot fit", hint="drop --engine from fit")
 
     @abc.abstractmethod
     def sample(self, request: SampleRequest) -> Mapping[str, int]:

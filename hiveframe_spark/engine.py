@@ -1,4 +1,5 @@
-"""``hiveframe sample --engine spark``: the Spark plugin's sampling engine (see :mod:`hiveframe.engines`).
+"""``hiveframe sample --engine spark`` and ``hiveframe fit --engine spark``: the Spark plugin's engine (see
+:mod:`hiveframe.engines`).
 
 Imports only hiveframe and the standard library: pyspark loads when the engine samples, so a host
 without pyspark still lists the engine and says what to install when it is used.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping
 
-from hiveframe.engines import SampleEngine, SampleRequest
+from hiveframe.engines import FitRequest, SampleEngine, SampleRequest
 from hiveframe.errors import ConfigError
 
 
@@ -26,6 +27,21 @@ class SparkEngine(SampleEngine):
     name = "spark"
     title = "Spark"
     help = "generate in partitions on Spark executors and write straight to storage (needs hiveframe[spark])"
+    fits = True
+    fit_help = ("fit every table's generator, and every column batch of a batches table, as a Spark task of its "
+                "own (the same model as a local fit with the same seed; needs hiveframe[spark])")
+
+    def add_fit_arguments(self, group: argparse._ArgumentGroup) -> None:
+        group.add_argument("--master", default=None, help="with --engine spark: Spark master (default local[2])")
+
+    def fit(self, request: FitRequest) -> None:
+        try:
+            from hiveframe_spark.training import fit_parallel
+        except ImportError as exc:
+            raise ConfigError(f"--engine spark needs the Spark plugin: {exc}",
+                              hint="pip install 'hiveframe[spark]'") from None
+        fit_parallel(request.synthesizer, request.data, master=request.options.get("master") or "local[2]",
+                     callback=request.callback)
 
     def add_arguments(self, group: argparse._ArgumentGroup) -> None:
         group.add_argument("--partitions", type=_partitions, default=None,

@@ -40,6 +40,23 @@ class EchoEngine(SampleEngine):
         return rows
 
 
+class FitEchoEngine(SampleEngine):
+    name = "fitecho"
+    help = "sample in this process"
+    fits = True
+    fit_help = "fit in this process through the engine seam"
+
+    def add_fit_arguments(self, group):
+        group.add_argument("--fit-note", default=None, help="with --engine fitecho: a note")
+
+    def sample(self, request: SampleRequest):
+        raise ConfigError("fitecho does not sample")
+
+    def fit(self, request):
+        request.synthesizer.fit(request.data, callback=request.callback)
+        print("fit note:", request.options["fit_note"])
+
+
 def hello(args):
     print(f"hello {args.name}")
     return 0
@@ -47,7 +64,7 @@ def hello(args):
 
 @hookimpl
 def hiveframe_register_engines():
-    return [EchoEngine]
+    return [EchoEngine, FitEchoEngine]
 
 
 @hookimpl
@@ -114,3 +131,28 @@ def test_a_plugin_whose_commands_fail_is_named_and_the_cli_still_works(fake_dist
     captured = capsys.readouterr()
     assert "broken" in captured.out
     assert "plugin 'broken': its commands were not added" in captured.err
+
+
+def test_an_engine_that_can_fit_fits_from_the_command_line(echo, tmp_path, capsys):
+    import pyarrow.parquet as pq
+
+    (tmp_path / "db").mkdir()
+    pq.write_table(pa.table({"id": list(range(40)), "age": [20 + i % 30 for i in range(40)]}),
+                   tmp_path / "db" / "people.parquet")
+    source, model = str(tmp_path / "db"), str(tmp_path / "model")
+    assert main(["fit", source, "-o", model, "--engine", "fitecho", "--fit-note", "hey", "-q"]) == 0
+    assert "fit note: hey" in capsys.readouterr().out
+    assert Synthesizer.load(model).sample(seed=1)["people"].num_rows == 40
+    with pytest.raises(SystemExit):
+        main(["fit", "--help"])
+    helped = " ".join(capsys.readouterr().out.split())
+    assert "fitecho: fit in this process through the engine seam" in helped and "echo: sample" not in helped
+
+    assert main(["fit", source, "-o", model, "--engine", "echo"]) == 2
+    assert "--engine 'echo' samples only; it cannot fit (engines that fit here: local, " in capsys.readouterr().err
+    assert main(["fit", source, "-o", model, "--engine", "nope"]) == 2
+    assert "--engine 'nope' is not installed" in capsys.readouterr().err
+    assert main(["fit", source, "-o", model, "--fit-note", "x"]) == 2
+    assert "--fit-note only apply with --engine fitecho" in capsys.readouterr().err
+    assert main(["fit", source, "-o", model, "--engine", "fitecho", "--checkpoint-dir", str(tmp_path / "ck")]) == 2
+    assert "--checkpoint-dir only apply to a local fit, not --engine fitecho" in capsys.readouterr().err

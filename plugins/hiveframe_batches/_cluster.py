@@ -131,11 +131,23 @@ def _full_rank_correlations(ranks: Sequence[np.ndarray | None]) -> dict[tuple[in
 
 
 def _ranks(values: np.ndarray) -> np.ndarray:
-    from scipy.stats import rankdata
+    """Average ranks (ties share their mean rank, 1-based) of the non-missing values; NaN stays NaN.
 
+    In numpy rather than ``scipy.stats.rankdata``: importing scipy.stats alone costs about a second,
+    more than ranking every column of a wide table."""
     out = np.full(len(values), np.nan)
     ok = ~np.isnan(values)
-    out[ok] = rankdata(values[ok])
+    present = values[ok]
+    if not len(present):
+        return out
+    order = np.argsort(present, kind="stable")
+    ordered = present[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    counts = np.diff(np.r_[starts, len(ordered)])
+    group = np.repeat(np.arange(len(starts)), counts)
+    ranks = np.empty(len(present))
+    ranks[order] = (starts + (counts + 1) / 2.0)[group]
+    out[ok] = ranks
     return out
 
 
@@ -197,25 +209,34 @@ def _correlation_ratio_coded(categories: tuple[np.ndarray, int], values: np.ndar
 
 def cluster(columns: Sequence[str], association: np.ndarray, *, max_width: int, merge_below: int) -> list[list[str]]:
     """Groups of at most ``max_width`` columns, strongly associated columns together, in tree order."""
-    from scipy.cluster.hierarchy import linkage, to_tree
-    from scipy.spatial.distance import squareform
-
     names = list(columns)
     if len(names) <= max_width:
         return [names] if names else []
     distance = 1.0 - association
     np.fill_diagonal(distance, 0.0)
-    tree = to_tree(linkage(squareform(distance, checks=False), method="average"))
+    children, sizes = average_linkage(distance)
     groups: list[list[str]] = []
 
-    def split(node) -> None:
-        if node.get_count() <= max_width:
-            groups.append([names[i] for i in sorted(node.pre_order())])
-        else:
-            split(node.get_left())
-            split(node.get_right())
+    def leaves(node: int) -> list[int]:
+        out, stack = [], [node]
+        while stack:
+            top = stack.pop()
+            if top < len(names):
+                out.append(top)
+            else:
+                left, right = children[top - len(names)]
+                stack.extend((right, left))
+        return out
 
-    split(tree)
+    def split(node: int) -> None:
+        if sizes[node] <= max_width:
+            groups.append([names[i] for i in sorted(leaves(node))])
+        else:
+            left, right = children[node - len(names)]
+            split(left)
+            split(right)
+
+    split(len(sizes) - 1)
     merged: list[list[str]] = []
     for group in groups:
         if merged and (len(group) < merge_below or len(merged[-1]) < merge_below) \
@@ -225,6 +246,34 @@ def cluster(columns: Sequence[str], association: np.ndarray, *, max_width: int, 
             merged.append(group)
     order = {name: i for i, name in enumerate(names)}
     return [sorted(g, key=order.__getitem__) for g in merged]
+
+
+def average_linkage(distance: np.ndarray) -> tuple[list[tuple[int, int]], list[int]]:
+    """Average-linkage (UPGMA) merges of a square distance matrix, numbered as scipy numbers them.
+
+    Leaves are 0..k-1 and merge ``s`` makes node ``k + s`` from (smaller id, larger id); returns the
+    merges and every node's size. In numpy rather than ``scipy.cluster.hierarchy``: importing
+    scipy.cluster costs more than half a second, far more than clustering a hundred columns.
+    """
+    k = len(distance)
+    d = np.array(distance, dtype=float)
+    np.fill_diagonal(d, np.inf)
+    ids, sizes = list(range(k)), [1] * k
+    children: list[tuple[int, int]] = []
+    node_sizes = [1] * k
+    for step in range(k - 1):
+        i, j = divmod(int(np.argmin(d)), k)
+        ni, nj = sizes[i], sizes[j]
+        merged = (d[i] * ni + d[j] * nj) / (ni + nj)
+        d[i, :] = merged
+        d[:, i] = merged
+        d[i, i] = np.inf
+        d[j, :] = np.inf
+        d[:, j] = np.inf
+        children.append((min(ids[i], ids[j]), max(ids[i], ids[j])))
+        node_sizes.append(ni + nj)
+        ids[i], sizes[i] = k + step, ni + nj
+    return children, node_sizes
 
 
 def choose_anchors(batches: Sequence[Sequence[str]], association: np.ndarray, index: dict[str, int], *,

@@ -2,7 +2,9 @@
 
 The table's columns are split into batches (clustered by association, at most ``max_width`` wide, or
 given as ``groups``); each batch gets its own model, a deep copy of the template generator with its own
-checkpoint folder, so batches share nothing and can train at the same time (worker processes). Rows
+checkpoint folder, so batches share nothing and can train at the same time: this process and worker
+processes take batches, largest first, from one shared queue (workers are started only where the
+batches are estimated to take long enough to pay for a worker's start-up). Rows
 are joined back by position. Unlike independent batches, each later batch is conditioned on a few
 *anchor* columns of the batches before it (the columns most associated with its own), through the
 same context mechanism child tables use: the joint is approximated by
@@ -19,6 +21,8 @@ import copy
 import hashlib
 import json
 import logging
+import queue
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -45,6 +49,13 @@ STATE_FORMAT = 1
 DEFAULT_MAX_WIDTH = 15
 #: the folder, inside a batch's checkpoint folder, that holds the batch's finished model
 FINISHED = "finished"
+#: ``workers="auto"``: worker processes only where a batch's fit is estimated to take at least this
+#: long; a spawned worker pays Python, numpy and (for neural models) torch start-up, about 1-3 s
+MIN_WORKER_SECONDS = 2.0
+#: rough fit costs for that estimate (seconds): per row and column of a statistical model, per
+#: optimizer step of a neural one (CTGAN's small default networks on one thread)
+CELL_SECONDS = 1e-6
+STEP_SECONDS = 0.01
 
 
 @dataclass(frozen=True)
@@ -85,8 +96,11 @@ class BatchesGenerator(TableGenerator):
     instance, deep-copied for every batch. ``max_width`` bounds a batch's columns (or ``num_batches``
     asks for about that many), ``groups`` gives the batches explicitly (columns left out of every group
     form batches of their own, clustered). ``anchors`` is how many columns of earlier batches condition
-    each later batch (0: independent batches). ``workers`` is how many processes ``fit`` trains batches
-    in. ``models`` holds the fitted batch models (filled by training, restored by loading).
+    each later batch (0: independent batches). ``share_epochs`` gives a neural per-batch model its
+    share of the epochs by width. ``workers`` is how many processes ``fit`` trains batches
+    in, this one included (1: one after another here); ``"auto"`` (the default) uses every core when
+    the batches are estimated to take long enough to pay for worker processes, else trains here.
+    ``models`` holds the fitted batch models (filled by training, restored by loading).
     """
 
     name: ClassVar[str] = "batches"
@@ -100,7 +114,10 @@ class BatchesGenerator(TableGenerator):
     groups: list[list[str]] | None = None
     anchors: int = 3
     merge_below: int | None = None
-    workers: int = 1
+    workers: int | str = "auto"
+    #: a neural per-batch model trains ``epochs`` x (its columns / the table's columns), at least 1, so
+    #: that the batches together take about one model's optimizer steps (False: every batch all epochs)
+    share_epochs: bool = False
     models: dict[str, TableGenerator] = attrs.field(factory=dict)
 
     _batches: list[Batch] = attrs.field(factory=list, init=False)
@@ -111,15 +128,17 @@ class BatchesGenerator(TableGenerator):
 
     def __attrs_post_init__(self) -> None:
         problems = []
-        for name in ("max_width", "workers"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                problems.append(f"{name} must be an integer >= 1, got {value!r}")
+        if isinstance(self.max_width, bool) or not isinstance(self.max_width, int) or self.max_width < 1:
+            problems.append(f"max_width must be an integer >= 1, got {self.max_width!r}")
+        if not _valid_workers(self.workers):
+            problems.append(f"workers must be an integer >= 1 or 'auto', got {self.workers!r}")
         if self.num_batches is not None and (isinstance(self.num_batches, bool)
                                              or not isinstance(self.num_batches, int) or self.num_batches < 1):
             problems.append(f"num_batches must be an integer >= 1 or None, got {self.num_batches!r}")
         if isinstance(self.anchors, bool) or not isinstance(self.anchors, int) or self.anchors < 0:
             problems.append(f"anchors must be an integer >= 0, got {self.anchors!r}")
+        if not isinstance(self.share_epochs, bool):
+            problems.append(f"share_epochs must be true or false, got {self.share_epochs!r}")
         if self.merge_below is not None and (not isinstance(self.merge_below, int) or self.merge_below < 0):
             problems.append(f"merge_below must be an integer >= 0 or None, got {self.merge_below!r}")
         if self.groups is not None and (not isinstance(self.groups, (list, tuple))
@@ -209,8 +228,9 @@ class BatchesGenerator(TableGenerator):
         self._raise_failures(results)
         return self.models[batch.key]
 
-    def train_all_batches(self, workers: int | None = None) -> dict[str, TableGenerator]:
-        """Train every batch, ``workers`` at a time in worker processes (1: one after another, in this process).
+    def train_all_batches(self, workers: int | str | None = None) -> dict[str, TableGenerator]:
+        """Train every batch in ``workers`` processes, this one included (1: one after another, here;
+        ``"auto"``: every core when the batches are worth a worker process; None: the ``workers`` parameter).
 
         A batch that fails does not stop the others: the trained ones are kept, and the error (raised at
         the end) names every failed batch; ``train_batch(i)`` retrains one.
@@ -218,8 +238,9 @@ class BatchesGenerator(TableGenerator):
         self._check_writable("train_all_batches")
         self._require_training()
         workers = self.workers if workers is None else workers
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise ConfigError(f"workers must be an integer >= 1, got {workers!r}")
+        if not _valid_workers(workers):
+            raise ConfigError(f"workers must be an integer >= 1 or 'auto', got {workers!r}",
+                              hint="e.g. train_all_batches(workers=2), or workers='auto'")
         self.models = {}
         results = self._train(self._batches, workers=workers)
         self._raise_failures(results)
@@ -426,6 +447,10 @@ class BatchesGenerator(TableGenerator):
         constraints = tuple(c for c in table.constraints if set(_constraint_columns(c)) <= set(batch.columns))
         sub = replace(table, columns=columns, primary_key=(), driver=None, constraints=constraints, detection=None)
         model = copy.deepcopy(training.template)
+        epochs = getattr(model, "epochs", None)
+        if self.share_epochs and type(model).neural and isinstance(epochs, int) and not isinstance(epochs, bool):
+            width = sum(len(b.columns) for b in self._batches)
+            model.epochs = max(1, round(epochs * len(batch.columns) / max(1, width)))
         overrides = {k: copy.deepcopy(v) for k, v in self.transformers.items() if k not in table.column_names
                      or k in batch.columns}
         if overrides:
@@ -435,7 +460,7 @@ class BatchesGenerator(TableGenerator):
                 "table": sub, "context_columns": tuple(training.context_columns) + tuple(batch.anchors),
                 "seed": _batch_seed(training.seed, batch.index), "workdir": workdir}
 
-    def _train(self, batches: Sequence[Batch], *, workers: int) -> dict[int, dict[str, Any]]:
+    def _train(self, batches: Sequence[Batch], *, workers: int | str) -> dict[int, dict[str, Any]]:
         training = self._require_training()
         results: dict[int, dict[str, Any]] = {}
         pending = []
@@ -448,14 +473,16 @@ class BatchesGenerator(TableGenerator):
                 log.info("table %s: batch %d resumed from its finished checkpoint", training.table.name, batch.index)
             else:
                 pending.append(job)
-        if workers > 1 and len(pending) > 1:
-            results.update(self._train_processes(pending, min(workers, len(pending)), training))
+        processes = processes_for(pending, workers)
+        self._fit_info["processes"] = processes
+        if processes > 1:
+            results.update(self._train_shared(pending, processes, training))
         else:
             for job in pending:
                 results[job["batch"]] = self._train_here(job, training)
         for index, result in results.items():
             self._fit_info.setdefault("batches", {})[str(index)] = {
-                k: v for k, v in result.items() if k in ("seconds", "resumed", "error")}
+                k: v for k, v in result.items() if k in ("seconds", "resumed", "error", "where")}
         return results
 
     def _events(self, batch: int, training: _Training) -> TrainingCallback | None:
@@ -469,69 +496,113 @@ class BatchesGenerator(TableGenerator):
 
         return callback
 
-    def _train_here(self, job: dict[str, Any], training: _Training) -> dict[str, Any]:
+    def _train_here(self, job: dict[str, Any], training: _Training,
+                    callback: TrainingCallback | None = None) -> dict[str, Any]:
         start = time.perf_counter()
         model: TableGenerator = job["model"]
         try:
             model.fit(job["data"], job["table"], context_columns=job["context_columns"], seed=job["seed"],
-                      callback=self._events(job["batch"], training), workdir=job["workdir"])
+                      callback=callback or self._events(job["batch"], training), workdir=job["workdir"])
         except HiveframeError as exc:
             return {"batch": job["batch"], "error": f"{type(exc).__name__}: {exc.message}",
                     "seconds": time.perf_counter() - start}
         self._finish(job, model)
-        return {"batch": job["batch"], "seconds": time.perf_counter() - start}
+        return {"batch": job["batch"], "seconds": time.perf_counter() - start, "where": "main"}
 
-    def _train_processes(self, jobs: list[dict[str, Any]], workers: int, training: _Training) -> dict[int, Any]:
+    def _train_shared(self, jobs: list[dict[str, Any]], processes: int, training: _Training) -> dict[int, Any]:
+        """Train ``jobs`` in this process and ``processes - 1`` spawned workers, all taking batches from
+        one queue, largest first: this process starts on the largest at once (no start-up to pay), the
+        workers join as they come up, and whoever is free takes the next. Each process is capped at
+        its share of the cores' threads. Epoch events of the workers reach the user's callback here,
+        in this thread, whenever this process reports an event of its own or waits."""
         import multiprocessing
-        import queue
-        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
 
         from hiveframe_batches import _parallel
 
+        threads = max(1, _parallel.available_cores() // processes)
         context = multiprocessing.get_context("spawn")
         events = context.Queue()
         callbacks = {job["batch"]: self._events(job["batch"], training) for job in jobs}
         by_batch = {job["batch"]: job for job in jobs}
+        work: queue.Queue[dict[str, Any]] = queue.Queue()
+        for job in sorted(jobs, key=lambda j: -estimate_seconds(j["model"], j["data"].num_rows,
+                                                                 j["data"].num_columns)):
+            work.put(job)
         results: dict[int, Any] = {}
-        log.info("table %s: training %d batches in %d worker processes", training.table.name, len(jobs), workers)
+        log.info("table %s: training %d batches in %d processes (this one and %d workers), %d thread(s) each",
+                 training.table.name, len(jobs), processes, processes - 1, threads)
 
         def drain() -> None:
             while True:
                 try:
                     batch, event = events.get_nowait()
-                except queue.Empty:
+                except (queue.Empty, OSError, ValueError):
                     return
                 if callbacks.get(batch) is not None:
                     callbacks[batch](event)
 
-        # the largest batches first, so that no worker is left with a big one at the end
-        order = sorted(jobs, key=lambda j: -(j["data"].num_rows * j["data"].num_columns))
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_parallel.init_worker,
-                                 initargs=(events,)) as pool:
-            futures = {pool.submit(_parallel.fit_in_worker, _payload(job, training.callback is not None)): job["batch"]
-                       for job in order}
-            waiting = set(futures)
-            while waiting:
-                done, waiting = wait(waiting, timeout=0.2, return_when=FIRST_COMPLETED)
-                drain()
-                for future in done:
-                    index = futures[future]
+        def helper(pool: ProcessPoolExecutor) -> None:
+            """One worker's share: take the next batch, fit it in a worker, until the queue is empty."""
+            while True:
+                try:
+                    job = work.get_nowait()
+                except queue.Empty:
+                    return
+                index = job["batch"]
+                try:
+                    results[index] = pool.submit(_parallel.fit_in_worker,
+                                                 _payload(job, callbacks[index] is not None)).result()
+                except BrokenProcessPool as exc:  # a worker died: this process trains what is left
+                    results[index] = {"batch": index, "error": f"BrokenProcessPool: {exc}", "seconds": 0.0}
+                    return
+                except Exception as exc:  # noqa: BLE001 - e.g. an unpicklable model: name the batch
+                    results[index] = {"batch": index, "error": f"{type(exc).__name__}: {exc}", "seconds": 0.0}
+
+        with ProcessPoolExecutor(max_workers=processes - 1, mp_context=context, initializer=_parallel.init_worker,
+                                 initargs=(events, threads)) as pool:
+            helpers = [threading.Thread(target=helper, args=(pool,), name=f"batches-worker-{i}", daemon=True)
+                       for i in range(processes - 1)]
+            for thread in helpers:
+                thread.start()
+            try:
+                while True:
                     try:
-                        result = future.result()
-                    except Exception as exc:  # noqa: BLE001 - e.g. a worker killed: name the batch
-                        result = {"batch": index, "error": f"{type(exc).__name__}: {exc}", "seconds": 0.0}
-                    if "states" in result:
-                        job = by_batch[index]
-                        try:
-                            _parallel.restore_states(job["model"], result.pop("states"))
-                        except HiveframeError as exc:
-                            result = {"batch": index, "error": f"{type(exc).__name__}: {exc.message}",
-                                      "seconds": result["seconds"]}
-                        else:
-                            self._finish(job, job["model"])
-                    results[index] = result
+                        job = work.get_nowait()
+                    except queue.Empty:
+                        break
+                    own = callbacks[job["batch"]]
+
+                    def callback(event: Mapping[str, Any], own: TrainingCallback | None = own) -> None:
+                        drain()
+                        if own is not None:
+                            own(event)
+
+                    with _parallel.thread_caps(threads):
+                        results[job["batch"]] = self._train_here(job, training, callback)
+                    drain()
+            except BaseException:  # e.g. Ctrl-C: the workers take no further batch
+                while not work.empty():
+                    work.get_nowait()
+                raise
+            for thread in helpers:
+                while thread.is_alive():
+                    thread.join(timeout=0.2)
+                    drain()
         drain()
         events.close()
+        for index, result in results.items():
+            if "states" not in result:
+                continue
+            job = by_batch[index]
+            try:
+                _parallel.restore_states(job["model"], result.pop("states"))
+            except HiveframeError as exc:
+                results[index] = {"batch": index, "error": f"{type(exc).__name__}: {exc.message}",
+                                  "seconds": result["seconds"]}
+            else:
+                self._finish(job, job["model"])
         return results
 
     def _finish(self, job: dict[str, Any], model: TableGenerator) -> None:
@@ -628,6 +699,41 @@ def _payload(job: Mapping[str, Any], with_callback: bool) -> dict[str, Any]:
             "table_name": job["table"].name, "table": job["table"].to_dict(),
             "context_columns": list(job["context_columns"]), "seed": job["seed"],
             "workdir": str(job["workdir"]) if job["workdir"] is not None else None, "callback": with_callback}
+
+
+def _valid_workers(value: Any) -> bool:
+    return value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1)
+
+
+def estimate_seconds(model: TableGenerator, rows: int, columns: int) -> float:
+    """A rough prior of one batch's fit seconds, only to decide whether worker processes pay.
+
+    A neural model costs about a fixed time per optimizer step (small networks: the step's overhead,
+    not the width, dominates), so epochs x steps per epoch; a statistical one about its cells."""
+    if type(model).neural:
+        epochs = getattr(model, "epochs", None) or 100
+        batch_size = getattr(model, "batch_size", None) or 500
+        return STEP_SECONDS * epochs * -(-max(1, rows) // batch_size)
+    return CELL_SECONDS * rows * max(1, columns)
+
+
+def processes_for(jobs: Sequence[Mapping[str, Any]], workers: int | str) -> int:
+    """How many processes train ``jobs`` (this one included): ``workers``, or for ``"auto"`` every
+    core when the batches are worth it (estimated at least MIN_WORKER_SECONDS each on average)."""
+    if len(jobs) < 2:
+        return 1
+    if workers != "auto":
+        return min(int(workers), len(jobs))
+    from hiveframe_batches._parallel import available_cores
+
+    cores = available_cores()
+    if cores < 2:
+        return 1
+    estimates = [estimate_seconds(j["model"], j["data"].num_rows, j["data"].num_columns) for j in jobs]
+    worth = sum(estimates) / len(estimates) >= MIN_WORKER_SECONDS
+    log.info("batches: estimated %.1f s per batch on average: %s", sum(estimates) / len(estimates),
+             f"{min(cores, len(jobs))} processes" if worth else "trained in this process (not worth a worker)")
+    return min(cores, len(jobs)) if worth else 1
 
 
 def _batch_seed(seed: int, index: int) -> int:

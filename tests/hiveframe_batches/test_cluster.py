@@ -85,3 +85,47 @@ def test_a_null_pattern_is_an_association():
                         Column("c", ColumnKind.NUMERICAL, "double")))
     assoc = clustering.association_matrix(data, table, ["kind", "b", "c"])
     assert assoc[0, 1] > 0.95 and assoc[1, 2] < 0.1 and assoc[0, 2] < 0.1
+
+
+def test_ranks_match_scipy_rankdata_with_ties_and_missing_values():
+    from hiveframe_batches._cluster import _ranks
+    from scipy.stats import rankdata
+
+    rng = np.random.default_rng(3)
+    values = rng.integers(0, 7, size=200).astype(float)
+    values[rng.choice(200, size=20, replace=False)] = np.nan
+    ok = ~np.isnan(values)
+    got = _ranks(values)
+    assert np.isnan(got[~ok]).all()
+    np.testing.assert_array_equal(got[ok], rankdata(values[ok]))
+    assert np.isnan(_ranks(np.array([np.nan, np.nan]))).all()
+
+
+def test_average_linkage_makes_the_merges_scipy_makes():
+    from scipy.cluster.hierarchy import linkage
+    from scipy.spatial.distance import squareform
+
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        k = int(rng.integers(2, 30))
+        distance = rng.random((k, k))
+        distance = (distance + distance.T) / 2
+        np.fill_diagonal(distance, 0.0)
+        expected = linkage(squareform(distance, checks=False), method="average")
+        children, sizes = clustering.average_linkage(distance)
+        assert children == [(int(a), int(b)) for a, b in expected[:, :2]]
+        assert sizes[k:] == [int(n) for n in expected[:, 3]]
+
+
+def test_planning_imports_neither_scipy_stats_nor_scipy_cluster():
+    """Those imports cost more than ranking and clustering a wide table (checked in a fresh process)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); from conftest import grouped_table; "
+            "from hiveframe_batches.generators import BatchesGenerator; data, table = grouped_table(); "
+            "BatchesGenerator(max_width=4).create_batches(data, table, seed=0); "
+            "print(sorted(m for m in ('scipy.stats', 'scipy.cluster') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

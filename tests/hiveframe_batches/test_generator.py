@@ -77,10 +77,12 @@ def test_conditions_on_any_column(grouped):
     assert np.mean(high.column("b1").to_numpy()) > 0.8
 
 
-def test_epoch_callbacks_carry_the_batch_and_table(grouped):
+@pytest.mark.parametrize("workers", [1, 3])
+def test_epoch_callbacks_carry_the_batch_and_table(grouped, workers):
+    """Also from worker processes: their events reach the callback in this process."""
     data, table = grouped
     events = []
-    gen = BatchesGenerator(max_width=4, generator=_Chatty())
+    gen = BatchesGenerator(max_width=4, generator=_Chatty(), workers=workers)
     gen.fit(data, table, seed=0, callback=events.append)
     assert {e["batch"] for e in events} == set(range(len(gen.batches)))
     assert {e["table"] for e in events} == {"wide"} and {e["batches"] for e in events} == {len(gen.batches)}
@@ -107,15 +109,76 @@ def test_train_batch_retrains_one_batch_and_leaves_the_others(grouped):
     assert all(gen.models[k] is m for k, m in before.items() if k != gen.batches[1].key)
 
 
-def test_parallel_training_gives_the_same_model_as_sequential(grouped):
+@pytest.mark.parametrize("workers", [2, 3])
+def test_parallel_training_gives_the_same_model_as_sequential(grouped, workers):
+    """This process and the workers share the batches; the model does not depend on who trained what."""
     data, table = grouped
-    seq = BatchesGenerator(max_width=4).fit(data, table, seed=0)
-    par = BatchesGenerator(max_width=4, workers=2).fit(data, table, seed=0)
+    seq = BatchesGenerator(max_width=4, workers=1).fit(data, table, seed=0)
+    par = BatchesGenerator(max_width=4, workers=workers).fit(data, table, seed=0)
     assert seq.batches == par.batches
     assert par.sample(100, seed=5).equals(seq.sample(100, seed=5))
+    assert seq.fit_info["processes"] == 1 and par.fit_info["processes"] == workers
+    where = [info["where"] for info in par.fit_info["batches"].values()]
+    assert "main" in where and any(w.startswith("worker") for w in where)  # this process trains too
 
 
-@pytest.mark.parametrize("workers", [1, 2])
+def test_auto_workers_train_cheap_batches_here_and_costly_ones_in_processes(grouped, monkeypatch):
+    from hiveframe_batches import _parallel
+    from hiveframe_batches import generators as module
+
+    data, table = grouped
+    monkeypatch.setattr(_parallel, "available_cores", lambda: 2)
+    gen = BatchesGenerator(max_width=4)
+    assert gen.workers == "auto"
+    gen.fit(data, table, seed=0)
+    assert gen.fit_info["processes"] == 1  # a copula on 600 rows: a worker's start-up costs more
+    monkeypatch.setattr(module, "MIN_WORKER_SECONDS", 0.0)
+    costly = BatchesGenerator(max_width=4).fit(data, table, seed=0)
+    assert costly.fit_info["processes"] == 2
+    assert costly.sample(50, seed=1).equals(gen.sample(50, seed=1))
+    monkeypatch.setattr(_parallel, "available_cores", lambda: 1)
+    assert BatchesGenerator(max_width=4).fit(data, table, seed=0).fit_info["processes"] == 1
+
+
+def test_the_estimate_counts_steps_for_neural_models_and_cells_for_the_others():
+    from hiveframe_batches.generators import estimate_seconds
+
+    @attrs.define(kw_only=True, eq=False)
+    class _Neural(GaussianCopula):
+        neural = True
+        epochs: int = 300
+        batch_size: int = 500
+
+    assert estimate_seconds(GaussianCopula(), 5000, 15) < 1.0
+    assert estimate_seconds(_Neural(), 5000, 15) == pytest.approx(30 * estimate_seconds(_Neural(epochs=10), 5000, 15))
+    assert estimate_seconds(_Neural(), 5000, 15) >= 2.0  # CTGAN's 300 epochs: worth a worker
+
+
+def test_thread_caps_limit_the_loaded_pools_and_restore_them():
+    from hiveframe_batches._parallel import thread_caps
+    from threadpoolctl import threadpool_info
+
+    before = [p["num_threads"] for p in threadpool_info()]
+    with thread_caps(1):
+        assert all(p["num_threads"] == 1 for p in threadpool_info())
+    assert [p["num_threads"] for p in threadpool_info()] == before
+
+
+def test_a_worker_caps_the_threads_of_libraries_it_loads_later(monkeypatch):
+    import os
+
+    from hiveframe_batches import _parallel
+
+    for name in _parallel.THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(_parallel, "_THREADS", None)
+    monkeypatch.setattr(_parallel, "_EVENTS", None)
+    _parallel.init_worker(None, 1)
+    assert all(os.environ[name] == "1" for name in _parallel.THREAD_VARIABLES)
+    assert _parallel._THREADS == 1
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
 def test_a_failing_batch_keeps_the_others_and_names_itself(grouped, workers):
     data, table = grouped
     wrong = table.with_column(replace(table.column("b3"), kind=ColumnKind.NUMERICAL, dtype="double"))  # "up"/"down"
@@ -205,6 +268,8 @@ def test_train_before_create(grouped):
 def test_bad_parameters_are_listed_together():
     with pytest.raises(ConfigError) as info:
         BatchesGenerator(workers=0, anchors=-1, groups=[[]], generator="batches")
+    with pytest.raises(ConfigError, match="workers must be an integer >= 1 or 'auto'"):
+        BatchesGenerator(workers="many")
     text = str(info.value)
     assert "workers" in text and "anchors" in text and "groups" in text and "cannot itself be 'batches'" in text
 
@@ -238,3 +303,23 @@ def test_fit_parts_fitted_elsewhere_and_joined_make_the_model_fit_makes(grouped)
     split.join_parts(fitted)
     assert split.sample(200, seed=5).equals(whole.sample(200, seed=5))
     assert GaussianCopula().fit_parts(data, table) is None  # an ordinary generator is one piece
+
+
+def test_share_epochs_gives_each_neural_batch_its_share_by_width(grouped):
+    @attrs.define(kw_only=True, eq=False)
+    class _Counted(GaussianCopula):
+        neural = True
+        epochs: int = 20
+
+    data, table = grouped
+    gen = BatchesGenerator(groups=[["a1", "a2", "a3", "b1", "b2", "b3"]], generator=_Counted(), share_epochs=True,
+                           workers=1)
+    gen.create_batches(data, table, seed=0)
+    width = sum(len(b.columns) for b in gen.batches)
+    epochs = [gen._job(b, gen._training)["model"].epochs for b in gen.batches]
+    assert epochs == [max(1, round(20 * len(b.columns) / width)) for b in gen.batches] and epochs[0] == 12
+    plain = BatchesGenerator(generator=_Counted(), max_width=4)
+    plain.create_batches(data, table, seed=0)
+    assert {plain._job(b, plain._training)["model"].epochs for b in plain.batches} == {20}
+    with pytest.raises(ConfigError, match="share_epochs must be true or false"):
+        BatchesGenerator(share_epochs="yes")

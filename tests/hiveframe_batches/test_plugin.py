@@ -172,3 +172,23 @@ def test_cli_bad_batches(cli, tmp_path, capsys, value, message):
 def test_cli_plugins_lists_it(cli, capsys):
     assert cli(["plugins"]) == 0
     assert "table generator: batches" in capsys.readouterr().out
+
+
+def test_cli_help_says_when_batches_train_in_parallel(cli, capsys):
+    """The default is workers='auto': parallel only where it pays, which the help must say."""
+    with pytest.raises(SystemExit):
+        cli(["fit", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "batches train in parallel processes when they take long enough to pay for them" in text
+    assert "TABLE.workers=N" in text
+
+
+def test_cli_workers_for_the_batches(cli, tmp_path, capsys):
+    data, _ = grouped_table(200)
+    (tmp_path / "db").mkdir()
+    pq.write_table(data, tmp_path / "db" / "wide.parquet")
+    assert cli(["fit", str(tmp_path / "db"), "-o", str(tmp_path / "model"), "--batches", "wide=4",
+                "--table-param", "wide.workers=0", "-q"]) == 2
+    assert "workers must be an integer >= 1 or 'auto', got 0" in capsys.readouterr().err
+    assert cli(["fit", str(tmp_path / "db"), "-o", str(tmp_path / "model"), "--batches", "wide=4",
+                "--table-param", "wide.workers=2", "-q"]) == 0
