@@ -180,6 +180,59 @@ class RowGradients:
         return out
 
 
+def _unit_square_norms(rg: RowGradients, unit: torch.Tensor, n_units: int) -> torch.Tensor:
+    """Each unit's squared norm of the SUM of its rows' gradients (rows of ``rg``, ``unit`` (B,) their units).
+
+    The sum of a unit's outer products ``x_i g_i^T`` has squared norm ``sum_ij (x_i.x_j)(g_i.g_j)`` over
+    the unit's pairs of rows (ghost clipping per group), so Gram matrices of the factors, masked to pairs
+    of the same unit, give it without a gradient tensor per unit; the small ``w_mid`` and bias gradients
+    are summed per unit directly. Embedding rows of different sources never coincide (disjoint offsets),
+    so only the same source of two rows can hit the same row."""
+    same = (unit[:, None] == unit[None, :]).to(rg.x.dtype)  # (B, B)
+    g_d = torch.einsum("ith,jth->tij", rg.dz1, rg.dz1)
+    g_in = torch.einsum("itk,jtk->tij", rg.x, rg.x) + torch.einsum("its,jts->tij", rg.known, rg.known) + 1.0
+    pair = (g_in * g_d).sum(0)  # w_in, w_known, b_in
+    g_l = torch.einsum("itv,jtv->tij", rg.dlogits, rg.dlogits)
+    pair = pair + ((torch.einsum("itk,jtk->tij", rg.z, rg.z) + 1.0) * g_l).sum(0)  # heads
+    hit = (rg.idx[:, None, :] == rg.idx[None, :, :]).to(rg.de.dtype)  # (B, B, S)
+    pair = pair + (hit * torch.einsum("isd,jsd->ijs", rg.de, rg.de)).sum(-1)  # embedding
+    sq = torch.zeros(n_units, dtype=rg.x.dtype, device=rg.x.device)
+    sq = sq.index_add(0, unit, (pair * same).sum(1))
+    mid = torch.zeros((n_units, *rg.dmid.shape[1:]), dtype=rg.x.dtype, device=rg.x.device)
+    sq = sq + mid.index_add(0, unit, rg.dmid).square().sum((1, 2))
+    bmid = torch.zeros((n_units, rg.dm.shape[-1]), dtype=rg.x.dtype, device=rg.x.device)
+    return sq + bmid.index_add(0, unit, rg.dm.sum(1)).square().sum(-1)
+
+
+class UnitGradients:
+    """Per-unit gradients of several networks trained as one, in factored form (a sequence under DP).
+
+    ``parts`` maps a parameter prefix (``"lengths"``, ``"rows"``) to one network's :class:`RowGradients`
+    and each of its rows' unit (0 .. ``n_units`` - 1). A unit's gradient is the sum of its rows'
+    gradients in every network (a parent's length row plus all its children's rows): ``unit_norms`` is
+    the exact norm of that whole vector and ``weighted_sum`` scales every row by its unit's weight, so
+    the wrapper's ``private_gradient`` clips per unit, not per row (equal to summing ``vmap(grad)``'s
+    per-row gradients per unit: tested). Parameters are named ``prefix.name``.
+    """
+
+    def __init__(self, parts: Mapping[str, tuple[RowGradients, torch.Tensor]], n_units: int) -> None:
+        self.parts = dict(parts)
+        self.n_units = int(n_units)
+
+    def __call__(self, *args: Any) -> Any:  # a loss_fn slot: never evaluated as a loss
+        raise TypeError("UnitGradients is read through unit_norms and weighted_sum")
+
+    def unit_norms(self) -> torch.Tensor:
+        return sum(_unit_square_norms(rg, unit, self.n_units) for rg, unit in self.parts.values()).sqrt()
+
+    def weighted_sum(self, weights: torch.Tensor) -> dict[str, torch.Tensor]:
+        out = {}
+        for prefix, (rg, unit) in self.parts.items():
+            for k, v in rg.weighted_sum(weights[unit]).items():
+                out[f"{prefix}.{k}"] = v
+        return out
+
+
 def fit_private(
     gen: AutoregressiveGenerator,
     data: pa.Table,

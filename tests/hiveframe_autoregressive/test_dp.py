@@ -341,10 +341,84 @@ def test_a_private_fit_learns_no_ordered_pairs():
     rng = np.random.default_rng(0)
     start = rng.uniform(0, 100, 300)
     data = pa.table({"start": start, "end": start + rng.exponential(5, 300)})
-    table = Table("spans", (Column("start", ColumnKind.NUMERICAL, dtype="double"),
-                            Column("end", ColumnKind.NUMERICAL, dtype="double")))
+    table = Table(
+        "spans",
+        (
+            Column("start", ColumnKind.NUMERICAL, dtype="double"),
+            Column("end", ColumnKind.NUMERICAL, dtype="double"),
+        ),
+    )
     plain = tiny(epochs=1).fit(data, table, seed=0)
     assert [o.column for o in plain._offsets] == ["end"]  # the pair exists and is used without DP
     gen, _, _ = _dp_fit(data, table)
     assert gen.inner._offsets == []
     assert gen.sample(50, seed=1).num_rows == 50
+
+
+def test_unit_gradients_equal_summed_row_gradients_per_unit():
+    """A sequence's privacy unit: its gradient is the sum of its rows' gradients in both networks (the
+    parent's length row and every child row); the factored per-unit norms and clipped sums are those of
+    ``vmap(grad)`` per row summed per unit, and the wrapper's DP-SGD step clips per unit."""
+    import torch
+    from hiveframe_autoregressive import _dp, _model
+    from hiveframe_privacy.dpsgd import private_gradient
+    from torch.func import grad, vmap
+
+    rng = np.random.default_rng(1)
+
+    def net_and_rows(vocab: list[int], ctx: list[int], rows: int, seed: int) -> tuple[Any, Any, Any]:
+        layout = _model.Layout(vocab, list(range(len(vocab))), [0] * len(vocab), ctx)
+        net = _model.Network(layout, 3, 6, seed=seed)
+        # few values: rows of one unit share embedding rows (the case the per-unit norm must count)
+        tokens = torch.as_tensor(np.stack([rng.integers(0, v, rows) for v in vocab + ctx], axis=1))
+        known = _model.known_masks(
+            layout, torch.as_tensor(_model.draw_ranks(rng, rows, layout.n_columns, 0.5))
+        )
+        return net, tokens, known
+
+    units = 6
+    lnet, ltok, lknown = net_and_rows([4], [2], units, 1)  # one length row per parent
+    rnet, rtok, rknown = net_and_rows([3, 2, 5], [2, 4], 23, 2)
+    row_unit = torch.as_tensor(np.sort(rng.integers(0, units - 1, 23)))  # the last parent has no children
+    grads = {}
+    for prefix, net, tok, known, unit in (
+        ("lengths", lnet, ltok, lknown, torch.arange(units)),
+        ("rows", rnet, rtok, rknown, row_unit),
+    ):
+        params = {k: v.detach() for k, v in net.named_parameters()}
+        per_row = vmap(grad(_dp.row_loss_fn(net)), in_dims=(None, 0, 0))(params, tok, known)
+        for k, g in per_row.items():
+            grads[f"{prefix}.{k}"] = torch.zeros((units, *g.shape[1:])).index_add(0, unit, g)
+    factored = _dp.UnitGradients(
+        {
+            "lengths": (_dp.RowGradients(lnet, ltok, lknown), torch.arange(units)),
+            "rows": (_dp.RowGradients(rnet, rtok, rknown), row_unit),
+        },
+        units,
+    )
+    norms = torch.cat([g.reshape(units, -1) for g in grads.values()], dim=1).norm(dim=1)
+    assert torch.allclose(factored.unit_norms(), norms, rtol=1e-4, atol=1e-5)
+    weights = torch.as_tensor(rng.random(units), dtype=torch.float32)
+    summed = factored.weighted_sum(weights)
+    assert set(summed) == set(grads)
+    for k, g in grads.items():
+        expected = (g * weights.view(-1, *[1] * (g.dim() - 1))).sum(0)
+        assert torch.allclose(summed[k], expected, rtol=1e-4, atol=1e-5), k
+    # the wrapper's step without noise: each unit's whole gradient clipped to the norm, then averaged
+    clip = float(norms.median())
+    params = {k: torch.zeros(g.shape[1:]) for k, g in grads.items()}
+    out, stats = private_gradient(
+        factored,
+        params,
+        (),
+        max_grad_norm=clip,
+        noise_std=0.0,
+        denominator=units,
+        micro_batch=None,
+        generator=torch.Generator().manual_seed(0),
+    )
+    factor = (clip / (norms + 1e-6)).clamp(max=1.0)
+    assert stats["units"] == units and 0 < stats["clipped_share"] < 1
+    for k, g in grads.items():
+        expected = (g * factor.view(-1, *[1] * (g.dim() - 1))).sum(0) / units
+        assert torch.allclose(out[k], expected, rtol=1e-4, atol=1e-6), k
