@@ -166,9 +166,94 @@ def test_codecs_come_from_the_released_statistics_not_the_real_rows():
 
 
 def test_sequential_is_refused_under_dp():
+    """Through the flat seam (``fit``) a sequential generator is refused: sequences come with their parents."""
     data, table = mixed_table()
     with pytest.raises(ConfigError, match="sequential=True is not available under differential privacy"):
         _dp_fit(data, table, sequential=True)
+
+
+def _sequences(parents_n: int = 60, seed: int = 0, long_parent: int = 0) -> tuple[Any, ...]:
+    """Parents with a plan; pro parents have several children (kind depends on the plan), free ones few;
+    ``long_parent`` extra children for parent 0 (one whole unit's sequence made longer)."""
+    rng = np.random.default_rng(seed)
+    plan = rng.choice(["free", "pro"], parents_n)
+    counts = np.where(plan == "pro", rng.integers(3, 6, parents_n), rng.integers(0, 2, parents_n))
+    counts[0] += long_parent
+    owner = np.repeat(np.arange(parents_n), counts)
+    kind = np.where(plan[owner] == "pro", rng.choice(["a", "b"], len(owner), p=[0.8, 0.2]), "c")
+    data = pa.table(
+        {"kind": pa.array(kind.tolist()), "amount": pa.array(np.round(rng.normal(10, 2, len(owner)), 2))}
+    )
+    table = Table(
+        "events",
+        (
+            Column("kind", ColumnKind.CATEGORICAL, categories=("a", "b", "c"), nullable=False),
+            Column("amount", ColumnKind.NUMERICAL, "double", low=0.0, high=20.0, nullable=False),
+            Column("plan", ColumnKind.CATEGORICAL, categories=("free", "pro"), nullable=False),
+        ),
+    )
+    return data, table, owner, pa.table({"plan": pa.array(plan.tolist())})
+
+
+def _dp_sequences(data, table, owner, parents, *, noise=None, max_children=8, epochs=2):
+    from hiveframe.plugins import PluginHost
+
+    dp: dict[str, Any] = {"epsilon": 4.0, "surrogate_rows": 500, "max_children": max_children}
+    if noise is not None:
+        dp["noise"] = noise
+    wrapper = PluginHost().create("privacy_wrapper", "dp", dp)
+    gen = wrapper.wrap(tiny(epochs=epochs, sequential=True))
+    events: list[dict[str, Any]] = []
+    gen.fit_sequences(data, table, parent_index=owner, parents=parents, seed=0, callback=events.append)
+    return gen, wrapper, events
+
+
+def test_sequences_train_under_dp_per_parent_and_sample_with_integrity():
+    data, table, owner, parents = _sequences()
+    gen, wrapper, events = _dp_sequences(data, table, owner, parents, epochs=3)
+    spent = [e["epsilon"] for e in events]
+    assert len(spent) == 3 and 0 < spent[0] < spent[1] < spent[2] <= 4.0 + 1e-9
+    report = wrapper.report()["tables"]["events"]
+    assert report["private"] and report["epsilon_spent"] == pytest.approx(spent[-1])
+    assert report["training"]["clip_unit"].startswith("sequence")
+    assert report["training"]["unit_rows"] == 8  # every release counts a parent's (capped) sequence
+    assert any(r.get("release") == "parents (sequences)" for r in report["releases"])
+    rows, index = gen.sample_sequences(parents, seed=1)
+    assert rows.column_names == ["kind", "amount"] and rows.num_rows == len(index)
+    assert (np.diff(index) >= 0).all() and np.bincount(index, minlength=60).max() <= 8
+    assert set(rows.column("kind").to_pylist()) <= {"a", "b", "c"}
+    info = gen.inner.fit_info
+    assert info["private"] and "loss" not in json.dumps(info)
+
+
+def test_one_parent_with_a_long_sequence_leaks_no_length():
+    """Neighbouring datasets differing by one parent's whole sequence (parent 0 with 5,000 more children):
+    lengths stay within the public cap in both models, and neither model's files hold the real length."""
+    small = _sequences()
+    big = _sequences(long_parent=5000)
+    assert big[2].size - small[2].size == 5000
+    lengths = []
+    for data, table, owner, parents in (small, big):
+        gen, wrapper, _ = _dp_sequences(data, table, owner, parents, noise=NoiseSource.fixed(3), epochs=1)
+        rows, index = gen.sample_sequences(parents, seed=2)
+        lengths.append(np.bincount(index, minlength=60))
+        assert gen.inner._sequences["max_length"] == 8  # the cap, not the longest real sequence
+        length_codec = gen.inner._sequences["lengths"]._codecs[0]
+        assert length_codec.range()[1] <= 8
+        text = json.dumps(wrapper.report(), default=str)
+        assert "5003" not in text and "5004" not in text and "5005" not in text
+    assert max(x.max() for x in lengths) <= 8
+
+
+def test_a_sequence_generator_without_private_sequences_is_refused():
+    from hiveframe.plugins import PluginHost
+    from hiveframe.testing.reference import ResampleSequences
+
+    data, table, owner, parents = _sequences()
+    wrapper = PluginHost().create("privacy_wrapper", "dp", {"epsilon": 4.0})
+    gen = wrapper.wrap(ResampleSequences())
+    with pytest.raises(ConfigError, match="cannot learn sequences with differential privacy"):
+        gen.fit_sequences(data, table, parent_index=owner, parents=parents, seed=0)
 
 
 def _users_sessions() -> tuple[Any, dict[str, pa.Table]]:
