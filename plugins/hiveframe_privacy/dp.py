@@ -380,15 +380,13 @@ class DPProtectedGenerator(ProtectedGenerator):
         if fit is None:
             raise ConfigError(f"table {table.name!r}: generator {self.inner.name!r} cannot learn sequences with "
                               "differential privacy", hint="set sequential=false for this table")
-        if wrapper._database is not None:
-            raise ConfigError(f"table {table.name!r}: sequences under a database's privacy budget are not "
-                              "available (the privacy unit there is a root entity)",
-                              hint="set sequential=false for this table")
-        spec = wrapper.max_children
-        if isinstance(spec, dict):
-            cap = int(spec.get(table.name, spec.get("*", DEFAULT_MAX_CHILDREN)))
+        noisy_parents: float | None = None
+        if wrapper._database is not None:  # the engine: the parent must be a root entity, the unit
+            cap, noisy_parents = self._database_sequences(wrapper, table)
         else:
-            cap = int(spec)
+            spec = wrapper.max_children
+            cap = int(spec.get(table.name, spec.get("*", DEFAULT_MAX_CHILDREN))) if isinstance(spec, dict) \
+                else int(spec)
         parent_index = np.asarray(parent_index, dtype=np.int64)
         context = [c for c in table.column_names if c in parents.column_names]
         # the public cap: each parent's first ``cap`` children (rows come grouped by parent, in order)
@@ -405,8 +403,9 @@ class DPProtectedGenerator(ProtectedGenerator):
         budget = wrapper.budget_for(table, rows.num_rows, extra_releases=1, generator=self.inner)
         budget.unit_rows = float(cap)  # a parent owns at most ``cap`` rows: every release is per parent
         stats = PrivateStatistics.release(rows, table, table.column_names, budget, bins=wrapper.bins)
-        noisy_parents = float(budget.release(np.array([parents.num_rows]), sensitivity=1.0 / cap,
-                                             label="parents (sequences)")[0])
+        if noisy_parents is None:  # alone: the number of parents (units) is released here
+            noisy_parents = float(budget.release(np.array([parents.num_rows]), sensitivity=1.0 / cap,
+                                                 label="parents (sequences)")[0])
         surrogate = stats.surrogate(max(wrapper.surrogate_rows, 1),
                                     np.random.default_rng(np.random.SeedSequence([0 if seed is None else int(seed), 71])))
         clean = stats.clean(rows, budget.noise_rng())
@@ -430,6 +429,29 @@ class DPProtectedGenerator(ProtectedGenerator):
 
     def sample_sequences(self, parents: pa.Table, *, seed: int | None = None) -> tuple[pa.Table, np.ndarray]:
         return self.inner.sample_sequences(parents, seed=seed)  # type: ignore[attr-defined]
+
+    @property
+    def private_sequences(self) -> bool:
+        """Whether the inner generator learns sequences under DP (the engine asks before choosing them)."""
+        return callable(getattr(self.inner, "fit_sequences_private", None))
+
+    @staticmethod
+    def _database_sequences(wrapper: DPWrapper, table: Table) -> tuple[int, float]:
+        """In the engine: the cap of the table's one foreign key and the released count of its parent, a
+        root table (one parent is one privacy unit, so a sequence is a unit's whole contribution)."""
+        from hiveframe_privacy.units import cap_for
+
+        md, units = wrapper._md, wrapper._units
+        fks = [fk for fk in md.foreign_keys if fk.child_table == table.name] if md is not None else []
+        parent = fks[0].parent_table if len(fks) == 1 else None
+        budget = wrapper._budgets.get(parent) if parent is not None else None
+        cap = cap_for(wrapper.max_children, fks[0]) if fks else 0
+        if (parent is None or units is None or parent not in units.roots or budget is None or budget._rows is None
+                or units.unit_rows(table.name) != cap):
+            raise ConfigError(f"table {table.name!r}: sequences under differential privacy need one foreign key "
+                              "to a root table (each parent is one privacy unit), fitted before it",
+                              hint="set sequential=false for this table")
+        return cap, float(budget._rows)
 
     def _get_state(self) -> ComponentState:
         return ComponentState(values={"report": self._report, "rows": self._rows})

@@ -319,7 +319,9 @@ def test_a_child_table_trains_per_entity_through_the_engine():
     assert report["training"]["unit_rows"] > 1  # a user owns several sessions: clipped per user
 
 
-def test_sequential_is_refused_under_dp_through_the_engine():
+def test_sequential_trains_per_parent_through_the_engine():
+    """``sequential=True`` under the engine's DP: each user (a root entity) with all its sessions is one unit."""
+    from hiveframe.metadata.relations import relational_problems
     from hiveframe.pipeline.synthesizer import Synthesizer
 
     md, db = _users_sessions()
@@ -329,12 +331,34 @@ def test_sequential_is_refused_under_dp_through_the_engine():
         seed=0,
         generators={"sessions": "autoregressive"},
         table_params={"sessions": params},
+        dp={"epsilon": 5.0, "surrogate_rows": 1000, "max_children": 6},
+    )
+    synth.fit(db)
+    assert synth.describe()["sessions"]["sequence"] is not None
+    out = synth.sample(seed=1)
+    assert not relational_problems(md, out)
+    owner = out["sessions"].column("uid").to_numpy()
+    assert np.unique(owner, return_counts=True)[1].max() <= 6  # never above the public cap
+    report = synth.privacy_report()["dp"]["tables"]["sessions"]
+    assert report["epsilon_spent"] <= 5.0 + 1e-9
+    assert report["training"]["clip_unit"].startswith("sequence") and report["training"]["unit_rows"] == 6
+
+
+def test_the_rule_never_picks_sequences_under_dp():
+    """Without ``sequential=True`` the rule would read exact counts of the real rows: rows one by one."""
+    from hiveframe.pipeline.synthesizer import Synthesizer
+
+    md, db = _users_sessions()
+    params = {"epochs": 1, "batch_size": 64, "embedding_dim": 4, "hidden": 16}
+    synth = Synthesizer(
+        md,
+        seed=0,
+        generators={"sessions": "autoregressive"},
+        table_params={"sessions": params},
         dp={"epsilon": 5.0, "surrogate_rows": 1000},
     )
-    with pytest.raises(
-        ConfigError, match="table 'sessions': sequential=True is not available under differential"
-    ):
-        synth.fit(db)
+    synth.fit(db)
+    assert synth.describe()["sessions"].get("sequence") is None
 
 
 # -- extreme numbers (value protection, on by default) --------------------------------------------------
