@@ -24,9 +24,11 @@ accountant) is the ``dp`` wrapper's, reached through the public seam
   choosing the epoch; training runs ``epochs`` (or until the budget is spent, or ``max_seconds``) and
   keeps the last weights. A checkpoint would lose the accountant's state, so none is written. Neither
   losses nor timings are reported (both are statistics of the real rows without noise).
-* **Sequences are refused** (``sequential=True``): the privacy unit of a sequence is the parent's
-  whole sequence, which needs the length model and the row model to share one budget per parent; the
-  relational engine under DP models child tables row by row instead.
+* **Sequences: one parent's whole sequence is one privacy unit** (:func:`fit_sequences_private`, reached
+  through the wrapper's ``fit_sequences``): parents are Poisson-sampled, each parent's gradient (its
+  length row and all its children's rows, both networks) is clipped as a whole (:class:`UnitGradients`),
+  and lengths are capped at the public ``max_length`` (the wrapper's ``max_children``). Through ``fit``
+  (rows without their parents) ``sequential=True`` is refused.
 """
 
 from __future__ import annotations
@@ -250,9 +252,10 @@ def fit_private(
     """Fit ``gen`` with differential privacy (module docstring); ``data`` is touched through ``private`` only."""
     if gen.sequential is True:
         raise ConfigError(
-            f"table {table.name!r}: sequential=True is not available under differential privacy (a sequence's "
-            "privacy unit, one parent with all its children, is not built for the autoregressive generator yet)",
-            hint="leave sequential unset (or false): under DP the child table is generated row by row",
+            f"table {table.name!r}: sequential=True is not available under differential privacy through fit "
+            "(rows without their parents): a sequence's privacy unit is its parent with all its children",
+            hint="fit the wrapped generator with fit_sequences (the relational engine does with sequential=True), "
+            "or leave sequential unset to learn the rows one by one",
         )
     if workdir is not None and gen.checkpoint_every:
         log.info(
