@@ -186,23 +186,38 @@ def _unit_square_norms(rg: RowGradients, unit: torch.Tensor, n_units: int) -> to
     """Each unit's squared norm of the SUM of its rows' gradients (rows of ``rg``, ``unit`` (B,) their units).
 
     The sum of a unit's outer products ``x_i g_i^T`` has squared norm ``sum_ij (x_i.x_j)(g_i.g_j)`` over
-    the unit's pairs of rows (ghost clipping per group), so Gram matrices of the factors, masked to pairs
-    of the same unit, give it without a gradient tensor per unit; the small ``w_mid`` and bias gradients
-    are summed per unit directly. Embedding rows of different sources never coincide (disjoint offsets),
-    so only the same source of two rows can hit the same row."""
-    same = (unit[:, None] == unit[None, :]).to(rg.x.dtype)  # (B, B)
-    g_d = torch.einsum("ith,jth->tij", rg.dz1, rg.dz1)
-    g_in = torch.einsum("itk,jtk->tij", rg.x, rg.x) + torch.einsum("its,jts->tij", rg.known, rg.known) + 1.0
-    pair = (g_in * g_d).sum(0)  # w_in, w_known, b_in
-    g_l = torch.einsum("itv,jtv->tij", rg.dlogits, rg.dlogits)
-    pair = pair + ((torch.einsum("itk,jtk->tij", rg.z, rg.z) + 1.0) * g_l).sum(0)  # heads
-    hit = (rg.idx[:, None, :] == rg.idx[None, :, :]).to(rg.de.dtype)  # (B, B, S)
-    pair = pair + (hit * torch.einsum("isd,jsd->ijs", rg.de, rg.de)).sum(-1)  # embedding
-    sq = torch.zeros(n_units, dtype=rg.x.dtype, device=rg.x.device)
-    sq = sq.index_add(0, unit, (pair * same).sum(1))
-    mid = torch.zeros((n_units, *rg.dmid.shape[1:]), dtype=rg.x.dtype, device=rg.x.device)
+    the unit's pairs of rows (ghost clipping per group): the rows are laid out per unit, padded to the
+    longest unit of the step with zero rows (whose gradient factors are zero, so they add nothing), and
+    Gram matrices within each unit give it without a gradient tensor per unit, in memory linear in the
+    units and quadratic only in a unit's rows; the small ``w_mid`` and bias gradients are summed per unit
+    directly. Embedding rows of different sources never coincide (disjoint offsets), so only the same
+    source of two rows can hit the same embedding row."""
+    n = unit.shape[0]
+    dtype, device = rg.x.dtype, rg.x.device
+    order = torch.argsort(unit, stable=True)
+    sizes = torch.bincount(unit, minlength=n_units)
+    starts = torch.cumsum(sizes, 0) - sizes
+    sorted_unit = unit[order]
+    rank = torch.arange(n, device=device) - starts[sorted_unit]
+    width = int(sizes.max()) if n else 0
+
+    def pad(t: torch.Tensor, fill: float = 0) -> torch.Tensor:
+        out = torch.full((n_units, width, *t.shape[1:]), fill, dtype=t.dtype, device=device)
+        out[sorted_unit, rank] = t[order]
+        return out
+
+    x, dz1, known, z, dl, de = (pad(t) for t in (rg.x, rg.dz1, rg.known, rg.z, rg.dlogits, rg.de))
+    idx = pad(rg.idx, -1)
+    g_d = torch.einsum("uith,ujth->utij", dz1, dz1)
+    g_in = torch.einsum("uitk,ujtk->utij", x, x) + torch.einsum("uits,ujts->utij", known, known) + 1.0
+    sq = (g_in * g_d).sum((1, 2, 3))  # w_in, w_known, b_in
+    g_l = torch.einsum("uitv,ujtv->utij", dl, dl)
+    sq = sq + ((torch.einsum("uitk,ujtk->utij", z, z) + 1.0) * g_l).sum((1, 2, 3))  # heads
+    hit = (idx[:, :, None, :] == idx[:, None, :, :]).to(dtype)  # (U, L, L, S)
+    sq = sq + (hit * torch.einsum("uisd,ujsd->uijs", de, de)).sum((1, 2, 3))  # embedding
+    mid = torch.zeros((n_units, *rg.dmid.shape[1:]), dtype=dtype, device=device)
     sq = sq + mid.index_add(0, unit, rg.dmid).square().sum((1, 2))
-    bmid = torch.zeros((n_units, rg.dm.shape[-1]), dtype=rg.x.dtype, device=rg.x.device)
+    bmid = torch.zeros((n_units, rg.dm.shape[-1]), dtype=dtype, device=device)
     return sq + bmid.index_add(0, unit, rg.dm.sum(1)).square().sum(-1)
 
 
