@@ -354,6 +354,48 @@ def test_sequential_trains_per_parent_through_the_engine():
     assert report["training"]["clip_unit"].startswith("sequence") and report["training"]["unit_rows"] == 6
 
 
+def test_sequences_below_a_child_table_are_refused_under_dp():
+    """Events of sessions of users: a session is not a root entity (a user owns several), so a sequence of
+    events is not one privacy unit: refused with a ConfigError naming the table."""
+    from hiveframe.metadata import ForeignKey, Metadata
+    from hiveframe.pipeline.synthesizer import Synthesizer
+
+    md, db = _users_sessions()
+    rng = np.random.default_rng(1)
+    events = pa.table(
+        {
+            "eid": pa.array(np.arange(600)),
+            "sid": pa.array(rng.integers(0, 450, 600)),
+            "kind": pa.array(rng.choice(["a", "b"], 600).tolist()),
+        }
+    )
+    table = Table(
+        "events",
+        (
+            Column("eid", ColumnKind.ID, "int64", nullable=False),
+            Column("sid", ColumnKind.ID, "int64", nullable=False),
+            Column("kind", ColumnKind.CATEGORICAL, nullable=False),
+        ),
+        primary_key=("eid",),
+    )
+    md = Metadata(
+        tables=(*md.tables, table),
+        foreign_keys=(*md.foreign_keys, ForeignKey("events", ("sid",), "sessions", ("sid",))),
+    )
+    params = {"epochs": 1, "batch_size": 64, "embedding_dim": 4, "hidden": 16}
+    synth = Synthesizer(
+        md,
+        seed=0,
+        generators={"sessions": "autoregressive", "events": "autoregressive"},
+        table_params={"sessions": params, "events": {**params, "sequential": True}},
+        dp={"epsilon": 5.0, "surrogate_rows": 500},
+    )
+    with pytest.raises(
+        ConfigError, match="table 'events': sequences under differential privacy need one foreign"
+    ):
+        synth.fit({**db, "events": events})
+
+
 def test_the_rule_never_picks_sequences_under_dp():
     """Without ``sequential=True`` the rule would read exact counts of the real rows: rows one by one."""
     from hiveframe.pipeline.synthesizer import Synthesizer
