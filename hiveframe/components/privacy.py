@@ -116,6 +116,14 @@ class PrivateTraining(Protocol):
     def plan(self, *, batch_size: int, epochs: int, steps_per_batch: int = 1, group: int = 1) -> PrivateSteps:
         """A DP-SGD run of ``epochs`` passes with expected ``batch_size`` rows per step."""
 
+    def unit_plan(self, *, batch_size: int, epochs: int, units: int, noisy_units: float) -> PrivateSteps:
+        """A DP-SGD run whose privacy unit owns several rows (a parent with its whole sequence).
+
+        ``sample()[:, 0]`` gives the Poisson-sampled units ``0 .. units - 1`` (rate ``batch_size /
+        noisy_units``, a released count); ``gradient`` takes factored gradients with one entry per sampled
+        unit (the sum over all its rows), each clipped to ``max_grad_norm`` as a whole.
+        """
+
     def release(self, values: np.ndarray, *, sensitivity: float, label: str,
                 mechanism: str) -> tuple[np.ndarray, float]:
         """``values`` plus Gaussian noise spending what is left of the table's training budget.

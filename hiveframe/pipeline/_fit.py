@@ -220,8 +220,10 @@ class FitPhase(PhaseSettings):
                                   f"{getattr(generator, 'name', type(generator).__name__)!r} cannot model sequences")
             return False
         blockers = []
-        if self.dp is not None:
-            blockers.append("differential privacy fits the count model and rows apart")
+        if self.dp is not None and not (wanted is True and getattr(generator, "private_sequences", False)):
+            # choosing sequences by the rule would read exact counts of the real rows: only when asked for
+            blockers.append("differential privacy fits the count model and rows apart (unless sequential=True "
+                            "with a generator that learns sequences privately)")
         if (idx < 0).any():
             blockers.append("some rows have no driver parent (null or dangling foreign key)")
         if any(r.exact_one or r.unique_pair for r in plan.secondaries):

@@ -24,9 +24,11 @@ accountant) is the ``dp`` wrapper's, reached through the public seam
   choosing the epoch; training runs ``epochs`` (or until the budget is spent, or ``max_seconds``) and
   keeps the last weights. A checkpoint would lose the accountant's state, so none is written. Neither
   losses nor timings are reported (both are statistics of the real rows without noise).
-* **Sequences are refused** (``sequential=True``): the privacy unit of a sequence is the parent's
-  whole sequence, which needs the length model and the row model to share one budget per parent; the
-  relational engine under DP models child tables row by row instead.
+* **Sequences: one parent's whole sequence is one privacy unit** (:func:`fit_sequences_private`, reached
+  through the wrapper's ``fit_sequences``): parents are Poisson-sampled, each parent's gradient (its
+  length row and all its children's rows, both networks) is clipped as a whole (:class:`UnitGradients`),
+  and lengths are capped at the public ``max_length`` (the wrapper's ``max_children``). Through ``fit``
+  (rows without their parents) ``sequential=True`` is refused.
 """
 
 from __future__ import annotations
@@ -180,6 +182,77 @@ class RowGradients:
         return out
 
 
+def _unit_square_norms(rg: RowGradients, unit: torch.Tensor, n_units: int) -> torch.Tensor:
+    """Each unit's squared norm of the SUM of its rows' gradients (rows of ``rg``, ``unit`` (B,) their units).
+
+    The sum of a unit's outer products ``x_i g_i^T`` has squared norm ``sum_ij (x_i.x_j)(g_i.g_j)`` over
+    the unit's pairs of rows (ghost clipping per group): the rows are laid out per unit, padded to the
+    longest unit of the step with zero rows (whose gradient factors are zero, so they add nothing), and
+    Gram matrices within each unit give it without a gradient tensor per unit, in memory linear in the
+    units and quadratic only in a unit's rows; the small ``w_mid`` and bias gradients are summed per unit
+    directly. Embedding rows of different sources never coincide (disjoint offsets), so only the same
+    source of two rows can hit the same embedding row."""
+    n = unit.shape[0]
+    dtype, device = rg.x.dtype, rg.x.device
+    order = torch.argsort(unit, stable=True)
+    sizes = torch.bincount(unit, minlength=n_units)
+    starts = torch.cumsum(sizes, 0) - sizes
+    sorted_unit = unit[order]
+    rank = torch.arange(n, device=device) - starts[sorted_unit]
+    width = int(sizes.max()) if n else 0
+
+    def pad(t: torch.Tensor, fill: float = 0) -> torch.Tensor:
+        out = torch.full((n_units, width, *t.shape[1:]), fill, dtype=t.dtype, device=device)
+        out[sorted_unit, rank] = t[order]
+        return out
+
+    x, dz1, known, z, dl, de = (pad(t) for t in (rg.x, rg.dz1, rg.known, rg.z, rg.dlogits, rg.de))
+    idx = pad(rg.idx, -1)
+    g_d = torch.einsum("uith,ujth->utij", dz1, dz1)
+    g_in = torch.einsum("uitk,ujtk->utij", x, x) + torch.einsum("uits,ujts->utij", known, known) + 1.0
+    sq = (g_in * g_d).sum((1, 2, 3))  # w_in, w_known, b_in
+    g_l = torch.einsum("uitv,ujtv->utij", dl, dl)
+    sq = sq + ((torch.einsum("uitk,ujtk->utij", z, z) + 1.0) * g_l).sum((1, 2, 3))  # heads
+    hit = (idx[:, :, None, :] == idx[:, None, :, :]).to(dtype)  # (U, L, L, S)
+    sq = sq + (hit * torch.einsum("uisd,ujsd->uijs", de, de)).sum((1, 2, 3))  # embedding
+    mid = torch.zeros((n_units, *rg.dmid.shape[1:]), dtype=dtype, device=device)
+    sq = sq + mid.index_add(0, unit, rg.dmid).square().sum((1, 2))
+    bmid = torch.zeros((n_units, rg.dm.shape[-1]), dtype=dtype, device=device)
+    return sq + bmid.index_add(0, unit, rg.dm.sum(1)).square().sum(-1)
+
+
+class UnitGradients:
+    """Per-unit gradients of several networks trained as one, in factored form (a sequence under DP).
+
+    ``parts`` maps a parameter prefix (``"lengths"``, ``"rows"``) to one network's :class:`RowGradients`
+    and each of its rows' unit (0 .. ``n_units`` - 1). A unit's gradient is the sum of its rows'
+    gradients in every network (a parent's length row plus all its children's rows): ``unit_norms`` is
+    the exact norm of that whole vector and ``weighted_sum`` scales every row by its unit's weight, so
+    the wrapper's ``private_gradient`` clips per unit, not per row (equal to summing ``vmap(grad)``'s
+    per-row gradients per unit: tested). Parameters are named ``prefix.name``.
+    """
+
+    def __init__(self, parts: Mapping[str, tuple[RowGradients, torch.Tensor]], n_units: int) -> None:
+        self.parts = dict(parts)
+        self.n_units = int(n_units)
+
+    def __call__(self, *args: Any) -> Any:  # a loss_fn slot: never evaluated as a loss
+        raise TypeError("UnitGradients is read through unit_norms and weighted_sum")
+
+    def unit_norms(self) -> torch.Tensor:
+        sq = torch.zeros(self.n_units)
+        for rg, unit in self.parts.values():
+            sq = sq.to(rg.x.device) + _unit_square_norms(rg, unit, self.n_units)
+        return sq.sqrt()
+
+    def weighted_sum(self, weights: torch.Tensor) -> dict[str, torch.Tensor]:
+        out = {}
+        for prefix, (rg, unit) in self.parts.items():
+            for k, v in rg.weighted_sum(weights[unit]).items():
+                out[f"{prefix}.{k}"] = v
+        return out
+
+
 def fit_private(
     gen: AutoregressiveGenerator,
     data: pa.Table,
@@ -194,9 +267,10 @@ def fit_private(
     """Fit ``gen`` with differential privacy (module docstring); ``data`` is touched through ``private`` only."""
     if gen.sequential is True:
         raise ConfigError(
-            f"table {table.name!r}: sequential=True is not available under differential privacy (a sequence's "
-            "privacy unit, one parent with all its children, is not built for the autoregressive generator yet)",
-            hint="leave sequential unset (or false): under DP the child table is generated row by row",
+            f"table {table.name!r}: sequential=True is not available under differential privacy through fit "
+            "(rows without their parents): a sequence's privacy unit is its parent with all its children",
+            hint="fit the wrapped generator with fit_sequences (the relational engine does with sequential=True), "
+            "or leave sequential unset to learn the rows one by one",
         )
     if workdir is not None and gen.checkpoint_every:
         log.info(
@@ -275,6 +349,246 @@ def fit_private(
         # no losses and no timings: both are statistics of the real rows without noise
         "history": [{"epoch": h["epoch"], "epsilon": h["epsilon"]} for h in history],
     }
+
+
+def _sub_generator(
+    gen: AutoregressiveGenerator, codecs: list[Codec], ctx_codecs: list[Codec], config: dict
+) -> Any:
+    """A length or row model of a private sequence fit: codecs set, trained below."""
+    from hiveframe_autoregressive.generators import AutoregressiveGenerator
+
+    sub = AutoregressiveGenerator(**{k: v for k, v in gen.get_params().items() if k != "sequential"})
+    sub._sequences, sub._offsets, sub._codecs, sub._ctx_codecs = None, [], codecs, ctx_codecs
+    sub._layout = sub._make_layout()
+    sub._config = dict(config)
+    return sub
+
+
+def fit_sequences_private(
+    gen: AutoregressiveGenerator,
+    data: pa.Table,
+    table: Table,
+    *,
+    parent_index: np.ndarray,
+    parents: pa.Table,
+    order_by: str | None,
+    seed: int | None,
+    callback: TrainingCallback | None,
+    private: Any,
+    max_length: int,
+    noisy_parents: float,
+) -> None:
+    """Fit ``gen`` as sequences with differential privacy; the privacy unit is one parent's whole sequence.
+
+    The length model and the row model (:mod:`._sequences`) train as ONE network pair under DP-SGD
+    (``private.unit_plan``): each step Poisson-samples parents, and a parent's gradient is its length
+    row's gradient plus the sum of all its children's rows' gradients (:class:`UnitGradients`), clipped
+    as a whole. Every codec is public or released: own and context columns from ``private.surrogate``,
+    the length, position, remaining-siblings and null-count columns on ``0 .. max_length`` (the public
+    cap, the most children drawn per parent). ``data`` and ``parents`` were cleaned into the released
+    domains by the wrapper, and rows beyond ``max_length`` per parent dropped.
+    """
+    import pyarrow as pa
+
+    from hiveframe_autoregressive import _sequences as seq
+
+    parent_index = np.asarray(parent_index, dtype=np.int64)
+    seq.check_input(table, data, parent_index, parents)
+    if data.num_rows and np.bincount(parent_index).max() > max_length:
+        raise DataError(f"table {table.name!r}: a parent has more than max_length={max_length} children")
+    context = [c for c in table.column_names if c in parents.column_names]
+    own = [c for c in table.column_names if c not in parents.column_names]
+    if not own:
+        raise DataError(f"table {table.name!r}: no columns left to model (every column is a context column)")
+    seed = int(seed) if seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
+    surrogate = private.surrogate
+    counted = [c for c in own if surrogate.column(c).null_count > 0]  # released null rates, not the rows'
+    span = pa.array(np.arange(max_length + 1, dtype=np.int64))
+
+    def codec(column: Column, values: Any | None = None) -> Codec:
+        if values is None:
+            values = surrogate.column(
+                column.name.split(".", 1)[-1]
+                if column.name.startswith((seq.PREVIOUS, seq.FIRST))
+                else column.name
+            ).combine_chunks()
+            if column.name.startswith((seq.PREVIOUS, seq.FIRST)):
+                values = pa.concat_arrays([values, pa.nulls(1, type=values.type)])
+        return Codec.fit(column, values, min_count=1, bins=gen.numeric_bins, fine_bins=gen.fine_bins)
+
+    def public(column: Column) -> bool:
+        name = column.name
+        return name in (seq.LENGTH, seq.POSITION, seq.REMAINING) or name.startswith(seq.NULLS)
+
+    def codecs_of(t: Table, ctx: list[str]) -> tuple[list[Codec], list[Codec]]:
+        fit = [codec(c, span if public(c) else None) for c in t.columns]
+        by = {c.name: f for c, f in zip(t.columns, fit, strict=True)}
+        return [by[c.name] for c in t.columns if c.name not in ctx], [by[c] for c in ctx]
+
+    config = {
+        "embedding_dim": gen.embedding_dim,
+        "hidden": gen.hidden,
+        "learning_rate": float(private.learning_rate or gen.learning_rate),
+        "batch_size": gen.batch_size,
+        "fixed_order_share": gen.fixed_order_share,
+        "precision": "float32",
+    }
+    length_table = seq.length_table(table, context)
+    row_table, row_context = seq.row_table(table, own, context, counted)
+    lengths = _sub_generator(gen, *codecs_of(length_table, context), config)
+    rows = _sub_generator(gen, *codecs_of(row_table, row_context), config)
+    counts = np.bincount(parent_index, minlength=parents.num_rows)
+    length_data = seq.hstack(parents.select(context), pa.table({seq.LENGTH: pa.array(counts)}))
+    length_tokens = lengths._encode(length_data, lengths._codecs, lengths._ctx_codecs)
+    row_tokens = rows._encode(
+        seq.training_rows(data, parent_index, parents, own, context, counted), rows._codecs, rows._ctx_codecs
+    )
+    seeds = np.random.SeedSequence([seed, 31]).generate_state(2)
+    device = _model.resolve_device(gen.device)
+    from hiveframe_autoregressive.generators import _torch_threads
+
+    with _torch_threads(gen.threads):
+        arrays, history, exhausted = _train_sequences(
+            {"lengths": lengths._layout, "rows": rows._layout},
+            config,
+            length_tokens,
+            row_tokens,
+            counts,
+            private,
+            noisy_parents=noisy_parents,
+            seeds=[int(seeds[0]), int(seeds[1])],
+            device=device,
+            epochs=gen.epochs,
+            callback=callback,
+            table_name=table.name,
+        )
+    for name, sub, t, ctx in (
+        ("lengths", lengths, length_table, context),
+        ("rows", rows, row_table, row_context),
+    ):
+        sub._arrays = arrays[name]
+        sub._net, sub._plans = None, {}
+        sub._fit_info = {"private": True, "epochs_trained": len(history), "seed": seed, "device": str(device)}
+        sub._table, sub._context_columns = t, tuple(ctx)
+    gen._sequences = {
+        "lengths": lengths,
+        "rows": rows,
+        "context": context,
+        "own": own,
+        "order_by": order_by,
+        "max_length": int(max_length),
+        "null_counted": counted,
+    }
+    gen._fit_info = {
+        "private": True,
+        "sequences": {
+            "parents": int(round(noisy_parents)),
+            "rows": int(private.rows),
+            "max_length": int(max_length),
+        },
+        "epochs_trained": len(history),
+        "stopped_early": exhausted,
+        "seed": seed,
+        "device": str(device),
+        # no losses and no timings: both are statistics of the real rows without noise
+        "history": [{"epoch": h["epoch"], "epsilon": h["epsilon"]} for h in history],
+    }
+    gen._table = table
+    gen._context_columns = tuple(context)
+
+
+def _train_sequences(
+    layouts: Mapping[str, _model.Layout],
+    config: Mapping[str, Any],
+    length_tokens: np.ndarray,
+    row_tokens: np.ndarray,
+    counts: np.ndarray,
+    private: Any,
+    *,
+    noisy_parents: float,
+    seeds: list[int],
+    device: torch.device,
+    epochs: int,
+    callback: TrainingCallback | None,
+    table_name: str,
+) -> tuple[dict[str, dict[str, np.ndarray]], list[dict[str, Any]], bool]:
+    """DP-SGD of the length and row networks together, one privacy unit per parent (a Poisson sample of
+    parents per step, each parent's gradient over both networks clipped as a whole)."""
+    nets = {
+        name: _model.Network(layouts[name], int(config["embedding_dim"]), int(config["hidden"]), s).to(device)
+        for name, s in zip(("lengths", "rows"), seeds, strict=True)
+    }
+    params = {f"{name}.{k}": v for name, net in nets.items() for k, v in net.named_parameters()}
+    opt = _model._adam(list(params.values()), float(config["learning_rate"]))
+    plan = private.unit_plan(
+        batch_size=int(config["batch_size"]), epochs=epochs, units=len(counts), noisy_units=noisy_parents
+    )
+    share = float(config["fixed_order_share"])
+    orders = private.noise.numpy()  # column orders of sampled rows: secret, like the sample itself
+    lx = torch.as_tensor(length_tokens, dtype=torch.long, device=device)
+    rx = torch.as_tensor(row_tokens, dtype=torch.long, device=device)
+    first_row = np.r_[0, np.cumsum(counts)][:-1]
+    history: list[dict[str, Any]] = []
+    exhausted = False
+    t0 = time.perf_counter()
+
+    def factored(name: str, tokens: torch.Tensor, unit: np.ndarray) -> tuple[RowGradients, torch.Tensor]:
+        layout = layouts[name]
+        ranks = torch.as_tensor(
+            _model.draw_ranks(orders, len(tokens), layout.n_columns, share), device=device
+        )
+        return RowGradients(nets[name], tokens, _model.known_masks(layout, ranks)), torch.as_tensor(
+            unit, device=device
+        )
+
+    for epoch in range(1, epochs + 1):
+        for _ in range(plan.steps_per_epoch):
+            if not plan.can_step():
+                exhausted = True
+                break
+            chosen = plan.sample()[:, 0]
+            parts = {}
+            if len(chosen):
+                parts["lengths"] = factored(
+                    "lengths", lx[torch.as_tensor(chosen, device=device)], np.arange(len(chosen))
+                )
+                n_rows = counts[chosen]
+                if n_rows.sum():
+                    unit = np.repeat(np.arange(len(chosen)), n_rows)
+                    within = np.arange(int(n_rows.sum())) - np.repeat(np.cumsum(n_rows) - n_rows, n_rows)
+                    rows = np.repeat(first_row[chosen], n_rows) + within
+                    parts["rows"] = factored("rows", rx[torch.as_tensor(rows, device=device)], unit)
+            grads = plan.gradient(UnitGradients(parts, len(chosen)), params, ())
+            for name, p in params.items():
+                p.grad = grads[name].to(p.dtype)
+            opt.step()
+        info = plan.epoch_info()
+        history.append({"epoch": epoch, "epsilon": info["epsilon"]})
+        if callback is not None:
+            callback(
+                {
+                    "table": table_name,
+                    "model": "autoregressive",
+                    "epoch": epoch,
+                    "epochs": epochs,
+                    "losses": {},
+                    "validation": None,
+                    "best_epoch": None,
+                    "elapsed": time.perf_counter() - t0,
+                    **info,
+                }
+            )
+        if exhausted:
+            log.info(
+                "autoregressive %s: DP training of the sequences stopped after epoch %d (budget spent)",
+                table_name,
+                epoch,
+            )
+            break
+    arrays = {
+        name: {k: v.detach().cpu().numpy() for k, v in net.state_dict().items()} for name, net in nets.items()
+    }
+    return arrays, history, exhausted
 
 
 def _train(

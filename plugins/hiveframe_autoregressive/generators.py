@@ -312,6 +312,18 @@ class AutoregressiveGenerator(TableGenerator):
         self._context_columns = tuple(context)
         return self
 
+    def fit_sequences_private(self, data: pa.Table, table: Table, *, parent_index: np.ndarray, parents: pa.Table,
+                              order_by: str | None, seed: int | None, callback: TrainingCallback | None,
+                              private: Any, max_length: int, noisy_parents: float) -> AutoregressiveGenerator:
+        """Learn sequences with differential privacy (the ``dp`` wrapper's ``fit_sequences``): see :mod:`._dp`."""
+        from hiveframe_autoregressive import _dp
+
+        self.check_available()
+        _dp.fit_sequences_private(self, data, table, parent_index=parent_index, parents=parents, order_by=order_by,
+                                  seed=seed, callback=callback, private=private, max_length=max_length,
+                                  noisy_parents=noisy_parents)
+        return self
+
     def sample_sequences(self, parents: pa.Table, *, seed: int | None = None) -> tuple[pa.Table, np.ndarray]:
         """Every child of every row of ``parents`` and its parent's index (ascending, in sequence order)."""
         from hiveframe_autoregressive import _sequences as seq

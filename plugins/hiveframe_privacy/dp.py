@@ -85,6 +85,8 @@ class DPSGDPlan:
     #: rows one privacy unit owns at most: each row's gradient is clipped to max_grad_norm / unit_rows
     unit_rows: float = 1.0
     exhausted: bool = False
+    #: the step's noise multiplier relative to ONE row, for the per-row figure (None: sigma * unit_rows)
+    row_sigma: float | None = None
     last_stats: dict[str, float] = field(default_factory=dict)
     _sampling_rng: np.random.Generator | None = None
     _noise_gens: dict[str, Any] = field(default_factory=dict)
@@ -125,7 +127,8 @@ class DPSGDPlan:
         grads, stats = private_gradient(loss_fn, params, inputs, max_grad_norm=self.max_grad_norm / self.unit_rows,
                                         noise_std=self.noise_std, denominator=self.expected_units,
                                         micro_batch=self.micro_batch_size, generator=generator, in_dims=in_dims)
-        self.budget.step(self.q, self.sigma, row_sigma=self.sigma * self.unit_rows)
+        row_sigma = self.sigma * self.unit_rows if self.row_sigma is None else self.row_sigma
+        self.budget.step(self.q, self.sigma, row_sigma=row_sigma)
         self.last_stats = stats
         return grads
 
@@ -206,6 +209,39 @@ class PrivateTraining:
                          steps_per_epoch=steps_per_epoch, total_steps=total,
                          micro_batch_size=self.micro_batch_size, sampler=sampler, expected_units=q * units,
                          noise=self.noise, unit_rows=unit_rows)
+
+    def unit_plan(self, *, batch_size: int, epochs: int, units: int, noisy_units: float) -> DPSGDPlan:
+        """DP-SGD whose gradient is given per privacy unit (a parent with its whole sequence of children).
+
+        Each step Poisson-samples the units ``0 .. units - 1`` (``plan.sample()[:, 0]``) at rate
+        ``batch_size / noisy_units`` (a released count: the exact one would be stored with the rate); the
+        generator hands ``gradient`` one factored gradient per sampled unit (the sum over all its rows),
+        clipped to ``max_grad_norm`` as a whole, so the sampled Gaussian analysis holds per unit. For the
+        per-row figure a row counts with sensitivity ``2 * max_grad_norm`` (it changes its unit's clipped
+        gradient by at most that).
+        """
+        from hiveframe_privacy.dpsgd import PoissonSampler
+
+        noisy = max(1.0, float(noisy_units))
+        q = min(1.0, max(1, int(batch_size)) / noisy)
+        steps_per_epoch = max(1, int(round(1.0 / q)))
+        total = max(1, int(epochs) * steps_per_epoch)
+        if self.noise_multiplier is not None:
+            sigma = float(self.noise_multiplier)
+            if sigma <= 0:
+                raise ConfigError(f"noise_multiplier must be positive, got {sigma}")
+        else:
+            sigma = self.budget.training_noise(q, total)
+        self.budget.start_training(q=q, sigma=sigma, sensitivity_factor=1, planned_steps=total,
+                                   max_grad_norm=self.max_grad_norm)
+        assert self.budget.training is not None
+        self.budget.training["clip_unit"] = "sequence (one parent with all its children, clipped as a whole)"
+        log.info("table %s: DP-SGD per sequence with sampling rate %.4g, noise multiplier %.3g, clip %.3g, "
+                 "%d steps planned", self.budget.table, q, sigma, self.max_grad_norm, total)
+        return DPSGDPlan(budget=self.budget, q=q, sigma=sigma, max_grad_norm=self.max_grad_norm, group=1,
+                         steps_per_epoch=steps_per_epoch, total_steps=total, micro_batch_size=None,
+                         sampler=PoissonSampler(int(units), q), expected_units=q * noisy, noise=self.noise,
+                         unit_rows=1.0, row_sigma=sigma / 2)
 
     def release(self, values: np.ndarray, *, sensitivity: float, label: str,
                 mechanism: str) -> tuple[np.ndarray, float]:
@@ -317,6 +353,105 @@ class DPProtectedGenerator(ProtectedGenerator):
     def _sample(self, num_rows: int, *, context: pa.Table | None, conditions: dict[str, Any],
                 seed: int | None) -> pa.Table:
         return self.inner.sample(num_rows, context=context, conditions=conditions, seed=seed)
+
+    # -- sequences (hiveframe.components.SequenceGenerator) ------------------------------------------
+    @property
+    def sequential(self) -> bool | None:
+        return getattr(self.inner, "sequential", None)
+
+    def fit_sequences(self, data: pa.Table, table: Table, *, parent_index: np.ndarray, parents: pa.Table,
+                      order_by: str | None = None, seed: int | None = None,
+                      callback: TrainingCallback | None = None, workdir: Path | None = None) -> DPProtectedGenerator:
+        """Learn child rows as one sequence per parent with differential privacy; the privacy unit is one
+        parent with its whole sequence.
+
+        Each parent keeps at most ``max_children`` children (the public cap; the rest of a longer sequence
+        is dropped, so no length above the cap is learnt or drawn). The statistics of the rows (their own
+        columns and the parent's context columns) are released with a parent's sensitivity (``cap`` rows),
+        and so is the number of parents (the sampling rate's denominator); the inner generator trains
+        through :meth:`PrivateTraining.unit_plan`, clipping each parent's whole gradient.
+        """
+        import pyarrow as pa
+
+        from hiveframe_privacy.statistics import PrivateStatistics
+
+        wrapper = self._wrapper or DPWrapper(epsilon=1.0)
+        fit = getattr(self.inner, "fit_sequences_private", None)
+        if fit is None:
+            raise ConfigError(f"table {table.name!r}: generator {self.inner.name!r} cannot learn sequences with "
+                              "differential privacy", hint="set sequential=false for this table")
+        noisy_parents: float | None = None
+        if wrapper._database is not None:  # the engine: the parent must be a root entity, the unit
+            cap, noisy_parents = self._database_sequences(wrapper, table)
+        else:
+            spec = wrapper.max_children
+            cap = int(spec.get(table.name, spec.get("*", DEFAULT_MAX_CHILDREN))) if isinstance(spec, dict) \
+                else int(spec)
+        parent_index = np.asarray(parent_index, dtype=np.int64)
+        context = [c for c in table.column_names if c in parents.column_names]
+        # the public cap: each parent's first ``cap`` children (rows come grouped by parent, in order)
+        n = len(parent_index)
+        starts = np.r_[0, np.flatnonzero(np.diff(parent_index)) + 1] if n else np.zeros(0, dtype=np.int64)
+        position = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n])) if n else np.zeros(0, np.int64)
+        keep = position < cap
+        data, parent_index = data.filter(pa.array(keep)), parent_index[keep]
+        rows = data
+        for c in context:
+            if c not in rows.column_names:
+                rows = rows.append_column(c, parents.column(c).take(pa.array(parent_index, type=pa.int64())))
+        rows = rows.select(table.column_names)
+        budget = wrapper.budget_for(table, rows.num_rows, extra_releases=1, generator=self.inner)
+        budget.unit_rows = float(cap)  # a parent owns at most ``cap`` rows: every release is per parent
+        stats = PrivateStatistics.release(rows, table, table.column_names, budget, bins=wrapper.bins)
+        if noisy_parents is None:  # alone: the number of parents (units) is released here
+            noisy_parents = float(budget.release(np.array([parents.num_rows]), sensitivity=1.0 / cap,
+                                                 label="parents (sequences)")[0])
+        surrogate = stats.surrogate(max(wrapper.surrogate_rows, 1),
+                                    np.random.default_rng(np.random.SeedSequence([0 if seed is None else int(seed), 71])))
+        clean = stats.clean(rows, budget.noise_rng())
+        clean_parents = stats.clean(parents.select(context), budget.noise_rng()) if context else parents.select([])
+        private = PrivateTraining(data=clean, surrogate=surrogate, statistics=stats, budget=budget,
+                                  noise=wrapper.noise, units=parent_index,
+                                  max_grad_norm=wrapper.max_grad_norm, noise_multiplier=wrapper.noise_multiplier,
+                                  micro_batch_size=wrapper.micro_batch_size, learning_rate=wrapper.learning_rate,
+                                  pac=wrapper.pac, seed=0 if seed is None else int(seed))
+        fit(clean, table, parent_index=parent_index, parents=clean_parents, order_by=order_by, seed=seed,
+            callback=callback, private=private, max_length=cap, noisy_parents=noisy_parents)
+        self._rows = stats.rows
+        self._report = {"private": True, "generator": self.inner.name, **budget.report(),
+                        "statistics": stats.summary(), "sequences": {"max_length": cap}}
+        wrapper._reports[table.name] = self._report
+        self._table = self.inner.fitted_table
+        self._context_columns = tuple(context)
+        log.info("table %s (sequences): epsilon spent %.4g of %.4g (delta %.3g)", table.name,
+                 budget.epsilon_spent(), budget.epsilon, budget.delta_spent())
+        return self
+
+    def sample_sequences(self, parents: pa.Table, *, seed: int | None = None) -> tuple[pa.Table, np.ndarray]:
+        return self.inner.sample_sequences(parents, seed=seed)  # type: ignore[attr-defined]
+
+    @property
+    def private_sequences(self) -> bool:
+        """Whether the inner generator learns sequences under DP (the engine asks before choosing them)."""
+        return callable(getattr(self.inner, "fit_sequences_private", None))
+
+    @staticmethod
+    def _database_sequences(wrapper: DPWrapper, table: Table) -> tuple[int, float]:
+        """In the engine: the cap of the table's one foreign key and the released count of its parent, a
+        root table (one parent is one privacy unit, so a sequence is a unit's whole contribution)."""
+        from hiveframe_privacy.units import cap_for
+
+        md, units = wrapper._md, wrapper._units
+        fks = [fk for fk in md.foreign_keys if fk.child_table == table.name] if md is not None else []
+        parent = fks[0].parent_table if len(fks) == 1 else None
+        budget = wrapper._budgets.get(parent) if parent is not None else None
+        cap = cap_for(wrapper.max_children, fks[0]) if fks else 0
+        if (parent is None or units is None or parent not in units.roots or budget is None or budget._rows is None
+                or units.unit_rows(table.name) != cap):
+            raise ConfigError(f"table {table.name!r}: sequences under differential privacy need one foreign key "
+                              "to a root table (each parent is one privacy unit), fitted before it",
+                              hint="set sequential=false for this table")
+        return cap, float(budget._rows)
 
     def _get_state(self) -> ComponentState:
         return ComponentState(values={"report": self._report, "rows": self._rows})

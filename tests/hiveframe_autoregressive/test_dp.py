@@ -166,9 +166,104 @@ def test_codecs_come_from_the_released_statistics_not_the_real_rows():
 
 
 def test_sequential_is_refused_under_dp():
+    """Through the flat seam (``fit``) a sequential generator is refused: sequences come with their parents."""
     data, table = mixed_table()
     with pytest.raises(ConfigError, match="sequential=True is not available under differential privacy"):
         _dp_fit(data, table, sequential=True)
+
+
+def _sequences(parents_n: int = 60, seed: int = 0, long_parent: int = 0) -> tuple[Any, ...]:
+    """Parents with a plan; pro parents have several children (kind depends on the plan), free ones few;
+    ``long_parent`` extra children for parent 0 (one whole unit's sequence made longer)."""
+    rng = np.random.default_rng(seed)
+    plan = rng.choice(["free", "pro"], parents_n)
+    counts = np.where(plan == "pro", rng.integers(3, 6, parents_n), rng.integers(0, 2, parents_n))
+    counts[0] += long_parent
+    owner = np.repeat(np.arange(parents_n), counts)
+    kind = np.where(plan[owner] == "pro", rng.choice(["a", "b"], len(owner), p=[0.8, 0.2]), "c")
+    data = pa.table(
+        {"kind": pa.array(kind.tolist()), "amount": pa.array(np.round(rng.normal(10, 2, len(owner)), 2))}
+    )
+    table = Table(
+        "events",
+        (
+            Column("kind", ColumnKind.CATEGORICAL, categories=("a", "b", "c"), nullable=False),
+            Column("amount", ColumnKind.NUMERICAL, "double", low=0.0, high=20.0, nullable=False),
+            Column("plan", ColumnKind.CATEGORICAL, categories=("free", "pro"), nullable=False),
+        ),
+    )
+    return data, table, owner, pa.table({"plan": pa.array(plan.tolist())})
+
+
+def _dp_sequences(data, table, owner, parents, *, noise=None, max_children=8, epochs=2, epsilon=4.0):
+    from hiveframe.plugins import PluginHost
+
+    dp: dict[str, Any] = {"epsilon": epsilon, "surrogate_rows": 500, "max_children": max_children}
+    if noise is not None:
+        dp["noise"] = noise
+    wrapper = PluginHost().create("privacy_wrapper", "dp", dp)
+    gen = wrapper.wrap(tiny(epochs=epochs, sequential=True))
+    events: list[dict[str, Any]] = []
+    gen.fit_sequences(data, table, parent_index=owner, parents=parents, seed=0, callback=events.append)
+    return gen, wrapper, events
+
+
+def test_sequences_train_under_dp_per_parent_and_sample_with_integrity(tmp_path, autoregressive_host):
+    from hiveframe.persistence import load_component
+
+    # (a large epsilon and a fixed source: at epsilon 4 the released null share of a column can be
+    # noise alone on so few parents, which the statistics do not floor for a non-nullable column)
+    data, table, owner, parents = _sequences(parents_n=200)
+    gen, wrapper, events = _dp_sequences(
+        data, table, owner, parents, epochs=3, epsilon=20.0, noise=NoiseSource.fixed(5)
+    )
+    spent = [e["epsilon"] for e in events]
+    assert len(spent) == 3 and 0 < spent[0] < spent[1] < spent[2] <= 20.0 + 1e-9
+    report = wrapper.report()["tables"]["events"]
+    assert report["private"] and report["epsilon_spent"] == pytest.approx(spent[-1])
+    assert report["training"]["clip_unit"].startswith("sequence")
+    assert report["training"]["unit_rows"] == 8  # every release counts a parent's (capped) sequence
+    assert any(r.get("release") == "parents (sequences)" for r in report["releases"])
+    rows, index = gen.sample_sequences(parents, seed=1)
+    assert rows.column_names == ["kind", "amount"] and rows.num_rows == len(index)
+    assert (np.diff(index) >= 0).all() and np.bincount(index, minlength=200).max() <= 8
+    assert set(rows.column("kind").to_pylist()) <= {"a", "b", "c"}
+    info = gen.inner.fit_info
+    assert info["private"] and "loss" not in json.dumps(info)
+    save_component(tmp_path, "gen", gen)
+    again = load_component(tmp_path, "gen", autoregressive_host)
+    rows2, index2 = again.sample_sequences(parents, seed=1)
+    assert rows2.equals(rows) and (index2 == index).all()
+
+
+def test_one_parent_with_a_long_sequence_leaks_no_length():
+    """Neighbouring datasets differing by one parent's whole sequence (parent 0 with 5,000 more children):
+    lengths stay within the public cap in both models, and neither model's files hold the real length."""
+    small = _sequences()
+    big = _sequences(long_parent=5000)
+    assert big[2].size - small[2].size == 5000
+    lengths = []
+    for data, table, owner, parents in (small, big):
+        gen, wrapper, _ = _dp_sequences(data, table, owner, parents, noise=NoiseSource.fixed(3), epochs=1)
+        rows, index = gen.sample_sequences(parents, seed=2)
+        lengths.append(np.bincount(index, minlength=60))
+        assert gen.inner._sequences["max_length"] == 8  # the cap, not the longest real sequence
+        length_codec = gen.inner._sequences["lengths"]._codecs[0]
+        assert length_codec.range()[1] <= 8
+        text = json.dumps(wrapper.report(), default=str)
+        assert "5003" not in text and "5004" not in text and "5005" not in text
+    assert max(x.max() for x in lengths) <= 8
+
+
+def test_a_sequence_generator_without_private_sequences_is_refused():
+    from hiveframe.plugins import PluginHost
+    from hiveframe.testing.reference import ResampleSequences
+
+    data, table, owner, parents = _sequences()
+    wrapper = PluginHost().create("privacy_wrapper", "dp", {"epsilon": 4.0})
+    gen = wrapper.wrap(ResampleSequences())
+    with pytest.raises(ConfigError, match="cannot learn sequences with differential privacy"):
+        gen.fit_sequences(data, table, parent_index=owner, parents=parents, seed=0)
 
 
 def _users_sessions() -> tuple[Any, dict[str, pa.Table]]:
@@ -234,7 +329,9 @@ def test_a_child_table_trains_per_entity_through_the_engine():
     assert report["training"]["unit_rows"] > 1  # a user owns several sessions: clipped per user
 
 
-def test_sequential_is_refused_under_dp_through_the_engine():
+def test_sequential_trains_per_parent_through_the_engine():
+    """``sequential=True`` under the engine's DP: each user (a root entity) with all its sessions is one unit."""
+    from hiveframe.metadata.relations import relational_problems
     from hiveframe.pipeline.synthesizer import Synthesizer
 
     md, db = _users_sessions()
@@ -244,12 +341,76 @@ def test_sequential_is_refused_under_dp_through_the_engine():
         seed=0,
         generators={"sessions": "autoregressive"},
         table_params={"sessions": params},
-        dp={"epsilon": 5.0, "surrogate_rows": 1000},
+        dp={"epsilon": 5.0, "surrogate_rows": 1000, "max_children": 6},
+    )
+    synth.fit(db)
+    assert synth.describe()["sessions"]["sequence"] is not None
+    out = synth.sample(seed=1)
+    assert not relational_problems(md, out)
+    owner = out["sessions"].column("uid").to_numpy()
+    assert np.unique(owner, return_counts=True)[1].max() <= 6  # never above the public cap
+    report = synth.privacy_report()["dp"]["tables"]["sessions"]
+    assert report["epsilon_spent"] <= 5.0 + 1e-9
+    assert report["training"]["clip_unit"].startswith("sequence") and report["training"]["unit_rows"] == 6
+
+
+def test_sequences_below_a_child_table_are_refused_under_dp():
+    """Events of sessions of users: a session is not a root entity (a user owns several), so a sequence of
+    events is not one privacy unit: refused with a ConfigError naming the table."""
+    from hiveframe.metadata import ForeignKey, Metadata
+    from hiveframe.pipeline.synthesizer import Synthesizer
+
+    md, db = _users_sessions()
+    rng = np.random.default_rng(1)
+    events = pa.table(
+        {
+            "eid": pa.array(np.arange(600)),
+            "sid": pa.array(rng.integers(0, 450, 600)),
+            "kind": pa.array(rng.choice(["a", "b"], 600).tolist()),
+        }
+    )
+    table = Table(
+        "events",
+        (
+            Column("eid", ColumnKind.ID, "int64", nullable=False),
+            Column("sid", ColumnKind.ID, "int64", nullable=False),
+            Column("kind", ColumnKind.CATEGORICAL, nullable=False),
+        ),
+        primary_key=("eid",),
+    )
+    md = Metadata(
+        tables=(*md.tables, table),
+        foreign_keys=(*md.foreign_keys, ForeignKey("events", ("sid",), "sessions", ("sid",))),
+    )
+    params = {"epochs": 1, "batch_size": 64, "embedding_dim": 4, "hidden": 16}
+    synth = Synthesizer(
+        md,
+        seed=0,
+        generators={"sessions": "autoregressive", "events": "autoregressive"},
+        table_params={"sessions": params, "events": {**params, "sequential": True}},
+        dp={"epsilon": 5.0, "surrogate_rows": 500},
     )
     with pytest.raises(
-        ConfigError, match="table 'sessions': sequential=True is not available under differential"
+        ConfigError, match="table 'events': sequences under differential privacy need one foreign"
     ):
-        synth.fit(db)
+        synth.fit({**db, "events": events})
+
+
+def test_the_rule_never_picks_sequences_under_dp():
+    """Without ``sequential=True`` the rule would read exact counts of the real rows: rows one by one."""
+    from hiveframe.pipeline.synthesizer import Synthesizer
+
+    md, db = _users_sessions()
+    params = {"epochs": 1, "batch_size": 64, "embedding_dim": 4, "hidden": 16}
+    synth = Synthesizer(
+        md,
+        seed=0,
+        generators={"sessions": "autoregressive"},
+        table_params={"sessions": params},
+        dp={"epsilon": 5.0, "surrogate_rows": 1000},
+    )
+    synth.fit(db)
+    assert synth.describe()["sessions"].get("sequence") is None
 
 
 # -- extreme numbers (value protection, on by default) --------------------------------------------------
@@ -341,10 +502,84 @@ def test_a_private_fit_learns_no_ordered_pairs():
     rng = np.random.default_rng(0)
     start = rng.uniform(0, 100, 300)
     data = pa.table({"start": start, "end": start + rng.exponential(5, 300)})
-    table = Table("spans", (Column("start", ColumnKind.NUMERICAL, dtype="double"),
-                            Column("end", ColumnKind.NUMERICAL, dtype="double")))
+    table = Table(
+        "spans",
+        (
+            Column("start", ColumnKind.NUMERICAL, dtype="double"),
+            Column("end", ColumnKind.NUMERICAL, dtype="double"),
+        ),
+    )
     plain = tiny(epochs=1).fit(data, table, seed=0)
     assert [o.column for o in plain._offsets] == ["end"]  # the pair exists and is used without DP
     gen, _, _ = _dp_fit(data, table)
     assert gen.inner._offsets == []
     assert gen.sample(50, seed=1).num_rows == 50
+
+
+def test_unit_gradients_equal_summed_row_gradients_per_unit():
+    """A sequence's privacy unit: its gradient is the sum of its rows' gradients in both networks (the
+    parent's length row and every child row); the factored per-unit norms and clipped sums are those of
+    ``vmap(grad)`` per row summed per unit, and the wrapper's DP-SGD step clips per unit."""
+    import torch
+    from hiveframe_autoregressive import _dp, _model
+    from hiveframe_privacy.dpsgd import private_gradient
+    from torch.func import grad, vmap
+
+    rng = np.random.default_rng(1)
+
+    def net_and_rows(vocab: list[int], ctx: list[int], rows: int, seed: int) -> tuple[Any, Any, Any]:
+        layout = _model.Layout(vocab, list(range(len(vocab))), [0] * len(vocab), ctx)
+        net = _model.Network(layout, 3, 6, seed=seed)
+        # few values: rows of one unit share embedding rows (the case the per-unit norm must count)
+        tokens = torch.as_tensor(np.stack([rng.integers(0, v, rows) for v in vocab + ctx], axis=1))
+        known = _model.known_masks(
+            layout, torch.as_tensor(_model.draw_ranks(rng, rows, layout.n_columns, 0.5))
+        )
+        return net, tokens, known
+
+    units = 6
+    lnet, ltok, lknown = net_and_rows([4], [2], units, 1)  # one length row per parent
+    rnet, rtok, rknown = net_and_rows([3, 2, 5], [2, 4], 23, 2)
+    row_unit = torch.as_tensor(np.sort(rng.integers(0, units - 1, 23)))  # the last parent has no children
+    grads = {}
+    for prefix, net, tok, known, unit in (
+        ("lengths", lnet, ltok, lknown, torch.arange(units)),
+        ("rows", rnet, rtok, rknown, row_unit),
+    ):
+        params = {k: v.detach() for k, v in net.named_parameters()}
+        per_row = vmap(grad(_dp.row_loss_fn(net)), in_dims=(None, 0, 0))(params, tok, known)
+        for k, g in per_row.items():
+            grads[f"{prefix}.{k}"] = torch.zeros((units, *g.shape[1:])).index_add(0, unit, g)
+    factored = _dp.UnitGradients(
+        {
+            "lengths": (_dp.RowGradients(lnet, ltok, lknown), torch.arange(units)),
+            "rows": (_dp.RowGradients(rnet, rtok, rknown), row_unit),
+        },
+        units,
+    )
+    norms = torch.cat([g.reshape(units, -1) for g in grads.values()], dim=1).norm(dim=1)
+    assert torch.allclose(factored.unit_norms(), norms, rtol=1e-4, atol=1e-5)
+    weights = torch.as_tensor(rng.random(units), dtype=torch.float32)
+    summed = factored.weighted_sum(weights)
+    assert set(summed) == set(grads)
+    for k, g in grads.items():
+        expected = (g * weights.view(-1, *[1] * (g.dim() - 1))).sum(0)
+        assert torch.allclose(summed[k], expected, rtol=1e-4, atol=1e-5), k
+    # the wrapper's step without noise: each unit's whole gradient clipped to the norm, then averaged
+    clip = float(norms.median())
+    params = {k: torch.zeros(g.shape[1:]) for k, g in grads.items()}
+    out, stats = private_gradient(
+        factored,
+        params,
+        (),
+        max_grad_norm=clip,
+        noise_std=0.0,
+        denominator=units,
+        micro_batch=None,
+        generator=torch.Generator().manual_seed(0),
+    )
+    factor = (clip / (norms + 1e-6)).clamp(max=1.0)
+    assert stats["units"] == units and 0 < stats["clipped_share"] < 1
+    for k, g in grads.items():
+        expected = (g * factor.view(-1, *[1] * (g.dim() - 1))).sum(0) / units
+        assert torch.allclose(out[k], expected, rtol=1e-4, atol=1e-6), k
