@@ -31,7 +31,14 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import environment, markdown_table, median_time, shared_data, write_json
+from benchmarks.common import (
+    environment,
+    markdown_table,
+    median_time,
+    param_argument,
+    shared_data,
+    write_json,
+)
 
 HMA_DATASETS = ("airbnb", "berka4")
 ALONE_DATASETS = ("berka", "chinook", "biodegradability")
@@ -237,20 +244,6 @@ def evaluate(md: Any, real: Any, synthetic: Any, seed: int = 0) -> dict[str, Any
 
 
 # -- runs ------------------------------------------------------------------------------------------
-def _param(text: str) -> tuple[str, Any]:
-    """``NAME=VALUE`` with a JSON value (a bare word stays a string)."""
-    import json
-
-    name, sep, value = text.partition("=")
-    if not sep or not name:
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
-    try:
-        return name, json.loads(value)
-    except ValueError:
-        return name, value
-
-
-
 def run_hiveframe(db: Any, md: Any, repeats: int, seed: int, generator: str,
                   params: dict[str, Any] | None = None, scales: bool = True) -> dict[str, Any]:
     """``params``: the generator's parameters for every table; ``scales=False`` skips the scale checks."""
@@ -314,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-sdv", action="store_true", help="hiveframe only")
     parser.add_argument("--datasets", nargs="*", default=None,
                         help=f"subset of {HMA_DATASETS + ALONE_DATASETS}")
-    parser.add_argument("--params", nargs="*", default=[], type=_param, metavar="NAME=VALUE",
+    parser.add_argument("--params", nargs="*", default=[], type=param_argument, metavar="NAME=VALUE",
                         help="generator parameters for every table, JSON values (epochs=30 threads=1)")
     parser.add_argument("--no-scales", action="store_true", help="skip the integrity checks at scales 0.5, 1, 3")
     parser.add_argument("--out", default=None, help="results file name under benchmarks/results/")

@@ -31,7 +31,7 @@ import time
 import warnings
 from typing import Any
 
-from benchmarks.common import environment, shared_data, write_json
+from benchmarks.common import environment, param_argument, shared_data, write_json
 
 CONFIGS = ("default", "autoregressive", "autoregressive_flat")
 
@@ -49,19 +49,6 @@ def booking_rules(users: Any) -> dict[str, int]:
                                                         True))
     return {"booking_before_account": int(pc.sum(before).as_py() or 0),
             "null_booking_not_ndf": int(pc.sum(no_date).as_py() or 0)}
-
-
-def _param(text: str) -> tuple[str, Any]:
-    """``NAME=VALUE`` with a JSON value (a bare word stays a string)."""
-    import json
-
-    name, sep, value = text.partition("=")
-    if not sep or not name:
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
-    try:
-        return name, json.loads(value)
-    except ValueError:
-        return name, value
 
 
 def synthesizer(config: str, md: Any, args: argparse.Namespace) -> Any:
@@ -116,7 +103,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seeds", type=int, nargs="*", default=None,
                         help="run every configuration once per seed (overrides --seed; figures per seed)")
     parser.add_argument("--configs", nargs="*", default=["default", "autoregressive"], choices=CONFIGS)
-    parser.add_argument("--params", nargs="*", default=[], type=_param, metavar="NAME=VALUE",
+    parser.add_argument("--params", nargs="*", default=[], type=param_argument, metavar="NAME=VALUE",
                         help="more autoregressive parameters for both tables (JSON values: offsets=false)")
     parser.add_argument("--out", default="sequences", help="results file name under benchmarks/results/")
     args = parser.parse_args(argv)

@@ -60,3 +60,19 @@ def users_sessions_metadata(*session_columns: Column, context_columns: tuple[str
                                   Column("at", ColumnKind.DATETIME, dtype="timestamp[us]"), *session_columns))
     return Metadata(tables=(users, sessions), foreign_keys=(
         ForeignKey("sessions", ("user_id",), "users", ("user_id",), context_columns=context_columns),))
+
+
+@pytest.fixture
+def noise_sources_made(monkeypatch: pytest.MonkeyPatch) -> list:
+    """Every ``NoiseSource`` created during the test, in order (to find a secret source's entropy)."""
+    from hiveframe.components import NoiseSource
+
+    made: list[NoiseSource] = []
+    real_init = NoiseSource.__init__
+
+    def init(self: NoiseSource, *args, **kwargs) -> None:
+        real_init(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(NoiseSource, "__init__", init)
+    return made

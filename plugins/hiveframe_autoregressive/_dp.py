@@ -307,14 +307,7 @@ def fit_private(
     gen._ctx_codecs = [fit_codec(table.column(c)) for c in context_columns]
     tokens = gen._encode(data, gen._codecs, gen._ctx_codecs)  # real rows: DP-SGD only
     layout = gen._layout = gen._make_layout()
-    gen._config = {
-        "embedding_dim": gen.embedding_dim,
-        "hidden": gen.hidden,
-        "learning_rate": float(private.learning_rate or gen.learning_rate),
-        "batch_size": gen.batch_size,
-        "fixed_order_share": gen.fixed_order_share,
-        "precision": "float32",
-    }
+    gen._config = _private_config(gen, private)
     device = _model.resolve_device(gen.device)
     deadline = started + gen.max_seconds if gen.max_seconds is not None else None
     from hiveframe_autoregressive.generators import _torch_threads
@@ -425,14 +418,7 @@ def fit_sequences_private(
         by = {c.name: f for c, f in zip(t.columns, fit, strict=True)}
         return [by[c.name] for c in t.columns if c.name not in ctx], [by[c] for c in ctx]
 
-    config = {
-        "embedding_dim": gen.embedding_dim,
-        "hidden": gen.hidden,
-        "learning_rate": float(private.learning_rate or gen.learning_rate),
-        "batch_size": gen.batch_size,
-        "fixed_order_share": gen.fixed_order_share,
-        "precision": "float32",
-    }
+    config = _private_config(gen, private)
     length_table = seq.length_table(table, context)
     row_table, row_context = seq.row_table(table, own, context, counted)
     lengths = _sub_generator(gen, *codecs_of(length_table, context), config)
@@ -565,19 +551,7 @@ def _train_sequences(
         info = plan.epoch_info()
         history.append({"epoch": epoch, "epsilon": info["epsilon"]})
         if callback is not None:
-            callback(
-                {
-                    "table": table_name,
-                    "model": "autoregressive",
-                    "epoch": epoch,
-                    "epochs": epochs,
-                    "losses": {},
-                    "validation": None,
-                    "best_epoch": None,
-                    "elapsed": time.perf_counter() - t0,
-                    **info,
-                }
-            )
+            callback(_epoch_event(table_name, epoch, epochs, time.perf_counter() - t0, info))
         if exhausted:
             log.info(
                 "autoregressive %s: DP training of the sequences stopped after epoch %d (budget spent)",
@@ -636,19 +610,8 @@ def _train(
         history.append({"epoch": epoch, "epsilon": info["epsilon"]})
         elapsed = time.perf_counter() - t0
         out_of_time = bool(deadline is not None and time.perf_counter() + elapsed / epoch > deadline)
-        event = {
-            "table": table_name,
-            "model": "autoregressive",
-            "epoch": epoch,
-            "epochs": epochs,
-            "losses": {},
-            "validation": None,
-            "best_epoch": None,
-            "elapsed": elapsed,
-            **info,
-        }
         if callback is not None:
-            callback(event)
+            callback(_epoch_event(table_name, epoch, epochs, elapsed, info))
         if exhausted or out_of_time:
             log.info(
                 "autoregressive %s: DP training stopped after epoch %d (%s)",
@@ -659,3 +622,16 @@ def _train(
             break
     arrays = {k: v.detach().cpu().numpy() for k, v in net.state_dict().items()}
     return arrays, history, exhausted
+
+
+def _epoch_event(table_name: str, epoch: int, epochs: int, elapsed: float, info: dict[str, Any]) -> dict[str, Any]:
+    """The epoch callback's state under DP: the privacy figures, and no losses (they read real rows)."""
+    return {"table": table_name, "model": "autoregressive", "epoch": epoch, "epochs": epochs, "losses": {},
+            "validation": None, "best_epoch": None, "elapsed": elapsed, **info}
+
+
+def _private_config(gen: Any, private: Any) -> dict[str, Any]:
+    """The saved training settings of a private fit (always float32 products)."""
+    return {"embedding_dim": gen.embedding_dim, "hidden": gen.hidden,
+            "learning_rate": float(private.learning_rate or gen.learning_rate), "batch_size": gen.batch_size,
+            "fixed_order_share": gen.fixed_order_share, "precision": "float32"}

@@ -191,12 +191,7 @@ class PrivateTraining:
         q = min(1.0, expected / units)
         steps_per_epoch = max(1, int(round(1.0 / q)))
         total = max(1, int(epochs) * steps_per_epoch * max(1, int(steps_per_batch)))
-        if self.noise_multiplier is not None:
-            sigma = float(self.noise_multiplier)
-            if sigma <= 0:
-                raise ConfigError(f"noise_multiplier must be positive, got {sigma}")
-        else:
-            sigma = self.budget.training_noise(q, total)
+        sigma = self._noise_multiplier(q, total)
         self.budget.start_training(q=q, sigma=sigma, sensitivity_factor=1 if group == 1 else 2,
                                    planned_steps=total, max_grad_norm=self.max_grad_norm)
         log.info("table %s: DP-SGD with sampling rate %.4g, noise multiplier %.3g, clip %.3g, %d steps planned",
@@ -209,6 +204,15 @@ class PrivateTraining:
                          steps_per_epoch=steps_per_epoch, total_steps=total,
                          micro_batch_size=self.micro_batch_size, sampler=sampler, expected_units=q * units,
                          noise=self.noise, unit_rows=unit_rows)
+
+    def _noise_multiplier(self, q: float, total_steps: int) -> float:
+        """The user's ``noise_multiplier``, else the one the budget affords for ``total_steps`` at rate ``q``."""
+        if self.noise_multiplier is None:
+            return self.budget.training_noise(q, total_steps)
+        sigma = float(self.noise_multiplier)
+        if sigma <= 0:
+            raise ConfigError(f"noise_multiplier must be positive, got {sigma}")
+        return sigma
 
     def unit_plan(self, *, batch_size: int, epochs: int, units: int, noisy_units: float) -> DPSGDPlan:
         """DP-SGD whose gradient is given per privacy unit (a parent with its whole sequence of children).
@@ -226,12 +230,7 @@ class PrivateTraining:
         q = min(1.0, max(1, int(batch_size)) / noisy)
         steps_per_epoch = max(1, int(round(1.0 / q)))
         total = max(1, int(epochs) * steps_per_epoch)
-        if self.noise_multiplier is not None:
-            sigma = float(self.noise_multiplier)
-            if sigma <= 0:
-                raise ConfigError(f"noise_multiplier must be positive, got {sigma}")
-        else:
-            sigma = self.budget.training_noise(q, total)
+        sigma = self._noise_multiplier(q, total)
         self.budget.start_training(q=q, sigma=sigma, sensitivity_factor=1, planned_steps=total,
                                    max_grad_norm=self.max_grad_norm)
         assert self.budget.training is not None

@@ -40,13 +40,13 @@ def test_extra_parameters_reach_both_tables_and_seeds_name_the_columns():
 
     import pytest
 
-    from benchmarks.bench_sequences import _param, synthesizer
+    from benchmarks.bench_sequences import param_argument, synthesizer
     from hiveframe.metadata import Column, ColumnKind
     from tests.conftest import users_sessions_metadata
 
-    assert _param("offsets=false") == ("offsets", False) and _param("device=cpu") == ("device", "cpu")
+    assert param_argument("offsets=false") == ("offsets", False) and param_argument("device=cpu") == ("device", "cpu")
     with pytest.raises(argparse.ArgumentTypeError):
-        _param("offsets")
+        param_argument("offsets")
     md = users_sessions_metadata(Column("secs", ColumnKind.NUMERICAL, dtype="double"))
     args = argparse.Namespace(seed=0, epochs=2, threads=1, params=[("offsets", False)])
     assert synthesizer("autoregressive", md, args).generator_params == {"epochs": 2, "threads": 1, "offsets": False}

@@ -135,15 +135,8 @@ def test_column_orders_and_samples_come_from_the_secret_source(monkeypatch):
     assert used and all(any(u is h for h in handed) for u in used)
 
 
-def test_the_noise_source_is_not_saved(tmp_path, monkeypatch):
-    made: list[NoiseSource] = []
-    real_init = NoiseSource.__init__
-
-    def init(self: NoiseSource, *args: Any, **kwargs: Any) -> None:
-        real_init(self, *args, **kwargs)
-        made.append(self)
-
-    monkeypatch.setattr(NoiseSource, "__init__", init)
+def test_the_noise_source_is_not_saved(tmp_path, noise_sources_made):
+    made = noise_sources_made
     data, table = mixed_table()
     gen, _, _ = _dp_fit(data, table)
     save_component(tmp_path, "gen", gen)
@@ -308,21 +301,27 @@ def _users_sessions() -> tuple[Any, dict[str, pa.Table]]:
     return md, {"users": users, "sessions": sessions}
 
 
-def test_a_child_table_trains_per_entity_through_the_engine():
-    """Under DP the engine models a child table row by row, each row's gradient clipped to its entity's share."""
-    from hiveframe.metadata.relations import relational_problems
+def _fit_sessions(md: Any, db: Any, params: dict[str, Any], dp: dict[str, Any]) -> Any:
+    """The users/sessions database fitted under the engine's DP, sessions by a tiny autoregressive model."""
     from hiveframe.pipeline.synthesizer import Synthesizer
 
-    md, db = _users_sessions()
-    params = {"epochs": 2, "batch_size": 64, "embedding_dim": 4, "hidden": 16, "patience": None}
     synth = Synthesizer(
         md,
         seed=0,
         generators={"sessions": "autoregressive"},
-        table_params={"sessions": params},
-        dp={"epsilon": 5.0, "surrogate_rows": 1000},
+        table_params={"sessions": {"batch_size": 64, "embedding_dim": 4, "hidden": 16, **params}},
+        dp={"epsilon": 5.0, "surrogate_rows": 1000, **dp},
     )
     synth.fit(db)
+    return synth
+
+
+def test_a_child_table_trains_per_entity_through_the_engine():
+    """Under DP the engine models a child table row by row, each row's gradient clipped to its entity's share."""
+    from hiveframe.metadata.relations import relational_problems
+
+    md, db = _users_sessions()
+    synth = _fit_sessions(md, db, {"epochs": 2, "patience": None}, {})
     assert not relational_problems(md, synth.sample(seed=1))
     report = synth.privacy_report()["dp"]["tables"]["sessions"]
     assert report["generator"] == "autoregressive" and report["epsilon_spent"] <= 5.0 + 1e-9
@@ -332,18 +331,9 @@ def test_a_child_table_trains_per_entity_through_the_engine():
 def test_sequential_trains_per_parent_through_the_engine():
     """``sequential=True`` under the engine's DP: each user (a root entity) with all its sessions is one unit."""
     from hiveframe.metadata.relations import relational_problems
-    from hiveframe.pipeline.synthesizer import Synthesizer
 
     md, db = _users_sessions()
-    params = {"epochs": 1, "batch_size": 64, "embedding_dim": 4, "hidden": 16, "sequential": True}
-    synth = Synthesizer(
-        md,
-        seed=0,
-        generators={"sessions": "autoregressive"},
-        table_params={"sessions": params},
-        dp={"epsilon": 5.0, "surrogate_rows": 1000, "max_children": 6},
-    )
-    synth.fit(db)
+    synth = _fit_sessions(md, db, {"epochs": 1, "sequential": True}, {"max_children": 6})
     assert synth.describe()["sessions"]["sequence"] is not None
     out = synth.sample(seed=1)
     assert not relational_problems(md, out)

@@ -145,10 +145,14 @@ def cli(monkeypatch, batches_host):
     return cli_module.main
 
 
-def test_cli_fit_with_batches_then_sample(cli, tmp_path, capsys):
-    data, _ = grouped_table(300)
+def _write_db(tmp_path, rows: int) -> None:
+    """A one-table database folder ``tmp_path/db`` holding ``wide`` (grouped columns)."""
     (tmp_path / "db").mkdir()
-    pq.write_table(data, tmp_path / "db" / "wide.parquet")
+    pq.write_table(grouped_table(rows)[0], tmp_path / "db" / "wide.parquet")
+
+
+def test_cli_fit_with_batches_then_sample(cli, tmp_path, capsys):
+    _write_db(tmp_path, 300)
     assert cli(["fit", str(tmp_path / "db"), "-o", str(tmp_path / "model"), "--batches", "wide=3",
                 "--table-param", "wide.anchors=1", "-q"]) == 0
     manifest = json.loads((tmp_path / "model" / "manifest.json").read_text())
@@ -162,9 +166,7 @@ def test_cli_fit_with_batches_then_sample(cli, tmp_path, capsys):
 @pytest.mark.parametrize(("value", "message"), [("wide=0", "maximum batch width must be at least 1"),
                                                 ("nope=3", "--batches names unknown table")])
 def test_cli_bad_batches(cli, tmp_path, capsys, value, message):
-    data, _ = grouped_table(100)
-    (tmp_path / "db").mkdir()
-    pq.write_table(data, tmp_path / "db" / "wide.parquet")
+    _write_db(tmp_path, 100)
     assert cli(["fit", str(tmp_path / "db"), "-o", str(tmp_path / "model"), "--batches", value]) == 2
     assert message in capsys.readouterr().err
 
@@ -184,9 +186,7 @@ def test_cli_help_says_when_batches_train_in_parallel(cli, capsys):
 
 
 def test_cli_workers_for_the_batches(cli, tmp_path, capsys):
-    data, _ = grouped_table(200)
-    (tmp_path / "db").mkdir()
-    pq.write_table(data, tmp_path / "db" / "wide.parquet")
+    _write_db(tmp_path, 200)
     assert cli(["fit", str(tmp_path / "db"), "-o", str(tmp_path / "model"), "--batches", "wide=4",
                 "--table-param", "wide.workers=0", "-q"]) == 2
     assert "workers must be an integer >= 1 or 'auto', got 0" in capsys.readouterr().err

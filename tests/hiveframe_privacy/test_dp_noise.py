@@ -324,16 +324,9 @@ def test_two_fits_with_the_same_seed_release_different_noise(census, tmp_path):
     assert weights and all(not np.array_equal(nets[0][k], nets[1][k]) for k in weights)  # DP-SGD weights
 
 
-def test_the_noise_source_is_never_saved(census, tmp_path, monkeypatch):
+def test_the_noise_source_is_never_saved(census, tmp_path, noise_sources_made):
     d, _, md = census
-    made: list[NoiseSource] = []
-    real_init = NoiseSource.__init__
-
-    def init(self: NoiseSource, *args: Any, **kwargs: Any) -> None:
-        real_init(self, *args, **kwargs)
-        made.append(self)
-
-    monkeypatch.setattr(NoiseSource, "__init__", init)
+    made = noise_sources_made
     model = _fit(md, d, "gaussian_copula", tmp_path / "m", noise=None)
     entropies = [s._root.entropy for s in made if s.secret]
     assert entropies
