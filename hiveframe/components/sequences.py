@@ -69,3 +69,10 @@ class SequenceGenerator(Protocol):
 def supports_sequences(generator: object) -> bool:
     """Whether ``generator`` implements :class:`SequenceGenerator`."""
     return isinstance(generator, SequenceGenerator)
+
+
+def learns_sequences_privately(generator: object) -> bool:
+    """Whether ``generator`` (a privacy wrapper around a sequence generator) trains sequences under DP
+    with one parent's whole sequence as the privacy unit: it says so with a true ``private_sequences``.
+    The engine models a table as sequences under DP only then, and only when the table asks for it."""
+    return bool(getattr(generator, "private_sequences", False))

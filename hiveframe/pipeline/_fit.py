@@ -211,7 +211,7 @@ class FitPhase(PhaseSettings):
         ``SEQUENCE_MIN_SIBLINGS`` children on average per parent that has any) and sequences stay
         short enough to draw step by step (at most ``SEQUENCE_MAX_LENGTH`` children per parent).
         """
-        from hiveframe.components.sequences import supports_sequences
+        from hiveframe.components.sequences import learns_sequences_privately, supports_sequences
 
         wanted = getattr(generator, "sequential", None)
         if wanted is False or not supports_sequences(generator):
@@ -220,7 +220,7 @@ class FitPhase(PhaseSettings):
                                   f"{getattr(generator, 'name', type(generator).__name__)!r} cannot model sequences")
             return False
         blockers = []
-        if self.dp is not None and not (wanted is True and getattr(generator, "private_sequences", False)):
+        if self.dp is not None and not (wanted is True and learns_sequences_privately(generator)):
             # choosing sequences by the rule would read exact counts of the real rows: only when asked for
             blockers.append("differential privacy fits the count model and rows apart (unless sequential=True "
                             "with a generator that learns sequences privately)")
